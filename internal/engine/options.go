@@ -1,0 +1,46 @@
+package engine
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/marginhq/margin/internal/catalog"
+	"github.com/marginhq/margin/internal/ledger"
+	"github.com/marginhq/margin/internal/secret"
+	"github.com/marginhq/margin/internal/usage"
+)
+
+// Options is everything the engine needs, produced alike by the YAML config (internal/config) and
+// by the Grafana datasource settings (plugin/pkg). A nil provider block means that source is off.
+type Options struct {
+	ReportingCurrency string // lower-case ISO 4217; only "usd" today
+	BackfillDays      int    // complete UTC days read on first run, capped per provider
+
+	OpenAI     *SourceOptions
+	Anthropic  *SourceOptions
+	OpenRouter *SourceOptions
+	Stripe     *SourceOptions
+
+	// FXRates converts revenue: units of the reporting currency per unit of each currency
+	// (lower-case code).
+	FXRates map[string]ledger.Rate
+	// Customers is the explicit mapping from a Stripe customer id to the sources it uses; it wins
+	// over Stripe metadata and names.
+	Customers map[string][]usage.SourceRef
+	// Features names the product feature each source serves (optional).
+	Features map[usage.SourceRef]string
+	// Prices override or extend the embedded price catalog.
+	Prices []catalog.Entry
+
+	// Not from config: transport and clock, replaceable by tests and the demo.
+	HTTPClient *http.Client
+	Now        func() time.Time
+	Logger     *slog.Logger
+}
+
+// SourceOptions configures one API: its credential and base URL.
+type SourceOptions struct {
+	Key     secret.String
+	BaseURL string
+}

@@ -1,0 +1,65 @@
+package ledger
+
+import "sort"
+
+// Split divides total into parts proportional to weights so that the parts add up to total
+// exactly (largest-remainder method; ties go to the earlier index, so the result is deterministic).
+// Negative weights count as zero. When every weight is zero the total is split evenly.
+func Split(total Money, weights []int64) []Money {
+	parts := make([]Money, len(weights))
+	if len(weights) == 0 || total == 0 {
+		return parts
+	}
+	var sum int64
+	for _, w := range weights {
+		if w > 0 {
+			sum += w
+		}
+	}
+	if sum <= 0 {
+		even := make([]int64, len(weights))
+		for i := range even {
+			even[i] = 1
+		}
+		return Split(total, even)
+	}
+	neg := total < 0
+	t := int64(total)
+	if neg {
+		t = -t
+	}
+	type rem struct {
+		i int
+		r uint64
+	}
+	rems := make([]rem, 0, len(weights))
+	var assigned int64
+	for i, w := range weights {
+		if w <= 0 {
+			continue
+		}
+		q, r := mulDivRem(t, w, sum)
+		parts[i] = Money(q)
+		assigned += q
+		rems = append(rems, rem{i, r})
+	}
+	left := t - assigned
+	sort.SliceStable(rems, func(a, b int) bool { return rems[a].r > rems[b].r })
+	for k := 0; left > 0; k = (k + 1) % len(rems) {
+		parts[rems[k].i]++
+		left--
+	}
+	if neg {
+		for i := range parts {
+			parts[i] = -parts[i]
+		}
+	}
+	return parts
+}
+
+// mulDivRem returns floor(a*b/c) and the remainder for non-negative a, b and positive c, in 128 bits.
+func mulDivRem(a, b, c int64) (int64, uint64) {
+	hi, lo := mul64(uint64(a), uint64(b))
+	q, r := div64(hi, lo, uint64(c))
+	return int64(q), r
+}
