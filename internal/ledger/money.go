@@ -247,3 +247,16 @@ func (r Rate) String() string {
 
 // Apply returns m times the rate, rounded half away from zero to the nano-unit.
 func (r Rate) Apply(m Money) Money { return Money(MustMulDiv(int64(m), int64(r), int64(RateOne))) }
+
+// MarshalJSON writes the amount as an exact decimal JSON number in whole units ("12.5" dollars is
+// 12.50), so JSON output never passes through float64.
+func (m Money) MarshalJSON() ([]byte, error) { return []byte(m.String()), nil }
+
+// Ratio returns num/den as a float for display (margins, shares); ok is false when den is zero,
+// where the ratio is undefined.
+func Ratio(num, den Money) (float64, bool) {
+	if den == 0 {
+		return 0, false
+	}
+	return float64(num) / float64(den), true
+}

@@ -1,0 +1,254 @@
+package engine
+
+import (
+	"sort"
+
+	"github.com/marginhq/margin/internal/ledger"
+	"github.com/marginhq/margin/internal/usage"
+)
+
+// Report is the summary `margin report` prints (DESIGN.md §4.2). Amounts are exact decimals in
+// the reporting currency; ratios are null where they are undefined (no revenue, no spend).
+type Report struct {
+	From           string               `json:"from"` // first day, inclusive
+	To             string               `json:"to"`   // day after the last one (exclusive)
+	Currency       string               `json:"currency"`
+	Totals         Totals               `json:"totals"`
+	Providers      []ProviderLine       `json:"providers"`
+	Models         []ModelLine          `json:"models"`
+	Customers      []CustomerLine       `json:"customers"`
+	Unattributed   []UnattributedLine   `json:"unattributed"`
+	Reconciliation []ReconciliationLine `json:"reconciliation"`
+	Warnings       []string             `json:"warnings,omitempty"`
+}
+
+// Totals covers the whole window.
+type Totals struct {
+	Revenue          ledger.Money `json:"revenue_usd"`
+	Cost             ledger.Money `json:"cost_usd"`
+	Attributed       ledger.Money `json:"attributed_cost_usd"`
+	Unattributed     ledger.Money `json:"unattributed_cost_usd"`
+	Estimated        ledger.Money `json:"estimated_cost_usd"` // included in Cost
+	GrossMargin      ledger.Money `json:"gross_margin_usd"`
+	GrossMarginRatio *float64     `json:"gross_margin_ratio"`
+	Tokens           int64        `json:"tokens"`
+	Requests         int64        `json:"requests"`
+}
+
+// ProviderLine is spend per provider.
+type ProviderLine struct {
+	Provider  usage.Provider `json:"provider"`
+	Cost      ledger.Money   `json:"cost_usd"`
+	Estimated ledger.Money   `json:"estimated_cost_usd"`
+	Tokens    int64          `json:"tokens"`
+}
+
+// ModelLine is spend per provider and model.
+type ModelLine struct {
+	Provider       usage.Provider `json:"provider"`
+	Model          string         `json:"model"`
+	Cost           ledger.Money   `json:"cost_usd"`
+	Tokens         int64          `json:"tokens"`
+	Requests       int64          `json:"requests"`
+	UnpricedTokens int64          `json:"unpriced_tokens"`
+}
+
+// CustomerLine is one Stripe customer's economics over the window.
+type CustomerLine struct {
+	CustomerID       string       `json:"customer_id"`
+	Name             string       `json:"name"`
+	Plan             string       `json:"plan"`
+	Revenue          ledger.Money `json:"revenue_usd"`
+	Cost             ledger.Money `json:"cost_usd"`
+	GrossMargin      ledger.Money `json:"gross_margin_usd"`
+	GrossMarginRatio *float64     `json:"gross_margin_ratio"`
+	CostShare        *float64     `json:"cost_share"`
+	Tokens           int64        `json:"tokens"`
+	Requests         int64        `json:"requests"`
+}
+
+// UnattributedLine is spend no customer mapping covers, by source, so it can be mapped.
+type UnattributedLine struct {
+	Source   usage.SourceRef `json:"source"`
+	Name     string          `json:"name"`
+	Provider usage.Provider  `json:"provider"`
+	Cost     ledger.Money    `json:"cost_usd"`
+	Tokens   int64           `json:"tokens"`
+}
+
+// ReconciliationLine is Reconciliation summed over the window per provider.
+type ReconciliationLine struct {
+	Provider     usage.Provider `json:"provider"`
+	Billed       ledger.Money   `json:"billed_usd"`
+	Attributed   ledger.Money   `json:"attributed_usd"`
+	Unattributed ledger.Money   `json:"unattributed_usd"`
+	Estimated    ledger.Money   `json:"estimated_usd"`
+}
+
+func ratio(num, den ledger.Money) *float64 {
+	r, ok := ledger.Ratio(num, den)
+	if !ok {
+		return nil
+	}
+	return &r
+}
+
+// Summarize turns a result into the report.
+func Summarize(res *Result, currency string) *Report {
+	rep := &Report{
+		From:     res.Window.From.String(),
+		To:       res.Window.To.String(),
+		Currency: currency,
+		Warnings: res.Warnings,
+	}
+	provs := map[usage.Provider]*ProviderLine{}
+	type mk struct {
+		p usage.Provider
+		m string
+	}
+	models := map[mk]*ModelLine{}
+	custs := map[string]*CustomerLine{}
+	customer := func(id string) *CustomerLine {
+		c := custs[id]
+		if c == nil {
+			info := res.Customers[id]
+			c = &CustomerLine{CustomerID: id, Name: info.Name, Plan: info.Plan}
+			custs[id] = c
+		}
+		return c
+	}
+	for id := range res.Customers {
+		customer(id)
+	}
+	unattr := map[usage.SourceRef]*UnattributedLine{}
+	for i := range res.Rows {
+		r := &res.Rows[i]
+		tokens := r.Tokens.Total()
+		t := &rep.Totals
+		t.Cost += r.Cost
+		t.Tokens += tokens
+		t.Requests += r.Requests
+		switch {
+		case r.Estimated:
+			t.Estimated += r.Cost
+		case r.Customer == "":
+			t.Unattributed += r.Cost
+		default:
+			t.Attributed += r.Cost
+		}
+		p := provs[r.Provider]
+		if p == nil {
+			p = &ProviderLine{Provider: r.Provider}
+			provs[r.Provider] = p
+		}
+		p.Cost += r.Cost
+		p.Tokens += tokens
+		if r.Estimated {
+			p.Estimated += r.Cost
+		}
+		m := models[mk{r.Provider, r.Model}]
+		if m == nil {
+			m = &ModelLine{Provider: r.Provider, Model: r.Model}
+			models[mk{r.Provider, r.Model}] = m
+		}
+		m.Cost += r.Cost
+		m.Tokens += tokens
+		m.Requests += r.Requests
+		m.UnpricedTokens += r.Unpriced.Total()
+		if r.Customer != "" {
+			c := customer(r.Customer)
+			c.Cost += r.Cost
+			c.Tokens += tokens
+			c.Requests += r.Requests
+		} else {
+			u := unattr[r.Source]
+			if u == nil {
+				u = &UnattributedLine{Source: r.Source, Name: res.Sources[r.Source].Name, Provider: r.Provider}
+				unattr[r.Source] = u
+			}
+			u.Cost += r.Cost
+			u.Tokens += tokens
+		}
+	}
+	for _, d := range res.Revenue {
+		rep.Totals.Revenue += d.Amount
+		customer(d.Customer).Revenue += d.Amount
+	}
+	rep.Totals.GrossMargin = rep.Totals.Revenue - rep.Totals.Cost
+	rep.Totals.GrossMarginRatio = ratio(rep.Totals.GrossMargin, rep.Totals.Revenue)
+
+	for _, p := range usage.Providers {
+		if l := provs[p]; l != nil {
+			rep.Providers = append(rep.Providers, *l)
+		}
+	}
+	for _, m := range models {
+		rep.Models = append(rep.Models, *m)
+	}
+	sort.Slice(rep.Models, func(i, j int) bool {
+		a, b := rep.Models[i], rep.Models[j]
+		if a.Cost != b.Cost {
+			return a.Cost > b.Cost
+		}
+		if a.Provider != b.Provider {
+			return a.Provider < b.Provider
+		}
+		return a.Model < b.Model
+	})
+	for _, c := range custs {
+		c.GrossMargin = c.Revenue - c.Cost
+		c.GrossMarginRatio = ratio(c.GrossMargin, c.Revenue)
+		c.CostShare = ratio(c.Cost, rep.Totals.Cost)
+		rep.Customers = append(rep.Customers, *c)
+	}
+	sort.Slice(rep.Customers, func(i, j int) bool {
+		a, b := rep.Customers[i], rep.Customers[j]
+		if a.Cost != b.Cost {
+			return a.Cost > b.Cost
+		}
+		return a.CustomerID < b.CustomerID
+	})
+	for _, u := range unattr {
+		rep.Unattributed = append(rep.Unattributed, *u)
+	}
+	sort.Slice(rep.Unattributed, func(i, j int) bool {
+		a, b := rep.Unattributed[i], rep.Unattributed[j]
+		if a.Cost != b.Cost {
+			return a.Cost > b.Cost
+		}
+		return a.Source < b.Source
+	})
+	recon := map[usage.Provider]*ReconciliationLine{}
+	for _, rc := range res.Reconciliation {
+		l := recon[rc.Provider]
+		if l == nil {
+			l = &ReconciliationLine{Provider: rc.Provider}
+			recon[rc.Provider] = l
+		}
+		l.Billed += rc.Billed
+		l.Attributed += rc.Attributed
+		l.Unattributed += rc.Unattributed
+		l.Estimated += rc.Estimated
+	}
+	for _, p := range usage.Providers {
+		if l := recon[p]; l != nil {
+			rep.Reconciliation = append(rep.Reconciliation, *l)
+		}
+	}
+	if rep.Providers == nil {
+		rep.Providers = []ProviderLine{}
+	}
+	if rep.Models == nil {
+		rep.Models = []ModelLine{}
+	}
+	if rep.Customers == nil {
+		rep.Customers = []CustomerLine{}
+	}
+	if rep.Unattributed == nil {
+		rep.Unattributed = []UnattributedLine{}
+	}
+	if rep.Reconciliation == nil {
+		rep.Reconciliation = []ReconciliationLine{}
+	}
+	return rep
+}
