@@ -1,0 +1,205 @@
+// Package openai reads an OpenAI organisation's usage, billed costs, projects and project API keys
+// through the admin API (an "sk-admin-" key) and turns them into provider-neutral usage facts.
+// It knows OpenAI's endpoints and encodings; retries, error typing and paging guards live in
+// apiclient, and pricing, attribution and aggregation across providers live elsewhere.
+package openai
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/marginhq/margin/internal/providers/apiclient"
+	"github.com/marginhq/margin/internal/secret"
+	"github.com/marginhq/margin/internal/usage"
+)
+
+// DefaultBaseURL is the public API root; admin paths hang below it.
+const DefaultBaseURL = "https://api.openai.com/v1"
+
+// adminKeyPrefix is the prefix OpenAI gives admin keys. Project keys ("sk-proj-") cannot call the
+// admin endpoints (provider-apis.md trap 1), but formats change, so a mismatch is only a warning.
+const adminKeyPrefix = "sk-admin-"
+
+// maxPages bounds every paging loop. A full 32-day window needs two usage pages and one cost
+// page; projects and keys come 100 to a page. Anything near this is a provider fault.
+const maxPages = 500
+
+// Options configures a Client. Zero values take the defaults noted per field.
+type Options struct {
+	AdminKey   secret.String
+	BaseURL    string       // default DefaultBaseURL
+	HTTPClient *http.Client // default: apiclient's client with a timeout
+	Logger     *slog.Logger // default: discard
+	Now        func() time.Time
+	MaxRetries int // passed to apiclient (0 = its default)
+	// Sleep waits between retries; tests replace it so nothing really waits.
+	Sleep func(context.Context, time.Duration) error
+}
+
+// Client is an OpenAI admin API client. It implements usage.Source.
+type Client struct {
+	api    *apiclient.Client
+	now    func() time.Time
+	logger *slog.Logger
+}
+
+var _ usage.Source = (*Client)(nil)
+
+// New returns a client. It fails when no admin key is set and warns (without printing the key)
+// when the key does not look like an admin key.
+func New(opts Options) (*Client, error) {
+	if !opts.AdminKey.IsSet() {
+		return nil, errors.New("openai: an admin key is required (an sk-admin-… key from the organization settings)")
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	logger = logger.With("provider", string(usage.OpenAI))
+	if !strings.HasPrefix(opts.AdminKey.Reveal(), adminKeyPrefix) {
+		logger.Warn("the OpenAI key does not look like an admin key; the usage and costs endpoints reject project and user keys")
+	}
+	base := opts.BaseURL
+	if base == "" {
+		base = DefaultBaseURL
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	key := opts.AdminKey
+	api, err := apiclient.New(apiclient.Config{
+		Provider:   string(usage.OpenAI),
+		BaseURL:    base,
+		Authorize:  func(h http.Header) { h.Set("Authorization", "Bearer "+key.Reveal()) },
+		HTTPClient: opts.HTTPClient,
+		MaxRetries: opts.MaxRetries,
+		Sleep:      opts.Sleep,
+		Logger:     opts.Logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Client{api: api, now: now, logger: logger}, nil
+}
+
+// Provider returns usage.OpenAI.
+func (c *Client) Provider() usage.Provider { return usage.OpenAI }
+
+// Check lists a single project: the cheapest call that proves the key is an admin key.
+// GET /organization/projects
+func (c *Client) Check(ctx context.Context) error {
+	var out listPage[Project]
+	return c.api.Get(ctx, projectsEndpoint, url.Values{"limit": {"1"}}, &out)
+}
+
+// bucketPage is the envelope of the usage and costs endpoints.
+type bucketPage[T any] struct {
+	Data     []T     `json:"data"`
+	HasMore  bool    `json:"has_more"`
+	NextPage *string `json:"next_page"`
+}
+
+// bucketPages yields every element of data across the pages of a usage or costs endpoint, passing
+// next_page back as page while has_more holds. query is copied, never modified.
+func bucketPages[T any](ctx context.Context, c *Client, endpoint string, query url.Values) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		var zero T
+		q := cloneValues(query)
+		pager := c.api.NewPager(endpoint, maxPages)
+		cursor := ""
+		for {
+			if err := pager.Next(cursor); err != nil {
+				yield(zero, err)
+				return
+			}
+			var page bucketPage[T]
+			if err := c.api.Get(ctx, endpoint, q, &page); err != nil {
+				yield(zero, err)
+				return
+			}
+			for _, item := range page.Data {
+				if !yield(item, nil) {
+					return
+				}
+			}
+			if !page.HasMore {
+				return
+			}
+			if page.NextPage == nil || *page.NextPage == "" {
+				yield(zero, &apiclient.PagingError{Provider: c.api.Provider(), Endpoint: endpoint, Reason: "has_more without next_page"})
+				return
+			}
+			cursor = *page.NextPage
+			q.Set("page", cursor)
+		}
+	}
+}
+
+// listPage is the envelope of the projects and API keys lists.
+type listPage[T any] struct {
+	Data    []T    `json:"data"`
+	HasMore bool   `json:"has_more"`
+	LastID  string `json:"last_id"`
+}
+
+// listPages yields every element across the pages of a list endpoint, passing last_id back as
+// after while has_more holds.
+func listPages[T any](ctx context.Context, c *Client, endpoint string, query url.Values) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		var zero T
+		q := cloneValues(query)
+		pager := c.api.NewPager(endpoint, maxPages)
+		cursor := ""
+		for {
+			if err := pager.Next(cursor); err != nil {
+				yield(zero, err)
+				return
+			}
+			var page listPage[T]
+			if err := c.api.Get(ctx, endpoint, q, &page); err != nil {
+				yield(zero, err)
+				return
+			}
+			for _, item := range page.Data {
+				if !yield(item, nil) {
+					return
+				}
+			}
+			if !page.HasMore {
+				return
+			}
+			if page.LastID == "" {
+				yield(zero, &apiclient.PagingError{Provider: c.api.Provider(), Endpoint: endpoint, Reason: "has_more without last_id"})
+				return
+			}
+			cursor = page.LastID
+			q.Set("after", cursor)
+		}
+	}
+}
+
+func cloneValues(v url.Values) url.Values {
+	out := make(url.Values, len(v))
+	for k, vs := range v {
+		out[k] = append([]string(nil), vs...)
+	}
+	return out
+}
+
+// timeQuery returns the shared time parameters of the usage and costs endpoints.
+func timeQuery(start, end time.Time, limit int) url.Values {
+	return url.Values{
+		"start_time":   {fmt.Sprint(start.Unix())},
+		"end_time":     {fmt.Sprint(end.Unix())},
+		"bucket_width": {"1d"},
+		"limit":        {fmt.Sprint(limit)},
+	}
+}

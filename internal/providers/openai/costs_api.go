@@ -1,0 +1,46 @@
+package openai
+
+import (
+	"context"
+	"iter"
+	"time"
+)
+
+const (
+	costsEndpoint = "/organization/costs"
+	// costsBucketLimit is the most 1d buckets a costs page may hold (up to 180, unlike usage).
+	costsBucketLimit = 180
+)
+
+// CostBucket is one daily bucket of the costs endpoint.
+type CostBucket struct {
+	StartTime int64        `json:"start_time"` // Unix seconds, inclusive
+	EndTime   int64        `json:"end_time"`   // Unix seconds, exclusive
+	Results   []CostResult `json:"results"`
+}
+
+// CostResult is one billed line of a cost bucket. Group-by dimensions are nil unless requested or
+// when the provider has no value (no key, the default project).
+type CostResult struct {
+	Amount    *Amount `json:"amount"`
+	LineItem  *string `json:"line_item"` // e.g. "gpt-4.1-mini-2025-04-14, input"; opaque text
+	ProjectID *string `json:"project_id"`
+	APIKeyID  *string `json:"api_key_id"`
+}
+
+// Amount is a billed amount in the currency's major unit (dollars for "usd").
+type Amount struct {
+	Value    Decimal `json:"value"` // a JSON number that sometimes arrives as a string (trap 3)
+	Currency string  `json:"currency"`
+}
+
+// Costs yields every daily cost bucket in [start, end), grouped by project, API key and line
+// item, following next_page to the end. The iteration stops at the first error, which it yields.
+// Costs settle over the following days; callers should ask for complete days only.
+// group_by is sent as repeated keys, as in Usage.
+// GET /organization/costs
+func (c *Client) Costs(ctx context.Context, start, end time.Time) iter.Seq2[CostBucket, error] {
+	q := timeQuery(start, end, costsBucketLimit)
+	q["group_by"] = []string{"project_id", "api_key_id", "line_item"}
+	return bucketPages[CostBucket](ctx, c, costsEndpoint, q)
+}

@@ -1,0 +1,87 @@
+package openai
+
+import (
+	"context"
+	"iter"
+	"time"
+)
+
+// UsageEndpoint is one of the per-product usage endpoints under /organization/usage/.
+type UsageEndpoint string
+
+const (
+	Completions         UsageEndpoint = "completions"
+	Embeddings          UsageEndpoint = "embeddings"
+	Images              UsageEndpoint = "images"
+	AudioSpeeches       UsageEndpoint = "audio_speeches"
+	AudioTranscriptions UsageEndpoint = "audio_transcriptions"
+)
+
+// usageEndpoints are the endpoints Fetch reads. Moderations are free; vector stores, code
+// interpreter and search calls have no model and reach Margin through the costs API.
+var usageEndpoints = []UsageEndpoint{Completions, Embeddings, Images, AudioSpeeches, AudioTranscriptions}
+
+// Path returns the endpoint path relative to the base URL.
+func (e UsageEndpoint) Path() string { return "/organization/usage/" + string(e) }
+
+// groupBy returns the dimensions Margin asks each endpoint to split rows by. Only completions
+// accept batch.
+func (e UsageEndpoint) groupBy() []string {
+	if e == Completions {
+		return []string{"project_id", "api_key_id", "model", "batch"}
+	}
+	return []string{"project_id", "api_key_id", "model"}
+}
+
+// usageBucketLimit is the most 1d buckets a usage page may hold.
+const usageBucketLimit = 31
+
+// UsageBucket is one time bucket of a usage endpoint. The first bucket of a query starting
+// mid-day runs only to the next UTC midnight (provider-apis.md trap 6).
+type UsageBucket struct {
+	StartTime int64         `json:"start_time"` // Unix seconds, inclusive
+	EndTime   int64         `json:"end_time"`   // Unix seconds, exclusive
+	Results   []UsageResult `json:"results"`    // empty for a bucket without usage
+}
+
+// UsageResult is one row of a usage bucket: one combination of the group-by dimensions. It is the
+// union of the fields Margin reads from every usage endpoint; absent fields decode as zero, so rows
+// from before the 2026-07 token split (no cache-write field) decode too. Group-by dimensions are
+// nil unless requested or when the provider has no value (no key, the default project).
+type UsageResult struct {
+	ProjectID *string  `json:"project_id"`
+	APIKeyID  *string  `json:"api_key_id"`
+	Model     *string  `json:"model"`
+	Batch     FlexBool `json:"batch"`
+
+	// InputTokens includes cached and, since 2026-07, cache-write tokens (trap 5).
+	InputTokens           int64 `json:"input_tokens"`
+	InputCachedTokens     int64 `json:"input_cached_tokens"`
+	InputCacheWriteTokens int64 `json:"input_cache_write_tokens"`
+	OutputTokens          int64 `json:"output_tokens"`
+	NumModelRequests      int64 `json:"num_model_requests"`
+
+	Images     int64 `json:"images"`     // images endpoint
+	Characters int64 `json:"characters"` // audio_speeches endpoint
+	Seconds    int64 `json:"seconds"`    // audio_transcriptions endpoint
+}
+
+// Usage yields every daily bucket of endpoint in [start, end), grouped by project, API key and
+// model (and batch for completions), following next_page to the end. The iteration stops at the
+// first error, which it yields. start should be a UTC midnight and end no later than now.
+//
+// group_by is sent as repeated keys (group_by=project_id&group_by=api_key_id&…), the form of the
+// OpenAI cookbook; the API also accepts brackets and comma lists.
+// GET /organization/usage/{completions,embeddings,images,audio_speeches,audio_transcriptions}
+func (c *Client) Usage(ctx context.Context, endpoint UsageEndpoint, start, end time.Time) iter.Seq2[UsageBucket, error] {
+	q := timeQuery(start, end, usageBucketLimit)
+	q["group_by"] = endpoint.groupBy()
+	return bucketPages[UsageBucket](ctx, c, endpoint.Path(), q)
+}
+
+// CompletionsUsage is Usage of the completions endpoint, grouped by project, API key, model and
+// batch.
+// GET /organization/usage/completions
+func (c *Client) CompletionsUsage(ctx context.Context, start, end time.Time) iter.Seq2[UsageBucket, error] {
+	return c.Usage(ctx, Completions, start, end)
+}
