@@ -37,7 +37,6 @@ type recorded struct {
 
 // fakeAPI serves responses under /v1 and records every request.
 type fakeAPI struct {
-	t       *testing.T
 	mu      sync.Mutex
 	reqs    []recorded
 	respond func(w http.ResponseWriter, r *http.Request)
@@ -53,7 +52,7 @@ func (f *fakeAPI) requests() []recorded {
 // request that carries the right key; others get OpenAI's 401.
 func setup(t *testing.T, respond func(w http.ResponseWriter, r *http.Request), opts ...func(*Options)) (*Client, *fakeAPI, *[]time.Duration) {
 	t.Helper()
-	f := &fakeAPI{t: t, respond: respond}
+	f := &fakeAPI{respond: respond}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
@@ -143,12 +142,13 @@ func TestNew_RequiresAdminKey(t *testing.T) {
 
 func TestNew_WarnsAboutNonAdminKeyWithoutPrintingIt(t *testing.T) {
 	tests := []struct {
+		kind     string
 		key      string
 		wantWarn bool
 	}{
-		{key: "sk-proj-Zq81Lm2Nx7Pc5Vb3", wantWarn: true},
-		{key: "sk-svcacct-Hh3Kk9Ll0Mm1", wantWarn: true},
-		{key: testKey, wantWarn: false},
+		{kind: "project key", key: "sk-proj-Zq81Lm2Nx7Pc5Vb3", wantWarn: true},
+		{kind: "service account key", key: "sk-svcacct-Hh3Kk9Ll0Mm1", wantWarn: true},
+		{kind: "admin key", key: testKey, wantWarn: false},
 	}
 	for _, tt := range tests {
 		var buf bytes.Buffer
@@ -158,10 +158,10 @@ func TestNew_WarnsAboutNonAdminKeyWithoutPrintingIt(t *testing.T) {
 		}
 		out := buf.String()
 		if got := strings.Contains(out, "level=WARN"); got != tt.wantWarn {
-			t.Errorf("key kind %.8s…: warned = %v, want %v (log %q)", tt.key, got, tt.wantWarn, out)
+			t.Errorf("%s: warned = %v, want %v (log %q)", tt.kind, got, tt.wantWarn, out)
 		}
 		if strings.Contains(out, tt.key) {
-			t.Errorf("log output contains the key")
+			t.Errorf("%s: log output contains the key", tt.kind)
 		}
 	}
 }
@@ -300,5 +300,15 @@ func TestClient_RejectedKeyIsTypedAndMasked(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), "WRONGkey") {
 		t.Errorf("error text contains the key: %q", err)
+	}
+}
+
+func TestFetch_CanceledContextStops(t *testing.T) {
+	c, _, _ := setup(t, emptyRoutes)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := c.Fetch(ctx, usage.Window{From: usage.DayOf(fixtureNow) - 1, To: usage.DayOf(fixtureNow)})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
 	}
 }

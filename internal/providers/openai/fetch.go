@@ -19,6 +19,8 @@ var DefaultProject = usage.Ref(usage.OpenAI, usage.KindProject, "default")
 // serves: the last 31 complete UTC days and today so far. Usage runs up to now (never a future
 // end_time, provider-apis.md trap 10); costs cover complete days only, because a day's costs
 // are not final until it ends. Requests go out one at a time.
+// GET /organization/usage/{completions,embeddings,images,audio_speeches,audio_transcriptions},
+// GET /organization/costs, GET /organization/projects, GET /organization/projects/{project_id}/api_keys
 func (c *Client) Fetch(ctx context.Context, w usage.Window) (*usage.Batch, error) {
 	now := c.now().UTC()
 	today := usage.DayOf(now)
