@@ -1,0 +1,186 @@
+// Package stripe reads revenue facts from Stripe: customers (with the margin_sources and
+// margin_plan metadata), their plans, and revenue recognised per customer and UTC day from
+// finalized invoices and credit notes. It is the only package that imports stripe-go; everything
+// it returns is in Margin's own types. Attribution, cost and margin arithmetic live elsewhere.
+package stripe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	stripego "github.com/stripe/stripe-go/v76"
+	"github.com/stripe/stripe-go/v76/client"
+
+	"github.com/marginhq/margin/internal/ledger"
+	"github.com/marginhq/margin/internal/providers/apiclient"
+	"github.com/marginhq/margin/internal/secret"
+	"github.com/marginhq/margin/internal/usage"
+)
+
+// DefaultBaseURL is Stripe's API root.
+const DefaultBaseURL = "https://api.stripe.com"
+
+// providerName names Stripe in errors and logs.
+const providerName = "stripe"
+
+// maxNetworkRetries is handed to stripe-go, which retries network errors, 409, 429 and 5xx with
+// its own capped, jittered backoff (and honours Stripe-Should-Retry).
+const maxNetworkRetries = 2
+
+// Options configures a Client. Zero values take the defaults noted per field.
+type Options struct {
+	APIKey            secret.String          // a restricted read-only key is enough
+	BaseURL           string                 // default DefaultBaseURL
+	HTTPClient        *http.Client           // default: stripe-go's client (80 s timeout)
+	ReportingCurrency string                 // lower-case ISO 4217; default "usd"
+	FXRates           map[string]ledger.Rate // reporting-currency units per unit, lower-case keys
+	Logger            *slog.Logger           // default: discard
+	Now               func() time.Time       // default time.Now
+}
+
+// Customer is a Stripe customer as Margin needs it.
+type Customer struct {
+	ID, Name, Email, Plan string
+	Currency              string
+	Metadata              map[string]string
+	// Sources are the valid references of the metadata key margin_sources.
+	Sources []usage.SourceRef
+}
+
+// DailyRevenue is revenue recognised for one customer on one UTC day, in the reporting currency.
+type DailyRevenue struct {
+	CustomerID string
+	Day        usage.Day
+	Amount     ledger.Money
+}
+
+// Revenue is everything Stripe contributed for a window.
+type Revenue struct {
+	Customers []Customer
+	Daily     []DailyRevenue
+	// Warnings are non-fatal problems worth showing (an invalid margin_sources entry, say).
+	Warnings []string
+}
+
+// Client reads revenue from one Stripe account.
+type Client struct {
+	api       *client.API
+	reporting string
+	fx        map[string]ledger.Rate
+	now       func() time.Time
+	logger    *slog.Logger
+}
+
+// New returns a client. It never sets stripe-go's global key or backends: the key lives in this
+// client only, and stripe-go's logging goes through a scrubbing adapter to opts.Logger.
+func New(opts Options) (*Client, error) {
+	if !opts.APIKey.IsSet() {
+		return nil, errors.New("stripe: an API key is required (a restricted read-only rk_… key is enough)")
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	logger = logger.With("source", providerName)
+	base := strings.TrimRight(opts.BaseURL, "/")
+	if base == "" {
+		base = DefaultBaseURL
+	}
+	reporting := strings.ToLower(opts.ReportingCurrency)
+	if reporting == "" {
+		reporting = "usd"
+	}
+	fx := make(map[string]ledger.Rate, len(opts.FXRates))
+	for cur, r := range opts.FXRates {
+		fx[strings.ToLower(cur)] = r
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	backend := stripego.GetBackendWithConfig(stripego.APIBackend, &stripego.BackendConfig{
+		URL:               stripego.String(base),
+		HTTPClient:        opts.HTTPClient,
+		LeveledLogger:     leveledLogger{logger},
+		MaxNetworkRetries: stripego.Int64(maxNetworkRetries),
+		EnableTelemetry:   stripego.Bool(false),
+	})
+	return &Client{
+		api:       client.New(opts.APIKey.Reveal(), &stripego.Backends{API: backend}),
+		reporting: reporting,
+		fx:        fx,
+		now:       now,
+		logger:    logger,
+	}, nil
+}
+
+// Check makes one cheap authenticated call and returns why it fails, if it does.
+// GET /v1/customers?limit=1
+func (c *Client) Check(ctx context.Context) error {
+	params := &stripego.CustomerListParams{}
+	params.Context = ctx
+	params.Limit = stripego.Int64(1)
+	params.Single = true // one page, whatever has_more says
+	it := c.api.Customers.List(params)
+	for it.Next() {
+	}
+	return wrapErr("checking the key by listing customers", "/v1/customers", it.Err())
+}
+
+// wrapErr turns a stripe-go error into an *apiclient.Error naming stripe, the endpoint and the
+// HTTP status, so callers classify it like any provider error. The message is Stripe's own,
+// scrubbed: Stripe echoes a masked key on 401 and nothing else of the request is kept (the
+// stripe.Error's LastResponse, which holds headers and the raw body, is dropped).
+func wrapErr(op, endpoint string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%s: stripe: %w", op, err)
+	}
+	var se *stripego.Error
+	if errors.As(err, &se) {
+		typ := string(se.Type)
+		if se.Code != "" {
+			typ += "/" + string(se.Code)
+		}
+		return fmt.Errorf("%s: %w", op, &apiclient.Error{
+			Provider:   providerName,
+			Endpoint:   endpoint,
+			StatusCode: se.HTTPStatusCode,
+			Type:       typ,
+			Message:    secret.Scrub(se.Msg),
+			RequestID:  se.RequestID,
+		})
+	}
+	// Anything else arrived without an HTTP error status: a network fault (the *url.Error names
+	// the URL, which carries no credential) or a body stripe-go could not decode.
+	return fmt.Errorf("%s: %w", op, &apiclient.Error{
+		Provider:  providerName,
+		Endpoint:  endpoint,
+		Temporary: true,
+		Err:       errors.New(secret.Scrub(err.Error())),
+	})
+}
+
+// leveledLogger routes stripe-go's log lines to slog, scrubbed. Its per-request info and error
+// lines go to Debug: errors are returned to the caller, who decides what to log. Retries are
+// worth a warning.
+type leveledLogger struct{ l *slog.Logger }
+
+func (g leveledLogger) log(level slog.Level, format string, v ...any) {
+	if !g.l.Enabled(context.Background(), level) {
+		return
+	}
+	g.l.Log(context.Background(), level, secret.Scrub(fmt.Sprintf(format, v...)))
+}
+
+func (g leveledLogger) Debugf(format string, v ...any) { g.log(slog.LevelDebug, format, v...) }
+func (g leveledLogger) Infof(format string, v ...any)  { g.log(slog.LevelDebug, format, v...) }
+func (g leveledLogger) Warnf(format string, v ...any)  { g.log(slog.LevelWarn, format, v...) }
+func (g leveledLogger) Errorf(format string, v ...any) { g.log(slog.LevelDebug, format, v...) }

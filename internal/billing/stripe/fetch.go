@@ -1,0 +1,297 @@
+package stripe
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	stripego "github.com/stripe/stripe-go/v76"
+
+	"github.com/marginhq/margin/internal/providers/apiclient"
+	"github.com/marginhq/margin/internal/usage"
+)
+
+// Metadata keys Margin reads on Stripe customers.
+const (
+	MetadataSources = "margin_sources" // comma-separated source references (DESIGN.md §3)
+	MetadataPlan    = "margin_plan"    // overrides the plan taken from the subscription
+)
+
+// invoiceLookbackDays reaches back before the window for invoices whose service period still
+// covers it: an annual invoice recognises over a year after it is created.
+const invoiceLookbackDays = 400
+
+// pageLimit is Stripe's largest page.
+const pageLimit = 100
+
+// maxObjects bounds every listing; an account near it needs a different approach anyway, and a
+// server that never stops paging must not run Margin out of memory.
+const maxObjects = 1_000_000
+
+// Fetch reads customers, plans, invoices and credit notes and returns the revenue recognised on
+// the days of w, per customer, in the reporting currency.
+func (c *Client) Fetch(ctx context.Context, w usage.Window) (*Revenue, error) {
+	customers, warnings, err := c.customers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	plans, err := c.plans(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for i := range customers {
+		if customers[i].Plan == "" {
+			customers[i].Plan = plans[customers[i].ID]
+		}
+	}
+
+	from := (w.From - invoiceLookbackDays).Time().Unix()
+	to := c.now().Unix()
+	invoices, err := c.invoices(ctx, from, to)
+	if err != nil {
+		return nil, err
+	}
+	notes, err := c.creditNotes(ctx, from, to)
+	if err != nil {
+		return nil, err
+	}
+	daily, err := Recognize(invoices, notes, w, c.reporting, c.fx)
+	if err != nil {
+		return nil, fmt.Errorf("stripe: recognising revenue: %w", err)
+	}
+	c.logger.Debug("fetched stripe revenue", "window", w.String(), "customers", len(customers),
+		"invoices", len(invoices), "credit_notes", len(notes), "revenue_rows", len(daily))
+	return &Revenue{Customers: customers, Daily: daily, Warnings: warnings}, nil
+}
+
+// customers lists every customer, with margin_plan as its plan when set and its margin_sources
+// parsed; an invalid source reference becomes a warning naming the customer and the value.
+// GET /v1/customers
+func (c *Client) customers(ctx context.Context) ([]Customer, []string, error) {
+	params := &stripego.CustomerListParams{}
+	params.Context = ctx
+	params.Limit = stripego.Int64(pageLimit)
+	list, err := collect[*stripego.Customer](c.api.Customers.List(params).Iter,
+		"listing customers", "/v1/customers", func(c *stripego.Customer) string { return c.ID })
+	if err != nil {
+		return nil, nil, err
+	}
+	var warnings []string
+	out := make([]Customer, 0, len(list))
+	for _, sc := range list {
+		if sc.Deleted {
+			continue
+		}
+		cu := Customer{
+			ID:       sc.ID,
+			Name:     sc.Name,
+			Email:    sc.Email,
+			Plan:     strings.TrimSpace(sc.Metadata[MetadataPlan]),
+			Currency: string(sc.Currency),
+			Metadata: sc.Metadata,
+		}
+		var bad []badSource
+		cu.Sources, bad = parseSources(sc.Metadata[MetadataSources])
+		for _, b := range bad {
+			warnings = append(warnings, fmt.Sprintf("customer %s: metadata %s entry %q ignored: %s",
+				sc.ID, MetadataSources, b.value, b.reason))
+		}
+		out = append(out, cu)
+	}
+	slices.SortFunc(out, func(a, b Customer) int { return strings.Compare(a.ID, b.ID) })
+	return out, warnings, nil
+}
+
+type badSource struct{ value, reason string }
+
+// parseSources splits a margin_sources value into valid references and rejected entries.
+func parseSources(v string) ([]usage.SourceRef, []badSource) {
+	var refs []usage.SourceRef
+	var bad []badSource
+	for _, part := range strings.Split(v, ",") {
+		s := strings.TrimSpace(part)
+		if s == "" {
+			continue
+		}
+		if _, _, _, err := usage.ParseRef(s); err != nil {
+			bad = append(bad, badSource{s, err.Error()})
+			continue
+		}
+		if !slices.Contains(refs, usage.SourceRef(s)) {
+			refs = append(refs, usage.SourceRef(s))
+		}
+	}
+	return refs, bad
+}
+
+// plans returns each customer's plan from its subscriptions: the product name of the first
+// item's price, else the price nickname. A customer with several subscriptions takes the most
+// recently created one that is still live (not canceled or expired), else the most recent one.
+// Products are listed once and joined by id, because expanding data.items.data.price.product
+// would exceed Stripe's expansion depth of four.
+// GET /v1/subscriptions?status=all, GET /v1/products
+func (c *Client) plans(ctx context.Context) (map[string]string, error) {
+	sp := &stripego.SubscriptionListParams{Status: stripego.String("all")}
+	sp.Context = ctx
+	sp.Limit = stripego.Int64(pageLimit)
+	subs, err := collect[*stripego.Subscription](c.api.Subscriptions.List(sp).Iter,
+		"listing subscriptions", "/v1/subscriptions", func(s *stripego.Subscription) string { return s.ID })
+	if err != nil {
+		return nil, err
+	}
+	pp := &stripego.ProductListParams{}
+	pp.Context = ctx
+	pp.Limit = stripego.Int64(pageLimit)
+	products, err := collect[*stripego.Product](c.api.Products.List(pp).Iter,
+		"listing products", "/v1/products", func(p *stripego.Product) string { return p.ID })
+	if err != nil {
+		return nil, err
+	}
+	productNames := make(map[string]string, len(products))
+	for _, p := range products {
+		productNames[p.ID] = p.Name
+	}
+	return planByCustomer(subs, productNames), nil
+}
+
+// planByCustomer picks each customer's subscription and names its plan.
+func planByCustomer(subs []*stripego.Subscription, productNames map[string]string) map[string]string {
+	chosen := map[string]*stripego.Subscription{}
+	for _, s := range subs {
+		if s.Customer == nil || s.Customer.ID == "" {
+			continue
+		}
+		cur, ok := chosen[s.Customer.ID]
+		if !ok || preferSubscription(s, cur) {
+			chosen[s.Customer.ID] = s
+		}
+	}
+	plans := make(map[string]string, len(chosen))
+	for id, s := range chosen {
+		if name := planName(s, productNames); name != "" {
+			plans[id] = name
+		}
+	}
+	return plans
+}
+
+// preferSubscription reports whether a should be a customer's plan rather than b.
+func preferSubscription(a, b *stripego.Subscription) bool {
+	if la, lb := live(a.Status), live(b.Status); la != lb {
+		return la
+	}
+	return cmp.Or(cmp.Compare(a.Created, b.Created), strings.Compare(a.ID, b.ID)) > 0
+}
+
+func live(s stripego.SubscriptionStatus) bool {
+	return s != stripego.SubscriptionStatusCanceled && s != stripego.SubscriptionStatusIncompleteExpired
+}
+
+// planName names the plan of a subscription by its first item's price.
+func planName(s *stripego.Subscription, productNames map[string]string) string {
+	if s.Items == nil || len(s.Items.Data) == 0 || s.Items.Data[0] == nil || s.Items.Data[0].Price == nil {
+		return ""
+	}
+	price := s.Items.Data[0].Price
+	if price.Product != nil {
+		if name := productNames[price.Product.ID]; name != "" {
+			return name
+		}
+		if price.Product.Name != "" { // expanded by the caller's account settings
+			return price.Product.Name
+		}
+	}
+	return price.Nickname
+}
+
+// invoices lists invoices of every status created in [from, to] (status is filtered later, in
+// Recognize) and completes the lines of any invoice whose embedded lines have more pages.
+// GET /v1/invoices, GET /v1/invoices/{id}/lines
+func (c *Client) invoices(ctx context.Context, from, to int64) ([]*stripego.Invoice, error) {
+	params := &stripego.InvoiceListParams{
+		CreatedRange: &stripego.RangeQueryParams{GreaterThanOrEqual: from, LesserThanOrEqual: to},
+	}
+	params.Context = ctx
+	params.Limit = stripego.Int64(pageLimit)
+	invoices, err := collect[*stripego.Invoice](c.api.Invoices.List(params).Iter,
+		"listing invoices", "/v1/invoices", func(i *stripego.Invoice) string { return i.ID })
+	if err != nil {
+		return nil, err
+	}
+	for _, inv := range invoices {
+		if inv.Lines == nil || !inv.Lines.HasMore || len(inv.Lines.Data) == 0 {
+			continue
+		}
+		if err := c.completeLines(ctx, inv); err != nil {
+			return nil, err
+		}
+	}
+	return invoices, nil
+}
+
+// completeLines appends the lines after the embedded page, following paging to the end.
+// GET /v1/invoices/{id}/lines
+func (c *Client) completeLines(ctx context.Context, inv *stripego.Invoice) error {
+	endpoint := "/v1/invoices/" + inv.ID + "/lines"
+	lp := &stripego.InvoiceListLinesParams{Invoice: stripego.String(inv.ID)}
+	lp.Context = ctx
+	lp.Limit = stripego.Int64(pageLimit)
+	lp.StartingAfter = stripego.String(inv.Lines.Data[len(inv.Lines.Data)-1].ID)
+	rest, err := collect[*stripego.InvoiceLineItem](c.api.Invoices.ListLines(lp).Iter,
+		"listing lines of invoice "+inv.ID, endpoint, func(l *stripego.InvoiceLineItem) string { return l.ID })
+	if err != nil {
+		return err
+	}
+	seen := make(map[string]bool, len(inv.Lines.Data))
+	for _, l := range inv.Lines.Data {
+		seen[l.ID] = true
+	}
+	for _, l := range rest {
+		if seen[l.ID] {
+			return fmt.Errorf("listing lines of invoice %s: %w", inv.ID, &apiclient.PagingError{
+				Provider: providerName, Endpoint: endpoint, Reason: fmt.Sprintf("line %s returned twice", l.ID)})
+		}
+		seen[l.ID] = true
+	}
+	inv.Lines.Data = append(inv.Lines.Data, rest...)
+	inv.Lines.HasMore = false
+	return nil
+}
+
+// creditNotes lists credit notes created in [from, to]; void ones are dropped in Recognize.
+// GET /v1/credit_notes
+func (c *Client) creditNotes(ctx context.Context, from, to int64) ([]*stripego.CreditNote, error) {
+	params := &stripego.CreditNoteListParams{
+		CreatedRange: &stripego.RangeQueryParams{GreaterThanOrEqual: from, LesserThanOrEqual: to},
+	}
+	params.Context = ctx
+	params.Limit = stripego.Int64(pageLimit)
+	return collect[*stripego.CreditNote](c.api.CreditNotes.List(params).Iter,
+		"listing credit notes", "/v1/credit_notes", func(n *stripego.CreditNote) string { return n.ID })
+}
+
+// collect drains a stripe-go list iterator (which follows has_more with starting_after) and
+// guards it: an object id seen twice means the server repeats pages, which would never end.
+func collect[T any](it *stripego.Iter, op, endpoint string, id func(T) string) ([]T, error) {
+	var out []T
+	seen := map[string]bool{}
+	for it.Next() {
+		v, ok := it.Current().(T)
+		if !ok {
+			return nil, fmt.Errorf("%s: stripe returned %T, want %T", op, it.Current(), v)
+		}
+		k := id(v)
+		if seen[k] || len(out) >= maxObjects {
+			return nil, fmt.Errorf("%s: %w", op, &apiclient.PagingError{Provider: providerName, Endpoint: endpoint,
+				Reason: fmt.Sprintf("object %s returned twice or more than %d objects", k, maxObjects)})
+		}
+		seen[k] = true
+		out = append(out, v)
+	}
+	if err := wrapErr(op, endpoint, it.Err()); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
