@@ -136,8 +136,17 @@ func TestFetch_RetriesAndFailures(t *testing.T) {
 			f := newFake(t)
 			var calls atomic.Int32
 			f.handle(usageEndpoint, scripted(f.handlers[usageEndpoint], &calls, tc.steps...))
-			c, sleeps := newTestClient(t, f)
+			var logs bytes.Buffer
+			c, sleeps := newTestClient(t, f, func(o *Options) {
+				o.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+			})
 			b, err := c.Fetch(context.Background(), fixtureWindow(t))
+			if strings.Contains(logs.String(), testKey) {
+				t.Errorf("logs contain the key")
+			}
+			if tc.sleepsN > 0 && !strings.Contains(logs.String(), "retrying") {
+				t.Errorf("retries were not logged: %s", logs.String())
+			}
 			// On success the usage endpoint also serves page two.
 			wantCalls := tc.attempts
 			if tc.wantStatus == 0 {
@@ -261,6 +270,23 @@ func TestFetch_TruncatedJSONIsDecodeError(t *testing.T) {
 			}
 			if len(sleeps.recorded()) != 0 || len(f.requestsTo(path)) != 1 {
 				t.Errorf("a malformed body was retried")
+			}
+		})
+	}
+}
+
+func TestFetch_BucketWithoutStartIsDecodeError(t *testing.T) {
+	for _, path := range []string{usageEndpoint, costEndpoint} {
+		t.Run(path, func(t *testing.T) {
+			f := newFake(t)
+			f.handle(path, func(w http.ResponseWriter, r *http.Request) {
+				w.Write([]byte(`{"data":[{"results":[]}],"has_more":false,"next_page":null}`))
+			})
+			c, _ := newTestClient(t, f)
+			_, err := c.Fetch(context.Background(), fixtureWindow(t))
+			var de *apiclient.DecodeError
+			if !errors.As(err, &de) || !strings.Contains(err.Error(), path) {
+				t.Fatalf("err = %v, want a DecodeError naming %s", err, path)
 			}
 		})
 	}

@@ -3,10 +3,12 @@ package anthropic
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
 
+	"github.com/marginhq/margin/internal/providers/apiclient"
 	"github.com/marginhq/margin/internal/usage"
 )
 
@@ -14,6 +16,7 @@ import (
 // the Admin API serves, [today−31, today+1), with a warning when it shrinks. Usage runs up to now,
 // today's partial day included; cost covers complete days only and is not requested at all when
 // the window has none, because the API answers 400 then (trap 10).
+// GET /v1/organizations/{usage_report/messages,cost_report,workspaces,api_keys}
 func (c *Client) Fetch(ctx context.Context, w usage.Window) (*usage.Batch, error) {
 	now := c.now().UTC()
 	clamped, warnings := clampWindow(w, now)
@@ -84,7 +87,10 @@ func (c *Client) fetchUsage(ctx context.Context, start, end time.Time) ([]usage.
 		if err != nil {
 			return nil, err
 		}
-		day := usage.DayOf(bucket.StartingAt)
+		day, err := bucketDay(usageEndpoint, bucket.StartingAt)
+		if err != nil {
+			return nil, err
+		}
 		for _, r := range bucket.Results {
 			k := usageKey{
 				day:         day,
@@ -140,13 +146,25 @@ func compareBool(a, b bool) int {
 	return 1
 }
 
+// bucketDay returns the UTC day a bucket starts on; a bucket without a start is malformed.
+func bucketDay(endpoint string, startingAt time.Time) (usage.Day, error) {
+	if startingAt.IsZero() {
+		return 0, &apiclient.Error{Provider: string(usage.Anthropic), Endpoint: endpoint,
+			Err: &apiclient.DecodeError{Err: errors.New("bucket without starting_at")}}
+	}
+	return usage.DayOf(startingAt), nil
+}
+
 func (c *Client) fetchCosts(ctx context.Context, start, end time.Time) ([]usage.CostRecord, error) {
 	var out []usage.CostRecord
 	for bucket, err := range c.CostReport(ctx, start, end) {
 		if err != nil {
 			return nil, err
 		}
-		day := usage.DayOf(bucket.StartingAt)
+		day, err := bucketDay(costEndpoint, bucket.StartingAt)
+		if err != nil {
+			return nil, err
+		}
 		for _, r := range bucket.Results {
 			amount, err := r.Money()
 			if err != nil {
