@@ -261,26 +261,41 @@ func (c *Client) completeLines(ctx context.Context, inv *stripego.Invoice) error
 }
 
 // creditNotes lists credit notes created in [from, to]; void ones are dropped in Recognize.
+// API version 2023-10-16 has no created filter on this list (stripe-mock rejects it), but the list
+// comes newest first, so paging stops at the first note created before from.
 // GET /v1/credit_notes
 func (c *Client) creditNotes(ctx context.Context, from, to int64) ([]*stripego.CreditNote, error) {
-	params := &stripego.CreditNoteListParams{
-		CreatedRange: &stripego.RangeQueryParams{GreaterThanOrEqual: from, LesserThanOrEqual: to},
-	}
+	params := &stripego.CreditNoteListParams{}
 	params.Context = ctx
 	params.Limit = stripego.Int64(pageLimit)
-	return collect[*stripego.CreditNote](c.api.CreditNotes.List(params).Iter,
-		"listing credit notes", "/v1/credit_notes", func(n *stripego.CreditNote) string { return n.ID })
+	it := c.api.CreditNotes.List(params).Iter
+	notes, err := collectUntil(it, "listing credit notes", "/v1/credit_notes",
+		func(n *stripego.CreditNote) string { return n.ID },
+		func(n *stripego.CreditNote) bool { return n.Created < from })
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(notes, func(n *stripego.CreditNote) bool { return n.Created > to }), nil
 }
 
 // collect drains a stripe-go list iterator (which follows has_more with starting_after) and
 // guards it: an object id seen twice means the server repeats pages, which would never end.
 func collect[T any](it *stripego.Iter, op, endpoint string, id func(T) string) ([]T, error) {
+	return collectUntil(it, op, endpoint, id, nil)
+}
+
+// collectUntil is collect that stops, without requesting further pages, at the first object for
+// which stop is true; that object is not returned. A nil stop never stops.
+func collectUntil[T any](it *stripego.Iter, op, endpoint string, id func(T) string, stop func(T) bool) ([]T, error) {
 	var out []T
 	seen := map[string]bool{}
 	for it.Next() {
 		v, ok := it.Current().(T)
 		if !ok {
 			return nil, fmt.Errorf("%s: stripe returned %T, want %T", op, it.Current(), v)
+		}
+		if stop != nil && stop(v) {
+			return out, nil
 		}
 		k := id(v)
 		if seen[k] || len(out) >= maxObjects {
