@@ -67,9 +67,12 @@ func parseScaled(s string, shift int) (Money, error) {
 	}
 	if i := strings.IndexAny(s, "eE"); i >= 0 {
 		exp, err := strconv.Atoi(s[i+1:])
-		if err != nil || exp > 40 || exp < -40 {
+		if err != nil {
 			return 0, fmt.Errorf("invalid amount %q", orig)
 		}
+		// Past ±(len+40) every value is zero or out of range already; clamping keeps the digit
+		// arithmetic below small ("1e-400" is 0, "1e400" overflows) instead of rejecting it.
+		exp = max(min(exp, len(s)+40), -len(s)-40)
 		shift += exp
 		s = s[:i]
 	}
@@ -189,6 +192,9 @@ func MulDiv(a, b, c int64) (int64, error) {
 	q, r := bits.Div64(hi, lo, uint64(c))
 	if r >= uint64(c)-r { // r*2 >= c without overflow
 		q++
+	}
+	if neg && q == 1<<63 {
+		return math.MinInt64, nil // representable, unlike its absolute value
 	}
 	if q > math.MaxInt64 {
 		return 0, ErrOverflow
