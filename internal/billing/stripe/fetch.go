@@ -32,6 +32,7 @@ const maxObjects = 1_000_000
 
 // Fetch reads customers, plans, invoices and credit notes and returns the revenue recognised on
 // the days of w, per customer, in the reporting currency.
+// GET /v1/customers, /v1/subscriptions, /v1/products, /v1/invoices, /v1/invoices/{id}/lines, /v1/credit_notes
 func (c *Client) Fetch(ctx context.Context, w usage.Window) (*Revenue, error) {
 	customers, warnings, err := c.customers(ctx)
 	if err != nil {

@@ -24,7 +24,11 @@ const stripeMockVersion = "v0.180.0"
 // findStripeMock locates the stripe-mock binary: $STRIPE_MOCK_BIN, then PATH, then GOPATH/bin.
 func findStripeMock(t *testing.T) string {
 	t.Helper()
+	install := fmt.Sprintf("run `go install github.com/stripe/stripe-mock@%s`", stripeMockVersion)
 	if p := os.Getenv("STRIPE_MOCK_BIN"); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			t.Fatalf("STRIPE_MOCK_BIN=%s: %v; unset it or %s", p, err, install)
+		}
 		return p
 	}
 	if p, err := exec.LookPath("stripe-mock"); err == nil {
@@ -38,7 +42,7 @@ func findStripeMock(t *testing.T) string {
 			}
 		}
 	}
-	t.Fatalf("stripe-mock not found ($STRIPE_MOCK_BIN, PATH, $(go env GOPATH)/bin): run `go install github.com/stripe/stripe-mock@%s`", stripeMockVersion)
+	t.Fatalf("stripe-mock not found ($STRIPE_MOCK_BIN, PATH, $(go env GOPATH)/bin): %s", install)
 	return ""
 }
 
