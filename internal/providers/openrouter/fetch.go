@@ -16,6 +16,7 @@ import (
 //
 // Only keys of the default workspace are listed (/keys without workspace_id), and a deleted key is
 // no longer listed, so their activity is not read.
+// GET /keys, GET /activity
 func (c *Client) Fetch(ctx context.Context, w usage.Window) (*usage.Batch, error) {
 	today := usage.DayOf(c.now())
 	batch := &usage.Batch{Provider: usage.OpenRouter}
