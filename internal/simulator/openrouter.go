@@ -1,0 +1,286 @@
+package simulator
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/marginhq/margin/internal/ledger"
+	"github.com/marginhq/margin/internal/usage"
+)
+
+// The OpenRouter management API fake (provider-apis.md §3.2-3.5).
+
+const openrouterKeysPerPage = 100
+
+func (w *World) openrouterHandler() http.Handler {
+	mgmt := http.NewServeMux()
+	mgmt.HandleFunc("GET /activity", w.openrouterActivity)
+	mgmt.HandleFunc("GET /keys", w.openrouterKeys)
+	mgmt.HandleFunc("GET /keys/{hash}", w.openrouterKey)
+	mgmt.HandleFunc("GET /key", func(rw http.ResponseWriter, r *http.Request) { w.openrouterCurrentKey(rw, true) })
+	mgmt.HandleFunc("GET /credits", w.openrouterCredits)
+	mgmt.HandleFunc("/", func(rw http.ResponseWriter, r *http.Request) {
+		openrouterError(rw, http.StatusNotFound, "Not Found")
+	})
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		key, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		switch {
+		case !ok || key == "":
+			openrouterError(rw, http.StatusUnauthorized, "No auth credentials found")
+		case key == OpenRouterManagementKey:
+			mgmt.ServeHTTP(rw, r)
+		case strings.HasPrefix(key, "sk-or-v1-"):
+			// An inference key: it may describe itself, nothing more.
+			if r.URL.Path == "/key" {
+				w.openrouterCurrentKey(rw, false)
+				return
+			}
+			openrouterError(rw, http.StatusForbidden, "Only management keys can perform this operation")
+		default:
+			openrouterError(rw, http.StatusUnauthorized, "User not found.")
+		}
+	})
+}
+
+func openrouterError(rw http.ResponseWriter, status int, msg string) {
+	var j jw
+	j.open('{')
+	j.obj("error")
+	j.int("code", int64(status))
+	j.str("message", msg)
+	j.close('}')
+	j.close('}')
+	writeJSON(rw, status, j.b)
+}
+
+// openrouterWorkspace is the UUID of the organisation's default workspace.
+func (w *World) openrouterWorkspace() string {
+	h := w.orHash("workspace", "default")
+	return h[0:8] + "-" + h[8:12] + "-4" + h[13:16] + "-a" + h[17:20] + "-" + h[20:32]
+}
+
+func (w *World) endpointID(m *openrouterModel) string {
+	h := w.orHash("endpoint", m.slug)
+	return h[0:8] + "-" + h[8:12] + "-4" + h[13:16] + "-9" + h[17:20] + "-" + h[20:32]
+}
+
+type activityRow struct {
+	m                                   *openrouterModel
+	usage                               ledger.Money
+	requests, prompt, completion, think int64
+}
+
+// GET /activity — the last 30 completed UTC days, optionally one day and one key.
+func (w *World) openrouterActivity(rw http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	from, to := w.today-30, w.today-1
+	if v := q.Get("date"); v != "" {
+		d, err := usage.ParseDay(v)
+		if err != nil || d < from || d > to {
+			openrouterError(rw, http.StatusBadRequest, "date must be a YYYY-MM-DD UTC date within the last 30 completed days")
+			return
+		}
+		from, to = d, d
+	}
+	hash := q.Get("api_key_hash")
+	byWorkspace := q.Get("group_by") == "workspace"
+	if ws := q.Get("workspace_id"); ws != "" && ws != w.openrouterWorkspace() {
+		hash = "-" // no key lives in another workspace
+	}
+	var streams []*stream
+	for _, st := range w.streams {
+		if st.api == apiActivity && (hash == "" || st.src.id == hash) {
+			streams = append(streams, st)
+		}
+	}
+	j := jw{b: make([]byte, 0, 4096)}
+	j.open('{')
+	j.arr("data")
+	for d := from; d <= to; d++ {
+		rows := make([]activityRow, len(openrouterModels))
+		for _, st := range streams {
+			u := w.usageIn(st, d, 0, secondsPerDay)
+			i := modelIndex(st.or)
+			rows[i].m = st.or
+			st.costItems(u, func(ci costItem) { rows[i].usage += ci.amount })
+			rows[i].requests += u.requests
+			rows[i].prompt += u.input
+			rows[i].completion += u.output
+			rows[i].think += u.reasoning
+		}
+		for _, row := range rows {
+			if row.m == nil || row.requests == 0 {
+				continue
+			}
+			j.open('{')
+			j.str("date", d.String())
+			j.str("model", row.m.slug)
+			j.str("model_permaslug", row.m.permaslug)
+			j.str("endpoint_id", w.endpointID(row.m))
+			j.str("provider_name", row.m.provider)
+			j.dollars("usage", row.usage)
+			j.int("byok_usage_inference", 0)
+			j.int("requests", row.requests)
+			j.int("prompt_tokens", row.prompt)
+			j.int("completion_tokens", row.completion)
+			j.int("reasoning_tokens", row.think)
+			if byWorkspace {
+				j.str("workspace_id", w.openrouterWorkspace())
+			}
+			j.close('}')
+		}
+	}
+	j.close(']')
+	j.close('}')
+	writeJSON(rw, http.StatusOK, j.b)
+}
+
+func modelIndex(m *openrouterModel) int {
+	for i := range openrouterModels {
+		if &openrouterModels[i] == m {
+			return i
+		}
+	}
+	return 0
+}
+
+// keySpend is what a key spent from day from through now (today's partial day included).
+func (w *World) keySpend(s *source, from usage.Day) ledger.Money {
+	var total ledger.Money
+	for _, st := range w.streams {
+		if st.src != s {
+			continue
+		}
+		for d := max(from, w.first); d <= w.today; d++ {
+			st.costItems(w.usageIn(st, d, 0, secondsPerDay), func(ci costItem) { total += ci.amount })
+		}
+	}
+	return total
+}
+
+func (w *World) writeOpenRouterKey(j *jw, s *source) {
+	today := w.today
+	weekday := (int64(today) + 3) % 7 // days since Monday; 1970-01-01 was a Thursday
+	month := usage.DayOf(time.Date(w.now.Year(), w.now.Month(), 1, 0, 0, 0, 0, time.UTC))
+	j.open('{')
+	j.str("hash", s.id)
+	j.str("name", s.name)
+	j.str("label", "sk-or-v1-"+s.id[:3]+"..."+s.id[60:])
+	j.bool("disabled", s.disabled)
+	j.null("limit")
+	j.null("limit_remaining")
+	j.null("limit_reset")
+	j.bool("include_byok_in_limit", false)
+	j.dollars("usage", w.keySpend(s, w.first))
+	j.dollars("usage_daily", w.keySpend(s, today))
+	j.dollars("usage_weekly", w.keySpend(s, today-usage.Day(weekday)))
+	j.dollars("usage_monthly", w.keySpend(s, month))
+	for _, f := range []string{"byok_usage", "byok_usage_daily", "byok_usage_weekly", "byok_usage_monthly"} {
+		j.int(f, 0)
+	}
+	j.str("created_at", s.created.Format(time.RFC3339))
+	j.null("updated_at")
+	j.null("expires_at")
+	j.null("creator_user_id")
+	j.str("workspace_id", w.openrouterWorkspace())
+	j.close('}')
+}
+
+// GET /keys — 100 keys per page, paged by offset.
+func (w *World) openrouterKeys(rw http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	offset := 0
+	if v := q.Get("offset"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			openrouterError(rw, http.StatusBadRequest, "offset must be a non-negative integer")
+			return
+		}
+		offset = n
+	}
+	withDisabled := q.Get("include_disabled") == "true"
+	var keys []*source
+	if ws := q.Get("workspace_id"); ws == "" || ws == w.openrouterWorkspace() {
+		for _, s := range w.orKeys {
+			if !s.disabled || withDisabled {
+				keys = append(keys, s)
+			}
+		}
+	}
+	j := jw{}
+	j.open('{')
+	j.arr("data")
+	for i := offset; i < len(keys) && i < offset+openrouterKeysPerPage; i++ {
+		w.writeOpenRouterKey(&j, keys[i])
+	}
+	j.close(']')
+	j.close('}')
+	writeJSON(rw, http.StatusOK, j.b)
+}
+
+// GET /keys/{hash}
+func (w *World) openrouterKey(rw http.ResponseWriter, r *http.Request) {
+	for _, s := range w.orKeys {
+		if s.id == r.PathValue("hash") {
+			j := jw{}
+			j.open('{')
+			j.key("data")
+			w.writeOpenRouterKey(&j, s)
+			j.close('}')
+			writeJSON(rw, http.StatusOK, j.b)
+			return
+		}
+	}
+	openrouterError(rw, http.StatusNotFound, "Key not found")
+}
+
+// GET /key — the calling key itself.
+func (w *World) openrouterCurrentKey(rw http.ResponseWriter, management bool) {
+	j := jw{}
+	j.open('{')
+	j.obj("data")
+	if management {
+		j.str("label", "sk-or-v1-dem...rgin")
+	} else {
+		j.str("label", "sk-or-v1-...")
+	}
+	j.null("limit")
+	j.null("limit_remaining")
+	j.null("limit_reset")
+	j.bool("include_byok_in_limit", false)
+	for _, f := range []string{"usage", "usage_daily", "usage_weekly", "usage_monthly", "byok_usage", "byok_usage_daily", "byok_usage_weekly", "byok_usage_monthly"} {
+		j.int(f, 0)
+	}
+	j.bool("is_free_tier", false)
+	j.bool("is_management_key", management)
+	j.bool("is_provisioning_key", management)
+	j.null("creator_user_id")
+	j.null("expires_at")
+	j.obj("rate_limit")
+	j.int("requests", -1)
+	j.str("interval", "10s")
+	j.str("note", "This field is deprecated and safe to ignore.")
+	j.close('}')
+	j.close('}')
+	j.close('}')
+	writeJSON(rw, http.StatusOK, j.b)
+}
+
+// GET /credits
+func (w *World) openrouterCredits(rw http.ResponseWriter, r *http.Request) {
+	var used ledger.Money
+	for _, s := range w.orKeys {
+		used += w.keySpend(s, w.first)
+	}
+	credits := (used/(1000*ledger.Dollar) + 2) * 1000 * ledger.Dollar
+	j := jw{}
+	j.open('{')
+	j.obj("data")
+	j.dollars("total_credits", credits)
+	j.dollars("total_usage", used)
+	j.close('}')
+	j.close('}')
+	writeJSON(rw, http.StatusOK, j.b)
+}

@@ -1,0 +1,157 @@
+package simulator
+
+import (
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// Handler serves the four fakes under /openai/v1, /anthropic, /openrouter/api/v1 and /stripe.
+func (w *World) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/openai/v1/", w.guard("openai", http.StripPrefix("/openai/v1", w.openaiHandler())))
+	mux.Handle("/anthropic/", w.guard("anthropic", http.StripPrefix("/anthropic", w.anthropicHandler())))
+	mux.Handle("/openrouter/api/v1/", w.guard("openrouter", http.StripPrefix("/openrouter/api/v1", w.openrouterHandler())))
+	mux.Handle("/stripe/", w.guard("stripe", http.StripPrefix("/stripe", w.stripeHandler())))
+	return mux
+}
+
+// guard answers with the failure status SetFailing installed, in the provider's own error envelope.
+func (w *World) guard(p string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		status := w.failure(p)
+		if status == 0 {
+			next.ServeHTTP(rw, r)
+			return
+		}
+		if status == http.StatusTooManyRequests {
+			rw.Header().Set("Retry-After", "1")
+		}
+		msg := fmt.Sprintf("simulated failure (%d %s)", status, http.StatusText(status))
+		switch p {
+		case "openai":
+			openaiError(rw, status, "server_error", msg, "")
+		case "anthropic":
+			typ := "api_error"
+			switch status {
+			case http.StatusTooManyRequests:
+				typ = "rate_limit_error"
+			case 529:
+				typ = "overloaded_error"
+			case http.StatusUnauthorized:
+				typ = "authentication_error"
+			case http.StatusForbidden:
+				typ = "permission_error"
+			}
+			anthropicError(rw, r, status, typ, msg)
+		case "openrouter":
+			openrouterError(rw, status, msg)
+		default:
+			stripeError(rw, status, "api_error", "", msg, "")
+		}
+	})
+}
+
+// Transport returns a RoundTripper that serves requests in process, with no socket at all.
+func (w *World) Transport() http.RoundTripper { return transport{h: w.Handler()} }
+
+type transport struct{ h http.Handler }
+
+func (t transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if err := req.Context().Err(); err != nil {
+		return nil, err
+	}
+	if req.Body != nil {
+		defer req.Body.Close()
+	}
+	rec := httptest.NewRecorder()
+	t.h.ServeHTTP(rec, req)
+	resp := rec.Result()
+	resp.Request = req
+	return resp, nil
+}
+
+// listParam reads an array parameter in every encoding clients use: brackets (name[]=a&name[]=b),
+// indexed brackets (name[0]=a), repeated keys (name=a&name=b) and comma lists (name=a,b).
+func listParam(q url.Values, name string) []string {
+	var out []string
+	add := func(vs []string) {
+		for _, v := range vs {
+			for _, part := range strings.Split(v, ",") {
+				if part = strings.TrimSpace(part); part != "" {
+					out = append(out, part)
+				}
+			}
+		}
+	}
+	add(q[name])
+	add(q[name+"[]"])
+	for i := 0; ; i++ {
+		vs, ok := q[name+"["+strconv.Itoa(i)+"]"]
+		if !ok {
+			break
+		}
+		add(vs)
+	}
+	return out
+}
+
+func set(vs []string) map[string]bool {
+	if len(vs) == 0 {
+		return nil
+	}
+	m := make(map[string]bool, len(vs))
+	for _, v := range vs {
+		m[v] = true
+	}
+	return m
+}
+
+// allowed reports whether v passes a filter (a nil filter passes everything).
+func allowed(filter map[string]bool, v string) bool { return filter == nil || filter[v] }
+
+// pageToken and parsePageToken make the opaque cursors both admin APIs use: "page_" + base64.
+func pageToken(s string) string { return "page_" + base64.StdEncoding.EncodeToString([]byte(s)) }
+
+func parsePageToken(tok string) (string, bool) {
+	raw, ok := strings.CutPrefix(tok, "page_")
+	if !ok {
+		return "", false
+	}
+	b, err := base64.StdEncoding.DecodeString(raw)
+	if err != nil {
+		return "", false
+	}
+	return string(b), true
+}
+
+// bucketWidth maps a bucket_width value to seconds and the limit default and maximum (the same
+// table for OpenAI usage and Anthropic usage).
+func bucketWidth(v string) (width int64, def, max int, ok bool) {
+	switch v {
+	case "", "1d":
+		return secondsPerDay, 7, 31, true
+	case "1h":
+		return 3600, 24, 168, true
+	case "1m":
+		return 60, 60, 1440, true
+	}
+	return 0, 0, 0, false
+}
+
+// parseLimit reads limit: def when absent, an error message when outside [1, max].
+func parseLimit(q url.Values, def, max int) (int, string) {
+	v := q.Get("limit")
+	if v == "" {
+		return def, ""
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > max {
+		return 0, fmt.Sprintf("Invalid value for 'limit': must be an integer between 1 and %d.", max)
+	}
+	return n, ""
+}
