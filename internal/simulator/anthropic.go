@@ -86,6 +86,11 @@ func (w *World) parseAnthropicWindow(q url.Values, costs bool) (anthropicWindow,
 		return win, "starting_at: expected an RFC 3339 date-time"
 	}
 	win.start = floorDiv(st.Unix(), width) * width
+	if costs && win.start < st.Unix() {
+		// The cost report's buckets start on or after starting_at: a window from now-24h has no
+		// complete day and is rejected (langwatch #7177), so a mid-day start rounds up.
+		win.start += width
+	}
 	win.end = w.now.Unix()
 	if v := q.Get("ending_at"); v != "" {
 		et, err := time.Parse(time.RFC3339, v)
@@ -183,7 +188,8 @@ func (w *World) anthropicUsage(rw http.ResponseWriter, r *http.Request) {
 		}
 		streams = append(streams, st)
 	}
-	j := jw{b: make([]byte, 0, 4096)}
+	j := jw{b: make([]byte, 0, 2*flushBytes)}
+	j.streaming(rw)
 	j.open('{')
 	j.arr("data")
 	index := map[anthropicUsageKey]int{}
@@ -259,7 +265,7 @@ func (w *World) anthropicUsage(rw http.ResponseWriter, r *http.Request) {
 	j.close(']')
 	writeAnthropicPageEnd(&j, next)
 	j.close('}')
-	writeJSON(rw, http.StatusOK, j.b)
+	j.finish(rw)
 }
 
 func pick(ok bool, v string) string {
@@ -318,7 +324,8 @@ func (w *World) anthropicCosts(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	byDesc := groups["description"]
-	j := jw{b: make([]byte, 0, 4096)}
+	j := jw{b: make([]byte, 0, 2*flushBytes)}
+	j.streaming(rw)
 	j.open('{')
 	j.arr("data")
 	index := map[anthropicCostKey]int{}
@@ -394,7 +401,7 @@ func (w *World) anthropicCosts(rw http.ResponseWriter, r *http.Request) {
 	j.close(']')
 	writeAnthropicPageEnd(&j, next)
 	j.close('}')
-	writeJSON(rw, http.StatusOK, j.b)
+	j.finish(rw)
 }
 
 // defaultWorkspaceRealID is the id API key objects carry under scope for the default workspace,

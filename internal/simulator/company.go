@@ -141,6 +141,19 @@ type stream struct {
 	spike     bool
 	hash      uint64
 	days      []dayUsage // full-day usage, index = day - first
+	lineItems [3]string  // OpenAI line_item texts of input, cached input and output
+}
+
+// setLineItems precomputes the OpenAI line_item texts so billing allocates nothing per row.
+func (st *stream) setLineItems() {
+	if st.oa == nil {
+		return
+	}
+	suffix := ""
+	if st.batch {
+		suffix = " (batch)"
+	}
+	st.lineItems = [3]string{st.oa.id + ", input" + suffix, st.oa.id + ", cached input" + suffix, st.oa.id + ", output" + suffix}
 }
 
 func (st *stream) model() string {
@@ -455,6 +468,7 @@ func (w *World) addStreams(s *source, spendMicros int64, spike bool, oaKeys, anK
 	var parts []part
 	add := func(st *stream, weight int64) {
 		st.src, st.spike = s, spike
+		st.setLineItems()
 		st.hash = w.hash("stream", tag, st.model(), strconv.FormatBool(st.batch), strconv.FormatBool(st.longCtx), strconv.Itoa(int(st.api)))
 		parts = append(parts, part{st, weight})
 	}
@@ -686,16 +700,15 @@ func (st *stream) costItems(u dayUsage, fn func(costItem)) {
 	case apiCompletions:
 		m := st.oa
 		in, ca, out := m.input, m.cached, m.output
-		suffix := ""
 		if st.batch {
-			in, ca, out, suffix = in/2, ca/2, out/2, " (batch)"
+			in, ca, out = in/2, ca/2, out/2
 		}
-		emit(costItem{class: 0, lineItem: m.id + ", input" + suffix, qty: u.input, unit: "tokens", amount: priceTokens(u.input, in), hasModel: true})
-		emit(costItem{class: 1, lineItem: m.id + ", cached input" + suffix, qty: u.cached, unit: "tokens", amount: priceTokens(u.cached, ca), hasModel: true})
-		emit(costItem{class: 2, lineItem: m.id + ", output" + suffix, qty: u.output, unit: "tokens", amount: priceTokens(u.output, out), hasModel: true})
+		emit(costItem{class: 0, lineItem: st.lineItems[0], qty: u.input, unit: "tokens", amount: priceTokens(u.input, in), hasModel: true})
+		emit(costItem{class: 1, lineItem: st.lineItems[1], qty: u.cached, unit: "tokens", amount: priceTokens(u.cached, ca), hasModel: true})
+		emit(costItem{class: 2, lineItem: st.lineItems[2], qty: u.output, unit: "tokens", amount: priceTokens(u.output, out), hasModel: true})
 		emit(costItem{class: 3, lineItem: "web search tool calls", qty: u.tools, amount: ledger.Money(u.tools) * openaiWebSearchPerCall})
 	case apiEmbeddings:
-		emit(costItem{class: 0, lineItem: st.oa.id + ", input", qty: u.input, unit: "tokens", amount: priceTokens(u.input, st.oa.input), hasModel: true})
+		emit(costItem{class: 0, lineItem: st.lineItems[0], qty: u.input, unit: "tokens", amount: priceTokens(u.input, st.oa.input), hasModel: true})
 	case apiMessages:
 		p := st.an.standard
 		if st.longCtx {

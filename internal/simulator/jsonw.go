@@ -14,6 +14,37 @@ import (
 type jw struct {
 	b     []byte
 	comma bool // a value was written at this level, so the next one needs a comma
+	// out, when set, receives the body in chunks as it grows, so a large page never sits in
+	// memory whole; started says the status line has gone out.
+	out     http.ResponseWriter
+	started bool
+}
+
+const flushBytes = 64 << 10
+
+// streaming makes j write large bodies to rw as they grow.
+func (j *jw) streaming(rw http.ResponseWriter) { j.out = rw }
+
+func (j *jw) maybeFlush() {
+	if j.out == nil || len(j.b) < flushBytes {
+		return
+	}
+	if !j.started {
+		j.out.Header().Set("Content-Type", "application/json")
+		j.out.WriteHeader(http.StatusOK)
+		j.started = true
+	}
+	_, _ = j.out.Write(j.b)
+	j.b = j.b[:0]
+}
+
+// finish sends what is left of a 200 response.
+func (j *jw) finish(rw http.ResponseWriter) {
+	if !j.started {
+		writeJSON(rw, http.StatusOK, j.b)
+		return
+	}
+	_, _ = j.out.Write(j.b)
 }
 
 func (j *jw) sep() {
@@ -23,20 +54,34 @@ func (j *jw) sep() {
 	j.comma = true
 }
 
+// key writes an object key; keys are constant ASCII identifiers and need no escaping.
 func (j *jw) key(k string) {
 	j.sep()
-	j.b = strconv.AppendQuote(j.b, k)
-	j.b = append(j.b, ':')
+	j.b = append(j.b, '"')
+	j.b = append(j.b, k...)
+	j.b = append(j.b, '"', ':')
 	j.comma = false
 }
 
+// appendString quotes v, skipping the escaping work for the plain ASCII that ids and model names are.
+func appendString(b []byte, v string) []byte {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			return strconv.AppendQuote(b, v)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, v...)
+	return append(b, '"')
+}
+
 func (j *jw) open(c byte)  { j.sep(); j.b = append(j.b, c); j.comma = false }
-func (j *jw) close(c byte) { j.b = append(j.b, c); j.comma = true }
+func (j *jw) close(c byte) { j.b = append(j.b, c); j.comma = true; j.maybeFlush() }
 
 func (j *jw) obj(k string) { j.key(k); j.open('{') }
 func (j *jw) arr(k string) { j.key(k); j.open('[') }
 
-func (j *jw) str(k, v string) { j.key(k); j.sep(); j.b = strconv.AppendQuote(j.b, v) }
+func (j *jw) str(k, v string) { j.key(k); j.sep(); j.b = appendString(j.b, v) }
 
 // strOrNull writes null for "".
 func (j *jw) strOrNull(k, v string) {
@@ -55,31 +100,35 @@ func (j *jw) raw(k, v string)       { j.key(k); j.sep(); j.b = append(j.b, v...)
 // dollars writes an amount as a JSON number in dollars, from its exact decimal text.
 func (j *jw) dollars(k string, m ledger.Money) { j.raw(k, dollarText(m)) }
 
-func dollarText(m ledger.Money) string {
-	s := m.String()
-	// Money.String keeps two decimals; a provider would write 3 rather than 3.00 but both decode alike.
-	return s
-}
+// dollarText is the exact decimal text of an amount ("1.8423", "3.00"), valid as a JSON number. It
+// matches ledger.Money.String without going through fmt, which dominated large cost pages.
+func dollarText(m ledger.Money) string { return scaledText(m, 9) }
 
-// centText writes nano-dollars as a decimal number of cents ("27.3702"), Anthropic's encoding.
-func centText(m ledger.Money) string {
+// scaledText writes m/10^digits with trailing zeros trimmed to at least two decimals.
+func scaledText(m ledger.Money, digits int) string {
 	neg := m < 0
+	u := uint64(m)
 	if neg {
-		m = -m
+		u = uint64(-m)
 	}
-	// 1 cent = 1e7 nano-dollars: cents with seven decimals.
-	whole := int64(m) / 10_000_000
-	frac := strconv.FormatInt(int64(m)%10_000_000+10_000_000, 10)[1:]
+	var pow uint64 = 1
+	for i := 0; i < digits; i++ {
+		pow *= 10
+	}
+	frac := strconv.FormatUint(u%pow+pow, 10)[1:]
 	frac = strings.TrimRight(frac, "0")
 	for len(frac) < 2 {
 		frac += "0"
 	}
-	s := strconv.FormatInt(whole, 10) + "." + frac
+	s := strconv.FormatUint(u/pow, 10) + "." + frac
 	if neg {
 		s = "-" + s
 	}
 	return s
 }
+
+// centText writes nano-dollars as a decimal number of cents ("27.3702"), Anthropic's encoding.
+func centText(m ledger.Money) string { return scaledText(m, 7) } // 1 cent = 1e7 nano-dollars
 
 func writeJSON(rw http.ResponseWriter, status int, body []byte) {
 	rw.Header().Set("Content-Type", "application/json")

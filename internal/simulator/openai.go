@@ -213,7 +213,8 @@ func (w *World) openaiUsage(endpoint string) http.HandlerFunc {
 			streams = append(streams, st)
 		}
 
-		j := jw{b: make([]byte, 0, 4096)}
+		j := jw{b: make([]byte, 0, 2*flushBytes)}
+		j.streaming(rw)
 		j.open('{')
 		j.str("object", "page")
 		j.arr("data")
@@ -267,7 +268,7 @@ func (w *World) openaiUsage(endpoint string) http.HandlerFunc {
 		j.close(']')
 		writePageEnd(&j, next)
 		j.close('}')
-		writeJSON(rw, http.StatusOK, j.b)
+		j.finish(rw)
 	}
 }
 
@@ -374,7 +375,8 @@ func (w *World) serveOpenAICosts(rw http.ResponseWriter, q url.Values, win opena
 			streams = append(streams, st)
 		}
 	}
-	j := jw{b: make([]byte, 0, 4096)}
+	j := jw{b: make([]byte, 0, 2*flushBytes)}
+	j.streaming(rw)
 	j.open('{')
 	j.str("object", "page")
 	j.arr("data")
@@ -441,7 +443,7 @@ func (w *World) serveOpenAICosts(rw http.ResponseWriter, q url.Values, win opena
 	j.close(']')
 	writePageEnd(&j, next)
 	j.close('}')
-	writeJSON(rw, http.StatusOK, j.b)
+	j.finish(rw)
 }
 
 // longDecimal writes dollars with 28 decimals, as the costs API sometimes does inside a JSON string

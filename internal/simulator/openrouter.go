@@ -95,7 +95,8 @@ func (w *World) openrouterActivity(rw http.ResponseWriter, r *http.Request) {
 			streams = append(streams, st)
 		}
 	}
-	j := jw{b: make([]byte, 0, 4096)}
+	j := jw{b: make([]byte, 0, 2*flushBytes)}
+	j.streaming(rw)
 	j.open('{')
 	j.arr("data")
 	for d := from; d <= to; d++ {
@@ -134,7 +135,7 @@ func (w *World) openrouterActivity(rw http.ResponseWriter, r *http.Request) {
 	}
 	j.close(']')
 	j.close('}')
-	writeJSON(rw, http.StatusOK, j.b)
+	j.finish(rw)
 }
 
 func modelIndex(m *openrouterModel) int {

@@ -3,8 +3,8 @@ package simulator
 import (
 	"encoding/base64"
 	"fmt"
+	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
@@ -56,7 +56,8 @@ func (w *World) guard(p string, next http.Handler) http.Handler {
 	})
 }
 
-// Transport returns a RoundTripper that serves requests in process, with no socket at all.
+// Transport returns a RoundTripper that serves requests in process, with no socket at all. The body
+// streams through a pipe, so a large page is never held whole in memory.
 func (w *World) Transport() http.RoundTripper { return transport{h: w.Handler()} }
 
 type transport struct{ h http.Handler }
@@ -66,13 +67,59 @@ func (t transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	if req.Body != nil {
-		defer req.Body.Close()
+		_ = req.Body.Close() // the fakes only serve GETs
 	}
-	rec := httptest.NewRecorder()
-	t.h.ServeHTTP(rec, req)
-	resp := rec.Result()
-	resp.Request = req
-	return resp, nil
+	pr, pw := io.Pipe()
+	rw := &pipeWriter{header: http.Header{}, pw: pw, started: make(chan struct{})}
+	go func() {
+		defer func() {
+			rw.WriteHeader(http.StatusOK) // a handler that wrote nothing still answers
+			_ = pw.Close()
+		}()
+		t.h.ServeHTTP(rw, req)
+	}()
+	select {
+	case <-rw.started:
+	case <-req.Context().Done():
+		_ = pr.CloseWithError(req.Context().Err())
+		return nil, req.Context().Err()
+	}
+	return &http.Response{
+		Status:        fmt.Sprintf("%d %s", rw.status, http.StatusText(rw.status)),
+		StatusCode:    rw.status,
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        rw.sent,
+		Body:          pr,
+		ContentLength: -1,
+		Request:       req,
+	}, nil
+}
+
+// pipeWriter is the ResponseWriter of the in-process transport.
+type pipeWriter struct {
+	header  http.Header
+	sent    http.Header // snapshot taken at WriteHeader
+	pw      *io.PipeWriter
+	status  int
+	started chan struct{}
+}
+
+func (p *pipeWriter) Header() http.Header { return p.header }
+
+func (p *pipeWriter) WriteHeader(status int) {
+	if p.status != 0 {
+		return
+	}
+	p.status = status
+	p.sent = p.header.Clone()
+	close(p.started)
+}
+
+func (p *pipeWriter) Write(b []byte) (int, error) {
+	p.WriteHeader(http.StatusOK)
+	return p.pw.Write(b)
 }
 
 // listParam reads an array parameter in every encoding clients use: brackets (name[]=a&name[]=b),
