@@ -753,6 +753,47 @@ func TestStripe_InvoicesCoverEveryCase(t *testing.T) {
 	if len(notes.Data) != 2 || notes.Data[0].Status == notes.Data[1].Status {
 		t.Errorf("credit notes %+v: want one issued and one void", notes.Data)
 	}
+	// Proration (negative and positive), a discount, exclusive and inclusive tax all appear on lines.
+	var full struct {
+		Data []struct {
+			Lines struct {
+				Data []struct {
+					Amount             int64 `json:"amount"`
+					AmountExcludingTax int64 `json:"amount_excluding_tax"`
+					Proration          bool  `json:"proration"`
+					DiscountAmounts    []struct {
+						Amount int64 `json:"amount"`
+					} `json:"discount_amounts"`
+					TaxAmounts []struct {
+						Amount    int64 `json:"amount"`
+						Inclusive bool  `json:"inclusive"`
+					} `json:"tax_amounts"`
+				} `json:"data"`
+			} `json:"lines"`
+		} `json:"data"`
+	}
+	getOK(t, w, "/stripe/v1/invoices?limit=100", stripeAuth, &full)
+	found := map[string]bool{}
+	for _, inv := range full.Data {
+		for _, l := range inv.Lines.Data {
+			found["credit proration"] = found["credit proration"] || (l.Proration && l.Amount < 0)
+			found["debit proration"] = found["debit proration"] || (l.Proration && l.Amount > 0)
+			found["discount"] = found["discount"] || len(l.DiscountAmounts) > 0
+			for _, tx := range l.TaxAmounts {
+				if tx.Inclusive && l.AmountExcludingTax == l.Amount-tx.Amount {
+					found["inclusive tax"] = true
+				}
+				if !tx.Inclusive && l.AmountExcludingTax == l.Amount && tx.Amount > 0 {
+					found["exclusive tax"] = true
+				}
+			}
+		}
+	}
+	for _, k := range []string{"credit proration", "debit proration", "discount", "inclusive tax", "exclusive tax"} {
+		if !found[k] {
+			t.Errorf("no invoice line with %s", k)
+		}
+	}
 	if r := get(t, w, "/stripe/v1/invoices?limit=101", stripeAuth); r.status != 400 {
 		t.Errorf("limit 101: status %d", r.status)
 	}
