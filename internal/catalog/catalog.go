@@ -187,6 +187,10 @@ func (c *Catalog) With(overrides []Entry) (*Catalog, error) {
 	if len(overrides) == 0 {
 		return c, nil
 	}
+	// Validate the overrides alone first, so errors count rows as the caller does.
+	if _, err := New(overrides); err != nil {
+		return nil, err
+	}
 	named := make(map[lookupKey]bool, len(overrides))
 	for _, o := range overrides {
 		named[lookupKey{o.Provider, o.Model}] = true

@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -407,5 +408,47 @@ func BenchmarkCost(b *testing.B) {
 	for b.Loop() {
 		c.Cost(&recs[i%len(recs)])
 		i++
+	}
+}
+
+func TestWith_ErrorsCountTheOverrideRows(t *testing.T) {
+	_, err := Default().With([]Entry{
+		{Provider: usage.OpenAI, Model: "gpt-4.1"},
+		{Provider: usage.OpenAI, Model: "gpt-4.1"},
+	})
+	if want := "price 1: duplicate row for openai gpt-4.1 effective 1970-01-01"; err == nil || err.Error() != want {
+		t.Fatalf("err %v, want %s", err, want)
+	}
+}
+
+func TestCost_ConcurrentLookupsAgree(t *testing.T) {
+	c, err := New(Default().Entries()) // a fresh, empty lookup cache
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := day(t, "2026-01-15")
+	names := []string{"gpt-4.1-2025-04-14", "gpt-4.1-mini-2025-04-14", "gpt-5-2025-08-07", "unknown-1", "o3-2025-04-16", "gpt-4o-2024-05-13"}
+	want := make([]ledger.Money, len(names))
+	for i, n := range names {
+		want[i], _ = Default().Cost(&usage.UsageRecord{Provider: usage.OpenAI, Model: n, Day: d, Tokens: usage.Tokens{Input: 1000, Output: 10}})
+	}
+	done := make(chan error, 8)
+	for g := range 8 {
+		go func() {
+			for i := range 200 {
+				k := (i + g) % len(names)
+				got, _ := c.Cost(&usage.UsageRecord{Provider: usage.OpenAI, Model: names[k], Day: d, Tokens: usage.Tokens{Input: 1000, Output: 10}})
+				if got != want[k] {
+					done <- fmt.Errorf("%s: %s, want %s", names[k], got, want[k])
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	for range 8 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
 	}
 }

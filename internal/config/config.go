@@ -185,15 +185,23 @@ type priceRowView struct {
 }
 
 type priceView struct {
-	Input        string `yaml:"input" json:"input"`
-	CachedInput  string `yaml:"cached_input" json:"cached_input"`
-	CacheWrite5m string `yaml:"cache_write_5m" json:"cache_write_5m"`
-	CacheWrite1h string `yaml:"cache_write_1h" json:"cache_write_1h"`
-	Output       string `yaml:"output" json:"output"`
+	Input        string `yaml:"input,omitempty" json:"input,omitempty"`
+	CachedInput  string `yaml:"cached_input,omitempty" json:"cached_input,omitempty"`
+	CacheWrite5m string `yaml:"cache_write_5m,omitempty" json:"cache_write_5m,omitempty"`
+	CacheWrite1h string `yaml:"cache_write_1h,omitempty" json:"cache_write_1h,omitempty"`
+	Output       string `yaml:"output,omitempty" json:"output,omitempty"`
 }
 
+// newPriceView leaves out zero prices: the catalog reads them as "not set" and applies its
+// fallbacks (cache prices cost what input costs).
 func newPriceView(p catalog.Price) priceView {
-	return priceView{p.Input.String(), p.CachedInput.String(), p.CacheWrite5m.String(), p.CacheWrite1h.String(), p.Output.String()}
+	text := func(m ledger.Money) string {
+		if m == 0 {
+			return ""
+		}
+		return m.String()
+	}
+	return priceView{text(p.Input), text(p.CachedInput), text(p.CacheWrite5m), text(p.CacheWrite1h), text(p.Output)}
 }
 
 func (c *Config) view() view {
