@@ -62,8 +62,8 @@ type CostRow struct {
 	Estimated bool
 	Tokens    usage.Tokens
 	Requests  int64
-	// Unpriced counts tokens the catalog has no price for (and no bill covered).
-	Unpriced usage.Tokens
+	// Unpriced counts tokens the catalog has no price for and no bill covered; nil when none.
+	Unpriced *usage.Tokens
 }
 
 // Reconciliation compares, per provider and day, what the provider billed with what Margin
@@ -95,42 +95,71 @@ type Mapping struct {
 	Features  map[usage.SourceRef]string
 }
 
+// interner maps the few distinct strings (sources, models, providers) to small ids so the hot
+// maps below hash 20-byte structs instead of five strings per usage row.
+type interner struct {
+	ids  map[string]uint32
+	strs []string
+}
+
+func newInterner() *interner {
+	return &interner{ids: map[string]uint32{"": 0}, strs: []string{""}}
+}
+
+func (in *interner) id(s string) uint32 {
+	if id, ok := in.ids[s]; ok {
+		return id
+	}
+	id := uint32(len(in.strs))
+	in.ids[s] = id
+	in.strs = append(in.strs, s)
+	return id
+}
+
+func (in *interner) str(id uint32) string { return in.strs[id] }
+
+// lastID is a one-entry cache in front of the interner: clients emit records sorted by source,
+// so consecutive records mostly repeat the previous key, scope and model.
+type lastID struct {
+	s   string
+	val uint32
+	ok  bool
+}
+
+func (l *lastID) id(in *interner, s string) uint32 {
+	if l.ok && l.s == s {
+		return l.val
+	}
+	l.s, l.val, l.ok = s, in.id(s), true
+	return l.val
+}
+
 type cellKey struct {
-	p          usage.Provider
-	d          usage.Day
-	key, scope usage.SourceRef
-	model      string
+	p, key, scope, model uint32
+	d                    usage.Day
 }
 
 type cell struct {
 	cellKey
-	tokens, unpriced usage.Tokens
-	requests         int64
-	priced           ledger.Money // catalog estimate
-	own              ledger.Money // the provider's own per-row bill (OpenRouter)
-	hasOwn           bool
-	share            ledger.Money // share of billed cost split onto this cell
-	covered          bool
+	priced          ledger.Money // catalog estimate
+	own             ledger.Money // the provider's own per-row bill (OpenRouter)
+	share           ledger.Money // share of billed cost split onto this cell
+	hasOwn, covered bool
 }
 
 type billKey struct {
-	p      usage.Provider
-	d      usage.Day
-	source usage.SourceRef
-	model  string
+	p, source, model uint32
+	d                usage.Day
 }
 
 type refDay struct {
-	p   usage.Provider
-	d   usage.Day
-	ref usage.SourceRef
+	p, ref uint32
+	d      usage.Day
 }
 
 type coverKey struct {
-	p     usage.Provider
-	d     usage.Day
-	key   usage.SourceRef
-	model string
+	p, key, model uint32
+	d             usage.Day
 }
 
 // Compute attributes, prices and reconciles the facts. It is pure: same facts, same result.
@@ -147,31 +176,52 @@ func Compute(f *Facts, pricer Pricer, m Mapping) *Result {
 			res.Sources[s.Ref] = s
 		}
 		for _, w := range b.Warnings {
-			res.Warnings = append(res.Warnings, string(b.Provider)+": "+w)
+			if !strings.HasPrefix(w, string(b.Provider)+":") {
+				w = string(b.Provider) + ": " + w
+			}
+			res.Warnings = append(res.Warnings, w)
 		}
 	}
+	in := newInterner()
+	isKey := func(id uint32) bool { return isKeyRef(usage.SourceRef(in.str(id))) }
 
-	// 1. Usage cells, priced from the catalog.
-	cells := make([]cell, 0, n)
+	// 1. Usage cells, priced from the catalog. Bills without usage add cells too: room for both.
+	// Rows are built in place (not copied at the end): at 300k rows the copy alone costs more
+	// than the arithmetic.
+	cells := make([]cell, 0, n+n/16)
+	rows := make([]CostRow, 0, n+n/16)
 	index := make(map[cellKey]int32, n)
-	cellAt := func(k cellKey) *cell {
+	cellAt := func(k cellKey) int32 {
 		i, ok := index[k]
 		if !ok {
 			i = int32(len(cells))
 			cells = append(cells, cell{cellKey: k})
+			key, scope := usage.SourceRef(in.str(k.key)), usage.SourceRef(in.str(k.scope))
+			src := key
+			if src == "" {
+				src = scope
+			}
+			rows = append(rows, CostRow{Day: k.d, Provider: usage.Provider(in.str(k.p)), Source: src, Scope: scope, Model: in.str(k.model)})
 			index[k] = i
 		}
-		return &cells[i]
+		return i
 	}
+	unpriced := map[cellKey]*usage.Tokens{} // rare: kept beside the cells, not in each
+	var lastKey, lastScope, lastModel lastID
 	for _, b := range f.Batches {
+		p := in.id(string(b.Provider))
 		for i := range b.Usage {
 			r := &b.Usage[i]
 			if !f.Window.Contains(r.Day) {
 				continue
 			}
-			c := cellAt(cellKey{r.Provider, r.Day, r.Key, r.Scope, r.Model})
-			c.tokens.Add(r.Tokens)
-			c.requests += r.Requests
+			if r.Provider != b.Provider {
+				p = in.id(string(r.Provider))
+			}
+			i := cellAt(cellKey{p: p, key: lastKey.id(in, string(r.Key)), scope: lastScope.id(in, string(r.Scope)), model: lastModel.id(in, r.Model), d: r.Day})
+			c, row := &cells[i], &rows[i]
+			row.Tokens.Add(r.Tokens)
+			row.Requests += r.Requests
 			switch {
 			case r.HasBilled:
 				c.own += r.Billed
@@ -180,7 +230,12 @@ func Compute(f *Facts, pricer Pricer, m Mapping) *Result {
 				if cost, ok := pricer.Cost(r); ok {
 					c.priced += cost
 				} else {
-					c.unpriced.Add(r.Tokens)
+					u := unpriced[c.cellKey]
+					if u == nil {
+						u = new(usage.Tokens)
+						unpriced[c.cellKey] = u
+					}
+					u.Add(r.Tokens)
 				}
 			}
 		}
@@ -194,20 +249,29 @@ func Compute(f *Facts, pricer Pricer, m Mapping) *Result {
 			if !f.Window.Contains(cr.Day) || cr.Day >= f.Today {
 				continue
 			}
-			k := billKey{cr.Provider, cr.Day, cr.Source, cr.Model}
+			k := billKey{p: in.id(string(cr.Provider)), source: in.id(string(cr.Source)), model: in.id(cr.Model), d: cr.Day}
 			if _, seen := bills[k]; !seen {
 				billOrder = append(billOrder, k)
 			}
 			bills[k] += cr.Amount
 		}
 	}
-	sort.Slice(billOrder, func(i, j int) bool { return lessBill(billOrder[i], billOrder[j]) })
+	// billOrder is first-seen order: deterministic for deterministic input, and cheaper than
+	// sorting a bill per key, model and day.
 
-	// 3. Split each bill over the usage beneath it, the most specific bill first.
+	// 3. Split each bill over the usage beneath it. A bill at key grain covers that key's usage,
+	// which then takes no share of a bill at its project or workspace grain.
+	// Coverage only matters where a provider bills at both grains.
+	scopeBilled := map[uint32]bool{}
+	for _, k := range billOrder {
+		if !isKey(k.source) {
+			scopeBilled[k.p] = true
+		}
+	}
 	covered := map[coverKey]bool{}
-	for k := range bills {
-		if isKeyRef(k.source) {
-			covered[coverKey{k.p, k.d, k.source, k.model}] = true
+	for _, k := range billOrder {
+		if scopeBilled[k.p] && isKey(k.source) {
+			covered[coverKey{p: k.p, key: k.source, model: k.model, d: k.d}] = true
 		}
 	}
 	byKey := map[refDay][]int32{}
@@ -218,35 +282,44 @@ func Compute(f *Facts, pricer Pricer, m Mapping) *Result {
 			if c.hasOwn {
 				continue
 			}
-			if c.key != "" {
-				byKey[refDay{c.p, c.d, c.key}] = append(byKey[refDay{c.p, c.d, c.key}], int32(i))
+			if c.key != 0 {
+				k := refDay{p: c.p, ref: c.key, d: c.d}
+				byKey[k] = append(byKey[k], int32(i))
 			}
-			if c.scope != "" {
-				byScope[refDay{c.p, c.d, c.scope}] = append(byScope[refDay{c.p, c.d, c.scope}], int32(i))
+			if c.scope != 0 {
+				k := refDay{p: c.p, ref: c.scope, d: c.d}
+				byScope[k] = append(byScope[k], int32(i))
 			}
 		}
 	}
-	billedTotal := map[refDay]ledger.Money{} // ref "" : per provider and day
+	other := in.id(OtherModel)
+	label := func(model uint32) uint32 {
+		if model == 0 {
+			return other
+		}
+		return model
+	}
+	billedTotal := map[refDay]ledger.Money{} // per provider and day (ref 0)
 	var cand []int32
 	var weights []int64
 	for _, bk := range billOrder {
 		amount := bills[bk]
-		billedTotal[refDay{bk.p, bk.d, ""}] += amount
-		keyLevel := isKeyRef(bk.source)
+		billedTotal[refDay{p: bk.p, d: bk.d}] += amount
+		keyLevel := isKey(bk.source)
 		eligible := func(c *cell, matchModel bool) bool {
-			if matchModel && bk.model != "" && c.model != bk.model {
+			if matchModel && bk.model != 0 && c.model != bk.model {
 				return false
 			}
-			if keyLevel {
+			if keyLevel || c.key == 0 || len(covered) == 0 {
 				return true
 			}
-			return c.key == "" || !(covered[coverKey{c.p, c.d, c.key, c.model}] || covered[coverKey{c.p, c.d, c.key, ""}])
+			return !covered[coverKey{p: c.p, key: c.key, model: c.model, d: c.d}] && !covered[coverKey{p: c.p, key: c.key, d: c.d}]
 		}
 		var pool []int32
 		if keyLevel {
-			pool = byKey[refDay{bk.p, bk.d, bk.source}]
+			pool = byKey[refDay{p: bk.p, ref: bk.source, d: bk.d}]
 		} else {
-			pool = byScope[refDay{bk.p, bk.d, bk.source}]
+			pool = byScope[refDay{p: bk.p, ref: bk.source, d: bk.d}]
 		}
 		exact := true
 		cand = cand[:0]
@@ -255,7 +328,7 @@ func Compute(f *Facts, pricer Pricer, m Mapping) *Result {
 				cand = append(cand, i)
 			}
 		}
-		if len(cand) == 0 && bk.model != "" {
+		if len(cand) == 0 && bk.model != 0 {
 			// The bill names a model nobody under this source used (a tool billed per model, a
 			// model missing from the usage API): spread it over the source's usage by weight.
 			exact = false
@@ -267,13 +340,13 @@ func Compute(f *Facts, pricer Pricer, m Mapping) *Result {
 		}
 		if len(cand) == 0 {
 			// No usage beneath the bill: it stays on the billed source itself.
-			k := cellKey{p: bk.p, d: bk.d, model: modelLabel(bk.model)}
+			k := cellKey{p: bk.p, d: bk.d, model: label(bk.model)}
 			if keyLevel {
-				k.key, k.scope = bk.source, res.Sources[bk.source].Scope
+				k.key, k.scope = bk.source, in.id(string(res.Sources[usage.SourceRef(in.str(bk.source))].Scope))
 			} else {
 				k.scope = bk.source
 			}
-			c := cellAt(k)
+			c := &cells[cellAt(k)]
 			c.share += amount
 			c.covered = true
 			continue
@@ -287,18 +360,19 @@ func Compute(f *Facts, pricer Pricer, m Mapping) *Result {
 		}
 		if sum == 0 {
 			for j, i := range cand {
-				weights[j] = cells[i].tokens.Total()
+				weights[j] = rows[i].Tokens.Total()
 			}
 		}
 		parts := ledger.Split(amount, weights)
 		for j, i := range cand {
-			if exact || bk.model == "" {
+			if exact || bk.model == 0 {
 				cells[i].share += parts[j]
 				cells[i].covered = true
 				continue
 			}
 			src := cells[i].cellKey
-			c := cellAt(cellKey{src.p, src.d, src.key, src.scope, modelLabel(bk.model)})
+			src.model = label(bk.model)
+			c := &cells[cellAt(src)]
 			c.share += parts[j]
 			c.covered = true
 		}
@@ -313,47 +387,39 @@ func Compute(f *Facts, pricer Pricer, m Mapping) *Result {
 		Features:       m.Features,
 	})
 	res.Warnings = append(res.Warnings, warnings...)
-	resolved := map[[2]usage.SourceRef]attribution.Resolution{}
+	resolved := map[[2]uint32]attribution.Resolution{}
 	recon := map[refDay]*Reconciliation{}
-	res.Rows = make([]CostRow, 0, len(cells))
+	out := rows[:0] // filtered in place
 	for i := range cells {
 		c := &cells[i]
-		row := CostRow{
-			Day: c.d, Provider: c.p, Scope: c.scope, Model: c.model,
-			Tokens: c.tokens, Requests: c.requests, Unpriced: c.unpriced,
-		}
-		row.Source = c.key
-		if row.Source == "" {
-			row.Source = c.scope
-		}
+		row := rows[i]
+		row.Unpriced = unpriced[c.cellKey]
 		switch {
 		case c.covered:
 			row.Cost = c.share
+			// Tokens the catalog cannot price were still paid for through the bill.
+			row.Unpriced = nil
 		case c.hasOwn:
 			row.Cost = c.own
 		default:
 			row.Cost, row.Estimated = c.priced, true
 		}
-		if c.covered {
-			// Tokens the catalog cannot price were still paid for through the bill.
-			row.Unpriced = usage.Tokens{}
-		}
 		if row.Cost == 0 && row.Tokens.Total() == 0 && row.Requests == 0 {
 			continue
 		}
-		pair := [2]usage.SourceRef{c.key, c.scope}
+		pair := [2]uint32{c.key, c.scope}
 		r, ok := resolved[pair]
 		if !ok {
-			r = resolver.Resolve(c.key, c.scope)
+			r = resolver.Resolve(usage.SourceRef(in.str(c.key)), usage.SourceRef(in.str(c.scope)))
 			resolved[pair] = r
 		}
 		row.Customer, row.Feature = r.Customer, r.Feature
-		res.Rows = append(res.Rows, row)
+		out = append(out, row)
 
-		rk := refDay{c.p, c.d, ""}
+		rk := refDay{p: c.p, d: c.d}
 		rc := recon[rk]
 		if rc == nil {
-			rc = &Reconciliation{Provider: c.p, Day: c.d}
+			rc = &Reconciliation{Provider: row.Provider, Day: c.d}
 			recon[rk] = rc
 		}
 		switch {
@@ -368,10 +434,11 @@ func Compute(f *Facts, pricer Pricer, m Mapping) *Result {
 			rc.Billed += c.own
 		}
 	}
+	res.Rows = out
 	for k, total := range billedTotal {
 		rc := recon[k]
 		if rc == nil {
-			rc = &Reconciliation{Provider: k.p, Day: k.d}
+			rc = &Reconciliation{Provider: usage.Provider(in.str(k.p)), Day: k.d}
 			recon[k] = rc
 		}
 		rc.Billed += total
@@ -406,29 +473,9 @@ func Compute(f *Facts, pricer Pricer, m Mapping) *Result {
 	return res
 }
 
-func modelLabel(model string) string {
-	if model == "" {
-		return OtherModel
-	}
-	return model
-}
-
 func isKeyRef(ref usage.SourceRef) bool {
 	s := string(ref)
 	return strings.Contains(s, ":api_key:") || strings.HasPrefix(s, "openrouter:key:")
-}
-
-func lessBill(a, b billKey) bool {
-	if a.p != b.p {
-		return a.p < b.p
-	}
-	if a.d != b.d {
-		return a.d < b.d
-	}
-	if a.source != b.source {
-		return a.source < b.source
-	}
-	return a.model < b.model
 }
 
 func metadataSources(rv *RevenueFacts) map[string][]usage.SourceRef {

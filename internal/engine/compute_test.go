@@ -19,7 +19,7 @@ func (p flatPricer) Cost(r *usage.UsageRecord) (ledger.Money, bool) {
 }
 
 const (
-	day0 usage.Day = 20400
+	day0 usage.Day       = 20400
 	ws   usage.SourceRef = "anthropic:workspace:wrkspc_1"
 	kA   usage.SourceRef = "anthropic:api_key:apikey_A"
 	kB   usage.SourceRef = "anthropic:api_key:apikey_B"

@@ -154,7 +154,9 @@ func Summarize(res *Result, currency string) *Report {
 		m.Cost += r.Cost
 		m.Tokens += tokens
 		m.Requests += r.Requests
-		m.UnpricedTokens += r.Unpriced.Total()
+		if r.Unpriced != nil {
+			m.UnpricedTokens += r.Unpriced.Total()
+		}
 		if r.Customer != "" {
 			c := customer(r.Customer)
 			c.Cost += r.Cost

@@ -1,6 +1,9 @@
 package ledger
 
-import "sort"
+import (
+	"cmp"
+	"slices"
+)
 
 // Split divides total into parts proportional to weights so that the parts add up to total
 // exactly (largest-remainder method; ties go to the earlier index, so the result is deterministic).
@@ -8,6 +11,11 @@ import "sort"
 func Split(total Money, weights []int64) []Money {
 	parts := make([]Money, len(weights))
 	if len(weights) == 0 || total == 0 {
+		return parts
+	}
+	if len(weights) == 1 {
+		// The common case of a bill with one usage row beneath it.
+		parts[0] = total
 		return parts
 	}
 	var sum int64
@@ -44,7 +52,7 @@ func Split(total Money, weights []int64) []Money {
 		rems = append(rems, rem{i, r})
 	}
 	left := t - assigned
-	sort.SliceStable(rems, func(a, b int) bool { return rems[a].r > rems[b].r })
+	slices.SortStableFunc(rems, func(a, b rem) int { return cmp.Compare(b.r, a.r) })
 	for k := 0; left > 0; k = (k + 1) % len(rems) {
 		parts[rems[k].i]++
 		left--

@@ -1,0 +1,191 @@
+package main
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/marginhq/margin/internal/engine"
+	"github.com/marginhq/margin/internal/ledger"
+)
+
+func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("report", stderr)
+	var src sourceFlags
+	src.register(fs)
+	days := fs.Int("days", 0, "the N complete UTC days before today (default: backfill_days, at most 31)")
+	format := fs.String("format", "table", "output format: table, json or csv")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	switch *format {
+	case "table", "json", "csv":
+	default:
+		return usageErr("--format %q: want table, json or csv", *format)
+	}
+	if *days < 0 {
+		return usageErr("--days %d: want a positive number of days", *days)
+	}
+	opts, err := src.engineOptions()
+	if err != nil {
+		return err
+	}
+	eng, err := engine.New(opts)
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	w, note := eng.Window(*days)
+	if note != "" {
+		fmt.Fprintln(stderr, "note:", note)
+	}
+	var progress engine.Progress
+	if isTerminal(stderr) {
+		fmt.Fprintf(stderr, "Reading %s for %s …\n", strings.Join(eng.Sources(), ", "), w)
+		progress = progressPrinter(stderr)
+	}
+	rep, err := eng.Report(ctx, w, progress)
+	if err != nil {
+		return fmt.Errorf("fetching:\n  %s", sourceFailures(err))
+	}
+	switch *format {
+	case "json":
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	case "csv":
+		return writeCSV(stdout, rep)
+	}
+	return writeTable(stdout, rep, w.Days())
+}
+
+// money formats an amount for people: "$1,234.57", "-$3.10".
+func money(m ledger.Money) string {
+	s := m.Cents()
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	whole, frac, _ := strings.Cut(s, ".")
+	var b strings.Builder
+	for i, c := range whole {
+		if i > 0 && (len(whole)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	out := "$" + b.String() + "." + frac
+	if neg {
+		return "-" + out
+	}
+	return out
+}
+
+func percent(r *float64) string {
+	if r == nil {
+		return "n/a"
+	}
+	return strconv.FormatFloat(*r*100, 'f', 1, 64) + "%"
+}
+
+func count(n int64) string {
+	switch {
+	case n >= 10_000_000_000:
+		return strconv.FormatInt(n/1_000_000_000, 10) + "B"
+	case n >= 10_000_000:
+		return strconv.FormatInt(n/1_000_000, 10) + "M"
+	case n >= 10_000:
+		return strconv.FormatInt(n/1_000, 10) + "k"
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+func share(part, total ledger.Money) string {
+	r, ok := ledger.Ratio(part, total)
+	if !ok {
+		return "n/a"
+	}
+	return percent(&r)
+}
+
+func writeTable(out io.Writer, rep *engine.Report, days int) error {
+	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
+	left := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
+	t := rep.Totals
+	last := rep.To
+	fmt.Fprintf(out, "Margin report: %s to %s exclusive (%d complete UTC days), %s\n\n", rep.From, last, days, strings.ToUpper(rep.Currency))
+	fmt.Fprintf(left, "Revenue\t%s\n", money(t.Revenue))
+	fmt.Fprintf(left, "LLM cost\t%s\t(billed %s, estimated %s)\n", money(t.Cost), money(t.Cost-t.Estimated), money(t.Estimated))
+	fmt.Fprintf(left, "Gross margin\t%s\t%s of revenue\n", money(t.GrossMargin), percent(t.GrossMarginRatio))
+	fmt.Fprintf(left, "Attributed\t%s\t%s of spend\n", money(t.Attributed), share(t.Attributed, t.Cost))
+	fmt.Fprintf(left, "Unattributed\t%s\t%s of spend\n", money(t.Unattributed), share(t.Unattributed, t.Cost))
+	left.Flush()
+
+	fmt.Fprintln(out, "\nSpend by provider")
+	fmt.Fprintln(tw, "PROVIDER\tCOST\tSHARE\tTOKENS\t")
+	for _, p := range rep.Providers {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", p.Provider, money(p.Cost), share(p.Cost, t.Cost), count(p.Tokens))
+	}
+	tw.Flush()
+
+	fmt.Fprintln(out, "\nSpend by model")
+	fmt.Fprintln(tw, "PROVIDER\tMODEL\tCOST\tTOKENS\tREQUESTS\tUNPRICED TOKENS\t")
+	for _, m := range rep.Models {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t\n", m.Provider, m.Model, money(m.Cost), count(m.Tokens), count(m.Requests), count(m.UnpricedTokens))
+	}
+	tw.Flush()
+
+	fmt.Fprintln(out, "\nCustomers (by LLM cost)")
+	fmt.Fprintln(tw, "CUSTOMER\tNAME\tPLAN\tREVENUE\tLLM COST\tMARGIN\tMARGIN %\tSHARE OF SPEND\tTOKENS\tREQUESTS\t")
+	for _, c := range rep.Customers {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", c.CustomerID, c.Name, c.Plan, money(c.Revenue), money(c.Cost),
+			money(c.GrossMargin), percent(c.GrossMarginRatio), percent(c.CostShare), count(c.Tokens), count(c.Requests))
+	}
+	tw.Flush()
+
+	fmt.Fprintln(out, "\nUnattributed spend: map these sources to customers (config `customers` or Stripe metadata `margin_sources`)")
+	fmt.Fprintln(tw, "SOURCE\tNAME\tCOST\tTOKENS\t")
+	for _, u := range rep.Unattributed {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", u.Source, u.Name, money(u.Cost), count(u.Tokens))
+	}
+	tw.Flush()
+
+	fmt.Fprintln(out, "\nReconciliation (attributed + unattributed = billed)")
+	fmt.Fprintln(tw, "PROVIDER\tBILLED\tATTRIBUTED\tUNATTRIBUTED\tESTIMATED\t")
+	for _, r := range rep.Reconciliation {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t\n", r.Provider, money(r.Billed), money(r.Attributed), money(r.Unattributed), money(r.Estimated))
+	}
+	tw.Flush()
+
+	if len(rep.Warnings) > 0 {
+		fmt.Fprintln(out, "\nWarnings")
+		for _, w := range rep.Warnings {
+			fmt.Fprintln(out, "  -", w)
+		}
+	}
+	return nil
+}
+
+func ratioText(r *float64) string {
+	if r == nil {
+		return ""
+	}
+	return strconv.FormatFloat(*r, 'f', 6, 64)
+}
+
+// writeCSV writes one row per customer and one per unattributed source, for spreadsheets.
+func writeCSV(out io.Writer, rep *engine.Report) error {
+	w := csv.NewWriter(out)
+	w.Write([]string{"kind", "customer_id", "name", "plan", "source", "revenue_usd", "cost_usd", "gross_margin_usd", "gross_margin_ratio", "cost_share", "tokens", "requests"})
+	for _, c := range rep.Customers {
+		w.Write([]string{"customer", c.CustomerID, c.Name, c.Plan, "", c.Revenue.String(), c.Cost.String(), c.GrossMargin.String(),
+			ratioText(c.GrossMarginRatio), ratioText(c.CostShare), strconv.FormatInt(c.Tokens, 10), strconv.FormatInt(c.Requests, 10)})
+	}
+	for _, u := range rep.Unattributed {
+		w.Write([]string{"unattributed", "", u.Name, "", string(u.Source), "0", u.Cost.String(), "", "", "", strconv.FormatInt(u.Tokens, 10), ""})
+	}
+	w.Flush()
+	return w.Error()
+}

@@ -1,0 +1,274 @@
+// Package engine is the facade every front end (CLI, exporter, plugin) calls: it builds the
+// provider and Stripe clients from Options, fetches them concurrently, and attributes, prices,
+// reconciles and aggregates what they return. It imports neither Prometheus nor the Grafana SDK.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	stripebilling "github.com/marginhq/margin/internal/billing/stripe"
+	"github.com/marginhq/margin/internal/catalog"
+	"github.com/marginhq/margin/internal/providers/anthropic"
+	"github.com/marginhq/margin/internal/providers/openai"
+	"github.com/marginhq/margin/internal/providers/openrouter"
+	"github.com/marginhq/margin/internal/usage"
+)
+
+// SourceStripe names the revenue source beside the three providers.
+const SourceStripe = "stripe"
+
+// Engine holds the configured clients. It is safe for concurrent use.
+type Engine struct {
+	opts      Options
+	providers []usage.Source
+	stripe    *stripebilling.Client
+	catalog   *catalog.Catalog
+	log       *slog.Logger
+}
+
+// New builds the clients for every configured source.
+func New(opts Options) (*Engine, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.ReportingCurrency == "" {
+		opts.ReportingCurrency = "usd"
+	}
+	if opts.BackfillDays == 0 {
+		opts.BackfillDays = 31
+	}
+	cat, err := catalog.Default().With(opts.Prices)
+	if err != nil {
+		return nil, fmt.Errorf("prices: %w", err)
+	}
+	e := &Engine{opts: opts, catalog: cat, log: opts.Logger}
+	var errs []error
+	if o := opts.OpenAI; o != nil {
+		c, err := openai.New(openai.Options{AdminKey: o.Key, BaseURL: o.BaseURL, HTTPClient: opts.HTTPClient, Logger: opts.Logger, Now: opts.Now})
+		errs = append(errs, err)
+		if err == nil {
+			e.providers = append(e.providers, c)
+		}
+	}
+	if o := opts.Anthropic; o != nil {
+		c, err := anthropic.New(anthropic.Options{AdminKey: o.Key, BaseURL: o.BaseURL, HTTPClient: opts.HTTPClient, Logger: opts.Logger, Now: opts.Now})
+		errs = append(errs, err)
+		if err == nil {
+			e.providers = append(e.providers, c)
+		}
+	}
+	if o := opts.OpenRouter; o != nil {
+		c, err := openrouter.New(openrouter.Options{ManagementKey: o.Key, BaseURL: o.BaseURL, HTTPClient: opts.HTTPClient, Logger: opts.Logger, Now: opts.Now})
+		errs = append(errs, err)
+		if err == nil {
+			e.providers = append(e.providers, c)
+		}
+	}
+	if o := opts.Stripe; o != nil {
+		c, err := stripebilling.New(stripebilling.Options{
+			APIKey: o.Key, BaseURL: o.BaseURL, HTTPClient: opts.HTTPClient,
+			ReportingCurrency: opts.ReportingCurrency, FXRates: opts.FXRates, Logger: opts.Logger, Now: opts.Now,
+		})
+		errs = append(errs, err)
+		e.stripe = c
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if len(e.providers) == 0 {
+		return nil, errors.New("no provider configured: set providers.openai.admin_key, providers.anthropic.admin_key or providers.openrouter.management_key")
+	}
+	return e, nil
+}
+
+// Sources lists the configured sources in a fixed order: providers, then "stripe".
+func (e *Engine) Sources() []string {
+	var s []string
+	for _, p := range e.providers {
+		s = append(s, string(p.Provider()))
+	}
+	if e.stripe != nil {
+		s = append(s, SourceStripe)
+	}
+	return s
+}
+
+// Catalog returns the price catalog in use.
+func (e *Engine) Catalog() *catalog.Catalog { return e.catalog }
+
+// Today is the current UTC day by the engine's clock.
+func (e *Engine) Today() usage.Day { return usage.DayOf(e.opts.Now()) }
+
+// Window returns the last n complete UTC days, capped at what the providers keep. The note is
+// non-empty when the window was capped.
+func (e *Engine) Window(n int) (usage.Window, string) {
+	if n <= 0 {
+		n = e.opts.BackfillDays
+	}
+	maxDays := 0
+	for _, p := range e.providers {
+		maxDays = max(maxDays, p.Provider().RetentionDays())
+	}
+	note := ""
+	if n > maxDays {
+		note = fmt.Sprintf("--days %d capped to %d: the providers keep no older usage", n, maxDays)
+		n = maxDays
+	}
+	for _, p := range e.providers {
+		if r := p.Provider().RetentionDays(); n > r {
+			note = joinNote(note, fmt.Sprintf("%s keeps only %d complete days", p.Provider(), r))
+		}
+	}
+	return usage.LastCompleteDays(e.opts.Now(), n), note
+}
+
+func joinNote(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
+}
+
+// Progress is told when each source starts and finishes fetching; err is nil on success.
+type Progress func(source string, done bool, elapsed time.Duration, err error)
+
+// SourceError is the failure of one source during a fetch.
+type SourceError struct {
+	Source string
+	Err    error
+}
+
+func (e *SourceError) Error() string { return e.Err.Error() }
+func (e *SourceError) Unwrap() error { return e.Err }
+
+// Fetch reads every configured source concurrently. Sources that fail are left out of the
+// facts and reported in the returned error (a join of *SourceError), so callers can keep the
+// last good data of a failed source.
+func (e *Engine) Fetch(ctx context.Context, w usage.Window, progress Progress) (*Facts, error) {
+	f := &Facts{Window: w, Today: e.Today()}
+	var (
+		mu   sync.Mutex
+		wg   sync.WaitGroup
+		errs []error
+	)
+	batches := make([]*usage.Batch, len(e.providers))
+	report := func(name string, start time.Time, err error) {
+		if progress != nil {
+			progress(name, true, time.Since(start), err)
+		}
+		if err != nil {
+			mu.Lock()
+			errs = append(errs, &SourceError{Source: name, Err: err})
+			mu.Unlock()
+		}
+	}
+	for i, p := range e.providers {
+		wg.Go(func() {
+			start := time.Now()
+			if progress != nil {
+				progress(string(p.Provider()), false, 0, nil)
+			}
+			b, err := p.Fetch(ctx, w)
+			if err == nil {
+				batches[i] = b
+			}
+			report(string(p.Provider()), start, err)
+		})
+	}
+	if e.stripe != nil {
+		wg.Go(func() {
+			start := time.Now()
+			if progress != nil {
+				progress(SourceStripe, false, 0, nil)
+			}
+			rv, err := e.FetchRevenue(ctx, w)
+			if err == nil {
+				f.Revenue = rv
+			}
+			report(SourceStripe, start, err)
+		})
+	}
+	wg.Wait()
+	for _, b := range batches {
+		if b != nil {
+			f.Batches = append(f.Batches, b)
+		}
+	}
+	sort.Slice(errs, func(i, j int) bool { return errs[i].(*SourceError).Source < errs[j].(*SourceError).Source })
+	return f, errors.Join(errs...)
+}
+
+// FetchProvider reads one provider; the exporter polls sources independently.
+func (e *Engine) FetchProvider(ctx context.Context, p usage.Provider, w usage.Window) (*usage.Batch, error) {
+	for _, s := range e.providers {
+		if s.Provider() == p {
+			return s.Fetch(ctx, w)
+		}
+	}
+	return nil, fmt.Errorf("%s is not configured", p)
+}
+
+// FetchRevenue reads Stripe's customers and recognised revenue for the window.
+func (e *Engine) FetchRevenue(ctx context.Context, w usage.Window) (*RevenueFacts, error) {
+	if e.stripe == nil {
+		return nil, errors.New("stripe is not configured")
+	}
+	rv, err := e.stripe.Fetch(ctx, w)
+	if err != nil {
+		return nil, err
+	}
+	out := &RevenueFacts{Warnings: rv.Warnings}
+	for _, c := range rv.Customers {
+		out.Customers = append(out.Customers, CustomerInfo{ID: c.ID, Name: c.Name, Email: c.Email, Plan: c.Plan, Sources: c.Sources})
+	}
+	for _, d := range rv.Daily {
+		out.Daily = append(out.Daily, DailyRevenue{Customer: d.CustomerID, Day: d.Day, Amount: d.Amount})
+	}
+	return out, nil
+}
+
+// Compute attributes, prices and reconciles fetched facts with the configured mapping.
+func (e *Engine) Compute(f *Facts) *Result {
+	return Compute(f, e.catalog, Mapping{Customers: e.opts.Customers, Features: e.opts.Features})
+}
+
+// Report fetches the window and summarizes it. A failing source fails the report: a partial
+// report would silently understate spend.
+func (e *Engine) Report(ctx context.Context, w usage.Window, progress Progress) (*Report, error) {
+	f, err := e.Fetch(ctx, w, progress)
+	if err != nil {
+		return nil, err
+	}
+	return Summarize(e.Compute(f), e.opts.ReportingCurrency), nil
+}
+
+// CheckResult is the outcome of checking one source's credentials.
+type CheckResult struct {
+	Source string
+	Err    error
+}
+
+// Check makes one cheap authenticated call per configured source, concurrently.
+func (e *Engine) Check(ctx context.Context) []CheckResult {
+	names := e.Sources()
+	out := make([]CheckResult, len(names))
+	var wg sync.WaitGroup
+	for i, p := range e.providers {
+		wg.Go(func() { out[i] = CheckResult{Source: string(p.Provider()), Err: p.Check(ctx)} })
+	}
+	if e.stripe != nil {
+		i := len(e.providers)
+		wg.Go(func() { out[i] = CheckResult{Source: SourceStripe, Err: e.stripe.Check(ctx)} })
+	}
+	wg.Wait()
+	return out
+}
