@@ -266,3 +266,14 @@ func Ratio(num, den Money) (float64, bool) {
 	}
 	return float64(num) / float64(den), true
 }
+
+// UnmarshalJSON reads an amount written by MarshalJSON (or any decimal JSON number or string).
+func (m *Money) UnmarshalJSON(b []byte) error {
+	s := strings.Trim(string(b), `"`)
+	v, err := ParseDollars(s)
+	if err != nil {
+		return err
+	}
+	*m = v
+	return nil
+}
