@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/marginhq/margin/internal/attribution"
 	"github.com/marginhq/margin/internal/ledger"
@@ -169,9 +170,7 @@ func Compute(f *Facts, pricer Pricer, m Mapping) *Result {
 		Customers: map[string]CustomerInfo{},
 		Sources:   map[usage.SourceRef]usage.SourceInfo{},
 	}
-	n := 0
 	for _, b := range f.Batches {
-		n += len(b.Usage)
 		for _, s := range b.Sources {
 			res.Sources[s.Ref] = s
 		}
@@ -182,14 +181,83 @@ func Compute(f *Facts, pricer Pricer, m Mapping) *Result {
 			res.Warnings = append(res.Warnings, w)
 		}
 	}
+	// Sources resolve to customers with every provider's names known.
+	resolver, warnings := attribution.New(attribution.Input{
+		Config:         m.Customers,
+		Metadata:       metadataSources(f.Revenue),
+		KnownCustomers: knownCustomers(f.Revenue),
+		Names:          sourceNames(res.Sources),
+		Features:       m.Features,
+	})
+	res.Warnings = append(res.Warnings, warnings...)
+	// Each batch builds its rows in its own region of one allocation; the regions are then
+	// closed up in place, so the fact table is never copied into a second one.
+	regions := make([]int, len(f.Batches)+1)
+	for i, b := range f.Batches {
+		regions[i+1] = regions[i] + len(b.Usage) + len(b.Usage)/16 + 64
+	}
+	all := make([]CostRow, regions[len(f.Batches)])
+	rowsPer := make([][]CostRow, len(f.Batches))
+	reconPer := make([][]Reconciliation, len(f.Batches))
+	var wg sync.WaitGroup
+	for i, b := range f.Batches {
+		buf := all[regions[i]:regions[i]:regions[i+1]]
+		wg.Go(func() { rowsPer[i], reconPer[i] = computeBatch(f, b, pricer, resolver, res.Sources, buf) })
+	}
+	wg.Wait()
+	n := 0
+	for i, part := range rowsPer {
+		if n+len(part) > len(all) { // a region outgrew its estimate and moved: rare
+			all = append(all[:n], part...)
+			all = all[:cap(all)]
+		} else {
+			copy(all[n:], part) // moves left within the same array (or from a moved region)
+		}
+		n += len(part)
+		res.Reconciliation = append(res.Reconciliation, reconPer[i]...)
+	}
+	clear(all[n:])
+	res.Rows = all[:n:n]
+	for _, rc := range res.Reconciliation {
+		if rc.Attributed+rc.Unattributed != rc.Billed {
+			res.Warnings = append(res.Warnings, fmt.Sprintf("%s %s: attributed %s + unattributed %s != billed %s", rc.Provider, rc.Day, rc.Attributed, rc.Unattributed, rc.Billed))
+		}
+	}
+	sort.Slice(res.Reconciliation, func(i, j int) bool {
+		a, b := res.Reconciliation[i], res.Reconciliation[j]
+		if a.Day != b.Day {
+			return a.Day < b.Day
+		}
+		return a.Provider < b.Provider
+	})
+
+	if f.Revenue != nil {
+		for _, c := range f.Revenue.Customers {
+			res.Customers[c.ID] = c
+		}
+		for _, d := range f.Revenue.Daily {
+			if f.Window.Contains(d.Day) {
+				res.Revenue = append(res.Revenue, d)
+			}
+		}
+		for _, w := range f.Revenue.Warnings {
+			res.Warnings = append(res.Warnings, "stripe: "+w)
+		}
+	}
+	return res
+}
+
+// computeBatch prices, reconciles and attributes one provider's batch. Batches are independent
+// until their rows are merged, so Compute runs them concurrently.
+func computeBatch(f *Facts, b *usage.Batch, pricer Pricer, resolver *attribution.Resolver, sources map[usage.SourceRef]usage.SourceInfo, rows []CostRow) ([]CostRow, []Reconciliation) {
+	batches := [...]*usage.Batch{b}
 	in := newInterner()
 	isKey := func(id uint32) bool { return isKeyRef(usage.SourceRef(in.str(id))) }
 
-	// 1. Usage cells, priced from the catalog. Bills without usage add cells too: room for both.
-	// Rows are built in place (not copied at the end): at 300k rows the copy alone costs more
-	// than the arithmetic.
+	// 1. Usage cells, priced from the catalog, and their rows, built in place in rows (the
+	// caller's buffer). Bills without usage add cells too.
+	n := len(b.Usage)
 	cells := make([]cell, 0, n+n/16)
-	rows := make([]CostRow, 0, n+n/16)
 	index := make(map[cellKey]int32, n)
 	cellAt := func(k cellKey) int32 {
 		i, ok := index[k]
@@ -208,7 +276,7 @@ func Compute(f *Facts, pricer Pricer, m Mapping) *Result {
 	}
 	unpriced := map[cellKey]*usage.Tokens{} // rare: kept beside the cells, not in each
 	var lastKey, lastScope, lastModel lastID
-	for _, b := range f.Batches {
+	for _, b := range batches {
 		p := in.id(string(b.Provider))
 		for i := range b.Usage {
 			r := &b.Usage[i]
@@ -241,42 +309,60 @@ func Compute(f *Facts, pricer Pricer, m Mapping) *Result {
 		}
 	}
 
-	// 2. Billed cells for settled days.
-	bills := map[billKey]ledger.Money{}
-	var billOrder []billKey
-	for _, b := range f.Batches {
+	// 2. Bills for settled days, in input order: deterministic for deterministic input. Rows the
+	// provider split (input, output line items) are split one by one; each split is exact.
+	type bill struct {
+		billKey
+		amount   ledger.Money
+		keyLevel bool
+	}
+	keyLevelOf := map[uint32]bool{}
+	isKeyID := func(id uint32) bool {
+		kl, ok := keyLevelOf[id]
+		if !ok {
+			kl = isKey(id)
+			keyLevelOf[id] = kl
+		}
+		return kl
+	}
+	var bills []bill
+	scopeBilled := map[uint32]bool{}
+	var lastSource, lastBillModel lastID
+	for _, b := range batches {
+		p := in.id(string(b.Provider))
 		for _, cr := range b.Costs {
-			if !f.Window.Contains(cr.Day) || cr.Day >= f.Today {
+			if !f.Window.Contains(cr.Day) || cr.Day >= f.Today || cr.Amount == 0 {
 				continue
 			}
-			k := billKey{p: in.id(string(cr.Provider)), source: in.id(string(cr.Source)), model: in.id(cr.Model), d: cr.Day}
-			if _, seen := bills[k]; !seen {
-				billOrder = append(billOrder, k)
+			if cr.Provider != b.Provider {
+				p = in.id(string(cr.Provider))
 			}
-			bills[k] += cr.Amount
+			k := billKey{p: p, source: lastSource.id(in, string(cr.Source)), model: lastBillModel.id(in, cr.Model), d: cr.Day}
+			kl := isKeyID(k.source)
+			if !kl {
+				scopeBilled[k.p] = true
+			}
+			bills = append(bills, bill{billKey: k, amount: cr.Amount, keyLevel: kl})
 		}
 	}
-	// billOrder is first-seen order: deterministic for deterministic input, and cheaper than
-	// sorting a bill per key, model and day.
 
 	// 3. Split each bill over the usage beneath it. A bill at key grain covers that key's usage,
-	// which then takes no share of a bill at its project or workspace grain.
-	// Coverage only matters where a provider bills at both grains.
-	scopeBilled := map[uint32]bool{}
-	for _, k := range billOrder {
-		if !isKey(k.source) {
-			scopeBilled[k.p] = true
-		}
-	}
+	// which then takes no share of a bill at its project or workspace grain; coverage only
+	// matters where a provider bills at both grains.
 	covered := map[coverKey]bool{}
-	for _, k := range billOrder {
-		if scopeBilled[k.p] && isKey(k.source) {
-			covered[coverKey{p: k.p, key: k.source, model: k.model, d: k.d}] = true
+	for _, b := range bills {
+		if b.keyLevel && scopeBilled[b.p] {
+			covered[coverKey{p: b.p, key: b.source, model: b.model, d: b.d}] = true
 		}
 	}
-	byKey := map[refDay][]int32{}
-	byScope := map[refDay][]int32{}
-	if len(bills) > 0 {
+	// The usage beneath each key and scope, indexed on first need: bills per key and model
+	// usually find their one row through the cell index directly.
+	var byKey, byScope map[refDay][]int32
+	pools := func() {
+		if byKey != nil {
+			return
+		}
+		byKey, byScope = map[refDay][]int32{}, map[refDay][]int32{}
 		for i := range cells {
 			c := &cells[i]
 			if c.hasOwn {
@@ -292,6 +378,15 @@ func Compute(f *Facts, pricer Pricer, m Mapping) *Result {
 			}
 		}
 	}
+	scopeOf := map[uint32]uint32{}
+	listedScope := func(key uint32) uint32 {
+		sc, ok := scopeOf[key]
+		if !ok {
+			sc = in.id(string(sources[usage.SourceRef(in.str(key))].Scope))
+			scopeOf[key] = sc
+		}
+		return sc
+	}
 	other := in.id(OtherModel)
 	label := func(model uint32) uint32 {
 		if model == 0 {
@@ -302,10 +397,10 @@ func Compute(f *Facts, pricer Pricer, m Mapping) *Result {
 	billedTotal := map[refDay]ledger.Money{} // per provider and day (ref 0)
 	var cand []int32
 	var weights []int64
-	for _, bk := range billOrder {
-		amount := bills[bk]
+	for _, bk := range bills {
+		amount := bk.amount
 		billedTotal[refDay{p: bk.p, d: bk.d}] += amount
-		keyLevel := isKey(bk.source)
+		keyLevel := bk.keyLevel
 		eligible := func(c *cell, matchModel bool) bool {
 			if matchModel && bk.model != 0 && c.model != bk.model {
 				return false
@@ -315,17 +410,22 @@ func Compute(f *Facts, pricer Pricer, m Mapping) *Result {
 			}
 			return !covered[coverKey{p: c.p, key: c.key, model: c.model, d: c.d}] && !covered[coverKey{p: c.p, key: c.key, d: c.d}]
 		}
-		var pool []int32
-		if keyLevel {
-			pool = byKey[refDay{p: bk.p, ref: bk.source, d: bk.d}]
-		} else {
-			pool = byScope[refDay{p: bk.p, ref: bk.source, d: bk.d}]
-		}
 		exact := true
 		cand = cand[:0]
-		for _, i := range pool {
-			if eligible(&cells[i], true) {
-				cand = append(cand, i)
+		var pool []int32
+		if i, ok := index[cellKey{p: bk.p, key: bk.source, scope: listedScope(bk.source), model: bk.model, d: bk.d}]; ok && keyLevel && bk.model != 0 && !cells[i].hasOwn {
+			cand = append(cand, i) // a key belongs to one project or workspace: its only row
+		} else {
+			pools()
+			if keyLevel {
+				pool = byKey[refDay{p: bk.p, ref: bk.source, d: bk.d}]
+			} else {
+				pool = byScope[refDay{p: bk.p, ref: bk.source, d: bk.d}]
+			}
+			for _, i := range pool {
+				if eligible(&cells[i], true) {
+					cand = append(cand, i)
+				}
 			}
 		}
 		if len(cand) == 0 && bk.model != 0 {
@@ -342,7 +442,7 @@ func Compute(f *Facts, pricer Pricer, m Mapping) *Result {
 			// No usage beneath the bill: it stays on the billed source itself.
 			k := cellKey{p: bk.p, d: bk.d, model: label(bk.model)}
 			if keyLevel {
-				k.key, k.scope = bk.source, in.id(string(res.Sources[usage.SourceRef(in.str(bk.source))].Scope))
+				k.key, k.scope = bk.source, in.id(string(sources[usage.SourceRef(in.str(bk.source))].Scope))
 			} else {
 				k.scope = bk.source
 			}
@@ -379,14 +479,6 @@ func Compute(f *Facts, pricer Pricer, m Mapping) *Result {
 	}
 
 	// 4. Attribute and emit rows.
-	resolver, warnings := attribution.New(attribution.Input{
-		Config:         m.Customers,
-		Metadata:       metadataSources(f.Revenue),
-		KnownCustomers: knownCustomers(f.Revenue),
-		Names:          sourceNames(res.Sources),
-		Features:       m.Features,
-	})
-	res.Warnings = append(res.Warnings, warnings...)
 	resolved := map[[2]uint32]attribution.Resolution{}
 	recon := map[refDay]*Reconciliation{}
 	out := rows[:0] // filtered in place
@@ -434,7 +526,6 @@ func Compute(f *Facts, pricer Pricer, m Mapping) *Result {
 			rc.Billed += c.own
 		}
 	}
-	res.Rows = out
 	for k, total := range billedTotal {
 		rc := recon[k]
 		if rc == nil {
@@ -443,34 +534,11 @@ func Compute(f *Facts, pricer Pricer, m Mapping) *Result {
 		}
 		rc.Billed += total
 	}
+	reconList := make([]Reconciliation, 0, len(recon))
 	for _, rc := range recon {
-		if rc.Attributed+rc.Unattributed != rc.Billed {
-			res.Warnings = append(res.Warnings, fmt.Sprintf("%s %s: attributed %s + unattributed %s != billed %s", rc.Provider, rc.Day, rc.Attributed, rc.Unattributed, rc.Billed))
-		}
-		res.Reconciliation = append(res.Reconciliation, *rc)
+		reconList = append(reconList, *rc)
 	}
-	sort.Slice(res.Reconciliation, func(i, j int) bool {
-		a, b := res.Reconciliation[i], res.Reconciliation[j]
-		if a.Day != b.Day {
-			return a.Day < b.Day
-		}
-		return a.Provider < b.Provider
-	})
-
-	if f.Revenue != nil {
-		for _, c := range f.Revenue.Customers {
-			res.Customers[c.ID] = c
-		}
-		for _, d := range f.Revenue.Daily {
-			if f.Window.Contains(d.Day) {
-				res.Revenue = append(res.Revenue, d)
-			}
-		}
-		for _, w := range f.Revenue.Warnings {
-			res.Warnings = append(res.Warnings, "stripe: "+w)
-		}
-	}
-	return res
+	return out, reconList
 }
 
 func isKeyRef(ref usage.SourceRef) bool {
