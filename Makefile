@@ -25,7 +25,8 @@ lint:
 	$(GO) vet ./...
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime=20x ./internal/engine/ ./internal/catalog/
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime=20x ./internal/engine/
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/catalog/
 
 tools: $(STRIPE_MOCK)
 
