@@ -42,7 +42,7 @@ func TestReport_DemoJSONFollowsTheContract(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("not JSON: %v", err)
 	}
-	for _, k := range []string{"from", "to", "currency", "totals", "providers", "customers", "unattributed"} {
+	for _, k := range []string{"from", "to", "currency", "totals", "providers", "customers", "unattributed", "features", "plans", "forecast"} {
 		if _, ok := rep[k]; !ok {
 			t.Errorf("report JSON lacks %q", k)
 		}
@@ -58,7 +58,7 @@ func TestReport_DemoJSONFollowsTheContract(t *testing.T) {
 		t.Fatalf("%d customers, want the demo company's ~40", len(customers))
 	}
 	first := customers[0].(map[string]any)
-	for _, k := range []string{"customer_id", "name", "plan", "revenue_usd", "cost_usd", "gross_margin_usd", "gross_margin_ratio", "cost_share", "tokens", "requests"} {
+	for _, k := range []string{"customer_id", "name", "plan", "revenue_usd", "cost_usd", "gross_margin_usd", "gross_margin_ratio", "cost_share", "tokens", "requests", "tokens_vs_average", "cost_vs_average", "rank"} {
 		if _, ok := first[k]; !ok {
 			t.Errorf("customer lacks %q", k)
 		}
@@ -79,7 +79,9 @@ func TestReport_DemoTableShowsEverySection(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"7 complete UTC days", "Revenue", "Gross margin", "Spend by provider", "Spend by model",
-		"Customers (by LLM cost)", "Unattributed spend", "Reconciliation", "openrouter", "anthropic:workspace:default"} {
+		"Customers (by LLM cost)", "COST VS AVG", "Unattributed spend", "Reconciliation", "openrouter", "anthropic:workspace:default",
+		"Cost by product feature", "agent", "unassigned", "Plans: price per customer for a 65% gross margin", "PRICE FOR TARGET",
+		"Month-end forecast", "UNDERWATER"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table output lacks %q", want)
 		}

@@ -138,10 +138,10 @@ func writeTable(out io.Writer, rep *engine.Report, days int) error {
 	tw.Flush()
 
 	fmt.Fprintln(out, "\nCustomers (by LLM cost)")
-	fmt.Fprintln(tw, "CUSTOMER\tNAME\tPLAN\tREVENUE\tLLM COST\tMARGIN\tMARGIN %\tSHARE OF SPEND\tTOKENS\tREQUESTS\t")
+	fmt.Fprintln(tw, "#\tCUSTOMER\tNAME\tPLAN\tREVENUE\tLLM COST\tMARGIN\tMARGIN %\tSHARE OF SPEND\tTOKENS\tREQUESTS\tCOST VS AVG\tTOKENS VS AVG\t")
 	for _, c := range rep.Customers {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", c.CustomerID, c.Name, c.Plan, money(c.Revenue), money(c.Cost),
-			money(c.GrossMargin), percent(c.GrossMarginRatio), percent(c.CostShare), count(c.Tokens), count(c.Requests))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", c.Rank, c.CustomerID, c.Name, c.Plan, money(c.Revenue), money(c.Cost),
+			money(c.GrossMargin), percent(c.GrossMarginRatio), percent(c.CostShare), count(c.Tokens), count(c.Requests), multiple(c.CostVsAverage), multiple(c.TokensVsAverage))
 	}
 	tw.Flush()
 
@@ -151,6 +151,43 @@ func writeTable(out io.Writer, rep *engine.Report, days int) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", u.Source, u.Name, money(u.Cost), count(u.Tokens))
 	}
 	tw.Flush()
+
+	fmt.Fprintln(out, "\nCost by product feature (revenue: each customer's, split over its features by its spend on each)")
+	fmt.Fprintln(tw, "FEATURE\tLLM COST\tSHARE OF SPEND\tCUSTOMERS\tREVENUE\tMARGIN\tMARGIN %\t")
+	for _, f := range rep.Features {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t\n", f.Feature, money(f.Cost), percent(f.CostShare), f.Customers, money(f.Revenue), money(f.GrossMargin), percent(f.GrossMarginRatio))
+	}
+	tw.Flush()
+
+	if len(rep.Plans) > 0 {
+		fmt.Fprintf(out, "\nPlans: price per customer for a %.0f%% gross margin (over the window)\n", rep.Plans[0].TargetMargin*100)
+	}
+	fmt.Fprintln(tw, "PLAN\tCUSTOMERS\tREVENUE/CUSTOMER\tCOST/CUSTOMER\tP90 COST\tMARGIN %\tPRICE FOR TARGET\tVS TODAY\t")
+	for _, p := range rep.Plans {
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t\n", p.Plan, p.Customers, money(p.RevenuePerCustomer), money(p.CostPerCustomer),
+			money(p.CostPerCustomerP90), percent(p.GrossMarginRatio), money(p.PriceForTarget), multiple(p.PriceForTargetRatio))
+	}
+	tw.Flush()
+
+	if fc := rep.Forecast; fc != nil {
+		fmt.Fprintf(out, "\nMonth-end forecast %s (through %s, %d days left, trend of the last %d days): %d projected underwater\n",
+			fc.Month, fc.Through, fc.DaysLeft, fc.TrendDays, fc.Underwater)
+		fmt.Fprintln(tw, "CUSTOMER\tNAME\tCOST SO FAR\tDAILY TREND\tPROJECTED COST\tPROJECTED REVENUE\tPROJECTED MARGIN\t\t")
+		const shown = 10 // the worst margins; --format=json has every customer
+		for i, c := range fc.Customers {
+			if i == shown {
+				fmt.Fprintf(tw, "… %d more (see --format=json)\t\t\t\t\t\t\t\t\n", len(fc.Customers)-shown)
+				break
+			}
+			flag := ""
+			if c.Underwater {
+				flag = "UNDERWATER"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", c.CustomerID, c.Name, money(c.CostMonthToDate), money(c.DailyCostTrend),
+				money(c.ProjectedCost), money(c.ProjectedRevenue), money(c.ProjectedMargin), flag)
+		}
+		tw.Flush()
+	}
 
 	fmt.Fprintln(out, "\nReconciliation (attributed + unattributed = billed)")
 	fmt.Fprintln(tw, "PROVIDER\tBILLED\tATTRIBUTED\tUNATTRIBUTED\tESTIMATED\t")
@@ -166,6 +203,13 @@ func writeTable(out io.Writer, rep *engine.Report, days int) error {
 		}
 	}
 	return nil
+}
+
+func multiple(r *float64) string {
+	if r == nil {
+		return "n/a"
+	}
+	return strconv.FormatFloat(*r, 'f', 2, 64) + "×"
 }
 
 func ratioText(r *float64) string {

@@ -14,6 +14,7 @@ import (
 
 	stripebilling "github.com/marginhq/margin/internal/billing/stripe"
 	"github.com/marginhq/margin/internal/catalog"
+	"github.com/marginhq/margin/internal/ledger"
 	"github.com/marginhq/margin/internal/providers/anthropic"
 	"github.com/marginhq/margin/internal/providers/openai"
 	"github.com/marginhq/margin/internal/providers/openrouter"
@@ -190,7 +191,13 @@ func (e *Engine) Fetch(ctx context.Context, w usage.Window, progress Progress) (
 			if progress != nil {
 				progress(SourceStripe, false, 0, nil)
 			}
-			rv, err := e.FetchRevenue(ctx, w)
+			// Revenue runs to month end: invoiced service periods are known ahead, and the
+			// month-end forecast needs them.
+			rw := w
+			if end := usage.DayOf(timeMonthStart(e.Today().Time()).AddDate(0, 1, 0)); rw.To < end {
+				rw.To = end
+			}
+			rv, err := e.FetchRevenue(ctx, rw)
 			if err == nil {
 				f.Revenue = rv
 			}
@@ -241,14 +248,44 @@ func (e *Engine) Compute(f *Facts) *Result {
 	return Compute(f, e.catalog, Mapping{Customers: e.opts.Customers, Features: e.opts.Features})
 }
 
-// Report fetches the window and summarizes it. A failing source fails the report: a partial
-// report would silently understate spend.
+// Report fetches the window and summarizes it, with the month-end forecast of the current month
+// (which needs this month's days, today's estimate included). A failing source fails the report:
+// a partial report would silently understate spend.
 func (e *Engine) Report(ctx context.Context, w usage.Window, progress Progress) (*Report, error) {
-	f, err := e.Fetch(ctx, w, progress)
+	today := e.Today()
+	monthStart := usage.DayOf(timeMonthStart(today.Time()))
+	// The forecast reads this month and the trend days before today, whichever reaches back further.
+	forecastWindow := usage.Window{From: min(monthStart, today-trendDays), To: today + 1}
+	f, err := e.Fetch(ctx, usage.Window{From: min(w.From, forecastWindow.From), To: max(w.To, today+1)}, progress)
 	if err != nil {
 		return nil, err
 	}
-	return Summarize(e.Compute(f), e.opts.ReportingCurrency), nil
+	reportFacts := *f
+	reportFacts.Window = w
+	rep := SummarizeFor(e.Compute(&reportFacts), e.opts.ReportingCurrency, e.targetMargin())
+	monthFacts := *f
+	monthFacts.Window = forecastWindow
+	rep.Forecast = e.Forecast(e.Compute(&monthFacts), f.Revenue)
+	return rep, nil
+}
+
+// Forecast projects month-end cost and revenue per customer from a result covering this month and
+// the week before today (through today) and Stripe's revenue, which runs to the end of the
+// invoiced service periods.
+func (e *Engine) Forecast(month *Result, rv *RevenueFacts) *Forecast {
+	var daily []DailyRevenue
+	if rv != nil {
+		daily = rv.Daily
+	}
+	return forecast(month, daily, e.Today())
+}
+
+// TargetMargin is the gross margin the plans view prices for.
+func (e *Engine) targetMargin() ledger.Rate {
+	if e.opts.TargetMargin > 0 {
+		return e.opts.TargetMargin
+	}
+	return DefaultTargetMargin
 }
 
 // CheckResult is the outcome of checking one source's credentials.

@@ -32,6 +32,8 @@ type Options struct {
 	Features map[usage.SourceRef]string
 	// Prices override or extend the embedded price catalog.
 	Prices []catalog.Entry
+	// TargetMargin is the gross margin the plans view prices for (0: DefaultTargetMargin, 0.65).
+	TargetMargin ledger.Rate
 
 	// Not from config: transport and clock, replaceable by tests and the demo.
 	HTTPClient *http.Client

@@ -19,6 +19,9 @@ type Report struct {
 	Customers      []CustomerLine       `json:"customers"`
 	Unattributed   []UnattributedLine   `json:"unattributed"`
 	Reconciliation []ReconciliationLine `json:"reconciliation"`
+	Features       []FeatureLine        `json:"features"`
+	Plans          []PlanLine           `json:"plans"`
+	Forecast       *Forecast            `json:"forecast,omitempty"` // set by Engine.Report
 	Warnings       []string             `json:"warnings,omitempty"`
 }
 
@@ -65,6 +68,10 @@ type CustomerLine struct {
 	CostShare        *float64     `json:"cost_share"`
 	Tokens           int64        `json:"tokens"`
 	Requests         int64        `json:"requests"`
+	// Against the average paying customer over the same window; nil with no paying customer.
+	TokensVsAverage *float64 `json:"tokens_vs_average"`
+	CostVsAverage   *float64 `json:"cost_vs_average"`
+	Rank            int      `json:"rank"` // by cost, 1 = highest
 }
 
 // UnattributedLine is spend no customer mapping covers, by source, so it can be mapped.
@@ -93,8 +100,13 @@ func ratio(num, den ledger.Money) *float64 {
 	return &r
 }
 
-// Summarize turns a result into the report.
+// Summarize turns a result into the report, pricing plans for the default target margin.
 func Summarize(res *Result, currency string) *Report {
+	return SummarizeFor(res, currency, DefaultTargetMargin)
+}
+
+// SummarizeFor turns a result into the report, pricing plans for the target gross margin.
+func SummarizeFor(res *Result, currency string, target ledger.Rate) *Report {
 	rep := &Report{
 		From:     res.Window.From.String(),
 		To:       res.Window.To.String(),
@@ -237,6 +249,9 @@ func Summarize(res *Result, currency string) *Report {
 			rep.Reconciliation = append(rep.Reconciliation, *l)
 		}
 	}
+	addAverages(rep)
+	rep.Features = featureLines(res, rep)
+	rep.Plans = planLines(rep, target)
 	if rep.Providers == nil {
 		rep.Providers = []ProviderLine{}
 	}

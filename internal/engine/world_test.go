@@ -166,3 +166,46 @@ func TestSimulatedWorld_FailingSourceIsNamed(t *testing.T) {
 func kept(win usage.Window, p usage.Provider) usage.Day {
 	return max(win.From, win.To-usage.Day(p.RetentionDays()))
 }
+
+func TestSimulatedWorld_InsightsHaveSomethingToShow(t *testing.T) {
+	w, eng := demoWorld(t)
+	win, _ := eng.Window(31)
+	rep, err := eng.Report(context.Background(), win, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	losing, mapped := 0, 0
+	for _, f := range rep.Features {
+		if f.Feature != engine.UnassignedFeature {
+			mapped++
+		}
+		if f.Customers > 0 && f.GrossMargin < 0 {
+			losing++
+		}
+	}
+	if mapped < 3 || losing < 1 {
+		t.Errorf("features %+v: want at least three, one losing money", rep.Features)
+	}
+	if len(rep.Plans) != 3 {
+		t.Errorf("plans = %+v, want the world's three", rep.Plans)
+	}
+	for _, p := range rep.Plans {
+		if p.PriceForTarget <= 0 || p.PriceForTargetRatio == nil || p.CostPerCustomerP90 <= 0 {
+			t.Errorf("plan %s has no price for the target: %+v", p.Plan, p)
+		}
+	}
+	if rep.Forecast == nil || rep.Forecast.Underwater < 1 {
+		t.Fatalf("forecast = %+v, want a customer projected underwater", rep.Forecast)
+	}
+	var underwater bool
+	for _, c := range rep.Forecast.Customers {
+		underwater = underwater || (c.CustomerID == w.UnderwaterCustomer() && c.Underwater)
+	}
+	if !underwater {
+		t.Errorf("the world's underwater customer %s is not projected underwater", w.UnderwaterCustomer())
+	}
+	spike := rep.Customers[0]
+	if spike.CostVsAverage == nil || *spike.CostVsAverage < 2 || spike.Rank != 1 {
+		t.Errorf("the top customer %+v is not several times the average", spike)
+	}
+}

@@ -10,6 +10,7 @@ package simulator
 
 import (
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -115,6 +116,7 @@ func (w *World) EngineOptions(root string, client *http.Client) engine.Options {
 		Stripe:            &engine.SourceOptions{Key: secret.String(StripeAPIKey), BaseURL: st},
 		FXRates:           map[string]ledger.Rate{"eur": 1_080_000_000, "gbp": 1_270_000_000},
 		Customers:         customers,
+		Features:          w.Features(),
 		HTTPClient:        client,
 		Now:               func() time.Time { return now },
 	}
@@ -149,6 +151,41 @@ func (w *World) Customers() []string {
 		ids[i] = c.id
 	}
 	return ids
+}
+
+// The product features of the demo company. Agent runs are the expensive one: the internal evals
+// and the underwater customer run on it, so it loses money.
+const (
+	FeatureChat       = "chat"
+	FeatureSummarizer = "summarizer"
+	FeatureSearch     = "search"
+	FeatureAgent      = "agent"
+)
+
+// Features maps each source to the product feature it serves, as a founder would write it in the
+// config's features block: OpenAI keys serve chat, Anthropic keys the summarizer, OpenRouter keys
+// search; internal keys and the underwater customer's keys run the agent. Workspace-level Workbench
+// usage stays unassigned.
+func (w *World) Features() map[usage.SourceRef]string {
+	m := map[usage.SourceRef]string{}
+	under := w.UnderwaterCustomer()
+	for _, ref := range w.Sources() {
+		if strings.Contains(string(ref), ":workspace:") || strings.Contains(string(ref), ":project:") {
+			continue
+		}
+		owner := w.CustomerOf(ref)
+		switch {
+		case owner == "" || owner == under:
+			m[ref] = FeatureAgent
+		case ref.Provider() == usage.OpenAI:
+			m[ref] = FeatureChat
+		case ref.Provider() == usage.Anthropic:
+			m[ref] = FeatureSummarizer
+		default:
+			m[ref] = FeatureSearch
+		}
+	}
+	return m
 }
 
 // Sources lists every source reference that carries usage, in creation order.

@@ -1,0 +1,308 @@
+package engine
+
+import (
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/marginhq/margin/internal/ledger"
+	"github.com/marginhq/margin/internal/usage"
+)
+
+// The insight views answer the founder's pricing questions from a computed window: which features
+// lose money, what each plan must cost for a target margin, how a customer compares with the
+// average paying customer, and who will be underwater at month end. All money stays fixed-point;
+// ratios are floats made at the edge and nil where undefined.
+
+// UnassignedFeature labels spend on sources no feature mapping names.
+const UnassignedFeature = "unassigned"
+
+// DefaultTargetMargin is the gross margin the plans view prices for when none is configured.
+const DefaultTargetMargin ledger.Rate = 650_000_000 // 0.65
+
+// FeatureLine is the spend and margin of one product feature.
+type FeatureLine struct {
+	Feature   string       `json:"feature"`
+	Cost      ledger.Money `json:"cost_usd"`
+	CostShare *float64     `json:"cost_share"`
+	Customers int          `json:"customers"` // attributed customers with spend on the feature
+	// Revenue is the revenue of the feature's customers, each customer's revenue split over the
+	// features it uses in proportion to its LLM cost on each (the only usage signal there is).
+	Revenue          ledger.Money `json:"revenue_usd"`
+	GrossMargin      ledger.Money `json:"gross_margin_usd"`
+	GrossMarginRatio *float64     `json:"gross_margin_ratio"` // nil when no known customer pays for it
+}
+
+// PlanLine is one plan's unit economics and the price that would reach the target margin.
+type PlanLine struct {
+	Plan                string       `json:"plan"`
+	Customers           int          `json:"customers"`
+	Revenue             ledger.Money `json:"revenue_usd"`
+	Cost                ledger.Money `json:"cost_usd"`
+	GrossMargin         ledger.Money `json:"gross_margin_usd"`
+	GrossMarginRatio    *float64     `json:"gross_margin_ratio"`
+	RevenuePerCustomer  ledger.Money `json:"revenue_per_customer_usd"`
+	CostPerCustomer     ledger.Money `json:"cost_per_customer_usd"`     // mean
+	CostPerCustomerP90  ledger.Money `json:"cost_per_customer_p90_usd"` // nearest rank
+	TargetMargin        float64      `json:"target_margin"`
+	PriceForTarget      ledger.Money `json:"price_for_target_usd"`      // per customer over the window
+	PriceForTargetRatio *float64     `json:"price_for_target_multiple"` // of today's revenue per customer
+}
+
+// ForecastLine projects one customer's month-end cost and revenue.
+type ForecastLine struct {
+	CustomerID         string       `json:"customer_id"`
+	Name               string       `json:"name"`
+	Plan               string       `json:"plan"`
+	CostMonthToDate    ledger.Money `json:"cost_month_to_date_usd"`
+	RevenueMonthToDate ledger.Money `json:"revenue_month_to_date_usd"`
+	DailyCostTrend     ledger.Money `json:"daily_cost_trend_usd"` // mean of the recent days
+	ProjectedCost      ledger.Money `json:"projected_cost_usd"`
+	ProjectedRevenue   ledger.Money `json:"projected_revenue_usd"`
+	ProjectedMargin    ledger.Money `json:"projected_margin_usd"`
+	Underwater         bool         `json:"projected_underwater"`
+}
+
+// Forecast is the month-end projection for every customer with cost or revenue this month.
+type Forecast struct {
+	Month      string         `json:"month"`      // "2026-11"
+	Through    string         `json:"through"`    // last day with data (today, partly estimated)
+	DaysLeft   int            `json:"days_left"`  // days after Through until month end
+	TrendDays  int            `json:"trend_days"` // days the daily trend averages
+	Underwater int            `json:"underwater"` // customers projected underwater
+	Customers  []ForecastLine `json:"customers"`
+}
+
+// featureOf returns the row's feature label.
+func featureOf(r *CostRow) string {
+	if r.Feature == "" {
+		return UnassignedFeature
+	}
+	return r.Feature
+}
+
+// featureLines splits spend by feature and gives each feature the revenue of its customers in
+// proportion to what each customer spends on it.
+func featureLines(res *Result, rep *Report) []FeatureLine {
+	type cf struct{ customer, feature string }
+	spend := map[cf]ledger.Money{}
+	lines := map[string]*FeatureLine{}
+	for i := range res.Rows {
+		r := &res.Rows[i]
+		f := featureOf(r)
+		l := lines[f]
+		if l == nil {
+			l = &FeatureLine{Feature: f}
+			lines[f] = l
+		}
+		l.Cost += r.Cost
+		if r.Customer != "" {
+			spend[cf{r.Customer, f}] += r.Cost
+		}
+	}
+	byCustomer := map[string][]cf{}
+	for k := range spend {
+		byCustomer[k.customer] = append(byCustomer[k.customer], k)
+	}
+	for _, c := range rep.Customers {
+		keys := byCustomer[c.CustomerID]
+		if len(keys) == 0 {
+			continue
+		}
+		slices.SortFunc(keys, func(a, b cf) int { return cmpString(a.feature, b.feature) })
+		weights := make([]int64, len(keys))
+		for i, k := range keys {
+			weights[i] = int64(max(spend[k], 0))
+			lines[k.feature].Customers++
+		}
+		for i, part := range ledger.Split(c.Revenue, weights) {
+			lines[keys[i].feature].Revenue += part
+		}
+	}
+	out := make([]FeatureLine, 0, len(lines))
+	for _, l := range lines {
+		l.GrossMargin = l.Revenue - l.Cost
+		l.GrossMarginRatio = ratio(l.GrossMargin, l.Revenue)
+		l.CostShare = ratio(l.Cost, rep.Totals.Cost)
+		out = append(out, *l)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Cost != out[j].Cost {
+			return out[i].Cost > out[j].Cost
+		}
+		return out[i].Feature < out[j].Feature
+	})
+	return out
+}
+
+func cmpString(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// addAverages sets each customer's tokens and cost as a multiple of the average paying customer
+// (revenue > 0) and its rank by cost (1 = the most expensive).
+func addAverages(rep *Report) {
+	var paying int64
+	var tokens int64
+	var cost ledger.Money
+	for _, c := range rep.Customers {
+		if c.Revenue > 0 {
+			paying++
+			tokens += c.Tokens
+			cost += c.Cost
+		}
+	}
+	for i := range rep.Customers {
+		c := &rep.Customers[i]
+		c.Rank = i + 1 // rep.Customers is sorted by cost, descending
+		if paying == 0 {
+			continue
+		}
+		if tokens > 0 {
+			r := float64(c.Tokens) * float64(paying) / float64(tokens)
+			c.TokensVsAverage = &r
+		}
+		if cost > 0 {
+			r := float64(c.Cost) * float64(paying) / float64(cost)
+			c.CostVsAverage = &r
+		}
+	}
+}
+
+// planLines summarises each plan and prices it for the target margin: the price p with
+// (p − cost) / p = target is cost / (1 − target), using the mean cost per customer.
+func planLines(rep *Report, target ledger.Rate) []PlanLine {
+	type acc struct {
+		line  PlanLine
+		costs []ledger.Money
+	}
+	plans := map[string]*acc{}
+	for _, c := range rep.Customers {
+		plan := c.Plan
+		if plan == "" {
+			plan = "none"
+		}
+		a := plans[plan]
+		if a == nil {
+			a = &acc{line: PlanLine{Plan: plan}}
+			plans[plan] = a
+		}
+		a.line.Customers++
+		a.line.Revenue += c.Revenue
+		a.line.Cost += c.Cost
+		a.costs = append(a.costs, c.Cost)
+	}
+	out := make([]PlanLine, 0, len(plans))
+	for _, a := range plans {
+		l := &a.line
+		n := int64(l.Customers)
+		l.GrossMargin = l.Revenue - l.Cost
+		l.GrossMarginRatio = ratio(l.GrossMargin, l.Revenue)
+		l.RevenuePerCustomer = ledger.Money(ledger.MustMulDiv(int64(l.Revenue), 1, n))
+		l.CostPerCustomer = ledger.Money(ledger.MustMulDiv(int64(l.Cost), 1, n))
+		l.CostPerCustomerP90 = percentile(a.costs, 90)
+		l.TargetMargin = float64(target) / float64(ledger.RateOne)
+		if keep := int64(ledger.RateOne - target); keep > 0 {
+			l.PriceForTarget = ledger.Money(ledger.MustMulDiv(int64(l.CostPerCustomer), int64(ledger.RateOne), keep))
+		}
+		l.PriceForTargetRatio = ratio(l.PriceForTarget, l.RevenuePerCustomer)
+		out = append(out, *l)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Plan < out[j].Plan })
+	return out
+}
+
+// percentile returns the nearest-rank p-th percentile of values (0 for none).
+func percentile(values []ledger.Money, p int) ledger.Money {
+	if len(values) == 0 {
+		return 0
+	}
+	s := slices.Clone(values)
+	slices.Sort(s)
+	rank := (p*len(s) + 99) / 100 // ceil(p/100 × n), 1-based
+	return s[max(rank, 1)-1]
+}
+
+// trendDays is how many recent days the month-end forecast averages for its daily trend.
+const trendDays = 7
+
+// forecast projects each customer's month: cost so far (today's estimate included) plus the mean
+// daily cost of the last trendDays days for every day left; revenue so far plus what Stripe has
+// already invoiced for the rest of the month (service periods run to month end). A customer whose
+// projected cost exceeds projected revenue is flagged underwater.
+func forecast(res *Result, revenue []DailyRevenue, today usage.Day) *Forecast {
+	t := today.Time()
+	monthStart := usage.DayOf(timeMonthStart(t))
+	monthEnd := usage.DayOf(timeMonthStart(t).AddDate(0, 1, 0))
+	fc := &Forecast{Month: t.Format("2006-01"), Through: today.String(), DaysLeft: int(monthEnd - today - 1)}
+	trendFrom := max(today-trendDays, res.Window.From)
+	fc.TrendDays = int(today - trendFrom) // complete days only: today is partial
+	type acc struct {
+		line  ForecastLine
+		trend ledger.Money
+	}
+	cs := map[string]*acc{}
+	get := func(id string) *acc {
+		a := cs[id]
+		if a == nil {
+			info := res.Customers[id]
+			a = &acc{line: ForecastLine{CustomerID: id, Name: info.Name, Plan: info.Plan}}
+			cs[id] = a
+		}
+		return a
+	}
+	for i := range res.Rows {
+		r := &res.Rows[i]
+		if r.Customer == "" {
+			continue
+		}
+		a := get(r.Customer)
+		if r.Day >= monthStart && r.Day <= today {
+			a.line.CostMonthToDate += r.Cost
+		}
+		if r.Day >= trendFrom && r.Day < today {
+			a.trend += r.Cost
+		}
+	}
+	for _, d := range revenue {
+		if d.Day < monthStart || d.Day >= monthEnd {
+			continue
+		}
+		a := get(d.Customer)
+		if d.Day <= today {
+			a.line.RevenueMonthToDate += d.Amount
+		}
+		a.line.ProjectedRevenue += d.Amount
+	}
+	for _, a := range cs {
+		l := &a.line
+		if fc.TrendDays > 0 {
+			l.DailyCostTrend = ledger.Money(ledger.MustMulDiv(int64(a.trend), 1, int64(fc.TrendDays)))
+		}
+		l.ProjectedCost = l.CostMonthToDate + ledger.Money(ledger.MustMulDiv(int64(l.DailyCostTrend), int64(fc.DaysLeft), 1))
+		l.ProjectedMargin = l.ProjectedRevenue - l.ProjectedCost
+		l.Underwater = l.ProjectedCost > l.ProjectedRevenue
+		if l.Underwater {
+			fc.Underwater++
+		}
+		fc.Customers = append(fc.Customers, *l)
+	}
+	sort.Slice(fc.Customers, func(i, j int) bool {
+		a, b := fc.Customers[i], fc.Customers[j]
+		if a.ProjectedMargin != b.ProjectedMargin {
+			return a.ProjectedMargin < b.ProjectedMargin // the worst first
+		}
+		return a.CustomerID < b.CustomerID
+	})
+	return fc
+}
+
+func timeMonthStart(t time.Time) time.Time {
+	return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
+}
