@@ -25,6 +25,9 @@ const (
 	DefaultPollInterval      = 5 * time.Minute
 	DefaultStateFile         = "margin-state.json"
 
+	// DefaultTargetMargin is the gross margin the plans view prices for (0.65).
+	DefaultTargetMargin = engine.DefaultTargetMargin
+
 	DefaultOpenAIBaseURL     = "https://api.openai.com/v1"
 	DefaultAnthropicBaseURL  = "https://api.anthropic.com"
 	DefaultOpenRouterBaseURL = "https://openrouter.ai/api/v1"
@@ -41,6 +44,7 @@ type Config struct {
 	BackfillDays      int           // 1..31
 	PollInterval      time.Duration // exporter only
 	StateFile         string        // exporter only; relative paths are relative to the config file
+	TargetMargin      ledger.Rate   // gross margin the plans view prices for, in (0, 1)
 
 	OpenAI     Source
 	Anthropic  Source
@@ -109,6 +113,7 @@ func (c *Config) EngineOptions() engine.Options {
 	opts := engine.Options{
 		ReportingCurrency: c.ReportingCurrency,
 		BackfillDays:      c.BackfillDays,
+		TargetMargin:      c.TargetMargin,
 		OpenAI:            src(c.OpenAI),
 		Anthropic:         src(c.Anthropic),
 		OpenRouter:        src(c.OpenRouter),
@@ -154,6 +159,7 @@ type view struct {
 	BackfillDays      int                        `yaml:"backfill_days" json:"backfill_days"`
 	PollInterval      string                     `yaml:"poll_interval" json:"poll_interval"`
 	StateFile         string                     `yaml:"state_file" json:"state_file"`
+	TargetMargin      string                     `yaml:"target_margin" json:"target_margin"`
 	Providers         providersView              `yaml:"providers" json:"providers"`
 	Stripe            sourceView                 `yaml:"stripe" json:"stripe"`
 	FXRates           map[string]string          `yaml:"fx_rates,omitempty" json:"fx_rates,omitempty"`
@@ -210,6 +216,7 @@ func (c *Config) view() view {
 		BackfillDays:      c.BackfillDays,
 		PollInterval:      c.PollInterval.String(),
 		StateFile:         c.StateFile,
+		TargetMargin:      c.TargetMargin.String(),
 		Providers: providersView{
 			OpenAI:     newSourceView(c.OpenAI),
 			Anthropic:  newSourceView(c.Anthropic),

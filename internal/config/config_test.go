@@ -81,6 +81,7 @@ func TestParse_BadFiles(t *testing.T) {
 		{"unknown_top_key", "backfil_days: unknown key (line 1)"},
 		{"currency", `reporting_currency: "eur" is not supported: only usd (line 1)`},
 		{"backfill_days_range", `backfill_days: want a whole number of days from 1 to 31 (the providers keep 31), got "40" (line 1)`},
+		{"target_margin_range", `target_margin: want a gross margin between 0 and 1 such as 0.65, got "65" (line 1)`},
 		{"backfill_days_text", `backfill_days: want a whole number of days from 1 to 31 (the providers keep 31), got "week" (line 1)`},
 		{"poll_interval_short", "poll_interval: 30s is too short: at least 1m0s (line 1)"},
 		{"poll_interval_text", `poll_interval: want a duration such as 5m, got "soon" (line 1)`},
@@ -141,6 +142,7 @@ func TestParse_Defaults(t *testing.T) {
 	want := &Config{
 		ReportingCurrency: "usd",
 		BackfillDays:      31,
+		TargetMargin:      DefaultTargetMargin,
 		PollInterval:      5 * time.Minute,
 		StateFile:         filepath.Join("testdata", "margin-state.json"),
 		OpenAI:            Source{BaseURL: "https://api.openai.com/v1"},
@@ -185,6 +187,7 @@ func TestParse_Full(t *testing.T) {
 	want := engine.Options{
 		ReportingCurrency: "usd",
 		BackfillDays:      7,
+		TargetMargin:      rate(t, "0.7"),
 		OpenAI:            &engine.SourceOptions{Key: "sk-admin-FROMFILE000001", BaseURL: "http://127.0.0.1:8089/v1"},
 		Anthropic:         &engine.SourceOptions{Key: "sk-ant-admin01-ENVKEY000000002", BaseURL: "https://api.anthropic.com"},
 		Stripe:            &engine.SourceOptions{Key: "prefix-rk_test_ENVKEY000000004-${LITERAL}", BaseURL: "https://api.stripe.com"},
@@ -443,6 +446,7 @@ func TestExampleConfig_Loads(t *testing.T) {
 	want := engine.Options{
 		ReportingCurrency: "usd",
 		BackfillDays:      31,
+		TargetMargin:      DefaultTargetMargin,
 		OpenAI:            &engine.SourceOptions{Key: secret.String(testEnv["OPENAI_ADMIN_KEY"]), BaseURL: "https://api.openai.com/v1"},
 		Anthropic:         &engine.SourceOptions{Key: secret.String(testEnv["ANTHROPIC_ADMIN_KEY"]), BaseURL: "https://api.anthropic.com"},
 		OpenRouter:        &engine.SourceOptions{Key: secret.String(testEnv["OPENROUTER_MANAGEMENT_KEY"]), BaseURL: "https://openrouter.ai/api/v1"},

@@ -50,6 +50,7 @@ func Parse(data []byte, opts ParseOptions) (*Config, error) {
 	p := &parser{opts: opts, cfg: &Config{
 		ReportingCurrency: DefaultReportingCurrency,
 		BackfillDays:      DefaultBackfillDays,
+		TargetMargin:      DefaultTargetMargin,
 		PollInterval:      DefaultPollInterval,
 		StateFile:         DefaultStateFile,
 		OpenAI:            Source{BaseURL: DefaultOpenAIBaseURL},
@@ -251,6 +252,18 @@ func (p *parser) root(n *yaml.Node) {
 				return
 			}
 			p.cfg.PollInterval = d
+		},
+		"target_margin": func(path string, v *yaml.Node) {
+			s, ok := p.scalar(path, v)
+			if !ok {
+				return
+			}
+			r, err := ledger.ParseRate(s)
+			if err != nil || r <= 0 || r >= ledger.RateOne {
+				p.fail(path, v, "want a gross margin between 0 and 1 such as 0.65, got %s", shown(v))
+				return
+			}
+			p.cfg.TargetMargin = r
 		},
 		"state_file": func(path string, v *yaml.Node) {
 			if s, ok := p.scalar(path, v); ok {
