@@ -1,0 +1,74 @@
+package usage
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseRef(t *testing.T) {
+	for _, tc := range []struct {
+		in      string
+		p       Provider
+		k       Kind
+		id, err string
+	}{
+		{in: "openai:api_key:key_abc", p: OpenAI, k: KindAPIKey, id: "key_abc"},
+		{in: "openai:project:proj_1", p: OpenAI, k: KindProject, id: "proj_1"},
+		{in: "anthropic:workspace:default", p: Anthropic, k: KindWorkspace, id: "default"},
+		{in: "openrouter:key:f01d943", p: OpenRouter, k: KindKey, id: "f01d943"},
+		{in: "openai:workspace:x", err: `openai has no source kind "workspace" (want project or api_key)`},
+		{in: "mistral:key:x", err: `unknown provider "mistral"`},
+		{in: "openai:api_key:", err: "want provider:kind:id"},
+		{in: "key_abc", err: "want provider:kind:id"},
+	} {
+		p, k, id, err := ParseRef(tc.in)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("ParseRef(%q) error %v, want %q", tc.in, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || p != tc.p || k != tc.k || id != tc.id {
+			t.Errorf("ParseRef(%q) = %s %s %s %v", tc.in, p, k, id, err)
+		}
+		if Ref(p, k, id) != SourceRef(tc.in) || SourceRef(tc.in).Provider() != tc.p {
+			t.Errorf("Ref/Provider do not round-trip %q", tc.in)
+		}
+	}
+}
+
+func TestDays(t *testing.T) {
+	d := DayOf(time.Date(2026, 11, 27, 23, 59, 59, 0, time.FixedZone("x", -5*3600))) // 2026-11-28 04:59 UTC
+	if d.String() != "2026-11-28" || d.Time() != time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC) {
+		t.Errorf("DayOf = %s", d)
+	}
+	if DayOf(time.Unix(-1, 0)).String() != "1969-12-31" {
+		t.Error("days before the epoch round down")
+	}
+	p, err := ParseDay("2026-11-28")
+	if err != nil || p != d {
+		t.Errorf("ParseDay = %v %v", p, err)
+	}
+	if _, err := ParseDay("28/11/2026"); err == nil {
+		t.Error("bad date parsed")
+	}
+	w := LastCompleteDays(time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC), 31)
+	if w.From.String() != "2026-10-27" || w.To.String() != "2026-11-27" || w.Days() != 31 || w.Contains(w.To) || !w.Contains(w.From) {
+		t.Errorf("window %s (%d days)", w, w.Days())
+	}
+	if OpenRouter.RetentionDays() != 30 || OpenAI.RetentionDays() != 31 {
+		t.Error("retention")
+	}
+}
+
+func TestTokens_TotalCountsEachTokenOnce(t *testing.T) {
+	a := Tokens{Input: 100, CachedInput: 50, CacheWrite5m: 10, CacheWrite1h: 5, Output: 30, Reasoning: 20}
+	if a.Total() != 195 {
+		t.Errorf("Total = %d: reasoning is part of output and must not count twice", a.Total())
+	}
+	a.Add(a)
+	if a.Total() != 390 || a.Reasoning != 40 {
+		t.Errorf("Add: %+v", a)
+	}
+}
