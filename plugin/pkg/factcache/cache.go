@@ -1,0 +1,337 @@
+// Package factcache keeps what the providers and Stripe returned, per source and UTC day, for one
+// datasource instance, so dashboards re-read only what may have changed. Closed days are kept;
+// recent days (today and yesterday, which providers still revise) expire after a TTL. Concurrent
+// fetches of the same range are collapsed into one, and errors are never cached. It knows the
+// engine's facts, not Grafana.
+package factcache
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+
+	"github.com/marginhq/margin/internal/engine"
+	"github.com/marginhq/margin/internal/usage"
+)
+
+// Fetcher reads one source for a window; *engine.Engine implements it.
+type Fetcher interface {
+	FetchProvider(ctx context.Context, p usage.Provider, w usage.Window) (*usage.Batch, error)
+	FetchRevenue(ctx context.Context, w usage.Window) (*engine.RevenueFacts, error)
+}
+
+// DefaultRecentTTL is how long today's and yesterday's facts are served before they are read again.
+const DefaultRecentTTL = 5 * time.Minute
+
+// keepDays bounds memory: days older than this are dropped, since no provider serves them anyway.
+const keepDays = 40
+
+// Options configures a Cache. Zero values take the defaults.
+type Options struct {
+	RecentTTL time.Duration    // default DefaultRecentTTL
+	Now       func() time.Time // default time.Now
+}
+
+// Cache holds facts per source and day. It is safe for concurrent use.
+type Cache struct {
+	fetch Fetcher
+	ttl   time.Duration
+	now   func() time.Time
+	group singleflight.Group
+
+	mu      sync.Mutex
+	days    map[dayKey]*entry
+	gen     uint64 // incremented per stored fetch; entries carry the generation that stored them
+	fetches int    // fetches made, for tests and stats
+}
+
+type dayKey struct {
+	source string
+	day    usage.Day
+}
+
+// entry is one source's facts for one day.
+type entry struct {
+	fetchedAt time.Time
+	settled   bool // the day was closed when fetched: it is kept for good
+	gen       uint64
+	usage     []usage.UsageRecord
+	costs     []usage.CostRecord
+	revenue   []engine.DailyRevenue
+	fetch     *perFetch
+}
+
+// perFetch is what a fetch returns for its whole window rather than per day.
+type perFetch struct {
+	sources   []usage.SourceInfo
+	warnings  []string
+	customers []engine.CustomerInfo
+}
+
+// New returns an empty cache reading through f.
+func New(f Fetcher, opts Options) *Cache {
+	if opts.RecentTTL <= 0 {
+		opts.RecentTTL = DefaultRecentTTL
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Cache{fetch: f, ttl: opts.RecentTTL, now: opts.Now, days: map[dayKey]*entry{}}
+}
+
+// fresh reports whether e may still be served at now.
+func (c *Cache) fresh(e *entry, now time.Time) bool {
+	return e.settled || now.Sub(e.fetchedAt) < c.ttl
+}
+
+// Stamp returns a version of the facts cached for the sources over w: it changes whenever any of
+// those days is fetched again. ok is false when a day is missing or stale, so a fetch is due.
+func (c *Cache) Stamp(sources []string, w usage.Window) (stamp uint64, ok bool) {
+	now := c.now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, s := range sources {
+		for d := w.From; d < w.To; d++ {
+			e := c.days[dayKey{s, d}]
+			if e == nil || !c.fresh(e, now) {
+				return 0, false
+			}
+			// Generations only grow, so a replaced day always raises the maximum.
+			stamp = max(stamp, e.gen)
+		}
+	}
+	return stamp, true
+}
+
+// Fetches returns how many fetches reached the Fetcher.
+func (c *Cache) Fetches() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.fetches
+}
+
+// Release drops everything; the instance calls it on Dispose.
+func (c *Cache) Release() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.days = map[dayKey]*entry{}
+}
+
+// Batch returns the provider's facts for w, fetching only the days that are missing or stale,
+// and the stamp of the days it returns.
+func (c *Cache) Batch(ctx context.Context, p usage.Provider, w usage.Window) (*usage.Batch, uint64, error) {
+	source := string(p)
+	got, err := c.ensure(ctx, source, w, func(ctx context.Context, rng usage.Window) (map[usage.Day]*entry, error) {
+		b, err := c.fetch.FetchProvider(ctx, p, rng)
+		if err != nil {
+			return nil, err
+		}
+		pf := &perFetch{sources: b.Sources, warnings: b.Warnings}
+		days := emptyDays(rng, pf)
+		for _, r := range b.Usage {
+			if e := days[r.Day]; e != nil {
+				e.usage = append(e.usage, r)
+			}
+		}
+		for _, r := range b.Costs {
+			if e := days[r.Day]; e != nil {
+				e.costs = append(e.costs, r)
+			}
+		}
+		return days, nil
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	entries, stamp := c.collect(source, w, got)
+	out := &usage.Batch{Provider: p, Window: w}
+	nUsage, nCosts := 0, 0
+	for _, e := range entries {
+		nUsage += len(e.usage)
+		nCosts += len(e.costs)
+	}
+	out.Usage = make([]usage.UsageRecord, 0, nUsage)
+	out.Costs = make([]usage.CostRecord, 0, nCosts)
+	for _, e := range entries {
+		out.Usage = append(out.Usage, e.usage...)
+		out.Costs = append(out.Costs, e.costs...)
+	}
+	fetches := distinctFetches(entries)
+	names := map[usage.SourceRef]usage.SourceInfo{}
+	for _, pf := range fetches { // oldest first, so the newest name wins
+		for _, s := range pf.sources {
+			names[s.Ref] = s
+		}
+		out.Warnings = appendNew(out.Warnings, pf.warnings...)
+	}
+	out.Sources = make([]usage.SourceInfo, 0, len(names))
+	for _, s := range names {
+		out.Sources = append(out.Sources, s)
+	}
+	sort.Slice(out.Sources, func(i, j int) bool { return out.Sources[i].Ref < out.Sources[j].Ref })
+	return out, stamp, nil
+}
+
+// Revenue returns Stripe's customers and recognised revenue for w, like Batch.
+func (c *Cache) Revenue(ctx context.Context, w usage.Window) (*engine.RevenueFacts, uint64, error) {
+	got, err := c.ensure(ctx, engine.SourceStripe, w, func(ctx context.Context, rng usage.Window) (map[usage.Day]*entry, error) {
+		rv, err := c.fetch.FetchRevenue(ctx, rng)
+		if err != nil {
+			return nil, err
+		}
+		days := emptyDays(rng, &perFetch{customers: rv.Customers, warnings: rv.Warnings})
+		for _, d := range rv.Daily {
+			if e := days[d.Day]; e != nil {
+				e.revenue = append(e.revenue, d)
+			}
+		}
+		return days, nil
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	entries, stamp := c.collect(engine.SourceStripe, w, got)
+	out := &engine.RevenueFacts{}
+	for _, e := range entries {
+		out.Daily = append(out.Daily, e.revenue...)
+	}
+	customers := map[string]engine.CustomerInfo{}
+	for _, pf := range distinctFetches(entries) {
+		for _, cu := range pf.customers {
+			customers[cu.ID] = cu
+		}
+		out.Warnings = appendNew(out.Warnings, pf.warnings...)
+	}
+	for _, cu := range customers {
+		out.Customers = append(out.Customers, cu)
+	}
+	sort.Slice(out.Customers, func(i, j int) bool { return out.Customers[i].ID < out.Customers[j].ID })
+	return out, stamp, nil
+}
+
+func emptyDays(w usage.Window, pf *perFetch) map[usage.Day]*entry {
+	days := make(map[usage.Day]*entry, w.Days())
+	for d := w.From; d < w.To; d++ {
+		days[d] = &entry{fetch: pf}
+	}
+	return days
+}
+
+// ensure fetches the smallest range covering every missing or stale day of w, once for all
+// concurrent callers asking for the same range, and stores it. It returns the fetched days (nil
+// when everything was cached) so the caller can assemble even if a day is replaced meanwhile.
+func (c *Cache) ensure(ctx context.Context, source string, w usage.Window, fetch func(context.Context, usage.Window) (map[usage.Day]*entry, error)) (map[usage.Day]*entry, error) {
+	now := c.now()
+	var rng usage.Window
+	c.mu.Lock()
+	for d := w.From; d < w.To; d++ {
+		if e := c.days[dayKey{source, d}]; e == nil || !c.fresh(e, now) {
+			if rng.Days() == 0 {
+				rng.From = d
+			}
+			rng.To = d + 1
+		}
+	}
+	c.mu.Unlock()
+	if rng.Days() == 0 {
+		return nil, nil
+	}
+	ch := c.group.DoChan(fmt.Sprintf("%s:%d-%d", source, rng.From, rng.To), func() (any, error) {
+		// The fetch outlives a caller that gives up: the other callers and the next refresh of
+		// the dashboard still want it. Each request stays bounded by the HTTP client's timeout.
+		fetchedAt := c.now()
+		c.mu.Lock()
+		c.fetches++
+		c.mu.Unlock()
+		days, err := fetch(context.WithoutCancel(ctx), rng)
+		if err != nil {
+			return nil, err
+		}
+		c.store(source, days, fetchedAt)
+		return days, nil
+	})
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case r := <-ch:
+		if r.Err != nil {
+			return nil, r.Err
+		}
+		return r.Val.(map[usage.Day]*entry), nil
+	}
+}
+
+func (c *Cache) store(source string, days map[usage.Day]*entry, fetchedAt time.Time) {
+	fetchDay := usage.DayOf(fetchedAt)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	for d, e := range days {
+		e.fetchedAt, e.gen = fetchedAt, c.gen
+		e.settled = d < fetchDay-1 // older than yesterday when read: providers no longer revise it
+		c.days[dayKey{source, d}] = e
+	}
+	horizon := usage.DayOf(c.now()) - keepDays
+	for k := range c.days {
+		if k.day < horizon {
+			delete(c.days, k)
+		}
+	}
+}
+
+// collect returns the entries for every day of w, preferring the cache and falling back to what
+// this call fetched, and the highest generation among them.
+func (c *Cache) collect(source string, w usage.Window, fetched map[usage.Day]*entry) ([]*entry, uint64) {
+	out := make([]*entry, 0, w.Days())
+	var stamp uint64
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for d := w.From; d < w.To; d++ {
+		e := c.days[dayKey{source, d}]
+		if e == nil {
+			e = fetched[d]
+		}
+		if e == nil {
+			continue
+		}
+		out = append(out, e)
+		stamp = max(stamp, e.gen)
+	}
+	return out, stamp
+}
+
+// distinctFetches returns the fetches the entries came from, oldest first.
+func distinctFetches(entries []*entry) []*perFetch {
+	seen := map[*perFetch]uint64{}
+	for _, e := range entries {
+		if g, ok := seen[e.fetch]; !ok || e.gen < g {
+			seen[e.fetch] = e.gen
+		}
+	}
+	out := make([]*perFetch, 0, len(seen))
+	for pf := range seen {
+		out = append(out, pf)
+	}
+	sort.Slice(out, func(i, j int) bool { return seen[out[i]] < seen[out[j]] })
+	return out
+}
+
+func appendNew(list []string, items ...string) []string {
+	for _, it := range items {
+		dup := false
+		for _, have := range list {
+			if have == it {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			list = append(list, it)
+		}
+	}
+	return list
+}
