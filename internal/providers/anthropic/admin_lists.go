@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/marginhq/margin/internal/providers/apiclient"
 	"iter"
 	"net/url"
 
@@ -30,7 +31,7 @@ type Workspace struct {
 // GET /v1/organizations/workspaces
 func (c *Client) ListWorkspaces(ctx context.Context) iter.Seq2[Workspace, error] {
 	q := url.Values{"include_archived": {"true"}, "limit": {listPageSize}}
-	return listPages[Workspace](ctx, c, workspacesEndpoint, q)
+	return apiclient.ListPages[Workspace](ctx, c.api, workspacesEndpoint, q, listMaxPages, "after_id")
 }
 
 // APIKey is an entry of the API key list. partial_key_hint is deliberately not decoded: Margin
@@ -97,7 +98,7 @@ func (k APIKey) WorkspaceRef(listed map[string]bool) usage.SourceRef {
 // still carry usage in the reports), following after_id to the end.
 // GET /v1/organizations/api_keys
 func (c *Client) ListAPIKeys(ctx context.Context) iter.Seq2[APIKey, error] {
-	return listPages[APIKey](ctx, c, apiKeysEndpoint, url.Values{"limit": {listPageSize}})
+	return apiclient.ListPages[APIKey](ctx, c.api, apiKeysEndpoint, url.Values{"limit": {listPageSize}}, listMaxPages, "after_id")
 }
 
 // defaultWorkspaceRef names the default workspace, which has no id in the reports.

@@ -7,7 +7,6 @@ package anthropic
 import (
 	"context"
 	"errors"
-	"iter"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -125,103 +124,8 @@ func (c *Client) Provider() usage.Provider { return usage.Anthropic }
 // Check lists a single workspace: the cheapest call that proves the key is an admin key.
 // GET /v1/organizations/workspaces
 func (c *Client) Check(ctx context.Context) error {
-	var out listPage[Workspace]
+	var out apiclient.ListEnvelope[Workspace]
 	return c.api.Get(ctx, workspacesEndpoint, url.Values{"limit": {"1"}}, &out)
-}
-
-// bucketPage is the envelope of the usage and cost reports.
-type bucketPage[T any] struct {
-	Data     []T     `json:"data"`
-	HasMore  bool    `json:"has_more"`
-	NextPage *string `json:"next_page"`
-}
-
-// bucketPages yields every element of data across the pages of a report, passing next_page back
-// as page while has_more holds. query is copied, never modified.
-func bucketPages[T any](ctx context.Context, c *Client, endpoint string, query url.Values) iter.Seq2[T, error] {
-	return func(yield func(T, error) bool) {
-		var zero T
-		q := cloneValues(query)
-		pager := c.api.NewPager(endpoint, bucketMaxPages)
-		cursor := ""
-		for {
-			if err := pager.Next(cursor); err != nil {
-				yield(zero, err)
-				return
-			}
-			var page bucketPage[T]
-			if err := c.api.Get(ctx, endpoint, q, &page); err != nil {
-				yield(zero, err)
-				return
-			}
-			for _, item := range page.Data {
-				if !yield(item, nil) {
-					return
-				}
-			}
-			if !page.HasMore {
-				return
-			}
-			if page.NextPage == nil || *page.NextPage == "" {
-				yield(zero, &apiclient.PagingError{Provider: c.api.Provider(), Endpoint: endpoint, Reason: "has_more without next_page"})
-				return
-			}
-			cursor = *page.NextPage
-			q.Set("page", cursor)
-		}
-	}
-}
-
-// listPage is the envelope of the workspace and API key lists.
-type listPage[T any] struct {
-	Data    []T    `json:"data"`
-	HasMore bool   `json:"has_more"`
-	FirstID string `json:"first_id"`
-	LastID  string `json:"last_id"`
-}
-
-// listPages yields every element across the pages of a list endpoint, passing last_id back as
-// after_id while has_more holds.
-func listPages[T any](ctx context.Context, c *Client, endpoint string, query url.Values) iter.Seq2[T, error] {
-	return func(yield func(T, error) bool) {
-		var zero T
-		q := cloneValues(query)
-		pager := c.api.NewPager(endpoint, listMaxPages)
-		cursor := ""
-		for {
-			if err := pager.Next(cursor); err != nil {
-				yield(zero, err)
-				return
-			}
-			var page listPage[T]
-			if err := c.api.Get(ctx, endpoint, q, &page); err != nil {
-				yield(zero, err)
-				return
-			}
-			for _, item := range page.Data {
-				if !yield(item, nil) {
-					return
-				}
-			}
-			if !page.HasMore {
-				return
-			}
-			if page.LastID == "" {
-				yield(zero, &apiclient.PagingError{Provider: c.api.Provider(), Endpoint: endpoint, Reason: "has_more without last_id"})
-				return
-			}
-			cursor = page.LastID
-			q.Set("after_id", cursor)
-		}
-	}
-}
-
-func cloneValues(v url.Values) url.Values {
-	out := make(url.Values, len(v))
-	for k, vs := range v {
-		out[k] = append([]string(nil), vs...)
-	}
-	return out
 }
 
 // reportQuery returns the shared parameters of the usage and cost reports: RFC 3339 bounds, daily

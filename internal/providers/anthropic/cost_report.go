@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/marginhq/margin/internal/providers/apiclient"
 	"iter"
 	"strings"
 	"time"
@@ -93,5 +94,5 @@ func (c Cents) Money() (ledger.Money, error) {
 // 400 when the range holds no complete day (trap 10).
 // GET /v1/organizations/cost_report
 func (c *Client) CostReport(ctx context.Context, start, end time.Time) iter.Seq2[CostBucket, error] {
-	return bucketPages[CostBucket](ctx, c, costEndpoint, reportQuery(start, end, costGroupBy...))
+	return apiclient.CursorPages[CostBucket](ctx, c.api, costEndpoint, reportQuery(start, end, costGroupBy...), bucketMaxPages)
 }

@@ -2,6 +2,7 @@ package anthropic
 
 import (
 	"context"
+	"github.com/marginhq/margin/internal/providers/apiclient"
 	"iter"
 	"time"
 )
@@ -61,5 +62,5 @@ type ServerToolUse struct {
 // snaps it to one) and end no later than now. The report has no request count.
 // GET /v1/organizations/usage_report/messages
 func (c *Client) MessagesUsage(ctx context.Context, start, end time.Time) iter.Seq2[UsageBucket, error] {
-	return bucketPages[UsageBucket](ctx, c, usageEndpoint, reportQuery(start, end, usageGroupBy...))
+	return apiclient.CursorPages[UsageBucket](ctx, c.api, usageEndpoint, reportQuery(start, end, usageGroupBy...), bucketMaxPages)
 }

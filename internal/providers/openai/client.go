@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"iter"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -96,102 +95,8 @@ func (c *Client) Provider() usage.Provider { return usage.OpenAI }
 // Check lists a single project: the cheapest call that proves the key is an admin key.
 // GET /organization/projects
 func (c *Client) Check(ctx context.Context) error {
-	var out listPage[Project]
+	var out apiclient.ListEnvelope[Project]
 	return c.api.Get(ctx, projectsEndpoint, url.Values{"limit": {"1"}}, &out)
-}
-
-// bucketPage is the envelope of the usage and costs endpoints.
-type bucketPage[T any] struct {
-	Data     []T     `json:"data"`
-	HasMore  bool    `json:"has_more"`
-	NextPage *string `json:"next_page"`
-}
-
-// bucketPages yields every element of data across the pages of a usage or costs endpoint, passing
-// next_page back as page while has_more holds. query is copied, never modified.
-func bucketPages[T any](ctx context.Context, c *Client, endpoint string, query url.Values) iter.Seq2[T, error] {
-	return func(yield func(T, error) bool) {
-		var zero T
-		q := cloneValues(query)
-		pager := c.api.NewPager(endpoint, maxPages)
-		cursor := ""
-		for {
-			if err := pager.Next(cursor); err != nil {
-				yield(zero, err)
-				return
-			}
-			var page bucketPage[T]
-			if err := c.api.Get(ctx, endpoint, q, &page); err != nil {
-				yield(zero, err)
-				return
-			}
-			for _, item := range page.Data {
-				if !yield(item, nil) {
-					return
-				}
-			}
-			if !page.HasMore {
-				return
-			}
-			if page.NextPage == nil || *page.NextPage == "" {
-				yield(zero, &apiclient.PagingError{Provider: c.api.Provider(), Endpoint: endpoint, Reason: "has_more without next_page"})
-				return
-			}
-			cursor = *page.NextPage
-			q.Set("page", cursor)
-		}
-	}
-}
-
-// listPage is the envelope of the projects and API keys lists.
-type listPage[T any] struct {
-	Data    []T    `json:"data"`
-	HasMore bool   `json:"has_more"`
-	LastID  string `json:"last_id"`
-}
-
-// listPages yields every element across the pages of a list endpoint, passing last_id back as
-// after while has_more holds.
-func listPages[T any](ctx context.Context, c *Client, endpoint string, query url.Values) iter.Seq2[T, error] {
-	return func(yield func(T, error) bool) {
-		var zero T
-		q := cloneValues(query)
-		pager := c.api.NewPager(endpoint, maxPages)
-		cursor := ""
-		for {
-			if err := pager.Next(cursor); err != nil {
-				yield(zero, err)
-				return
-			}
-			var page listPage[T]
-			if err := c.api.Get(ctx, endpoint, q, &page); err != nil {
-				yield(zero, err)
-				return
-			}
-			for _, item := range page.Data {
-				if !yield(item, nil) {
-					return
-				}
-			}
-			if !page.HasMore {
-				return
-			}
-			if page.LastID == "" {
-				yield(zero, &apiclient.PagingError{Provider: c.api.Provider(), Endpoint: endpoint, Reason: "has_more without last_id"})
-				return
-			}
-			cursor = page.LastID
-			q.Set("after", cursor)
-		}
-	}
-}
-
-func cloneValues(v url.Values) url.Values {
-	out := make(url.Values, len(v))
-	for k, vs := range v {
-		out[k] = append([]string(nil), vs...)
-	}
-	return out
 }
 
 // timeQuery returns the shared time parameters of the usage and costs endpoints.

@@ -2,6 +2,7 @@ package openai
 
 import (
 	"context"
+	"github.com/marginhq/margin/internal/providers/apiclient"
 	"iter"
 	"time"
 )
@@ -42,5 +43,5 @@ type Amount struct {
 func (c *Client) Costs(ctx context.Context, start, end time.Time) iter.Seq2[CostBucket, error] {
 	q := timeQuery(start, end, costsBucketLimit)
 	q["group_by"] = []string{"project_id", "api_key_id", "line_item"}
-	return bucketPages[CostBucket](ctx, c, costsEndpoint, q)
+	return apiclient.CursorPages[CostBucket](ctx, c.api, costsEndpoint, q, maxPages)
 }

@@ -2,6 +2,7 @@ package openai
 
 import (
 	"context"
+	"github.com/marginhq/margin/internal/providers/apiclient"
 	"iter"
 	"net/url"
 )
@@ -36,7 +37,7 @@ type ProjectAPIKey struct {
 // GET /organization/projects
 func (c *Client) ListProjects(ctx context.Context) iter.Seq2[Project, error] {
 	q := url.Values{"limit": {listLimit}, "include_archived": {"true"}}
-	return listPages[Project](ctx, c, projectsEndpoint, q)
+	return apiclient.ListPages[Project](ctx, c.api, projectsEndpoint, q, maxPages, "after")
 }
 
 // ListProjectAPIKeys yields every API key of the project, following after=last_id while has_more.
@@ -44,5 +45,5 @@ func (c *Client) ListProjects(ctx context.Context) iter.Seq2[Project, error] {
 // GET /organization/projects/{project_id}/api_keys
 func (c *Client) ListProjectAPIKeys(ctx context.Context, projectID string) iter.Seq2[ProjectAPIKey, error] {
 	endpoint := projectsEndpoint + "/" + projectID + "/api_keys"
-	return listPages[ProjectAPIKey](ctx, c, endpoint, url.Values{"limit": {listLimit}})
+	return apiclient.ListPages[ProjectAPIKey](ctx, c.api, endpoint, url.Values{"limit": {listLimit}}, maxPages, "after")
 }

@@ -2,6 +2,7 @@ package openai
 
 import (
 	"context"
+	"github.com/marginhq/margin/internal/providers/apiclient"
 	"iter"
 	"time"
 )
@@ -76,7 +77,7 @@ type UsageResult struct {
 func (c *Client) Usage(ctx context.Context, endpoint UsageEndpoint, start, end time.Time) iter.Seq2[UsageBucket, error] {
 	q := timeQuery(start, end, usageBucketLimit)
 	q["group_by"] = endpoint.groupBy()
-	return bucketPages[UsageBucket](ctx, c, endpoint.Path(), q)
+	return apiclient.CursorPages[UsageBucket](ctx, c.api, endpoint.Path(), q, maxPages)
 }
 
 // CompletionsUsage is Usage of the completions endpoint, grouped by project, API key, model and

@@ -1,0 +1,93 @@
+package apiclient
+
+import (
+	"context"
+	"iter"
+	"net/url"
+)
+
+// CursorEnvelope is the page shape {data, has_more, next_page} of the OpenAI usage and costs
+// endpoints and the Anthropic usage and cost reports.
+type CursorEnvelope[T any] struct {
+	Data     []T     `json:"data"`
+	HasMore  bool    `json:"has_more"`
+	NextPage *string `json:"next_page"`
+}
+
+// ListEnvelope is the page shape {data, has_more, first_id, last_id} of the OpenAI project and
+// key lists and the Anthropic workspace and key lists.
+type ListEnvelope[T any] struct {
+	Data    []T    `json:"data"`
+	HasMore bool   `json:"has_more"`
+	FirstID string `json:"first_id"`
+	LastID  string `json:"last_id"`
+}
+
+// CursorPages yields every element across the pages of a {data, has_more, next_page} endpoint,
+// passing next_page back as `page` while has_more holds. query is copied, never modified.
+func CursorPages[T any](ctx context.Context, c *Client, endpoint string, query url.Values, maxPages int) iter.Seq2[T, error] {
+	return pages(ctx, c, endpoint, query, maxPages, "page", func(q url.Values) ([]T, bool, string, string, error) {
+		var p CursorEnvelope[T]
+		err := c.Get(ctx, endpoint, q, &p)
+		cursor := ""
+		if p.NextPage != nil {
+			cursor = *p.NextPage
+		}
+		return p.Data, p.HasMore, cursor, "has_more without next_page", err
+	})
+}
+
+// ListPages yields every element across the pages of a {data, has_more, last_id} list, passing
+// last_id back as afterParam ("after" for OpenAI, "after_id" for Anthropic) while has_more holds.
+func ListPages[T any](ctx context.Context, c *Client, endpoint string, query url.Values, maxPages int, afterParam string) iter.Seq2[T, error] {
+	return pages(ctx, c, endpoint, query, maxPages, afterParam, func(q url.Values) ([]T, bool, string, string, error) {
+		var p ListEnvelope[T]
+		err := c.Get(ctx, endpoint, q, &p)
+		return p.Data, p.HasMore, p.LastID, "has_more without last_id", err
+	})
+}
+
+// pages runs a paging loop guarded by a Pager: fetch returns a page's items, whether more follow,
+// the next cursor and what to say when more follow without a cursor.
+func pages[T any](ctx context.Context, c *Client, endpoint string, query url.Values, maxPages int, cursorParam string,
+	fetch func(url.Values) (items []T, more bool, cursor, missing string, err error)) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		var zero T
+		q := cloneValues(query)
+		pager := c.NewPager(endpoint, maxPages)
+		cursor := ""
+		for {
+			if err := pager.Next(cursor); err != nil {
+				yield(zero, err)
+				return
+			}
+			items, more, next, missing, err := fetch(q)
+			if err != nil {
+				yield(zero, err)
+				return
+			}
+			for _, item := range items {
+				if !yield(item, nil) {
+					return
+				}
+			}
+			if !more {
+				return
+			}
+			if next == "" {
+				yield(zero, &PagingError{Provider: c.Provider(), Endpoint: endpoint, Reason: missing})
+				return
+			}
+			cursor = next
+			q.Set(cursorParam, cursor)
+		}
+	}
+}
+
+func cloneValues(v url.Values) url.Values {
+	out := make(url.Values, len(v))
+	for k, vs := range v {
+		out[k] = append([]string(nil), vs...)
+	}
+	return out
+}
