@@ -99,7 +99,9 @@ type QueryError struct{ Msg string }
 
 func (e *QueryError) Error() string { return e.Msg }
 
-func queryErrorf(format string, args ...any) error { return &QueryError{Msg: fmt.Sprintf(format, args...)} }
+func queryErrorf(format string, args ...any) error {
+	return &QueryError{Msg: fmt.Sprintf(format, args...)}
+}
 
 // ParseQuery decodes and validates a query. The query type comes from the query JSON or, when
 // absent there, from the request's own queryType. Errors are *QueryError.

@@ -1,0 +1,152 @@
+package plugin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/grafana/grafana-plugin-sdk-go/backend"
+	"github.com/grafana/grafana-plugin-sdk-go/backend/datasource"
+	"github.com/grafana/grafana-plugin-sdk-go/data"
+
+	"github.com/marginhq/margin/internal/engine"
+	"github.com/marginhq/margin/internal/usage"
+	"github.com/marginhq/margin/plugin/pkg/models"
+	"github.com/marginhq/margin/plugin/pkg/views"
+)
+
+// maxWarningNotices caps how many engine warnings a frame carries as notices.
+const maxWarningNotices = 5
+
+// viewFuncs maps each query type to the view that renders it.
+var viewFuncs = map[models.QueryType]func(views.Input) data.Frames{
+	models.QueryCustomers:      views.Customers,
+	models.QueryCosts:          views.Costs,
+	models.QueryMargin:         views.Margin,
+	models.QueryUnattributed:   views.Unattributed,
+	models.QueryReconciliation: views.Reconciliation,
+	models.QueryPlans:          views.Plans,
+}
+
+// newMux registers one handler per query type, plus a fallback that names the valid types.
+func (d *Datasource) newMux() *datasource.QueryTypeMux {
+	mux := datasource.NewQueryTypeMux()
+	for _, qt := range models.QueryTypes {
+		mux.HandleFunc(string(qt), d.handle)
+	}
+	mux.HandleFunc("", d.handle) // the query JSON may carry queryType; ParseQuery explains a bad one
+	return mux
+}
+
+// QueryData answers each query on its own: one query's error never fails another.
+func (d *Datasource) QueryData(ctx context.Context, req *backend.QueryDataRequest) (*backend.QueryDataResponse, error) {
+	return d.mux.QueryData(ctx, req)
+}
+
+func (d *Datasource) handle(ctx context.Context, req *backend.QueryDataRequest) (*backend.QueryDataResponse, error) {
+	resp := backend.NewQueryDataResponse()
+	for _, q := range req.Queries {
+		resp.Responses[q.RefID] = d.answer(ctx, q)
+	}
+	return resp, nil
+}
+
+// userError is the response for a problem the person can fix in the query or the settings.
+func userError(msg string) backend.DataResponse {
+	return backend.ErrDataResponseWithSource(backend.StatusBadRequest, backend.ErrorSourceDownstream, msg)
+}
+
+func (d *Datasource) answer(ctx context.Context, dq backend.DataQuery) backend.DataResponse {
+	if d.settingsErr != nil {
+		return userError("the datasource settings need fixing: " + d.scrub(joinLines(d.settingsErr)))
+	}
+	q, err := models.ParseQuery(dq)
+	if err != nil {
+		return userError(err.Error())
+	}
+	w, notice := d.window(dq.TimeRange)
+	in := views.Input{Window: w, Query: q, TargetMargin: d.opts.TargetMargin}
+	if in.TargetMargin == 0 {
+		in.TargetMargin = engine.DefaultTargetMargin
+	}
+	if w.Days() == 0 {
+		in.Result = &engine.Result{Window: w, Customers: map[string]engine.CustomerInfo{}}
+		in.Report = engine.Summarize(in.Result, "usd")
+	} else {
+		c, err := d.compute(ctx, d.providers(q), w)
+		if err != nil {
+			if ctx.Err() != nil {
+				return backend.ErrDataResponseWithSource(backend.StatusTimeout, backend.ErrorSourceDownstream, "the query was cancelled before the providers answered")
+			}
+			return backend.ErrDataResponseWithSource(backend.StatusBadGateway, backend.ErrorSourceDownstream, d.explain(err))
+		}
+		in.Result, in.Report = c.res, c.report()
+	}
+	frames := viewFuncs[q.QueryType](in)
+	meta := frames[0].Meta
+	if notice != "" {
+		meta.Notices = append(meta.Notices, data.Notice{Severity: data.NoticeSeverityInfo, Text: notice})
+	}
+	for i, warn := range in.Result.Warnings {
+		if i == maxWarningNotices {
+			meta.Notices = append(meta.Notices, data.Notice{Severity: data.NoticeSeverityWarning,
+				Text: fmt.Sprintf("%d more warnings", len(in.Result.Warnings)-maxWarningNotices)})
+			break
+		}
+		meta.Notices = append(meta.Notices, data.Notice{Severity: data.NoticeSeverityWarning, Text: d.scrub(warn)})
+	}
+	return backend.DataResponse{Frames: frames}
+}
+
+// window turns the dashboard's time range into whole UTC days, clamped to what the providers
+// keep (their retention before today, plus today's partial day) and to today. The notice says
+// when the range was clamped.
+func (d *Datasource) window(tr backend.TimeRange) (usage.Window, string) {
+	today := usage.DayOf(d.now())
+	from := usage.DayOf(tr.From)
+	to := usage.DayOf(tr.To.Add(-time.Nanosecond)) + 1 // a range ending at midnight ends with the day before
+	if !tr.To.After(tr.From) {
+		to = from
+	}
+	retention := 0
+	for _, p := range d.providers(nil) {
+		retention = max(retention, p.RetentionDays())
+	}
+	oldest := today - usage.Day(retention)
+	notice := ""
+	if from < oldest {
+		notice = fmt.Sprintf("The providers keep %d days of usage: the range starts at %s, not %s.", retention, oldest, from)
+		from = oldest
+	}
+	to = min(to, today+1) // no usage exists after today
+	if to <= from {
+		if notice != "" {
+			notice = fmt.Sprintf("The range lies before the %d days the providers keep: nothing to show.", retention)
+		}
+		return usage.Window{From: from, To: from}, notice
+	}
+	return usage.Window{From: from, To: to}, notice
+}
+
+// joinLines lists joined errors one per line.
+func joinLines(err error) string {
+	var s string
+	for i, e := range flatten(err) {
+		if i > 0 {
+			s += "; "
+		}
+		s += e.Error()
+	}
+	return s
+}
+
+// statusFor maps an error to the HTTP status a resource route answers with.
+func statusFor(err error) int {
+	var se *engine.SourceError
+	if errors.As(err, &se) {
+		return http.StatusBadGateway
+	}
+	return http.StatusInternalServerError
+}

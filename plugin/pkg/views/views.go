@@ -1,0 +1,424 @@
+// Package views turns the engine's computed window into Grafana data frames, one function per
+// query type. Money stays ledger.Money through every sum and becomes float64 only when a frame
+// field is filled. Frames carry data-plane types (numeric-long tables, timeseries-multi/-wide/-long)
+// so alerting and transformations can read them, and units (currencyUSD, percentunit). The package
+// does no fetching and knows nothing of the SDK's handlers.
+package views
+
+import (
+	"cmp"
+	"slices"
+	"time"
+
+	"github.com/grafana/grafana-plugin-sdk-go/data"
+
+	"github.com/marginhq/margin/internal/engine"
+	"github.com/marginhq/margin/internal/ledger"
+	"github.com/marginhq/margin/internal/usage"
+	"github.com/marginhq/margin/plugin/pkg/models"
+)
+
+// Units Grafana understands.
+const (
+	UnitUSD   = "currencyUSD"
+	UnitRatio = "percentunit" // 0.25 shows as 25%
+)
+
+// noPlan labels customers without a plan, as the report's plans view does.
+const noPlan = "none"
+
+// Input is one computed window and the query asking about it.
+type Input struct {
+	Window       usage.Window
+	Result       *engine.Result
+	Report       *engine.Report // Summarize of Result, before any customer filter
+	Query        *models.Query
+	TargetMargin ledger.Rate
+}
+
+var dataplane = data.FrameTypeVersion{0, 1}
+
+func newFrame(name string, typ data.FrameType, fields ...*data.Field) *data.Frame {
+	f := data.NewFrame(name, fields...)
+	f.Meta = &data.FrameMeta{Type: typ, TypeVersion: dataplane}
+	return f
+}
+
+func money(m ledger.Money) float64 { return m.Float64() }
+
+func withUnit(f *data.Field, unit string) *data.Field {
+	f.Config = &data.FieldConfig{Unit: unit}
+	return f
+}
+
+// Customers is the customers table: one row per Stripe customer (DESIGN.md §4.2 report fields).
+func Customers(in Input) data.Frames {
+	var (
+		ids, names, plans        []string
+		revenue, cost, marginUSD []float64
+		marginRatio, share       []*float64
+		tokens, requests         []int64
+	)
+	for _, c := range in.Report.Customers {
+		if !in.Query.HasCustomer(c.CustomerID) {
+			continue
+		}
+		ids = append(ids, c.CustomerID)
+		names = append(names, c.Name)
+		plans = append(plans, c.Plan)
+		revenue = append(revenue, money(c.Revenue))
+		cost = append(cost, money(c.Cost))
+		marginUSD = append(marginUSD, money(c.GrossMargin))
+		marginRatio = append(marginRatio, c.GrossMarginRatio)
+		share = append(share, c.CostShare)
+		tokens = append(tokens, c.Tokens)
+		requests = append(requests, c.Requests)
+	}
+	return data.Frames{newFrame("customers", data.FrameTypeNumericLong,
+		data.NewField("customer_id", nil, nonNil(ids)),
+		data.NewField("name", nil, nonNil(names)),
+		data.NewField("plan", nil, nonNil(plans)),
+		withUnit(data.NewField("revenue_usd", nil, nonNil(revenue)), UnitUSD),
+		withUnit(data.NewField("cost_usd", nil, nonNil(cost)), UnitUSD),
+		withUnit(data.NewField("gross_margin_usd", nil, nonNil(marginUSD)), UnitUSD),
+		withUnit(data.NewField("gross_margin_ratio", nil, nonNil(marginRatio)), UnitRatio),
+		withUnit(data.NewField("cost_share", nil, nonNil(share)), UnitRatio),
+		data.NewField("tokens", nil, nonNil(tokens)),
+		data.NewField("requests", nil, nonNil(requests)),
+	)}
+}
+
+// nonNil gives empty columns a typed empty slice, so an empty table keeps its field types.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+// Unattributed is spend no customer mapping covers, by source, so it can be mapped.
+func Unattributed(in Input) data.Frames {
+	var (
+		sources, names, providers []string
+		cost                      []float64
+		tokens                    []int64
+	)
+	for _, u := range in.Report.Unattributed {
+		if !in.Query.HasProvider(u.Provider) {
+			continue
+		}
+		sources = append(sources, string(u.Source))
+		names = append(names, u.Name)
+		providers = append(providers, string(u.Provider))
+		cost = append(cost, money(u.Cost))
+		tokens = append(tokens, u.Tokens)
+	}
+	return data.Frames{newFrame("unattributed", data.FrameTypeNumericLong,
+		data.NewField("source", nil, nonNil(sources)),
+		data.NewField("name", nil, nonNil(names)),
+		data.NewField("provider", nil, nonNil(providers)),
+		withUnit(data.NewField("cost_usd", nil, nonNil(cost)), UnitUSD),
+		data.NewField("tokens", nil, nonNil(tokens)),
+	)}
+}
+
+// Reconciliation is, per day and provider, what the provider billed against what Margin
+// attributed: a long time series, sorted by time as the data plane requires.
+func Reconciliation(in Input) data.Frames {
+	var (
+		times                                      []time.Time
+		providers                                  []string
+		billed, attributed, unattributed, estimate []float64
+	)
+	for _, rc := range in.Result.Reconciliation { // sorted by day, then provider
+		if !in.Query.HasProvider(rc.Provider) || !in.Window.Contains(rc.Day) {
+			continue
+		}
+		times = append(times, rc.Day.Time())
+		providers = append(providers, string(rc.Provider))
+		billed = append(billed, money(rc.Billed))
+		attributed = append(attributed, money(rc.Attributed))
+		unattributed = append(unattributed, money(rc.Unattributed))
+		estimate = append(estimate, money(rc.Estimated))
+	}
+	return data.Frames{newFrame("reconciliation", data.FrameTypeTimeSeriesLong,
+		data.NewField("time", nil, nonNil(times)),
+		data.NewField("provider", nil, nonNil(providers)),
+		withUnit(data.NewField("billed_usd", nil, nonNil(billed)), UnitUSD),
+		withUnit(data.NewField("attributed_usd", nil, nonNil(attributed)), UnitUSD),
+		withUnit(data.NewField("unattributed_usd", nil, nonNil(unattributed)), UnitUSD),
+		withUnit(data.NewField("estimated_usd", nil, nonNil(estimate)), UnitUSD),
+	)}
+}
+
+// Plans is one row per plan. A customer filter narrows the plans to the chosen customers.
+func Plans(in Input) data.Frames {
+	lines := in.Report.Plans
+	if len(in.Query.CustomerIDs) > 0 {
+		lines = engine.SummarizeFor(onlyCustomers(in.Result, in.Query), in.Report.Currency, in.TargetMargin).Plans
+	}
+	var (
+		plans                                                  []string
+		customers                                              []int64
+		revenue, cost, marginUSD, perRevenue, perCost, p90, at []float64
+		marginRatio                                            []*float64
+		target                                                 []float64
+	)
+	for _, l := range lines {
+		plans = append(plans, l.Plan)
+		customers = append(customers, int64(l.Customers))
+		revenue = append(revenue, money(l.Revenue))
+		cost = append(cost, money(l.Cost))
+		marginUSD = append(marginUSD, money(l.GrossMargin))
+		marginRatio = append(marginRatio, l.GrossMarginRatio)
+		perRevenue = append(perRevenue, money(l.RevenuePerCustomer))
+		perCost = append(perCost, money(l.CostPerCustomer))
+		p90 = append(p90, money(l.CostPerCustomerP90))
+		target = append(target, l.TargetMargin)
+		at = append(at, money(l.PriceForTarget))
+	}
+	return data.Frames{newFrame("plans", data.FrameTypeNumericLong,
+		data.NewField("plan", nil, nonNil(plans)),
+		data.NewField("customers", nil, nonNil(customers)),
+		withUnit(data.NewField("revenue_usd", nil, nonNil(revenue)), UnitUSD),
+		withUnit(data.NewField("cost_usd", nil, nonNil(cost)), UnitUSD),
+		withUnit(data.NewField("gross_margin_usd", nil, nonNil(marginUSD)), UnitUSD),
+		withUnit(data.NewField("gross_margin_ratio", nil, nonNil(marginRatio)), UnitRatio),
+		withUnit(data.NewField("revenue_per_customer_usd", nil, nonNil(perRevenue)), UnitUSD),
+		withUnit(data.NewField("cost_per_customer_usd", nil, nonNil(perCost)), UnitUSD),
+		withUnit(data.NewField("cost_per_customer_p90_usd", nil, nonNil(p90)), UnitUSD),
+		withUnit(data.NewField("target_margin", nil, nonNil(target)), UnitRatio),
+		withUnit(data.NewField("price_for_target_usd", nil, nonNil(at)), UnitUSD),
+	)}
+}
+
+// onlyCustomers keeps the chosen customers' rows, revenue and info.
+func onlyCustomers(res *engine.Result, q *models.Query) *engine.Result {
+	out := &engine.Result{Window: res.Window, Sources: res.Sources, Customers: map[string]engine.CustomerInfo{}}
+	for _, r := range res.Rows {
+		if r.Customer != "" && q.HasCustomer(r.Customer) {
+			out.Rows = append(out.Rows, r)
+		}
+	}
+	for _, d := range res.Revenue {
+		if q.HasCustomer(d.Customer) {
+			out.Revenue = append(out.Revenue, d)
+		}
+	}
+	for id, c := range res.Customers {
+		if q.HasCustomer(id) {
+			out.Customers[id] = c
+		}
+	}
+	return out
+}
+
+// series is one labelled daily series being summed.
+type series struct {
+	labels  data.Labels
+	display string
+	values  []ledger.Money
+}
+
+// accumulator sums money per group and day over the window.
+type accumulator struct {
+	w      usage.Window
+	groups map[string]*series
+}
+
+func newAccumulator(w usage.Window) *accumulator {
+	return &accumulator{w: w, groups: map[string]*series{}}
+}
+
+func (a *accumulator) add(key string, labels func() (data.Labels, string), d usage.Day, m ledger.Money) {
+	if !a.w.Contains(d) {
+		return
+	}
+	s := a.groups[key]
+	if s == nil {
+		l, display := labels()
+		s = &series{labels: l, display: display, values: make([]ledger.Money, a.w.Days())}
+		a.groups[key] = s
+	}
+	s.values[d-a.w.From] += m
+}
+
+// sorted returns the series in key order, so frames come out the same every time.
+func (a *accumulator) sorted() []*series {
+	keys := make([]string, 0, len(a.groups))
+	for k := range a.groups {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	out := make([]*series, len(keys))
+	for i, k := range keys {
+		out[i] = a.groups[k]
+	}
+	return out
+}
+
+func dayTimes(w usage.Window) []time.Time {
+	t := make([]time.Time, 0, w.Days())
+	for d := w.From; d < w.To; d++ {
+		t = append(t, d.Time())
+	}
+	return t
+}
+
+func floats(ms []ledger.Money) []float64 {
+	out := make([]float64, len(ms))
+	for i, m := range ms {
+		out[i] = money(m)
+	}
+	return out
+}
+
+// customerLabel is the label value of a row's customer: its Stripe id, or "unattributed".
+func customerLabel(id string) string {
+	if id == "" {
+		return models.UnattributedID
+	}
+	return id
+}
+
+func (in Input) customerName(id string) string {
+	if id == "" {
+		return models.UnattributedID
+	}
+	if c, ok := in.Result.Customers[id]; ok && c.Name != "" {
+		return c.Name
+	}
+	return id
+}
+
+// Costs is daily cost split by provider, model or customer: one frame per series
+// (timeseries-multi), labelled so alert rules get one instance per series.
+func Costs(in Input) data.Frames {
+	acc := newAccumulator(in.Window)
+	for i := range in.Result.Rows {
+		r := &in.Result.Rows[i]
+		if !in.Query.HasProvider(r.Provider) || !in.Query.HasCustomer(r.Customer) {
+			continue
+		}
+		switch in.Query.GroupBy {
+		case models.GroupModel:
+			acc.add(string(r.Provider)+"\x00"+r.Model, func() (data.Labels, string) {
+				return data.Labels{"provider": string(r.Provider), "model": r.Model}, string(r.Provider) + " " + r.Model
+			}, r.Day, r.Cost)
+		case models.GroupCustomer:
+			acc.add(customerLabel(r.Customer), func() (data.Labels, string) {
+				return data.Labels{"customer_id": customerLabel(r.Customer)}, in.customerName(r.Customer)
+			}, r.Day, r.Cost)
+		default:
+			acc.add(string(r.Provider), func() (data.Labels, string) {
+				return data.Labels{"provider": string(r.Provider)}, string(r.Provider)
+			}, r.Day, r.Cost)
+		}
+	}
+	all := acc.sorted()
+	if len(all) == 0 {
+		// The data plane's empty response: a typed frame with no fields.
+		return data.Frames{newFrame("costs", data.FrameTypeTimeSeriesMulti)}
+	}
+	times := dayTimes(in.Window)
+	frames := make(data.Frames, 0, len(all))
+	for _, s := range all {
+		value := withUnit(data.NewField("cost_usd", s.labels, floats(s.values)), UnitUSD)
+		value.Config.DisplayNameFromDS = s.display
+		frames = append(frames, newFrame("costs", data.FrameTypeTimeSeriesMulti, data.NewField("time", nil, times), value))
+	}
+	return frames
+}
+
+// marginDisplay names the margin fields in legends of grouped series ("Acme revenue").
+var marginDisplay = map[string]string{"revenue_usd": "revenue", "cost_usd": "cost", "gross_margin_usd": "margin", "gross_margin_ratio": "margin %"}
+
+// marginGroup sums one group's daily revenue and cost.
+type marginGroup struct {
+	key, display  string
+	labels        data.Labels
+	revenue, cost []ledger.Money
+}
+
+// Margin is daily revenue, LLM cost and gross margin, overall or per customer or plan, as one
+// wide time series. Overall cost counts all spend, unattributed included (the company's margin);
+// per customer and per plan count each customer's own spend.
+func Margin(in Input) data.Frames {
+	q := in.Query
+	groups := map[string]*marginGroup{}
+	group := func(customer string) *marginGroup {
+		var key, display string
+		var labels data.Labels
+		switch q.GroupBy {
+		case models.GroupCustomer:
+			key, display, labels = customer, in.customerName(customer), data.Labels{"customer_id": customer}
+		case models.GroupPlan:
+			plan := in.Result.Customers[customer].Plan
+			if plan == "" {
+				plan = noPlan
+			}
+			key, display, labels = plan, plan, data.Labels{"plan": plan}
+		}
+		g := groups[key]
+		if g == nil {
+			g = &marginGroup{key: key, display: display, labels: labels,
+				revenue: make([]ledger.Money, in.Window.Days()), cost: make([]ledger.Money, in.Window.Days())}
+			groups[key] = g
+		}
+		return g
+	}
+	// With no customer filter the overall view is the whole company; with one, only those customers.
+	filtered := len(q.CustomerIDs) > 0
+	for _, d := range in.Result.Revenue {
+		if in.Window.Contains(d.Day) && q.HasCustomer(d.Customer) {
+			group(d.Customer).revenue[d.Day-in.Window.From] += d.Amount
+		}
+	}
+	for i := range in.Result.Rows {
+		r := &in.Result.Rows[i]
+		if !in.Window.Contains(r.Day) || !q.HasProvider(r.Provider) {
+			continue
+		}
+		if r.Customer == "" && (q.GroupBy != models.GroupNone || filtered) {
+			continue
+		}
+		if r.Customer != "" && !q.HasCustomer(r.Customer) {
+			continue
+		}
+		group(r.Customer).cost[r.Day-in.Window.From] += r.Cost
+	}
+	if q.GroupBy == models.GroupNone && len(groups) == 0 {
+		group("") // an empty company still has a (zero) margin line
+	}
+	keys := make([]string, 0, len(groups))
+	for k := range groups {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, cmp.Compare)
+	fields := []*data.Field{data.NewField("time", nil, dayTimes(in.Window))}
+	for _, k := range keys {
+		g := groups[k]
+		n := len(g.revenue)
+		revenue, cost, marginUSD := make([]float64, n), make([]float64, n), make([]float64, n)
+		ratio := make([]*float64, n)
+		for i := range n {
+			m := g.revenue[i] - g.cost[i]
+			revenue[i], cost[i], marginUSD[i] = money(g.revenue[i]), money(g.cost[i]), money(m)
+			if r, ok := ledger.Ratio(m, g.revenue[i]); ok {
+				ratio[i] = &r
+			}
+		}
+		for _, f := range []*data.Field{
+			withUnit(data.NewField("revenue_usd", g.labels, revenue), UnitUSD),
+			withUnit(data.NewField("cost_usd", g.labels, cost), UnitUSD),
+			withUnit(data.NewField("gross_margin_usd", g.labels, marginUSD), UnitUSD),
+			withUnit(data.NewField("gross_margin_ratio", g.labels, ratio), UnitRatio),
+		} {
+			if g.display != "" {
+				f.Config.DisplayNameFromDS = g.display + " " + marginDisplay[f.Name]
+			}
+			fields = append(fields, f)
+		}
+	}
+	return data.Frames{newFrame("margin", data.FrameTypeTimeSeriesWide, fields...)}
+}
