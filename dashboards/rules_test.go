@@ -1,0 +1,180 @@
+package dashboards
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+func TestRules_PromtoolCheckAndUnitTests(t *testing.T) {
+	bin := promtool(t)
+	for _, args := range [][]string{{"check", "rules", rulesFile}, {"test", "rules", rulesTestFile}} {
+		out, err := exec.Command(bin, args...).CombinedOutput()
+		if err != nil {
+			t.Errorf("promtool %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+}
+
+// The unit tests are only worth something if they fail when a threshold moves: raise the spike
+// factor tenfold in a copy of the rules and promtool must report the spike test as failed.
+func TestRules_UnitTestsFailWhenAThresholdChanges(t *testing.T) {
+	bin := promtool(t)
+	rules, err := os.ReadFile(rulesFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const from, to = "record: margin:threshold:spike_factor\n        expr: vector(3)", "record: margin:threshold:spike_factor\n        expr: vector(30)"
+	if !strings.Contains(string(rules), from) {
+		t.Fatalf("%s no longer contains %q; update this test", rulesFile, from)
+	}
+	dir := t.TempDir()
+	tests, err := os.ReadFile(rulesTestFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(dir, filepath.Base(rulesFile)), strings.Replace(string(rules), from, to, 1))
+	write(t, filepath.Join(dir, filepath.Base(rulesTestFile)), string(tests))
+	cmd := exec.Command(bin, "test", "rules", filepath.Base(rulesTestFile))
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("promtool test passed with spike_factor 30:\n%s", out)
+	}
+	if !strings.Contains(string(out), "MarginCustomerSpendSpike") {
+		t.Errorf("want the spike alert's test to fail, got:\n%s", out)
+	}
+}
+
+func write(t *testing.T, path, text string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Every alert has a unit test where it fires and one where it stays quiet.
+func TestRules_EveryAlertHasAFiringAndAQuietUnitTest(t *testing.T) {
+	var tf struct {
+		Tests []struct {
+			Name          string `yaml:"name"`
+			AlertRuleTest []struct {
+				Alertname string           `yaml:"alertname"`
+				ExpAlerts []map[string]any `yaml:"exp_alerts"`
+			} `yaml:"alert_rule_test"`
+		} `yaml:"tests"`
+	}
+	readYAML(t, rulesTestFile, &tf)
+	fires, quiet := map[string]int{}, map[string]int{}
+	for _, tc := range tf.Tests {
+		for _, a := range tc.AlertRuleTest {
+			if len(a.ExpAlerts) > 0 {
+				fires[a.Alertname]++
+			} else {
+				quiet[a.Alertname]++
+			}
+		}
+	}
+	alerts := 0
+	for _, g := range loadRules(t).Groups {
+		for _, r := range g.Rules {
+			if r.Alert == "" {
+				continue
+			}
+			alerts++
+			if fires[r.Alert] == 0 {
+				t.Errorf("%s: no unit test where it fires", r.Alert)
+			}
+			if quiet[r.Alert] == 0 {
+				t.Errorf("%s: no unit test where it stays quiet", r.Alert)
+			}
+		}
+	}
+	if alerts < 9 {
+		t.Errorf("%d alerts, want the nine of the issue (spike, underwater, margin, unattributed, unpriced, down, stale, absent, resets)", alerts)
+	}
+}
+
+func TestRules_PromQLNamesOnlyExportedMetricsAndRecordedSeries(t *testing.T) {
+	known, from := exportedMetrics(t)
+	t.Logf("exporter metrics from %s", from)
+	allowed := map[string]bool{}
+	for _, m := range known {
+		allowed[m] = true
+	}
+	rf := loadRules(t)
+	for _, g := range rf.Groups {
+		for _, r := range g.Rules {
+			if r.Record != "" {
+				allowed[r.Record] = true
+			}
+		}
+	}
+	for _, g := range rf.Groups {
+		for _, r := range g.Rules {
+			name := r.Record + r.Alert
+			names, err := metricNames(r.Expr)
+			if err != nil {
+				t.Errorf("%s: %v", name, err)
+				continue
+			}
+			if len(names) == 0 && !strings.HasPrefix(r.Record, "margin:threshold:") {
+				t.Errorf("%s reads no metric", name)
+			}
+			for _, n := range names {
+				if !allowed[n] {
+					t.Errorf("%s: %s is neither an exporter metric nor a recording rule", name, n)
+				}
+			}
+		}
+	}
+}
+
+// The header of the rules file documents every threshold with its value; the two must agree.
+func TestRules_ThresholdsAreDocumentedWithTheirValues(t *testing.T) {
+	raw, err := os.ReadFile(rulesFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := map[string]float64{}
+	line := regexp.MustCompile(`(?m)^#\s+(margin:threshold:[a-z_]+)\s+([0-9.]+)\s`)
+	for _, m := range line.FindAllStringSubmatch(string(raw), -1) {
+		v, err := strconv.ParseFloat(m[2], 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc[m[1]] = v
+	}
+	constant := regexp.MustCompile(`^vector\(([0-9.]+)\)$`)
+	found := 0
+	for _, g := range loadRules(t).Groups {
+		for _, r := range g.Rules {
+			if !strings.HasPrefix(r.Record, "margin:threshold:") {
+				continue
+			}
+			found++
+			m := constant.FindStringSubmatch(strings.TrimSpace(r.Expr))
+			if m == nil {
+				t.Errorf("%s: want a constant vector(N), got %q", r.Record, r.Expr)
+				continue
+			}
+			v, _ := strconv.ParseFloat(m[1], 64)
+			if d, ok := doc[r.Record]; !ok {
+				t.Errorf("%s is not documented in the file header", r.Record)
+			} else if d != v {
+				t.Errorf("%s: header says %v, rule says %v", r.Record, d, v)
+			}
+			delete(doc, r.Record)
+		}
+	}
+	for name := range doc {
+		t.Errorf("the header documents %s, which no rule records", name)
+	}
+	if found == 0 {
+		t.Error("no margin:threshold:* rules")
+	}
+}
