@@ -8,12 +8,12 @@ LDFLAGS := -X main.version=$(VERSION)
 STRIPE_MOCK_VERSION := v0.180.0
 STRIPE_MOCK := $(or $(shell command -v stripe-mock 2>/dev/null),$(GOBIN)/stripe-mock)
 
-.PHONY: demo test test-short build lint bench tools
+.PHONY: demo test test-short build lint bench tools dashboards
 
 demo:
 	$(GO) run ./cmd/margin report --demo
 
-test: tools
+test: tools dashboards
 	$(GO) vet ./...
 	STRIPE_MOCK_BIN=$(STRIPE_MOCK) $(GO) test -count=1 ./...
 
@@ -27,6 +27,14 @@ lint:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime=20x ./internal/engine/
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/catalog/
+
+# The Prometheus rules and their unit tests (the Go tests in ./dashboards run them too, plus the
+# dashboard, compose and provisioning checks). promtool comes from PATH: apt-get install prometheus.
+PROMTOOL ?= promtool
+dashboards:
+	@command -v $(PROMTOOL) >/dev/null || { echo "promtool not found: apt-get install prometheus (or go install github.com/prometheus/prometheus/cmd/promtool@v0.316.0)"; exit 1; }
+	$(PROMTOOL) check rules dashboards/alerts/margin-rules.yml
+	$(PROMTOOL) test rules dashboards/alerts/margin-rules_test.yml
 
 tools: $(STRIPE_MOCK)
 
