@@ -1,0 +1,484 @@
+package exporter
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/marginhq/margin/internal/engine"
+	"github.com/marginhq/margin/internal/ledger"
+	"github.com/marginhq/margin/internal/usage"
+)
+
+const sourceStripe = engine.SourceStripe
+
+// Defaults of the exporter-only settings.
+const (
+	DefaultBackfillDays = 31
+	DefaultTrailingDays = 3
+)
+
+// Engine is what the poller needs from internal/engine; *engine.Engine implements it, and tests
+// replace it with a fake.
+type Engine interface {
+	Sources() []string
+	Today() usage.Day
+	FetchProvider(ctx context.Context, p usage.Provider, w usage.Window) (*usage.Batch, error)
+	FetchRevenue(ctx context.Context, w usage.Window) (*engine.RevenueFacts, error)
+	Compute(f *engine.Facts) *engine.Result
+}
+
+// Options configures a Poller.
+type Options struct {
+	Engine Engine
+	// StateFile persists the counters; "" keeps them in memory only.
+	StateFile string
+	// BackfillDays is the window of the first fill (default 31, capped per provider).
+	BackfillDays int
+	// TrailingDays is how many days before today every poll re-reads, because providers revise
+	// recent buckets (default 3). Older days are final.
+	TrailingDays int
+	// MaxCustomers keeps the top customers by spend over the polled window as their own series
+	// and sums the rest as customer_id="other"; 0 keeps every customer.
+	MaxCustomers int
+	// DropModelLabel removes the model label from the per-customer cost, token and request series.
+	DropModelLabel bool
+	Now            func() time.Time
+	Logger         *slog.Logger
+}
+
+// ErrPollSkipped is returned by Poll while the previous poll is still running.
+var ErrPollSkipped = errors.New("previous poll still running: cycle skipped")
+
+// sourceData is the last good answer of one source.
+type sourceData struct {
+	today   usage.Day    // the engine's today when it was fetched
+	window  usage.Window // the days it covers
+	batch   *usage.Batch // providers
+	revenue *engine.RevenueFacts
+}
+
+// Poller polls the sources, keeps the counter state and publishes snapshots to its Collector.
+type Poller struct {
+	opts      Options
+	log       *slog.Logger
+	collector *Collector
+	sources   []string
+
+	running sync.Mutex // held for a whole poll: TryLock skips overlapping cycles
+
+	// Owned by the goroutine holding running.
+	state  *State
+	last   map[string]*sourceData
+	health map[string]*SourceStatus
+}
+
+// New builds a poller and loads the state file. A missing, corrupt or foreign state file is
+// logged and the counters start from zero; it never stops the exporter.
+func New(opts Options) *Poller {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.BackfillDays <= 0 {
+		opts.BackfillDays = DefaultBackfillDays
+	}
+	if opts.TrailingDays <= 0 {
+		opts.TrailingDays = DefaultTrailingDays
+	}
+	p := &Poller{
+		opts:      opts,
+		log:       opts.Logger,
+		collector: NewCollector(!opts.DropModelLabel),
+		sources:   opts.Engine.Sources(),
+		last:      map[string]*sourceData{},
+		health:    map[string]*SourceStatus{},
+	}
+	for _, s := range p.sources {
+		p.health[s] = &SourceStatus{Source: s}
+	}
+	p.state = NewState()
+	if opts.StateFile != "" {
+		st, err := LoadState(opts.StateFile)
+		switch {
+		case errors.Is(err, ErrNoState):
+			p.log.Info("no state file yet: counters start from zero", "state_file", opts.StateFile)
+		case err != nil:
+			p.log.Warn("state file unusable: counters start from zero and recount the backfill window", "state_file", opts.StateFile, "err", err)
+		default:
+			p.state = st
+			p.log.Info("state loaded: counters continue", "state_file", opts.StateFile)
+		}
+	}
+	p.collector.Set(p.snapshot(p.state, opts.Engine.Today(), nil, nil))
+	return p
+}
+
+// Collector is the collector that exposes the poller's snapshots.
+func (p *Poller) Collector() *Collector { return p.collector }
+
+// Poll runs one cycle: it re-reads each source's window, counts what changed, saves the state and
+// swaps in a new snapshot. It returns ErrPollSkipped when the previous cycle is still running,
+// and the failing sources' errors joined (the other sources are counted all the same).
+func (p *Poller) Poll(ctx context.Context) error {
+	if !p.running.TryLock() {
+		p.log.Warn("poll skipped: the previous one is still running")
+		return ErrPollSkipped
+	}
+	defer p.running.Unlock()
+	today := p.opts.Engine.Today()
+	fetchErr := p.fetch(ctx, today)
+	top, customers := p.account(today)
+	if p.opts.StateFile != "" {
+		if err := p.state.Save(p.opts.StateFile); err != nil {
+			p.log.Error("saving state", "state_file", p.opts.StateFile, "err", err)
+		}
+	}
+	p.collector.Set(p.snapshot(p.state, today, top, customers))
+	return fetchErr
+}
+
+// Run polls every interval until ctx is done. The first fill is the caller's: call Poll once
+// before serving. Each tick polls in its own goroutine, so a slow poll makes the next ticks skip
+// instead of queueing.
+func (p *Poller) Run(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			go func() {
+				if err := p.Poll(ctx); err != nil && !errors.Is(err, ErrPollSkipped) {
+					p.log.Warn("poll: some sources failed; they keep their last good data", "err", err)
+				}
+			}()
+		}
+	}
+}
+
+// Flush waits for a running poll to finish and writes the state file.
+func (p *Poller) Flush() error {
+	p.running.Lock()
+	defer p.running.Unlock()
+	if p.opts.StateFile == "" {
+		return nil
+	}
+	return p.state.Save(p.opts.StateFile)
+}
+
+// window is the days source must re-read today: from the first day it may still see revised
+// (Since, or the backfill window on the first run) through today, within what the provider keeps.
+func (p *Poller) window(source string, today usage.Day) usage.Window {
+	keep := p.opts.BackfillDays
+	if source != sourceStripe {
+		keep = min(keep, usage.Provider(source).RetentionDays())
+	}
+	from, ok := p.state.Since[source]
+	if !ok {
+		from = today - usage.Day(p.opts.BackfillDays)
+	}
+	return usage.Window{From: max(from, today-usage.Day(keep)), To: today + 1}
+}
+
+// fetch reads every source concurrently; a failure keeps the source's last good data.
+func (p *Poller) fetch(ctx context.Context, today usage.Day) error {
+	type result struct {
+		data *sourceData
+		err  error
+		took time.Duration
+	}
+	results := make([]result, len(p.sources))
+	var wg sync.WaitGroup
+	for i, src := range p.sources {
+		w := p.window(src, today)
+		wg.Go(func() {
+			start := time.Now()
+			d := &sourceData{today: today, window: w}
+			var err error
+			if src == sourceStripe {
+				d.revenue, err = p.opts.Engine.FetchRevenue(ctx, w)
+			} else {
+				d.batch, err = p.opts.Engine.FetchProvider(ctx, usage.Provider(src), w)
+			}
+			results[i] = result{d, err, time.Since(start)}
+		})
+	}
+	wg.Wait()
+	var errs []error
+	now := p.opts.Now()
+	for i, src := range p.sources {
+		r, h := results[i], p.health[src]
+		h.Duration = r.took.Seconds()
+		if r.err != nil {
+			h.Up = false
+			errs = append(errs, fmt.Errorf("%s: %w", src, r.err))
+			p.log.Warn("source failed: keeping its last good data", "source", src, "err", r.err)
+			continue
+		}
+		h.Up, h.LastSuccess = true, float64(now.UnixMilli())/1000
+		p.last[src] = r.data
+	}
+	return errors.Join(errs...)
+}
+
+// computed is the freshly computed value of every bucket the last good data covers.
+type computed struct {
+	cost      []*costValues
+	revenue   *sourceData
+	daily     map[revenueKey]ledger.Money
+	customers []engine.CustomerInfo
+}
+
+// compute prices and attributes the last good batches. Batches fetched on different days are
+// computed apart, each with its own today, so a stale batch yields exactly what it yielded when
+// it was fresh. It returns nil while Stripe is configured but has never answered: without its
+// customers, spend would move to unattributed and back, which the counters would show.
+func (p *Poller) compute() *computed {
+	c := &computed{revenue: p.last[sourceStripe]}
+	var rv *engine.RevenueFacts
+	if slices.Contains(p.sources, sourceStripe) {
+		if c.revenue == nil {
+			return nil
+		}
+		rv = c.revenue.revenue
+		c.customers = rv.Customers
+		c.daily = map[revenueKey]ledger.Money{}
+		for _, d := range rv.Daily {
+			c.daily[revenueKey{d.Day, d.Customer}] += d.Amount
+		}
+	}
+	groups := map[usage.Day][]*sourceData{}
+	for _, src := range p.sources {
+		if d := p.last[src]; d != nil && src != sourceStripe {
+			groups[d.today] = append(groups[d.today], d)
+		}
+	}
+	for today, group := range groups {
+		f := &engine.Facts{Today: today, Revenue: rv, Window: group[0].window}
+		byProvider := map[string]*costValues{}
+		for _, d := range group {
+			f.Batches = append(f.Batches, d.batch)
+			f.Window.From = min(f.Window.From, d.window.From)
+			f.Window.To = max(f.Window.To, d.window.To)
+			v := &costValues{Provider: string(d.batch.Provider), Window: d.window, Cost: map[costKey]costBucket{}, Unpriced: map[unpricedKey]tokenCounts{}}
+			byProvider[v.Provider] = v
+			c.cost = append(c.cost, v)
+		}
+		res := p.opts.Engine.Compute(f)
+		for i := range res.Rows {
+			r := &res.Rows[i]
+			v := byProvider[string(r.Provider)]
+			if v == nil || !v.Window.Contains(r.Day) {
+				continue
+			}
+			k := costKey{Day: r.Day, Provider: string(r.Provider), Model: r.Model, Customer: r.Customer}
+			b := v.Cost[k]
+			b.Cost += r.Cost
+			b.Requests += r.Requests
+			t := tokensOf(r.Tokens)
+			for j := range t {
+				b.Tokens[j] += t[j]
+			}
+			v.Cost[k] = b
+			if r.Unpriced != nil {
+				uk := unpricedKey{Day: r.Day, Provider: string(r.Provider), Model: r.Model}
+				u, ut := v.Unpriced[uk], tokensOf(*r.Unpriced)
+				for j := range ut {
+					u[j] += ut[j]
+				}
+				v.Unpriced[uk] = u
+			}
+		}
+	}
+	slices.SortFunc(c.cost, func(a, b *costValues) int { return cmp.Compare(a.Provider, b.Provider) })
+	return c
+}
+
+// topCustomers ranks customers by spend over the computed window and keeps the first max; nil
+// means every customer keeps its own series.
+func topCustomers(c *computed, max int) map[string]bool {
+	if max <= 0 {
+		return nil
+	}
+	spend := map[string]ledger.Money{}
+	for _, v := range c.cost {
+		for k, b := range v.Cost {
+			if k.Customer != "" {
+				spend[k.Customer] += b.Cost
+			}
+		}
+	}
+	ids := make([]string, 0, len(spend))
+	for id := range spend {
+		ids = append(ids, id)
+	}
+	slices.SortFunc(ids, func(a, b string) int { return cmp.Or(cmp.Compare(spend[b], spend[a]), cmp.Compare(a, b)) })
+	top := map[string]bool{}
+	for _, id := range ids[:min(max, len(ids))] {
+		top[id] = true
+	}
+	return top
+}
+
+// router maps a true customer ("" when unattributed) to its customer_id label value.
+func router(top map[string]bool) func(string) string {
+	return func(c string) string {
+		switch {
+		case c == "":
+			return CustomerUnattributed
+		case top == nil || top[c]:
+			return c
+		}
+		return CustomerOther
+	}
+}
+
+// account counts the computed values into the state and freezes what can no longer change.
+func (p *Poller) account(today usage.Day) (map[string]bool, []engine.CustomerInfo) {
+	c := p.compute()
+	if c == nil {
+		p.log.Warn("stripe has not answered yet: spend is counted once customers are known")
+		return nil, nil
+	}
+	top := topCustomers(c, p.opts.MaxCustomers)
+	route := router(top)
+	monthStart := usage.DayOf(today.Time().AddDate(0, 0, 1-today.Time().Day()))
+	k := usage.Day(p.opts.TrailingDays)
+	for _, v := range c.cost {
+		p.state.applyCost(v, route)
+		p.advance(v.Provider, p.last[v.Provider].today-k, monthStart)
+	}
+	if c.revenue != nil {
+		p.state.applyRevenue(c.revenue.window, today, c.daily, route)
+		p.advance(sourceStripe, c.revenue.today-k, monthStart)
+	}
+	return top, c.customers
+}
+
+func (p *Poller) advance(source string, since, monthStart usage.Day) {
+	if old, ok := p.state.Since[source]; ok && old > since {
+		since = old
+	}
+	p.state.Since[source] = since
+	p.state.prune(source, since, monthStart)
+}
+
+// snapshot turns the state into the samples one scrape exposes. Customers folded into "other"
+// keep their totals in the state (their counters resume if they return to the top) but are not
+// exposed meanwhile.
+func (p *Poller) snapshot(st *State, today usage.Day, top map[string]bool, customers []engine.CustomerInfo) *Snapshot {
+	visible := func(c string) bool {
+		return top == nil || top[c] || c == CustomerUnattributed || c == CustomerOther
+	}
+	withModel := !p.opts.DropModelLabel
+	s := &Snapshot{}
+
+	cost := map[seriesKey]ledger.Money{}
+	for k, v := range st.totals.Cost {
+		if visible(k.Customer) {
+			if !withModel {
+				k.Model = ""
+			}
+			cost[k] += v
+		}
+	}
+	requests := map[seriesKey]int64{}
+	for k, v := range st.totals.Requests {
+		if visible(k.Customer) {
+			if !withModel {
+				k.Model = ""
+			}
+			requests[k] += v
+		}
+	}
+	tokens := map[seriesKey]tokenCounts{}
+	for k, v := range st.totals.Tokens {
+		if visible(k.Customer) {
+			if !withModel {
+				k.Model = ""
+			}
+			t := tokens[k]
+			for i := range v {
+				t[i] += v[i]
+			}
+			tokens[k] = t
+		}
+	}
+	labels := func(k seriesKey) []string {
+		if withModel {
+			return []string{k.Provider, k.Model, k.Customer}
+		}
+		return []string{k.Provider, k.Customer}
+	}
+	s.cost = make([]sample, 0, len(cost))
+	for k, v := range cost {
+		s.cost = append(s.cost, sample{labels(k), v.Float64()})
+	}
+	s.requests = make([]sample, 0, len(requests))
+	for k, v := range requests {
+		s.requests = append(s.requests, sample{labels(k), float64(v)})
+	}
+	s.tokens = make([]sample, 0, len(tokens)*numTokenTypes)
+	for k, v := range tokens {
+		for i, n := range v {
+			s.tokens = append(s.tokens, sample{append(labels(k), TokenTypes[i]), float64(n)})
+		}
+	}
+	for k, v := range st.totals.Adjustments {
+		if visible(k.Customer) {
+			s.adjust = append(s.adjust, sample{[]string{k.Provider, k.Customer}, v.Float64()})
+		}
+	}
+	for k, v := range st.totals.Unpriced {
+		s.unpriced = append(s.unpriced, sample{[]string{k.Provider, k.Model, TokenTypes[k.Type]}, float64(v)})
+	}
+	for c, v := range st.totals.Revenue {
+		if visible(c) {
+			s.revenue = append(s.revenue, sample{[]string{c}, v.Float64()})
+		}
+	}
+
+	// Month to date, routed as the counters are.
+	route := router(top)
+	monthStart := usage.DayOf(today.Time().AddDate(0, 0, 1-today.Time().Day()))
+	inMonth := func(d usage.Day) bool { return d >= monthStart && d <= today }
+	costMTD, revenueMTD := map[string]ledger.Money{}, map[string]ledger.Money{}
+	for _, c := range customers {
+		costMTD[route(c.ID)] += 0
+		revenueMTD[route(c.ID)] += 0
+	}
+	for k, b := range st.cost {
+		if inMonth(k.Day) {
+			costMTD[route(k.Customer)] += b.Cost
+		}
+	}
+	for k, b := range st.revenue {
+		if inMonth(k.Day) {
+			revenueMTD[route(k.Customer)] += b.Current
+		}
+	}
+	for c, v := range costMTD {
+		s.costMTD = append(s.costMTD, sample{[]string{c}, v.Float64()})
+	}
+	for c, v := range revenueMTD {
+		s.revenueMTD = append(s.revenueMTD, sample{[]string{c}, v.Float64()})
+	}
+	for _, c := range customers {
+		if top == nil || top[c.ID] {
+			s.info = append(s.info, sample{[]string{c.ID, c.Name, c.Plan}, 1})
+		}
+	}
+	for _, src := range p.sources {
+		s.sources = append(s.sources, *p.health[src])
+	}
+	return s
+}

@@ -1,0 +1,513 @@
+package exporter
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/marginhq/margin/internal/engine"
+	"github.com/marginhq/margin/internal/ledger"
+	"github.com/marginhq/margin/internal/simulator"
+	"github.com/marginhq/margin/internal/usage"
+)
+
+// worldNow pins the simulated world's clock: mid-day, so today has an estimate.
+var worldNow = time.Date(2026, 11, 27, 9, 30, 0, 0, time.UTC)
+
+// simWorld runs the real clients and engine against the simulated world, in-process.
+func simWorld(t testing.TB) (*simulator.World, *engine.Engine) {
+	t.Helper()
+	w := simulator.New(simulator.Config{Now: worldNow})
+	eng, err := engine.New(w.EngineOptions("http://sim.invalid", &http.Client{Transport: w.Transport()}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w, eng
+}
+
+func newPoller(t testing.TB, eng Engine, stateFile string, mod ...func(*Options)) (*Poller, *bytes.Buffer) {
+	t.Helper()
+	var logs bytes.Buffer
+	opts := Options{Engine: eng, StateFile: stateFile, Now: func() time.Time { return worldNow },
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))}
+	for _, m := range mod {
+		m(&opts)
+	}
+	return New(opts), &logs
+}
+
+// netCost is increase(cost) - increase(adjustments) since the counters began, exactly.
+func netCost(p *Poller) ledger.Money {
+	var n ledger.Money
+	for _, v := range p.state.totals.Cost {
+		n += v
+	}
+	for _, v := range p.state.totals.Adjustments {
+		n -= v
+	}
+	return n
+}
+
+// truth is what the world billed over the first fill's settled days plus today's estimate, as the
+// engine computes it.
+func truth(t *testing.T, w *simulator.World, eng *engine.Engine) ledger.Money {
+	t.Helper()
+	today := eng.Today()
+	var billed ledger.Money
+	for _, p := range usage.Providers {
+		for d := today - usage.Day(p.RetentionDays()); d < today; d++ {
+			billed += w.BilledTotal(p, d)
+		}
+	}
+	f, err := eng.Fetch(context.Background(), usage.Window{From: today, To: today + 1}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range eng.Compute(f).Rows {
+		if r.Day == today {
+			billed += r.Cost
+		}
+	}
+	return billed
+}
+
+func TestPoll_FirstFillEqualsBilledCostAndRepollsAddNothing(t *testing.T) {
+	w, eng := simWorld(t)
+	p, _ := newPoller(t, eng, "")
+	if err := p.Poll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	want := truth(t, w, eng)
+	if got := netCost(p); got != want {
+		t.Fatalf("net cost after the first fill %s, billed %s", got, want)
+	}
+	before := p.state.totals
+	costs := clone(before.Cost)
+	for range 3 {
+		if err := p.Poll(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := netCost(p); got != want {
+		t.Fatalf("net cost after re-polls %s, want %s", got, want)
+	}
+	for k, v := range p.state.totals.Cost {
+		if costs[k] != v {
+			t.Fatalf("%v moved from %s to %s on an unchanged world", k, costs[k], v)
+		}
+	}
+	for _, s := range p.collector.snap.Load().sources {
+		if !s.Up || s.LastSuccess != float64(worldNow.Unix()) {
+			t.Errorf("source %+v: want up with the last success at the clock's now", s)
+		}
+	}
+}
+
+func clone[K comparable, V any](m map[K]V) map[K]V {
+	out := make(map[K]V, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+func TestPoll_RestartWithStateFileNeitherDecreasesNorDoubleCounts(t *testing.T) {
+	w, eng := simWorld(t)
+	file := filepath.Join(t.TempDir(), "state.json")
+	first, _ := newPoller(t, eng, file)
+	if err := first.Poll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	exposed := first.state.totals
+	second, logs := newPoller(t, eng, file)
+	if !strings.Contains(logs.String(), "state loaded") {
+		t.Fatalf("restart did not load the state:\n%s", logs)
+	}
+	// Before its first poll the restarted exporter already exposes the persisted totals.
+	assertNotBelow(t, exposed, second.state.totals)
+	if err := second.Poll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	assertNotBelow(t, exposed, second.state.totals)
+	if got, want := netCost(second), truth(t, w, eng); got != want {
+		t.Fatalf("net cost after restart %s, billed %s", got, want)
+	}
+}
+
+func assertNotBelow(t *testing.T, before, after totals) {
+	t.Helper()
+	for k, v := range before.Cost {
+		if after.Cost[k] < v {
+			t.Errorf("cost %v decreased from %s to %s", k, v, after.Cost[k])
+		}
+	}
+	for k, v := range before.Tokens {
+		for i := range v {
+			if after.Tokens[k][i] < v[i] {
+				t.Errorf("tokens %v %s decreased", k, TokenTypes[i])
+			}
+		}
+	}
+	for k, v := range before.Revenue {
+		if after.Revenue[k] < v {
+			t.Errorf("revenue %v decreased from %s to %s", k, v, after.Revenue[k])
+		}
+	}
+}
+
+func TestPoll_SourceOutageThenRecoveryLosesAndDoublesNothing(t *testing.T) {
+	w, eng := simWorld(t)
+	file := filepath.Join(t.TempDir(), "state.json")
+	w.SetFailing("anthropic", http.StatusForbidden)
+	p, _ := newPoller(t, eng, file)
+	for range 3 {
+		err := p.Poll(context.Background())
+		if err == nil || !strings.Contains(err.Error(), "anthropic") {
+			t.Fatalf("poll during the outage: %v, want the anthropic failure", err)
+		}
+		if up := p.health["anthropic"]; up.Up || up.LastSuccess != 0 {
+			t.Fatalf("anthropic health %+v during the outage", up)
+		}
+		if !p.health["openai"].Up {
+			t.Fatal("openai marked down by anthropic's outage")
+		}
+	}
+	for k := range p.state.totals.Cost {
+		if k.Provider == "anthropic" {
+			t.Fatalf("anthropic cost counted during its outage: %v", k)
+		}
+	}
+	// A restart in the middle of the outage changes nothing.
+	p, _ = newPoller(t, eng, file)
+	if err := p.Poll(context.Background()); err == nil {
+		t.Fatal("anthropic still failing, want an error")
+	}
+	w.SetFailing("anthropic", 0)
+	for range 2 {
+		if err := p.Poll(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, want := netCost(p), truth(t, w, eng); got != want {
+		t.Fatalf("net cost after recovery %s, billed %s", got, want)
+	}
+	var adj ledger.Money
+	for _, v := range p.state.totals.Adjustments {
+		adj += v
+	}
+	if adj != 0 {
+		t.Fatalf("recovery produced %s of adjustments, want none", adj)
+	}
+}
+
+func TestPoll_StripeOutageKeepsCustomers(t *testing.T) {
+	w, eng := simWorld(t)
+	p, _ := newPoller(t, eng, "")
+	if err := p.Poll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	costs := clone(p.state.totals.Cost)
+	w.SetFailing("stripe", http.StatusUnauthorized)
+	if err := p.Poll(context.Background()); err == nil {
+		t.Fatal("want the stripe failure")
+	}
+	for k, v := range p.state.totals.Cost {
+		if costs[k] != v {
+			t.Fatalf("%v moved from %s to %s while stripe was down", k, costs[k], v)
+		}
+	}
+	if len(p.state.totals.Adjustments) != 0 {
+		t.Fatalf("adjustments during a stripe outage: %v", p.state.totals.Adjustments)
+	}
+}
+
+func TestPoll_WaitsForStripeBeforeCountingSpend(t *testing.T) {
+	w, eng := simWorld(t)
+	w.SetFailing("stripe", http.StatusUnauthorized)
+	p, logs := newPoller(t, eng, "")
+	_ = p.Poll(context.Background())
+	if len(p.state.totals.Cost) != 0 {
+		t.Fatal("spend counted before stripe's customers were known")
+	}
+	if !strings.Contains(logs.String(), "stripe has not answered yet") {
+		t.Fatalf("no log line explaining the wait:\n%s", logs)
+	}
+	w.SetFailing("stripe", 0)
+	if err := p.Poll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := netCost(p), truth(t, w, eng); got != want {
+		t.Fatalf("net cost %s, billed %s", got, want)
+	}
+}
+
+func TestNew_UnusableStateFileIsOneLogLineAndARecount(t *testing.T) {
+	tests := []struct {
+		name, content, log string
+	}{
+		{"corrupt", `{"version":1,"cost_buckets":[{`, "state file unusable"},
+		{"foreign version", `{"version":99}`, "version 99"},
+		{"not json", "\x00\x01garbage", "state file unusable"},
+	}
+	w, eng := simWorld(t)
+	want := truth(t, w, eng)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "state.json")
+			if err := os.WriteFile(file, []byte(tt.content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			p, logs := newPoller(t, eng, file)
+			if n := strings.Count(logs.String(), "\n"); n != 1 || !strings.Contains(logs.String(), tt.log) {
+				t.Fatalf("want one log line mentioning %q, got:\n%s", tt.log, logs)
+			}
+			if err := p.Poll(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if got := netCost(p); got != want {
+				t.Fatalf("recount %s, billed %s", got, want)
+			}
+			if _, err := LoadState(file); err != nil {
+				t.Fatalf("the poll did not replace the bad file: %v", err)
+			}
+		})
+	}
+}
+
+func TestNew_MissingStateFileStartsFromZero(t *testing.T) {
+	_, eng := simWorld(t)
+	p, logs := newPoller(t, eng, filepath.Join(t.TempDir(), "absent.json"))
+	if !strings.Contains(logs.String(), "no state file yet") || len(p.state.totals.Cost) != 0 {
+		t.Fatalf("logs:\n%s", logs)
+	}
+}
+
+func TestPoll_MaxCustomersFoldsTheRestIntoOther(t *testing.T) {
+	w, eng := simWorld(t)
+	p, _ := newPoller(t, eng, "", func(o *Options) { o.MaxCustomers = 5 })
+	if err := p.Poll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s := p.collector.snap.Load()
+	customers := map[string]bool{}
+	var total float64
+	for _, x := range s.cost {
+		customers[x.labels[2]] = true
+		total += x.value
+	}
+	if !customers[CustomerOther] || !customers[CustomerUnattributed] || len(customers) != 7 {
+		t.Fatalf("customer_id values %v, want 5 customers, other and unattributed", customers)
+	}
+	if len(s.info) != 5 {
+		t.Fatalf("%d customer_info series, want 5", len(s.info))
+	}
+	// Folding moves spend between labels, never loses it.
+	if got, want := netCost(p), truth(t, w, eng); got != want {
+		t.Fatalf("net cost %s, billed %s", got, want)
+	}
+	if want := truth(t, w, eng).Float64(); total < want*0.999999 || total > want*1.000001 {
+		t.Fatalf("exposed cost sums to %f, billed %f", total, want)
+	}
+}
+
+func TestPoll_DropModelLabelSumsOverModels(t *testing.T) {
+	_, eng := simWorld(t)
+	p, _ := newPoller(t, eng, "", func(o *Options) { o.DropModelLabel = true })
+	if err := p.Poll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range p.collector.snap.Load().cost {
+		if len(x.labels) != 2 {
+			t.Fatalf("labels %v, want provider and customer_id only", x.labels)
+		}
+	}
+}
+
+// fakeEngine is a scripted engine: each provider's batch comes from batches, computed by a
+// one-row-per-usage-record Compute that bills each record's Billed amount to its Key as customer.
+type fakeEngine struct {
+	mu      sync.Mutex
+	today   usage.Day
+	sources []string
+	batches map[usage.Provider]func(w usage.Window) (*usage.Batch, error)
+	block   chan struct{} // when set, FetchProvider waits on it
+	entered chan struct{}
+}
+
+func (f *fakeEngine) Sources() []string { return f.sources }
+func (f *fakeEngine) Today() usage.Day {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.today
+}
+
+func (f *fakeEngine) FetchProvider(ctx context.Context, p usage.Provider, w usage.Window) (*usage.Batch, error) {
+	if f.block != nil {
+		f.entered <- struct{}{}
+		<-f.block
+	}
+	return f.batches[p](w)
+}
+
+func (f *fakeEngine) FetchRevenue(ctx context.Context, w usage.Window) (*engine.RevenueFacts, error) {
+	return nil, errors.New("stripe is not configured")
+}
+
+func (f *fakeEngine) Compute(facts *engine.Facts) *engine.Result {
+	res := &engine.Result{}
+	for _, b := range facts.Batches {
+		for _, r := range b.Usage {
+			if facts.Window.Contains(r.Day) {
+				res.Rows = append(res.Rows, engine.CostRow{Day: r.Day, Provider: r.Provider, Model: r.Model,
+					Customer: string(r.Key), Cost: r.Billed, Tokens: r.Tokens, Requests: r.Requests})
+			}
+		}
+	}
+	return res
+}
+
+// script serves per-day amounts for one provider that a test changes between polls.
+type script struct {
+	mu   sync.Mutex
+	cost map[usage.Day]ledger.Money
+}
+
+func (s *script) batch(w usage.Window) (*usage.Batch, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := &usage.Batch{Provider: usage.OpenAI, Window: w}
+	for d, c := range s.cost {
+		if w.Contains(d) {
+			b.Usage = append(b.Usage, usage.UsageRecord{Provider: usage.OpenAI, Day: d, Key: "cus_A", Model: "gpt-4o",
+				Billed: c, HasBilled: true, Requests: 1, Tokens: usage.Tokens{Input: int64(c / ledger.Money(1000))}})
+		}
+	}
+	return b, nil
+}
+
+func (s *script) set(d usage.Day, c ledger.Money) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cost[d] = c
+}
+
+func usd(t *testing.T, s string) ledger.Money {
+	t.Helper()
+	m, err := ledger.ParseDollars(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestPoll_RevisionsAddTheDifferenceAndFallsGoToAdjustments(t *testing.T) {
+	const today = usage.Day(20000)
+	sc := &script{cost: map[usage.Day]ledger.Money{today - 1: usd(t, "10.00"), today: usd(t, "2.50")}}
+	eng := &fakeEngine{today: today, sources: []string{"openai"},
+		batches: map[usage.Provider]func(usage.Window) (*usage.Batch, error){usage.OpenAI: sc.batch}}
+	p, _ := newPoller(t, eng, filepath.Join(t.TempDir(), "state.json"))
+	key := seriesKey{"openai", "gpt-4o", "cus_A"}
+	adj := adjustmentKey{"openai", "cus_A"}
+	steps := []struct {
+		name    string
+		change  func()
+		cost    string
+		adjust  string
+		tokensI int64
+	}{
+		{"first fill", func() {}, "12.50", "0", 12_500_000},
+		{"today accrues", func() { sc.set(today, usd(t, "4.00")) }, "14.00", "0", 14_000_000},
+		{"yesterday revised up", func() { sc.set(today-1, usd(t, "10.75")) }, "14.75", "0", 14_750_000},
+		{"yesterday revised down", func() { sc.set(today-1, usd(t, "9.00")) }, "14.75", "1.75", 14_750_000},
+		{"back up: only the rise counts", func() { sc.set(today-1, usd(t, "9.50")) }, "15.25", "1.75", 14_750_000},
+		{"bucket vanishes", func() { sc.set(today, 0); delete(sc.cost, today) }, "15.25", "5.75", 14_750_000},
+	}
+	for _, st := range steps {
+		st.change()
+		if err := p.Poll(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		got := p.state.totals
+		if got.Cost[key] != usd(t, st.cost) || got.Adjustments[adj] != usd(t, st.adjust) || got.Tokens[key][0] != st.tokensI {
+			t.Fatalf("%s: cost %s adjustments %s input tokens %d; want %s, %s, %d", st.name,
+				got.Cost[key], got.Adjustments[adj], got.Tokens[key][0], st.cost, st.adjust, st.tokensI)
+		}
+		// The invariant: net cost is what the provider bills now.
+		var billed ledger.Money
+		for _, c := range sc.cost {
+			billed += c
+		}
+		if n := netCost(p); n != billed {
+			t.Fatalf("%s: net cost %s, billed %s", st.name, n, billed)
+		}
+	}
+}
+
+func TestPoll_DaysLeavingTheTrailingWindowFreeze(t *testing.T) {
+	const today = usage.Day(20000)
+	sc := &script{cost: map[usage.Day]ledger.Money{}}
+	for d := today - 31; d <= today; d++ {
+		sc.cost[d] = usd(t, "1.00")
+	}
+	eng := &fakeEngine{today: today, sources: []string{"openai"},
+		batches: map[usage.Provider]func(usage.Window) (*usage.Batch, error){usage.OpenAI: sc.batch}}
+	p, _ := newPoller(t, eng, "", func(o *Options) { o.TrailingDays = 2 })
+	if err := p.Poll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := netCost(p); got != usd(t, "32.00") {
+		t.Fatalf("first fill %s, want 32.00", got)
+	}
+	if since := p.state.Since["openai"]; since != today-2 {
+		t.Fatalf("since %s, want %s", since, today-2)
+	}
+	// A day outside the trailing window is final: a later change there is not read.
+	sc.set(today-5, usd(t, "100.00"))
+	sc.set(today-1, usd(t, "2.00"))
+	eng.mu.Lock()
+	eng.today = today + 1
+	eng.mu.Unlock()
+	sc.set(today+1, usd(t, "0.50"))
+	if err := p.Poll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := netCost(p); got != usd(t, "33.50") {
+		t.Fatalf("after a day %s, want 33.50 (yesterday's +1.00, today's 0.50)", got)
+	}
+	for k := range p.state.cost {
+		if k.Day < today-1 && k.Day < usage.DayOf(today.Time().AddDate(0, 0, 1-today.Time().Day())) {
+			t.Fatalf("bucket %v outside the window and the month was kept", k)
+		}
+	}
+}
+
+func TestPoll_SkipsAnOverlappingCycle(t *testing.T) {
+	sc := &script{cost: map[usage.Day]ledger.Money{100: usd(t, "1.00")}}
+	eng := &fakeEngine{today: 100, sources: []string{"openai"}, block: make(chan struct{}), entered: make(chan struct{}),
+		batches: map[usage.Provider]func(usage.Window) (*usage.Batch, error){usage.OpenAI: sc.batch}}
+	p, logs := newPoller(t, eng, "")
+	done := make(chan error)
+	go func() { done <- p.Poll(context.Background()) }()
+	<-eng.entered
+	if err := p.Poll(context.Background()); !errors.Is(err, ErrPollSkipped) {
+		t.Fatalf("overlapping poll: %v, want ErrPollSkipped", err)
+	}
+	close(eng.block)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "poll skipped") {
+		t.Fatalf("no log of the skip:\n%s", logs)
+	}
+	if got := netCost(p); got != usd(t, "1.00") {
+		t.Fatalf("net cost %s, want 1.00 counted once", got)
+	}
+}

@@ -1,0 +1,469 @@
+package exporter
+
+import (
+	"cmp"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/marginhq/margin/internal/ledger"
+	"github.com/marginhq/margin/internal/usage"
+)
+
+// Label values the exporter adds beside Stripe customer ids.
+const (
+	CustomerUnattributed = "unattributed" // spend no source mapping resolved to a customer
+	CustomerOther        = "other"        // customers folded away by max_customers
+)
+
+// TokenTypes are the token_type label values, in the order of every [numTokenTypes] array.
+// cache_write adds the 5-minute and 1-hour cache writes; reasoning is a subset of output.
+var TokenTypes = [numTokenTypes]string{"input", "cached_input", "cache_write", "output", "reasoning"}
+
+const numTokenTypes = 5
+
+type tokenCounts [numTokenTypes]int64
+
+func tokensOf(t usage.Tokens) tokenCounts {
+	return tokenCounts{t.Input, t.CachedInput, t.CacheWrite5m + t.CacheWrite1h, t.Output, t.Reasoning}
+}
+
+// costKey is one bucket of LLM spend: a day, provider, model and the true customer ("" when
+// unattributed). Buckets keep the true customer so max_customers can route later deltas anew.
+type costKey struct {
+	Day      usage.Day
+	Provider string
+	Model    string
+	Customer string
+}
+
+// costBucket is what has been counted for one bucket. Cost is the bucket's current value (a fall
+// went to the adjustments counter); Requests and Tokens are the highest values seen, because those
+// counters only count increases.
+type costBucket struct {
+	Cost     ledger.Money
+	Requests int64
+	Tokens   tokenCounts
+}
+
+type unpricedKey struct {
+	Day      usage.Day
+	Provider string
+	Model    string
+}
+
+type revenueKey struct {
+	Day      usage.Day
+	Customer string
+}
+
+// revenueBucket keeps the highest value counted (the counter only counts increases) and the
+// current value (for the month-to-date gauge, which may fall with a credit note).
+type revenueBucket struct {
+	Counted ledger.Money
+	Current ledger.Money
+}
+
+// seriesKey is one exported label set of the per-customer counters; Customer is the exported
+// value (a Stripe id, "unattributed" or "other"). Model stays in totals even when the model label
+// is dropped, so that option can change between restarts without breaking a counter.
+type seriesKey struct {
+	Provider string
+	Model    string
+	Customer string
+}
+
+type adjustmentKey struct {
+	Provider string
+	Customer string
+}
+
+type unpricedSeries struct {
+	Provider string
+	Model    string
+	Type     int
+}
+
+// totals are the running counter values, per exported label set, since the state was created.
+type totals struct {
+	Cost        map[seriesKey]ledger.Money
+	Adjustments map[adjustmentKey]ledger.Money
+	Requests    map[seriesKey]int64
+	Tokens      map[seriesKey]tokenCounts
+	Unpriced    map[unpricedSeries]int64
+	Revenue     map[string]ledger.Money
+}
+
+// State is the exporter's memory: what it has counted per bucket, the running totals, and per
+// source the first day that may still be revised (Since). It is persisted to state_file so
+// counters continue across restarts. It is not safe for concurrent use; the poller owns it.
+type State struct {
+	Since    map[string]usage.Day
+	cost     map[costKey]costBucket
+	unpriced map[unpricedKey]tokenCounts
+	revenue  map[revenueKey]revenueBucket
+	totals   totals
+}
+
+// NewState returns an empty state: every counter starts at zero.
+func NewState() *State {
+	return &State{
+		Since:    map[string]usage.Day{},
+		cost:     map[costKey]costBucket{},
+		unpriced: map[unpricedKey]tokenCounts{},
+		revenue:  map[revenueKey]revenueBucket{},
+		totals: totals{
+			Cost:        map[seriesKey]ledger.Money{},
+			Adjustments: map[adjustmentKey]ledger.Money{},
+			Requests:    map[seriesKey]int64{},
+			Tokens:      map[seriesKey]tokenCounts{},
+			Unpriced:    map[unpricedSeries]int64{},
+			Revenue:     map[string]ledger.Money{},
+		},
+	}
+}
+
+// costValues are freshly computed bucket values for the days one provider's batch covers.
+type costValues struct {
+	Provider string
+	Window   usage.Window
+	Cost     map[costKey]costBucket
+	Unpriced map[unpricedKey]tokenCounts
+}
+
+// applyCost counts the difference between v and what was counted before, for every bucket of the
+// provider inside v.Window: a rise adds to the counters, a fall in cost adds to the adjustments
+// counter; a bucket counted before and now absent has fallen to zero. route maps a true customer
+// to its exported label value.
+func (s *State) applyCost(v *costValues, route func(string) string) {
+	for k, nb := range v.Cost {
+		s.countCost(k, nb, route)
+	}
+	for k, old := range s.cost {
+		if k.Provider == v.Provider && v.Window.Contains(k.Day) {
+			if _, ok := v.Cost[k]; !ok && old.Cost != 0 {
+				s.countCost(k, costBucket{}, route)
+			}
+		}
+	}
+	for k, nt := range v.Unpriced {
+		old := s.unpriced[k]
+		for i := range nt {
+			if d := nt[i] - old[i]; d > 0 {
+				s.totals.Unpriced[unpricedSeries{k.Provider, k.Model, i}] += d
+				old[i] = nt[i]
+			}
+		}
+		s.unpriced[k] = old
+	}
+}
+
+func (s *State) countCost(k costKey, nb costBucket, route func(string) string) {
+	old := s.cost[k]
+	ser := seriesKey{Provider: k.Provider, Model: k.Model, Customer: route(k.Customer)}
+	switch d := nb.Cost - old.Cost; {
+	case d > 0:
+		s.totals.Cost[ser] += d
+	case d < 0:
+		s.totals.Adjustments[adjustmentKey{k.Provider, ser.Customer}] -= d
+	}
+	old.Cost = nb.Cost
+	if d := nb.Requests - old.Requests; d > 0 {
+		s.totals.Requests[ser] += d
+		old.Requests = nb.Requests
+	}
+	var rise tokenCounts
+	risen := false
+	for i := range nb.Tokens {
+		if d := nb.Tokens[i] - old.Tokens[i]; d > 0 {
+			rise[i], risen = d, true
+			old.Tokens[i] = nb.Tokens[i]
+		}
+	}
+	if risen {
+		t := s.totals.Tokens[ser]
+		for i := range rise {
+			t[i] += rise[i]
+		}
+		s.totals.Tokens[ser] = t
+	}
+	if old == (costBucket{}) {
+		delete(s.cost, k)
+		return
+	}
+	s.cost[k] = old
+}
+
+// applyRevenue counts recognised revenue for the days of w up to today: only rises count, since
+// the counter never decreases; the current value follows every change.
+func (s *State) applyRevenue(w usage.Window, today usage.Day, daily map[revenueKey]ledger.Money, route func(string) string) {
+	for k, amount := range daily {
+		if k.Day > today || !w.Contains(k.Day) {
+			continue
+		}
+		b := s.revenue[k]
+		if d := amount - b.Counted; d > 0 {
+			s.totals.Revenue[route(k.Customer)] += d
+			b.Counted = amount
+		}
+		b.Current = amount
+		s.revenue[k] = b
+	}
+	for k, b := range s.revenue {
+		if w.Contains(k.Day) && k.Day <= today {
+			if _, ok := daily[k]; !ok {
+				b.Current = 0
+				s.revenue[k] = b
+			}
+		}
+	}
+}
+
+// prune forgets the buckets of source that can no longer be revised (before since), except the
+// current month's, which the month-to-date gauges still add up.
+func (s *State) prune(source string, since, monthStart usage.Day) {
+	keep := min(since, monthStart)
+	if source == sourceStripe {
+		for k := range s.revenue {
+			if k.Day < keep {
+				delete(s.revenue, k)
+			}
+		}
+		return
+	}
+	for k := range s.cost {
+		if k.Provider == source && k.Day < keep {
+			delete(s.cost, k)
+		}
+	}
+	for k := range s.unpriced {
+		if k.Provider == source && k.Day < since {
+			delete(s.unpriced, k)
+		}
+	}
+}
+
+// stateVersion changes whenever the file's meaning changes; another version is recounted.
+const stateVersion = 1
+
+type stateFile struct {
+	Version int                  `json:"version"`
+	Since   map[string]usage.Day `json:"since"` // UTC day numbers
+	Cost    []fileCost           `json:"cost_buckets"`
+	Unprice []fileUnpriced       `json:"unpriced_buckets"`
+	Revenue []fileRevenue        `json:"revenue_buckets"`
+	Totals  fileTotals           `json:"totals"`
+}
+
+type fileCost struct {
+	Day      usage.Day   `json:"day"`
+	Provider string      `json:"provider"`
+	Model    string      `json:"model"`
+	Customer string      `json:"customer,omitempty"`
+	Cost     int64       `json:"cost_nanos"`
+	Requests int64       `json:"requests"`
+	Tokens   tokenCounts `json:"tokens"`
+}
+
+type fileUnpriced struct {
+	Day      usage.Day   `json:"day"`
+	Provider string      `json:"provider"`
+	Model    string      `json:"model"`
+	Tokens   tokenCounts `json:"tokens"`
+}
+
+type fileRevenue struct {
+	Day      usage.Day `json:"day"`
+	Customer string    `json:"customer"`
+	Counted  int64     `json:"counted_nanos"`
+	Current  int64     `json:"current_nanos"`
+}
+
+type fileSeries struct {
+	Provider    string       `json:"provider,omitempty"`
+	Model       string       `json:"model,omitempty"`
+	Customer    string       `json:"customer,omitempty"`
+	Cost        int64        `json:"cost_nanos,omitempty"`
+	Adjustments int64        `json:"adjustments_nanos,omitempty"`
+	Revenue     int64        `json:"revenue_nanos,omitempty"`
+	Requests    int64        `json:"requests,omitempty"`
+	Tokens      *tokenCounts `json:"tokens,omitempty"`
+}
+
+type fileUnpricedSeries struct {
+	Provider string `json:"provider"`
+	Model    string `json:"model"`
+	Type     string `json:"token_type"`
+	Tokens   int64  `json:"tokens"`
+}
+
+type fileTotals struct {
+	Series      []fileSeries         `json:"series"`
+	Adjustments []fileSeries         `json:"adjustments"`
+	Revenue     []fileSeries         `json:"revenue"`
+	Unpriced    []fileUnpricedSeries `json:"unpriced"`
+}
+
+// Money is written as integer nano-dollars (ledger.Money's own JSON form is a decimal).
+func (s *State) file() *stateFile {
+	f := &stateFile{Version: stateVersion, Since: s.Since}
+	for k, b := range s.cost {
+		f.Cost = append(f.Cost, fileCost{k.Day, k.Provider, k.Model, k.Customer, int64(b.Cost), b.Requests, b.Tokens})
+	}
+	for k, t := range s.unpriced {
+		f.Unprice = append(f.Unprice, fileUnpriced{k.Day, k.Provider, k.Model, t})
+	}
+	for k, b := range s.revenue {
+		f.Revenue = append(f.Revenue, fileRevenue{k.Day, k.Customer, int64(b.Counted), int64(b.Current)})
+	}
+	series := map[seriesKey]*fileSeries{}
+	at := func(k seriesKey) *fileSeries {
+		fs := series[k]
+		if fs == nil {
+			fs = &fileSeries{Provider: k.Provider, Model: k.Model, Customer: k.Customer}
+			series[k] = fs
+		}
+		return fs
+	}
+	for k, v := range s.totals.Cost {
+		at(k).Cost = int64(v)
+	}
+	for k, v := range s.totals.Requests {
+		at(k).Requests = v
+	}
+	for k, v := range s.totals.Tokens {
+		at(k).Tokens = &v
+	}
+	for _, fs := range series {
+		f.Totals.Series = append(f.Totals.Series, *fs)
+	}
+	for k, v := range s.totals.Adjustments {
+		f.Totals.Adjustments = append(f.Totals.Adjustments, fileSeries{Provider: k.Provider, Customer: k.Customer, Adjustments: int64(v)})
+	}
+	for c, v := range s.totals.Revenue {
+		f.Totals.Revenue = append(f.Totals.Revenue, fileSeries{Customer: c, Revenue: int64(v)})
+	}
+	for k, v := range s.totals.Unpriced {
+		f.Totals.Unpriced = append(f.Totals.Unpriced, fileUnpricedSeries{k.Provider, k.Model, TokenTypes[k.Type], v})
+	}
+	// A stable order makes the file diffable and the write deterministic.
+	slices.SortFunc(f.Cost, func(a, b fileCost) int {
+		return cmp.Or(cmp.Compare(a.Day, b.Day), cmp.Compare(a.Provider, b.Provider), cmp.Compare(a.Model, b.Model), cmp.Compare(a.Customer, b.Customer))
+	})
+	slices.SortFunc(f.Unprice, func(a, b fileUnpriced) int {
+		return cmp.Or(cmp.Compare(a.Day, b.Day), cmp.Compare(a.Provider, b.Provider), cmp.Compare(a.Model, b.Model))
+	})
+	slices.SortFunc(f.Revenue, func(a, b fileRevenue) int {
+		return cmp.Or(cmp.Compare(a.Day, b.Day), cmp.Compare(a.Customer, b.Customer))
+	})
+	bySeries := func(a, b fileSeries) int {
+		return cmp.Or(cmp.Compare(a.Provider, b.Provider), cmp.Compare(a.Model, b.Model), cmp.Compare(a.Customer, b.Customer))
+	}
+	slices.SortFunc(f.Totals.Series, bySeries)
+	slices.SortFunc(f.Totals.Adjustments, bySeries)
+	slices.SortFunc(f.Totals.Revenue, bySeries)
+	slices.SortFunc(f.Totals.Unpriced, func(a, b fileUnpricedSeries) int {
+		return cmp.Or(cmp.Compare(a.Provider, b.Provider), cmp.Compare(a.Model, b.Model), cmp.Compare(a.Type, b.Type))
+	})
+	return f
+}
+
+// Save writes the state to path atomically: a temporary file in the same directory, synced, then
+// renamed over the old one, so a crash leaves either the old or the new state, never half of one.
+func (s *State) Save(path string) error {
+	data, err := json.Marshal(s.file())
+	if err != nil {
+		return fmt.Errorf("encoding state: %w", err)
+	}
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("writing state: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // a no-op after the rename
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing state: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("syncing state: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("writing state: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("replacing state: %w", err)
+	}
+	// The rename is durable once the directory entry is; best effort where directories cannot be synced.
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// ErrNoState means there is no state file yet: the first start.
+var ErrNoState = errors.New("no state file")
+
+// LoadState reads a state file written by Save. A missing file is ErrNoState; a file that does
+// not parse, or was written by another version, is an error saying so. Either way the caller
+// starts from NewState: a clean recount.
+func LoadState(path string) (*State, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, ErrNoState
+	}
+	if err != nil {
+		return nil, err
+	}
+	var f stateFile
+	if err := json.Unmarshal(data, &f); err != nil {
+		return nil, fmt.Errorf("state file is not valid: %w", err)
+	}
+	if f.Version != stateVersion {
+		return nil, fmt.Errorf("state file has version %d, this exporter writes version %d", f.Version, stateVersion)
+	}
+	s := NewState()
+	for src, d := range f.Since {
+		s.Since[src] = d
+	}
+	for _, c := range f.Cost {
+		s.cost[costKey{c.Day, c.Provider, c.Model, c.Customer}] = costBucket{ledger.Money(c.Cost), c.Requests, c.Tokens}
+	}
+	for _, u := range f.Unprice {
+		s.unpriced[unpricedKey{u.Day, u.Provider, u.Model}] = u.Tokens
+	}
+	for _, r := range f.Revenue {
+		s.revenue[revenueKey{r.Day, r.Customer}] = revenueBucket{ledger.Money(r.Counted), ledger.Money(r.Current)}
+	}
+	for _, fs := range f.Totals.Series {
+		k := seriesKey{fs.Provider, fs.Model, fs.Customer}
+		if fs.Cost != 0 {
+			s.totals.Cost[k] = ledger.Money(fs.Cost)
+		}
+		if fs.Requests != 0 {
+			s.totals.Requests[k] = fs.Requests
+		}
+		if fs.Tokens != nil {
+			s.totals.Tokens[k] = *fs.Tokens
+		}
+	}
+	for _, fs := range f.Totals.Adjustments {
+		s.totals.Adjustments[adjustmentKey{fs.Provider, fs.Customer}] = ledger.Money(fs.Adjustments)
+	}
+	for _, fs := range f.Totals.Revenue {
+		s.totals.Revenue[fs.Customer] = ledger.Money(fs.Revenue)
+	}
+	for _, u := range f.Totals.Unpriced {
+		i := slices.Index(TokenTypes[:], u.Type)
+		if i < 0 {
+			return nil, fmt.Errorf("state file is not valid: unknown token type %q", u.Type)
+		}
+		s.totals.Unpriced[unpricedSeries{u.Provider, u.Model, i}] = u.Tokens
+	}
+	return s, nil
+}
