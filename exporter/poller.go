@@ -201,7 +201,7 @@ func (p *Poller) fetch(ctx context.Context, today usage.Day) error {
 	for i, src := range p.sources {
 		w := p.window(src, today)
 		wg.Go(func() {
-			start := time.Now()
+			start := p.opts.Now() // the poller's clock, so tests see fixed durations
 			d := &sourceData{today: today, window: w}
 			var err error
 			if src == sourceStripe {
@@ -209,7 +209,7 @@ func (p *Poller) fetch(ctx context.Context, today usage.Day) error {
 			} else {
 				d.batch, err = p.opts.Engine.FetchProvider(ctx, usage.Provider(src), w)
 			}
-			results[i] = result{d, err, time.Since(start)}
+			results[i] = result{d, err, p.opts.Now().Sub(start)}
 		})
 	}
 	wg.Wait()

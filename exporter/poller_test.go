@@ -340,6 +340,7 @@ type fakeEngine struct {
 	batches map[usage.Provider]func(w usage.Window) (*usage.Batch, error)
 	block   chan struct{} // when set, FetchProvider waits on it
 	entered chan struct{}
+	revenue *engine.RevenueFacts // served when sources lists stripe
 }
 
 func (f *fakeEngine) Sources() []string { return f.sources }
@@ -358,7 +359,10 @@ func (f *fakeEngine) FetchProvider(ctx context.Context, p usage.Provider, w usag
 }
 
 func (f *fakeEngine) FetchRevenue(ctx context.Context, w usage.Window) (*engine.RevenueFacts, error) {
-	return nil, errors.New("stripe is not configured")
+	if f.revenue == nil {
+		return nil, errors.New("stripe is not configured")
+	}
+	return f.revenue, nil
 }
 
 func (f *fakeEngine) Compute(facts *engine.Facts) *engine.Result {
@@ -366,8 +370,12 @@ func (f *fakeEngine) Compute(facts *engine.Facts) *engine.Result {
 	for _, b := range facts.Batches {
 		for _, r := range b.Usage {
 			if facts.Window.Contains(r.Day) {
-				res.Rows = append(res.Rows, engine.CostRow{Day: r.Day, Provider: r.Provider, Model: r.Model,
-					Customer: string(r.Key), Cost: r.Billed, Tokens: r.Tokens, Requests: r.Requests})
+				row := engine.CostRow{Day: r.Day, Provider: r.Provider, Model: r.Model,
+					Customer: string(r.Key), Cost: r.Billed, Tokens: r.Tokens, Requests: r.Requests}
+				if !r.HasBilled {
+					row.Unpriced = &r.Tokens
+				}
+				res.Rows = append(res.Rows, row)
 			}
 		}
 	}

@@ -1,0 +1,159 @@
+package exporter
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/common/expfmt"
+
+	"github.com/marginhq/margin/internal/engine"
+	"github.com/marginhq/margin/internal/ledger"
+	"github.com/marginhq/margin/internal/usage"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.prom from the current output")
+
+// goldenEngine is a small fixed world: two customers on two providers, unattributed spend, an
+// unpriced model and Stripe revenue, on 2024-10-04 (day 20000).
+func goldenEngine(t *testing.T) *fakeEngine {
+	const today = usage.Day(20000)
+	rec := func(p usage.Provider, d usage.Day, key, model, cost string, in, out int64) usage.UsageRecord {
+		r := usage.UsageRecord{Provider: p, Day: d, Key: usage.SourceRef(key), Model: model, Requests: 3,
+			Tokens: usage.Tokens{Input: in, CachedInput: in / 4, CacheWrite5m: in / 10, Output: out, Reasoning: out / 2}}
+		if cost != "" {
+			r.Billed, r.HasBilled = usd(t, cost), true
+		}
+		return r
+	}
+	batch := func(p usage.Provider, recs ...usage.UsageRecord) func(usage.Window) (*usage.Batch, error) {
+		return func(w usage.Window) (*usage.Batch, error) { return &usage.Batch{Provider: p, Window: w, Usage: recs}, nil }
+	}
+	return &fakeEngine{today: today, sources: []string{"openai", "anthropic", "stripe"},
+		batches: map[usage.Provider]func(usage.Window) (*usage.Batch, error){
+			usage.OpenAI: batch(usage.OpenAI,
+				rec(usage.OpenAI, today-1, "cus_A", "gpt-4o", "12.345678901", 1000, 200),
+				rec(usage.OpenAI, today, "cus_A", "gpt-4o", "1.50", 100, 20),
+				rec(usage.OpenAI, today-2, "cus_B", "gpt-4o-mini", "0.25", 5000, 800),
+				rec(usage.OpenAI, today-2, "", "gpt-4o", "3.00", 700, 70),
+				rec(usage.OpenAI, today-1, "cus_B", "ft:custom", "", 400, 40)),
+			usage.Anthropic: batch(usage.Anthropic,
+				rec(usage.Anthropic, today-3, "cus_B", "claude-sonnet-4-5", "7.10", 2000, 300)),
+		},
+		revenue: &engine.RevenueFacts{
+			Customers: []engine.CustomerInfo{{ID: "cus_A", Name: "Acme", Plan: "Growth"}, {ID: "cus_B", Name: "Bolt & Co", Plan: "Starter"}},
+			Daily: []engine.DailyRevenue{
+				{Customer: "cus_A", Day: today - 40, Amount: usd(t, "99.00")}, // before the window: not counted
+				{Customer: "cus_A", Day: today - 1, Amount: usd(t, "33.33")},
+				{Customer: "cus_A", Day: today, Amount: usd(t, "33.34")},
+				{Customer: "cus_B", Day: today, Amount: usd(t, "9.90")},
+				{Customer: "cus_B", Day: today + 1, Amount: usd(t, "9.90")}, // tomorrow: not yet
+			},
+		},
+	}
+}
+
+func TestCollector_MatchesGoldenExposition(t *testing.T) {
+	tests := []struct {
+		file string
+		opts func(*Options)
+	}{
+		{"all_customers.prom", func(*Options) {}},
+		{"max_customers_1.prom", func(o *Options) { o.MaxCustomers = 1 }},
+		{"no_model_label.prom", func(o *Options) { o.DropModelLabel = true }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			p, _ := newPoller(t, goldenEngine(t), "", tt.opts)
+			if err := p.Poll(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			golden := filepath.Join("testdata", tt.file)
+			if *update {
+				if err := os.WriteFile(golden, gather(t, p), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			f, err := os.Open(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test ./exporter -run Golden -update to create it)", err)
+			}
+			defer f.Close()
+			if err := testutil.CollectAndCompare(p.Collector(), f); err != nil {
+				t.Fatal(err)
+			}
+			problems, err := testutil.CollectAndLint(p.Collector())
+			if err != nil || len(problems) > 0 {
+				t.Fatalf("lint: %v %+v", err, problems)
+			}
+		})
+	}
+}
+
+func TestCollector_ExposesNothingBeforeTheFirstSnapshot(t *testing.T) {
+	if n := testutil.CollectAndCount(NewCollector(true)); n != 0 {
+		t.Fatalf("%d metrics before any snapshot", n)
+	}
+}
+
+func TestSnapshot_ValuesAreTheExactTotals(t *testing.T) {
+	p, _ := newPoller(t, goldenEngine(t), "")
+	if err := p.Poll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		series []string
+		want   string
+	}{
+		{[]string{"openai", "gpt-4o", "cus_A"}, "13.845678901"},
+		{[]string{"openai", "gpt-4o", CustomerUnattributed}, "3.00"},
+		{[]string{"anthropic", "claude-sonnet-4-5", "cus_B"}, "7.10"},
+	}
+	s := p.collector.snap.Load()
+	for _, tt := range tests {
+		found := false
+		for _, x := range s.cost {
+			if strings.Join(x.labels, ",") == strings.Join(tt.series, ",") {
+				found = true
+				if want := usd(t, tt.want).Float64(); x.value != want {
+					t.Errorf("%v = %v, want %v", tt.series, x.value, want)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("no series %v", tt.series)
+		}
+	}
+	if got := p.state.totals.Revenue["cus_A"]; got != usd(t, "66.67") {
+		t.Errorf("cus_A revenue %s, want 66.67 (today's included, the older day outside the window not)", got)
+	}
+	if got := p.state.totals.Revenue["cus_B"]; got != usd(t, "9.90") {
+		t.Errorf("cus_B revenue %s, want 9.90 (tomorrow's not yet)", got)
+	}
+	_ = ledger.Money(0)
+}
+
+// gather is the collector's text exposition, as a scrape would return it.
+func gather(t *testing.T, p *Poller) []byte {
+	t.Helper()
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(p.Collector())
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	enc := expfmt.NewEncoder(&b, expfmt.NewFormat(expfmt.TypeTextPlain))
+	for _, mf := range mfs {
+		if err := enc.Encode(mf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return b.Bytes()
+}
