@@ -56,6 +56,9 @@ type Config struct {
 	Customers map[string][]usage.SourceRef
 	Features  map[usage.SourceRef]string
 	Prices    []catalog.Entry
+
+	// Exporter holds the exporter-only keys (exporter.go).
+	Exporter Exporter
 }
 
 // Source is one API's credential and base URL. An empty Key means the source is off.
@@ -166,6 +169,15 @@ type view struct {
 	Customers         map[string][]string        `yaml:"customers,omitempty" json:"customers,omitempty"`
 	Features          map[usage.SourceRef]string `yaml:"features,omitempty" json:"features,omitempty"`
 	Prices            []priceRowView             `yaml:"prices,omitempty" json:"prices,omitempty"`
+	TrailingDays      int                        `yaml:"trailing_days,omitempty" json:"trailing_days,omitempty"`
+	MaxCustomers      int                        `yaml:"max_customers,omitempty" json:"max_customers,omitempty"`
+	DropModelLabel    bool                       `yaml:"drop_model_label,omitempty" json:"drop_model_label,omitempty"`
+	Push              *pushView                  `yaml:"push,omitempty" json:"push,omitempty"`
+}
+
+type pushView struct {
+	URL      secret.String `yaml:"url" json:"url"`
+	Interval string        `yaml:"interval" json:"interval"`
 }
 
 type providersView struct {
@@ -224,6 +236,13 @@ func (c *Config) view() view {
 		},
 		Stripe:   newSourceView(c.Stripe),
 		Features: c.Features,
+
+		TrailingDays:   c.Exporter.TrailingDays,
+		MaxCustomers:   c.Exporter.MaxCustomers,
+		DropModelLabel: c.Exporter.DropModelLabel,
+	}
+	if c.Exporter.Push != nil {
+		v.Push = &pushView{URL: c.Exporter.Push.URL, Interval: c.Exporter.Push.Interval.String()}
 	}
 	if len(c.FXRates) > 0 {
 		v.FXRates = map[string]string{}

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -213,7 +214,7 @@ func expandEnv(s string, lookup func(string) (string, bool)) (string, error) {
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 func (p *parser) root(n *yaml.Node) {
-	p.fields("", n, map[string]func(string, *yaml.Node){
+	handlers := map[string]func(string, *yaml.Node){
 		"reporting_currency": func(path string, v *yaml.Node) {
 			s, ok := p.scalar(path, v)
 			if !ok {
@@ -286,7 +287,9 @@ func (p *parser) root(n *yaml.Node) {
 		"customers": p.customers,
 		"features":  p.features,
 		"prices":    p.prices,
-	})
+	}
+	maps.Copy(handlers, p.exporterKeys())
+	p.fields("", n, handlers)
 }
 
 // source reads one API block: the key (inline or from keyName_file) and base_url.

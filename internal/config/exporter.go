@@ -1,0 +1,138 @@
+package config
+
+import (
+	"net/url"
+	"strconv"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/marginhq/margin/internal/secret"
+)
+
+// Exporter-only defaults, as documented in config.example.yaml.
+const (
+	DefaultTrailingDays = 3
+	DefaultPushInterval = time.Minute
+	// MinPushInterval keeps a push target from being flooded with identical values: the data
+	// changes only once per poll.
+	MinPushInterval = 10 * time.Second
+)
+
+// Exporter holds the exporter-only keys. The zero value is the defaults, so a config without
+// them reads as if they were written with their default values.
+type Exporter struct {
+	// TrailingDays is how many days before today each poll re-reads (0: DefaultTrailingDays).
+	TrailingDays int
+	// MaxCustomers keeps the top customers by spend as their own series, the rest as "other"
+	// (0: every customer).
+	MaxCustomers int
+	// DropModelLabel removes the model label from per-customer series.
+	DropModelLabel bool
+	// Push, when set, pushes the exposition to a VictoriaMetrics, vmagent or Pushgateway URL.
+	Push *Push
+}
+
+// Push is the exporter's push mode.
+type Push struct {
+	URL      secret.String // may carry basic-auth credentials, so it is masked like a key
+	Interval time.Duration
+}
+
+// exporterKeys are the root-level handlers of the exporter-only keys.
+func (p *parser) exporterKeys() map[string]func(string, *yaml.Node) {
+	return map[string]func(string, *yaml.Node){
+		"trailing_days": func(path string, v *yaml.Node) {
+			s, ok := p.scalar(path, v)
+			if !ok {
+				return
+			}
+			d, err := strconv.Atoi(s)
+			if err != nil || d < 1 || d > 31 {
+				p.fail(path, v, "want a whole number of days from 1 to 31, got %s", shown(v))
+				return
+			}
+			p.cfg.Exporter.TrailingDays = d
+		},
+		"max_customers": func(path string, v *yaml.Node) {
+			s, ok := p.scalar(path, v)
+			if !ok {
+				return
+			}
+			n, err := strconv.Atoi(s)
+			if err != nil || n < 0 {
+				p.fail(path, v, "want a whole number of customers, 0 for all, got %s", shown(v))
+				return
+			}
+			p.cfg.Exporter.MaxCustomers = n
+		},
+		"drop_model_label": func(path string, v *yaml.Node) {
+			s, ok := p.scalar(path, v)
+			if !ok {
+				return
+			}
+			b, err := strconv.ParseBool(s)
+			if err != nil {
+				p.fail(path, v, "want true or false, got %s", shown(v))
+				return
+			}
+			p.cfg.Exporter.DropModelLabel = b
+		},
+		"push": p.push,
+	}
+}
+
+func (p *parser) push(path string, n *yaml.Node) {
+	push := &Push{Interval: DefaultPushInterval}
+	urlWritten := false
+	p.fields(path, n, map[string]func(string, *yaml.Node){
+		"url": func(kp string, v *yaml.Node) {
+			urlWritten = true
+			s, ok := p.scalar(kp, v)
+			if !ok {
+				return
+			}
+			u, err := url.Parse(s)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				p.fail(kp, v, "want an absolute http or https URL, got %s", shown(v))
+				return
+			}
+			push.URL = secret.String(s)
+		},
+		"interval": func(kp string, v *yaml.Node) {
+			s, ok := p.scalar(kp, v)
+			if !ok {
+				return
+			}
+			d, err := time.ParseDuration(s)
+			if err != nil {
+				p.fail(kp, v, "want a duration such as 1m, got %s", shown(v))
+				return
+			}
+			if d < MinPushInterval {
+				p.fail(kp, v, "%s is too short: at least %s", d, MinPushInterval)
+				return
+			}
+			push.Interval = d
+		},
+	})
+	if isNull(deref(n)) {
+		return
+	}
+	if !push.URL.IsSet() {
+		if urlWritten {
+			return // its problem is reported
+		}
+		p.fail(child(path, "url"), deref(n), "missing: push needs the URL to push to")
+		return
+	}
+	p.cfg.Exporter.Push = push
+}
+
+// TrailingDaysOrDefault is TrailingDays with the default applied.
+func (e Exporter) TrailingDaysOrDefault() int {
+	if e.TrailingDays > 0 {
+		return e.TrailingDays
+	}
+	return DefaultTrailingDays
+}
