@@ -33,7 +33,9 @@ func goldenEngine(t *testing.T) *fakeEngine {
 		return r
 	}
 	batch := func(p usage.Provider, recs ...usage.UsageRecord) func(usage.Window) (*usage.Batch, error) {
-		return func(w usage.Window) (*usage.Batch, error) { return &usage.Batch{Provider: p, Window: w, Usage: recs}, nil }
+		return func(w usage.Window) (*usage.Batch, error) {
+			return &usage.Batch{Provider: p, Window: w, Usage: recs}, nil
+		}
 	}
 	return &fakeEngine{today: today, sources: []string{"openai", "anthropic", "stripe"},
 		batches: map[usage.Provider]func(usage.Window) (*usage.Batch, error){

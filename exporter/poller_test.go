@@ -519,3 +519,5 @@ func TestPoll_SkipsAnOverlappingCycle(t *testing.T) {
 		t.Fatalf("net cost %s, want 1.00 counted once", got)
 	}
 }
+
+func newTestLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

@@ -1,0 +1,60 @@
+package exporter
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	vmmetrics "github.com/VictoriaMetrics/metrics"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/expfmt"
+)
+
+// WriteExposition writes what the gatherer gathers in the Prometheus text format, HELP and TYPE
+// included: push targets get the same text a scrape returns, so it stays lint-clean (the
+// VictoriaMetrics library's own metrics carry no HELP text and are never pushed).
+func WriteExposition(w io.Writer, g prometheus.Gatherer) error {
+	mfs, err := g.Gather()
+	if err != nil {
+		return err
+	}
+	enc := expfmt.NewEncoder(w, expfmt.NewFormat(expfmt.TypeTextPlain))
+	for _, mf := range mfs {
+		if err := enc.Encode(mf); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pushOptions are the same for every push: POST suits VictoriaMetrics' import endpoint, vmagent
+// and the Pushgateway alike, and an uncompressed body is what every one of them accepts.
+func pushOptions(log *slog.Logger) *vmmetrics.PushOptions {
+	return &vmmetrics.PushOptions{
+		Method:             http.MethodPost,
+		DisableCompression: true,
+		LogErr:             func(format string, v ...any) { log.Warn("push failed", "err", fmt.Sprintf(format, v...)) },
+	}
+}
+
+func writer(g prometheus.Gatherer, log *slog.Logger) func(io.Writer) {
+	return func(w io.Writer) {
+		if err := WriteExposition(w, g); err != nil {
+			log.Warn("gathering metrics for push", "err", err)
+		}
+	}
+}
+
+// StartPush pushes g's exposition to url every interval until ctx is done.
+func StartPush(ctx context.Context, url string, interval time.Duration, g prometheus.Gatherer, log *slog.Logger) error {
+	return vmmetrics.InitPushExtWithOptions(ctx, url, interval, writer(g, log), pushOptions(log))
+}
+
+// PushOnce pushes g's exposition to url now: after the first fill and at shutdown, so a push
+// target never waits a whole interval for the latest values.
+func PushOnce(ctx context.Context, url string, g prometheus.Gatherer, log *slog.Logger) error {
+	return vmmetrics.PushMetricsExt(ctx, url, writer(g, log), pushOptions(log))
+}
