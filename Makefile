@@ -7,15 +7,21 @@ LDFLAGS := -X main.version=$(VERSION)
 # Test peers: taken from PATH when present, otherwise installed with `go install` (pinned).
 STRIPE_MOCK_VERSION := v0.180.0
 STRIPE_MOCK := $(or $(shell command -v stripe-mock 2>/dev/null),$(GOBIN)/stripe-mock)
+PROMETHEUS_VERSION := v0.316.0
+PROMETHEUS := $(or $(shell command -v prometheus 2>/dev/null),$(GOBIN)/prometheus)
+PROMTOOL := $(or $(shell command -v promtool 2>/dev/null),$(GOBIN)/promtool)
 
-.PHONY: demo test test-short build lint bench tools dashboards
+.PHONY: demo demo-exporter test test-short build lint bench tools dashboards
 
 demo:
 	$(GO) run ./cmd/margin report --demo
 
+demo-exporter:
+	$(GO) run ./cmd/margin-exporter --demo
+
 test: tools dashboards
 	$(GO) vet ./...
-	STRIPE_MOCK_BIN=$(STRIPE_MOCK) $(GO) test -count=1 ./...
+	STRIPE_MOCK_BIN=$(STRIPE_MOCK) PROMETHEUS_BIN=$(PROMETHEUS) PROMTOOL_BIN=$(PROMTOOL) $(GO) test -count=1 ./...
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o bin/ ./cmd/...
@@ -36,7 +42,13 @@ dashboards:
 	$(PROMTOOL) check rules dashboards/alerts/margin-rules.yml
 	$(PROMTOOL) test rules dashboards/alerts/margin-rules_test.yml
 
-tools: $(STRIPE_MOCK)
+tools: $(STRIPE_MOCK) $(PROMETHEUS) $(PROMTOOL)
 
 $(GOBIN)/stripe-mock:
 	$(GO) install github.com/stripe/stripe-mock@$(STRIPE_MOCK_VERSION)
+
+$(GOBIN)/prometheus:
+	$(GO) install github.com/prometheus/prometheus/cmd/prometheus@$(PROMETHEUS_VERSION)
+
+$(GOBIN)/promtool:
+	$(GO) install github.com/prometheus/prometheus/cmd/promtool@$(PROMETHEUS_VERSION)
