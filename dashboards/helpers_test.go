@@ -237,8 +237,8 @@ func exportedMetrics(t *testing.T) ([]string, string) {
 		files, _ = filepath.Glob(filepath.Join(repoRoot, "exporter", "*.go"))
 	}
 	literal := regexp.MustCompile(`"(margin_[a-z0-9_]+)"`)
-	// prometheus/common/version's collector names its metric <namespace>_build_info.
-	buildInfo := regexp.MustCompile(`version\.NewCollector\("([a-z0-9_]+)"\)`)
+	// The version collector (client_golang collectors/version) names its metric <namespace>_build_info.
+	buildInfo := regexp.MustCompile(`[vV]ersion\w*\.NewCollector\("([a-z0-9_]+)"\)`)
 	var out []string
 	for _, f := range append(files, cmdFiles...) {
 		if strings.HasSuffix(f, "_test.go") {
