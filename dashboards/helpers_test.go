@@ -310,13 +310,26 @@ func uniq(s []string) []string {
 	return slices.Compact(out)
 }
 
-// promtool returns the promtool binary from PATH, failing (never skipping) when it is missing.
+// promtool returns the promtool binary: $PROMTOOL_BIN (set by `make test`) or promtool from PATH,
+// failing (never skipping) when there is none.
 func promtool(t *testing.T) string {
 	t.Helper()
-	p, err := exec.LookPath("promtool")
+	return peerBinary(t, "PROMTOOL_BIN", "promtool")
+}
+
+// peerBinary finds a test peer by its environment variable, else on PATH; missing is a failure
+// with an install hint.
+func peerBinary(t *testing.T, env, name string) string {
+	t.Helper()
+	if p := os.Getenv(env); p != "" {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	p, err := exec.LookPath(name)
 	if err != nil {
-		t.Fatal("promtool not found in PATH: install Prometheus' promtool " +
-			"(Debian/Ubuntu: apt-get install prometheus; or go install github.com/prometheus/prometheus/cmd/promtool@v0.316.0)")
+		t.Fatalf("%s not found ($%s or PATH): `make tools` installs it, or apt-get install prometheus, "+
+			"or go install github.com/prometheus/prometheus/cmd/%s@v0.316.0", name, env, name)
 	}
 	return p
 }
