@@ -11,7 +11,7 @@ PROMETHEUS_VERSION := v0.316.0
 PROMETHEUS := $(or $(shell command -v prometheus 2>/dev/null),$(GOBIN)/prometheus)
 PROMTOOL := $(or $(shell command -v promtool 2>/dev/null),$(GOBIN)/promtool)
 
-.PHONY: demo demo-exporter test test-short build lint bench tools dashboards
+.PHONY: demo demo-exporter test test-short build lint bench tools dashboards plugin plugin-backend
 
 demo:
 	$(GO) run ./cmd/margin report --demo
@@ -33,6 +33,7 @@ lint:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime=20x ./internal/engine/
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/catalog/
+	$(GO) test -run '^$$' -bench CustomersQuery -benchmem -benchtime=3x ./plugin/pkg/plugin/
 
 # The Prometheus rules and their unit tests (the Go tests in ./dashboards run them too, plus the
 # dashboard, compose and provisioning checks). promtool comes from PATH: apt-get install prometheus.
@@ -41,6 +42,19 @@ dashboards:
 	@command -v $(PROMTOOL) >/dev/null || { echo "promtool not found: apt-get install prometheus (or go install github.com/prometheus/prometheus/cmd/promtool@v0.316.0)"; exit 1; }
 	$(PROMTOOL) check rules dashboards/alerts/margin-rules.yml
 	$(PROMTOOL) test rules dashboards/alerts/margin-rules_test.yml
+
+# The Grafana plugin: `make plugin` fills plugin/dist, ready to copy into Grafana's plugins folder.
+# The backend is built like the SDK's mage targets (no cgo, arrow's stdlib JSON, static, stripped)
+# as gpx_margin_<os>_<arch>; `cd plugin && mage -v` builds every platform the SDK knows.
+PLUGIN_PLATFORMS := linux/amd64 linux/arm64 darwin/arm64
+plugin: plugin-backend
+
+plugin-backend:
+	@for p in $(PLUGIN_PLATFORMS); do os=$${p%/*}; arch=$${p#*/}; \
+	  echo "plugin/dist/gpx_margin_$${os}_$${arch}"; \
+	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -tags arrow_json_stdlib \
+	    -ldflags '-w -s -extldflags "-static"' -o plugin/dist/gpx_margin_$${os}_$${arch} ./plugin/pkg || exit 1; \
+	done
 
 tools: $(STRIPE_MOCK) $(PROMETHEUS) $(PROMTOOL)
 
