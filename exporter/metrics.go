@@ -5,57 +5,93 @@
 package exporter
 
 import (
+	"slices"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/marginhq/margin/internal/ledger"
 )
 
 // staleness is appended to every business metric's HELP: the values come from polling, not from
 // the scrape, and the providers settle their numbers over days.
 const staleness = " Polled from the provider APIs every poll_interval (default 5m), so up to one poll interval old; the last trailing_days days (default 3) are re-read and revised."
 
+// Help texts of the business metrics, shared by the collector and the backfill file.
+const (
+	costHelp        = "LLM spend in USD: the providers' billed cost, or the price-catalog estimate where no bill exists yet (today)." + staleness
+	adjustmentsHelp = "Downward restatements of LLM spend in USD (an estimate replaced by a lower bill, a provider revision); net cost = margin_llm_cost_usd_total - this." + staleness
+	tokensHelp      = "LLM tokens by class; reasoning tokens are a subset of output. Counts only increases: a downward revision is not subtracted." + staleness
+	requestsHelp    = "LLM requests (model calls). Counts only increases." + staleness
+	unpricedHelp    = "Tokens the price catalog has no price for and no bill covered: spend the cost counter cannot show. Counts only increases." + staleness
+	revenueHelp     = "Recognised revenue in USD from finalized Stripe invoices, net of discounts, excluding tax, spread over each service period and counted as each day begins. Counts only increases: a later credit note shows in the month-to-date gauge." + staleness
+	costMTDHelp     = "LLM spend in USD in the current UTC month so far, today's estimate included." + staleness
+	revenueMTDHelp  = "Recognised revenue in USD in the current UTC month so far, through today, net of credit notes." + staleness
+	infoHelp        = "A Stripe customer's name and plan, always 1; join on customer_id." + staleness
+)
+
+// family is one business metric: its name, HELP, type and label names. Money families hold
+// nano-dollars in their samples and become USD only when exposed.
+type family struct {
+	name   string
+	help   string
+	typ    prometheus.ValueType
+	labels []string
+	money  bool
+	desc   *prometheus.Desc
+}
+
+func newFamily(name, help string, typ prometheus.ValueType, money bool, labels ...string) *family {
+	return &family{name: name, help: help, typ: typ, labels: labels, money: money,
+		desc: prometheus.NewDesc(name, help, labels, nil)}
+}
+
+// Labels chooses the label sets of the per-customer cost, token and request series.
+type Labels struct {
+	// DropModel removes the model label (drop_model_label: true).
+	DropModel bool
+	// Feature adds the feature label (feature_label: true): the product feature the source
+	// serves, engine.UnassignedFeature for sources no feature mapping names.
+	Feature bool
+}
+
+// families are the business metrics of one label choice, in exposition order.
+type families struct {
+	labels                                Labels
+	cost, adjust, tokens, requests        *family
+	unpriced, revenue, costMTD, revenueMT *family
+	info                                  *family
+}
+
+func newFamilies(l Labels) *families {
+	perCustomer := []string{"provider"}
+	if !l.DropModel {
+		perCustomer = append(perCustomer, "model")
+	}
+	perCustomer = append(perCustomer, "customer_id")
+	if l.Feature {
+		perCustomer = append(perCustomer, "feature")
+	}
+	withType := append(slices.Clip(perCustomer), "token_type")
+	return &families{
+		labels:    l,
+		cost:      newFamily("margin_llm_cost_usd_total", costHelp, prometheus.CounterValue, true, perCustomer...),
+		adjust:    newFamily("margin_llm_cost_adjustments_usd_total", adjustmentsHelp, prometheus.CounterValue, true, "provider", "customer_id"),
+		tokens:    newFamily("margin_llm_tokens_total", tokensHelp, prometheus.CounterValue, false, withType...),
+		requests:  newFamily("margin_llm_requests_total", requestsHelp, prometheus.CounterValue, false, perCustomer...),
+		unpriced:  newFamily("margin_llm_unpriced_tokens_total", unpricedHelp, prometheus.CounterValue, false, "provider", "model", "token_type"),
+		revenue:   newFamily("margin_revenue_usd_total", revenueHelp, prometheus.CounterValue, true, "customer_id"),
+		costMTD:   newFamily("margin_customer_cost_month_to_date_usd", costMTDHelp, prometheus.GaugeValue, true, "customer_id"),
+		revenueMT: newFamily("margin_customer_revenue_month_to_date_usd", revenueMTDHelp, prometheus.GaugeValue, true, "customer_id"),
+		info:      newFamily("margin_customer_info", infoHelp, prometheus.GaugeValue, false, "customer_id", "name", "plan"),
+	}
+}
+
+func (f *families) all() []*family {
+	return []*family{f.cost, f.adjust, f.tokens, f.requests, f.unpriced, f.revenue, f.costMTD, f.revenueMT, f.info}
+}
+
 var (
-	customerLabels = []string{"provider", "model", "customer_id"}
-	// Per-customer series without the model label, for drop_model_label: true.
-	customerLabelsNoModel = []string{"provider", "customer_id"}
-
-	costDesc = prometheus.NewDesc("margin_llm_cost_usd_total",
-		"LLM spend in USD: the providers' billed cost, or the price-catalog estimate where no bill exists yet (today)."+staleness,
-		customerLabels, nil)
-	costNoModelDesc = prometheus.NewDesc("margin_llm_cost_usd_total",
-		"LLM spend in USD: the providers' billed cost, or the price-catalog estimate where no bill exists yet (today)."+staleness,
-		customerLabelsNoModel, nil)
-	adjustmentsDesc = prometheus.NewDesc("margin_llm_cost_adjustments_usd_total",
-		"Downward restatements of LLM spend in USD (an estimate replaced by a lower bill, a provider revision); net cost = margin_llm_cost_usd_total - this."+staleness,
-		[]string{"provider", "customer_id"}, nil)
-	tokensDesc = prometheus.NewDesc("margin_llm_tokens_total",
-		"LLM tokens by class; reasoning tokens are a subset of output. Counts only increases: a downward revision is not subtracted."+staleness,
-		[]string{"provider", "model", "customer_id", "token_type"}, nil)
-	tokensNoModelDesc = prometheus.NewDesc("margin_llm_tokens_total",
-		"LLM tokens by class; reasoning tokens are a subset of output. Counts only increases: a downward revision is not subtracted."+staleness,
-		[]string{"provider", "customer_id", "token_type"}, nil)
-	requestsDesc = prometheus.NewDesc("margin_llm_requests_total",
-		"LLM requests (model calls). Counts only increases."+staleness,
-		customerLabels, nil)
-	requestsNoModelDesc = prometheus.NewDesc("margin_llm_requests_total",
-		"LLM requests (model calls). Counts only increases."+staleness,
-		customerLabelsNoModel, nil)
-	unpricedDesc = prometheus.NewDesc("margin_llm_unpriced_tokens_total",
-		"Tokens the price catalog has no price for and no bill covered: spend the cost counter cannot show. Counts only increases."+staleness,
-		[]string{"provider", "model", "token_type"}, nil)
-	revenueDesc = prometheus.NewDesc("margin_revenue_usd_total",
-		"Recognised revenue in USD from finalized Stripe invoices, net of discounts, excluding tax, spread over each service period and counted as each day begins. Counts only increases: a later credit note shows in the month-to-date gauge."+staleness,
-		[]string{"customer_id"}, nil)
-	costMTDDesc = prometheus.NewDesc("margin_customer_cost_month_to_date_usd",
-		"LLM spend in USD in the current UTC month so far, today's estimate included."+staleness,
-		[]string{"customer_id"}, nil)
-	revenueMTDDesc = prometheus.NewDesc("margin_customer_revenue_month_to_date_usd",
-		"Recognised revenue in USD in the current UTC month so far, through today, net of credit notes."+staleness,
-		[]string{"customer_id"}, nil)
-	customerInfoDesc = prometheus.NewDesc("margin_customer_info",
-		"A Stripe customer's name and plan, always 1; join on customer_id."+staleness,
-		[]string{"customer_id", "name", "plan"}, nil)
-
 	sourceUpDesc = prometheus.NewDesc("margin_source_up",
 		"Whether the last poll of the source succeeded (1) or failed (0); a failed source keeps its last good data.",
 		[]string{"source"}, nil)
@@ -67,10 +103,18 @@ var (
 		[]string{"source"}, nil)
 )
 
-// sample is one series of a snapshot: label values in the Desc's order, and the value.
+// sample is one series of a snapshot: label values in the family's order, and the exact value:
+// nano-dollars for money families, a count otherwise.
 type sample struct {
 	labels []string
-	value  float64
+	n      int64
+}
+
+func (f *family) value(n int64) float64 {
+	if f.money {
+		return ledger.Money(n).Float64()
+	}
+	return float64(n)
 }
 
 // SourceStatus is one source's health after the last poll.
@@ -81,48 +125,50 @@ type SourceStatus struct {
 	Duration    float64 // seconds
 }
 
+// series are one family's samples in a snapshot.
+type series struct {
+	fam     *family
+	samples []sample
+}
+
 // Snapshot is everything one scrape exposes. It is built by a poll and never changed after.
 type Snapshot struct {
-	cost       []sample
-	adjust     []sample
-	tokens     []sample
-	requests   []sample
-	unpriced   []sample
-	revenue    []sample
-	costMTD    []sample
-	revenueMTD []sample
-	info       []sample
-	sources    []SourceStatus
+	business []series // in exposition order
+	sources  []SourceStatus
+}
+
+// of returns the samples of family f.
+func (s *Snapshot) of(f *family) []sample {
+	for _, x := range s.business {
+		if x.fam == f {
+			return x.samples
+		}
+	}
+	return nil
 }
 
 // Collector exposes the current snapshot as const metrics; it keeps no metric vectors, so a
 // scrape never waits for a poll and never sees half of one.
 type Collector struct {
-	withModel bool
-	snap      atomic.Pointer[Snapshot]
+	fams *families
+	snap atomic.Pointer[Snapshot]
 }
 
-// NewCollector returns a collector exposing nothing until the first Set. withModel chooses the
-// per-customer series' label set once: a registry rejects one name with two label sets.
-func NewCollector(withModel bool) *Collector { return &Collector{withModel: withModel} }
+// NewCollector returns a collector exposing nothing until the first Set. The label choice is made
+// once: a registry rejects one name with two label sets.
+func NewCollector(l Labels) *Collector { return &Collector{fams: newFamilies(l)} }
 
 // Set makes s the snapshot later scrapes expose.
 func (c *Collector) Set(s *Snapshot) { c.snap.Store(s) }
 
 // Describe sends every Desc the collector may emit.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	cost, tokens, requests := c.customerDescs()
-	for _, d := range []*prometheus.Desc{cost, adjustmentsDesc, tokens, requests, unpricedDesc, revenueDesc,
-		costMTDDesc, revenueMTDDesc, customerInfoDesc, sourceUpDesc, sourceLastSuccessDesc, sourceDurationDesc} {
+	for _, f := range c.fams.all() {
+		ch <- f.desc
+	}
+	for _, d := range []*prometheus.Desc{sourceUpDesc, sourceLastSuccessDesc, sourceDurationDesc} {
 		ch <- d
 	}
-}
-
-func (c *Collector) customerDescs() (cost, tokens, requests *prometheus.Desc) {
-	if c.withModel {
-		return costDesc, tokensDesc, requestsDesc
-	}
-	return costNoModelDesc, tokensNoModelDesc, requestsNoModelDesc
 }
 
 // Collect emits the snapshot. Samples carry no timestamp: Prometheus stamps them at the scrape.
@@ -131,21 +177,11 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	if s == nil {
 		return
 	}
-	cost, tokens, requests := c.customerDescs()
-	emit := func(d *prometheus.Desc, t prometheus.ValueType, samples []sample) {
-		for _, x := range samples {
-			ch <- prometheus.MustNewConstMetric(d, t, x.value, x.labels...)
+	for _, x := range s.business {
+		for _, smp := range x.samples {
+			ch <- prometheus.MustNewConstMetric(x.fam.desc, x.fam.typ, x.fam.value(smp.n), smp.labels...)
 		}
 	}
-	emit(cost, prometheus.CounterValue, s.cost)
-	emit(adjustmentsDesc, prometheus.CounterValue, s.adjust)
-	emit(tokens, prometheus.CounterValue, s.tokens)
-	emit(requests, prometheus.CounterValue, s.requests)
-	emit(unpricedDesc, prometheus.CounterValue, s.unpriced)
-	emit(revenueDesc, prometheus.CounterValue, s.revenue)
-	emit(costMTDDesc, prometheus.GaugeValue, s.costMTD)
-	emit(revenueMTDDesc, prometheus.GaugeValue, s.revenueMTD)
-	emit(customerInfoDesc, prometheus.GaugeValue, s.info)
 	for _, st := range s.sources {
 		up := 0.0
 		if st.Up {

@@ -48,8 +48,11 @@ type Options struct {
 	MaxCustomers int
 	// DropModelLabel removes the model label from the per-customer cost, token and request series.
 	DropModelLabel bool
-	Now            func() time.Time
-	Logger         *slog.Logger
+	// FeatureLabel adds a feature label to the per-customer cost, token and request series: the
+	// product feature of the source, engine.UnassignedFeature for unmapped sources.
+	FeatureLabel bool
+	Now          func() time.Time
+	Logger       *slog.Logger
 }
 
 // ErrPollSkipped is returned by Poll while the previous poll is still running.
@@ -96,7 +99,7 @@ func New(opts Options) *Poller {
 	p := &Poller{
 		opts:      opts,
 		log:       opts.Logger,
-		collector: NewCollector(!opts.DropModelLabel),
+		collector: NewCollector(Labels{DropModel: opts.DropModelLabel, Feature: opts.FeatureLabel}),
 		sources:   opts.Engine.Sources(),
 		last:      map[string]*sourceData{},
 		health:    map[string]*SourceStatus{},
@@ -280,7 +283,7 @@ func (p *Poller) compute() *computed {
 			if v == nil || !v.Window.Contains(r.Day) {
 				continue
 			}
-			k := costKey{Day: r.Day, Provider: string(r.Provider), Model: r.Model, Customer: r.Customer}
+			k := costKey{Day: r.Day, Provider: string(r.Provider), Model: r.Model, Customer: r.Customer, Feature: r.Feature}
 			b := v.Cost[k]
 			b.Cost += r.Cost
 			b.Requests += r.Requests
@@ -376,36 +379,52 @@ func (p *Poller) advance(source string, since, monthStart usage.Day) {
 // keep their totals in the state (their counters resume if they return to the top) but are not
 // exposed meanwhile.
 func (p *Poller) snapshot(st *State, today usage.Day, top map[string]bool, customers []engine.CustomerInfo) *Snapshot {
+	f := p.collector.fams
 	visible := func(c string) bool {
 		return top == nil || top[c] || c == CustomerUnattributed || c == CustomerOther
 	}
-	withModel := !p.opts.DropModelLabel
-	s := &Snapshot{}
+	// shown folds a totals key onto the exported label set: totals keep model and feature
+	// whatever the options, so the snapshot sums over the labels it does not show.
+	shown := func(k seriesKey) seriesKey {
+		if f.labels.DropModel {
+			k.Model = ""
+		}
+		if !f.labels.Feature {
+			k.Feature = ""
+		} else if k.Feature == "" {
+			k.Feature = engine.UnassignedFeature
+		}
+		return k
+	}
+	labels := func(k seriesKey, extra ...string) []string {
+		ls := make([]string, 0, 5)
+		ls = append(ls, k.Provider)
+		if !f.labels.DropModel {
+			ls = append(ls, k.Model)
+		}
+		ls = append(ls, k.Customer)
+		if f.labels.Feature {
+			ls = append(ls, k.Feature)
+		}
+		return append(ls, extra...)
+	}
 
 	cost := map[seriesKey]ledger.Money{}
 	for k, v := range st.totals.Cost {
 		if visible(k.Customer) {
-			if !withModel {
-				k.Model = ""
-			}
-			cost[k] += v
+			cost[shown(k)] += v
 		}
 	}
 	requests := map[seriesKey]int64{}
 	for k, v := range st.totals.Requests {
 		if visible(k.Customer) {
-			if !withModel {
-				k.Model = ""
-			}
-			requests[k] += v
+			requests[shown(k)] += v
 		}
 	}
 	tokens := map[seriesKey]tokenCounts{}
 	for k, v := range st.totals.Tokens {
 		if visible(k.Customer) {
-			if !withModel {
-				k.Model = ""
-			}
+			k = shown(k)
 			t := tokens[k]
 			for i := range v {
 				t[i] += v[i]
@@ -413,37 +432,32 @@ func (p *Poller) snapshot(st *State, today usage.Day, top map[string]bool, custo
 			tokens[k] = t
 		}
 	}
-	labels := func(k seriesKey) []string {
-		if withModel {
-			return []string{k.Provider, k.Model, k.Customer}
-		}
-		return []string{k.Provider, k.Customer}
-	}
-	s.cost = make([]sample, 0, len(cost))
+	costS := make([]sample, 0, len(cost))
 	for k, v := range cost {
-		s.cost = append(s.cost, sample{labels(k), v.Float64()})
+		costS = append(costS, sample{labels(k), int64(v)})
 	}
-	s.requests = make([]sample, 0, len(requests))
+	requestsS := make([]sample, 0, len(requests))
 	for k, v := range requests {
-		s.requests = append(s.requests, sample{labels(k), float64(v)})
+		requestsS = append(requestsS, sample{labels(k), v})
 	}
-	s.tokens = make([]sample, 0, len(tokens)*numTokenTypes)
+	tokensS := make([]sample, 0, len(tokens)*numTokenTypes)
 	for k, v := range tokens {
 		for i, n := range v {
-			s.tokens = append(s.tokens, sample{append(labels(k), TokenTypes[i]), float64(n)})
+			tokensS = append(tokensS, sample{labels(k, TokenTypes[i]), n})
 		}
 	}
+	var adjustS, unpricedS, revenueS []sample
 	for k, v := range st.totals.Adjustments {
 		if visible(k.Customer) {
-			s.adjust = append(s.adjust, sample{[]string{k.Provider, k.Customer}, v.Float64()})
+			adjustS = append(adjustS, sample{[]string{k.Provider, k.Customer}, int64(v)})
 		}
 	}
 	for k, v := range st.totals.Unpriced {
-		s.unpriced = append(s.unpriced, sample{[]string{k.Provider, k.Model, TokenTypes[k.Type]}, float64(v)})
+		unpricedS = append(unpricedS, sample{[]string{k.Provider, k.Model, TokenTypes[k.Type]}, v})
 	}
 	for c, v := range st.totals.Revenue {
 		if visible(c) {
-			s.revenue = append(s.revenue, sample{[]string{c}, v.Float64()})
+			revenueS = append(revenueS, sample{[]string{c}, int64(v)})
 		}
 	}
 
@@ -466,17 +480,23 @@ func (p *Poller) snapshot(st *State, today usage.Day, top map[string]bool, custo
 			revenueMTD[route(k.Customer)] += b.Current
 		}
 	}
+	var costMTDS, revenueMTDS, infoS []sample
 	for c, v := range costMTD {
-		s.costMTD = append(s.costMTD, sample{[]string{c}, v.Float64()})
+		costMTDS = append(costMTDS, sample{[]string{c}, int64(v)})
 	}
 	for c, v := range revenueMTD {
-		s.revenueMTD = append(s.revenueMTD, sample{[]string{c}, v.Float64()})
+		revenueMTDS = append(revenueMTDS, sample{[]string{c}, int64(v)})
 	}
 	for _, c := range customers {
 		if top == nil || top[c.ID] {
-			s.info = append(s.info, sample{[]string{c.ID, c.Name, c.Plan}, 1})
+			infoS = append(infoS, sample{[]string{c.ID, c.Name, c.Plan}, 1})
 		}
 	}
+	s := &Snapshot{business: []series{
+		{f.cost, costS}, {f.adjust, adjustS}, {f.tokens, tokensS}, {f.requests, requestsS},
+		{f.unpriced, unpricedS}, {f.revenue, revenueS}, {f.costMTD, costMTDS}, {f.revenueMT, revenueMTDS},
+		{f.info, infoS},
+	}}
 	for _, src := range p.sources {
 		s.sources = append(s.sources, *p.health[src])
 	}

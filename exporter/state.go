@@ -31,13 +31,15 @@ func tokensOf(t usage.Tokens) tokenCounts {
 	return tokenCounts{t.Input, t.CachedInput, t.CacheWrite5m + t.CacheWrite1h, t.Output, t.Reasoning}
 }
 
-// costKey is one bucket of LLM spend: a day, provider, model and the true customer ("" when
-// unattributed). Buckets keep the true customer so max_customers can route later deltas anew.
+// costKey is one bucket of LLM spend: a day, provider, model, the true customer ("" when
+// unattributed) and the source's feature ("" when unmapped). Buckets keep the true customer so
+// max_customers can route later deltas anew.
 type costKey struct {
 	Day      usage.Day
 	Provider string
 	Model    string
 	Customer string
+	Feature  string
 }
 
 // costBucket is what has been counted for one bucket. Cost is the bucket's current value (a fall
@@ -68,12 +70,14 @@ type revenueBucket struct {
 }
 
 // seriesKey is one exported label set of the per-customer counters; Customer is the exported
-// value (a Stripe id, "unattributed" or "other"). Model stays in totals even when the model label
-// is dropped, so that option can change between restarts without breaking a counter.
+// value (a Stripe id, "unattributed" or "other"). Model and Feature stay in totals even when their
+// labels are off, so drop_model_label and feature_label can change between restarts without
+// breaking a counter: the snapshot sums over what it does not show.
 type seriesKey struct {
 	Provider string
 	Model    string
 	Customer string
+	Feature  string // "" for sources no feature mapping names
 }
 
 type adjustmentKey struct {
@@ -163,7 +167,7 @@ func (s *State) applyCost(v *costValues, route func(string) string) {
 
 func (s *State) countCost(k costKey, nb costBucket, route func(string) string) {
 	old := s.cost[k]
-	ser := seriesKey{Provider: k.Provider, Model: k.Model, Customer: route(k.Customer)}
+	ser := seriesKey{Provider: k.Provider, Model: k.Model, Customer: route(k.Customer), Feature: k.Feature}
 	switch d := nb.Cost - old.Cost; {
 	case d > 0:
 		s.totals.Cost[ser] += d
@@ -246,7 +250,8 @@ func (s *State) prune(source string, since, monthStart usage.Day) {
 	}
 }
 
-// stateVersion changes whenever the file's meaning changes; another version is recounted.
+// stateVersion changes whenever the file's meaning changes; another version is recounted. The
+// feature fields were added without a change: a file without them reads as unmapped sources.
 const stateVersion = 1
 
 type stateFile struct {
@@ -263,6 +268,7 @@ type fileCost struct {
 	Provider string      `json:"provider"`
 	Model    string      `json:"model"`
 	Customer string      `json:"customer,omitempty"`
+	Feature  string      `json:"feature,omitempty"`
 	Cost     int64       `json:"cost_nanos"`
 	Requests int64       `json:"requests"`
 	Tokens   tokenCounts `json:"tokens"`
@@ -286,6 +292,7 @@ type fileSeries struct {
 	Provider    string       `json:"provider,omitempty"`
 	Model       string       `json:"model,omitempty"`
 	Customer    string       `json:"customer,omitempty"`
+	Feature     string       `json:"feature,omitempty"`
 	Cost        int64        `json:"cost_nanos,omitempty"`
 	Adjustments int64        `json:"adjustments_nanos,omitempty"`
 	Revenue     int64        `json:"revenue_nanos,omitempty"`
@@ -311,7 +318,7 @@ type fileTotals struct {
 func (s *State) file() *stateFile {
 	f := &stateFile{Version: stateVersion, Since: s.Since}
 	for k, b := range s.cost {
-		f.Cost = append(f.Cost, fileCost{k.Day, k.Provider, k.Model, k.Customer, int64(b.Cost), b.Requests, b.Tokens})
+		f.Cost = append(f.Cost, fileCost{k.Day, k.Provider, k.Model, k.Customer, k.Feature, int64(b.Cost), b.Requests, b.Tokens})
 	}
 	for k, t := range s.unpriced {
 		f.Unprice = append(f.Unprice, fileUnpriced{k.Day, k.Provider, k.Model, t})
@@ -323,7 +330,7 @@ func (s *State) file() *stateFile {
 	at := func(k seriesKey) *fileSeries {
 		fs := series[k]
 		if fs == nil {
-			fs = &fileSeries{Provider: k.Provider, Model: k.Model, Customer: k.Customer}
+			fs = &fileSeries{Provider: k.Provider, Model: k.Model, Customer: k.Customer, Feature: k.Feature}
 			series[k] = fs
 		}
 		return fs
@@ -351,7 +358,8 @@ func (s *State) file() *stateFile {
 	}
 	// A stable order makes the file diffable and the write deterministic.
 	slices.SortFunc(f.Cost, func(a, b fileCost) int {
-		return cmp.Or(cmp.Compare(a.Day, b.Day), cmp.Compare(a.Provider, b.Provider), cmp.Compare(a.Model, b.Model), cmp.Compare(a.Customer, b.Customer))
+		return cmp.Or(cmp.Compare(a.Day, b.Day), cmp.Compare(a.Provider, b.Provider), cmp.Compare(a.Model, b.Model),
+			cmp.Compare(a.Customer, b.Customer), cmp.Compare(a.Feature, b.Feature))
 	})
 	slices.SortFunc(f.Unprice, func(a, b fileUnpriced) int {
 		return cmp.Or(cmp.Compare(a.Day, b.Day), cmp.Compare(a.Provider, b.Provider), cmp.Compare(a.Model, b.Model))
@@ -360,7 +368,8 @@ func (s *State) file() *stateFile {
 		return cmp.Or(cmp.Compare(a.Day, b.Day), cmp.Compare(a.Customer, b.Customer))
 	})
 	bySeries := func(a, b fileSeries) int {
-		return cmp.Or(cmp.Compare(a.Provider, b.Provider), cmp.Compare(a.Model, b.Model), cmp.Compare(a.Customer, b.Customer))
+		return cmp.Or(cmp.Compare(a.Provider, b.Provider), cmp.Compare(a.Model, b.Model), cmp.Compare(a.Customer, b.Customer),
+			cmp.Compare(a.Feature, b.Feature))
 	}
 	slices.SortFunc(f.Totals.Series, bySeries)
 	slices.SortFunc(f.Totals.Adjustments, bySeries)
@@ -432,7 +441,7 @@ func LoadState(path string) (*State, error) {
 		s.Since[src] = d
 	}
 	for _, c := range f.Cost {
-		s.cost[costKey{c.Day, c.Provider, c.Model, c.Customer}] = costBucket{ledger.Money(c.Cost), c.Requests, c.Tokens}
+		s.cost[costKey{c.Day, c.Provider, c.Model, c.Customer, c.Feature}] = costBucket{ledger.Money(c.Cost), c.Requests, c.Tokens}
 	}
 	for _, u := range f.Unprice {
 		s.unpriced[unpricedKey{u.Day, u.Provider, u.Model}] = u.Tokens
@@ -441,7 +450,7 @@ func LoadState(path string) (*State, error) {
 		s.revenue[revenueKey{r.Day, r.Customer}] = revenueBucket{ledger.Money(r.Counted), ledger.Money(r.Current)}
 	}
 	for _, fs := range f.Totals.Series {
-		k := seriesKey{fs.Provider, fs.Model, fs.Customer}
+		k := seriesKey{fs.Provider, fs.Model, fs.Customer, fs.Feature}
 		if fs.Cost != 0 {
 			s.totals.Cost[k] = ledger.Money(fs.Cost)
 		}
