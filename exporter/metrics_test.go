@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -21,7 +22,8 @@ import (
 var update = flag.Bool("update", false, "rewrite testdata/*.prom from the current output")
 
 // goldenEngine is a small fixed world: two customers on two providers, unattributed spend, an
-// unpriced model and Stripe revenue, on 2024-10-04 (day 20000).
+// unpriced model and Stripe revenue, on 2024-10-04 (day 20000). cus_A's gpt-4o spend serves two
+// features (chat, summarizer); cus_B's OpenAI keys and the unattributed key serve none.
 func goldenEngine(t *testing.T) *fakeEngine {
 	const today = usage.Day(20000)
 	rec := func(p usage.Provider, d usage.Day, key, model, cost string, in, out int64) usage.UsageRecord {
@@ -40,13 +42,13 @@ func goldenEngine(t *testing.T) *fakeEngine {
 	return &fakeEngine{today: today, sources: []string{"openai", "anthropic", "stripe"},
 		batches: map[usage.Provider]func(usage.Window) (*usage.Batch, error){
 			usage.OpenAI: batch(usage.OpenAI,
-				rec(usage.OpenAI, today-1, "cus_A", "gpt-4o", "12.345678901", 1000, 200),
-				rec(usage.OpenAI, today, "cus_A", "gpt-4o", "1.50", 100, 20),
+				rec(usage.OpenAI, today-1, "cus_A/chat", "gpt-4o", "12.345678901", 1000, 200),
+				rec(usage.OpenAI, today, "cus_A/summarizer", "gpt-4o", "1.50", 100, 20),
 				rec(usage.OpenAI, today-2, "cus_B", "gpt-4o-mini", "0.25", 5000, 800),
 				rec(usage.OpenAI, today-2, "", "gpt-4o", "3.00", 700, 70),
 				rec(usage.OpenAI, today-1, "cus_B", "ft:custom", "", 400, 40)),
 			usage.Anthropic: batch(usage.Anthropic,
-				rec(usage.Anthropic, today-3, "cus_B", "claude-sonnet-4-5", "7.10", 2000, 300)),
+				rec(usage.Anthropic, today-3, "cus_B/summarizer", "claude-sonnet-4-5", "7.10", 2000, 300)),
 		},
 		revenue: &engine.RevenueFacts{
 			Customers: []engine.CustomerInfo{{ID: "cus_A", Name: "Acme", Plan: "Growth"}, {ID: "cus_B", Name: "Bolt & Co", Plan: "Starter"}},
@@ -69,6 +71,8 @@ func TestCollector_MatchesGoldenExposition(t *testing.T) {
 		{"all_customers.prom", func(*Options) {}},
 		{"max_customers_1.prom", func(o *Options) { o.MaxCustomers = 1 }},
 		{"no_model_label.prom", func(o *Options) { o.DropModelLabel = true }},
+		{"feature_label.prom", func(o *Options) { o.FeatureLabel = true }},
+		{"feature_label_no_model.prom", func(o *Options) { o.FeatureLabel, o.DropModelLabel = true, true }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -157,4 +161,56 @@ func gather(t *testing.T, p *Poller) []byte {
 		}
 	}
 	return b.Bytes()
+}
+
+// Toggling feature_label (or drop_model_label) between restarts only regroups the same totals:
+// every exposed counter stays the sum of the finer series, so no counter falls.
+func TestFeatureLabel_TogglingAcrossRestartsKeepsCountersMonotonic(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "state.json")
+	sumBy := func(p *Poller, customer string) ledger.Money {
+		var n ledger.Money
+		for _, x := range p.collector.snap.Load().of(p.collector.fams.cost) {
+			if slices.Contains(x.labels, customer) {
+				n += ledger.Money(x.n)
+			}
+		}
+		return n
+	}
+	steps := []struct {
+		name         string
+		feature      bool
+		wantSeriesA  int // cus_A's cost series
+		wantFeatureA []string
+	}{
+		{"feature on", true, 2, []string{"chat", "summarizer"}},
+		{"restart with feature off", false, 1, nil},
+		{"restart with feature on again", true, 2, []string{"chat", "summarizer"}},
+	}
+	want := usd(t, "13.845678901")
+	for _, st := range steps {
+		p, _ := newPoller(t, goldenEngine(t), file, func(o *Options) { o.FeatureLabel = st.feature })
+		if err := p.Poll(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if got := sumBy(p, "cus_A"); got != want {
+			t.Fatalf("%s: cus_A cost %s, want %s", st.name, got, want)
+		}
+		var features []string
+		n := 0
+		for _, x := range p.collector.snap.Load().of(p.collector.fams.cost) {
+			if x.labels[2] == "cus_A" {
+				n++
+				if st.feature {
+					features = append(features, x.labels[3])
+				}
+			}
+			if st.feature && x.labels[2] == CustomerUnattributed && x.labels[3] != engine.UnassignedFeature {
+				t.Errorf("%s: unattributed spend under feature %q, want %q", st.name, x.labels[3], engine.UnassignedFeature)
+			}
+		}
+		slices.Sort(features)
+		if n != st.wantSeriesA || !slices.Equal(features, st.wantFeatureA) {
+			t.Fatalf("%s: %d cus_A series with features %v, want %d %v", st.name, n, features, st.wantSeriesA, st.wantFeatureA)
+		}
+	}
 }

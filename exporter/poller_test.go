@@ -332,7 +332,8 @@ func TestPoll_DropModelLabelSumsOverModels(t *testing.T) {
 }
 
 // fakeEngine is a scripted engine: each provider's batch comes from batches, computed by a
-// one-row-per-usage-record Compute that bills each record's Billed amount to its Key as customer.
+// one-row-per-usage-record Compute that bills each record's Billed amount to its Key as customer;
+// a Key written "customer/feature" also names the source's feature.
 type fakeEngine struct {
 	mu      sync.Mutex
 	today   usage.Day
@@ -370,8 +371,9 @@ func (f *fakeEngine) Compute(facts *engine.Facts) *engine.Result {
 	for _, b := range facts.Batches {
 		for _, r := range b.Usage {
 			if facts.Window.Contains(r.Day) {
+				customer, feature, _ := strings.Cut(string(r.Key), "/")
 				row := engine.CostRow{Day: r.Day, Provider: r.Provider, Model: r.Model,
-					Customer: string(r.Key), Cost: r.Billed, Tokens: r.Tokens, Requests: r.Requests}
+					Customer: customer, Feature: feature, Cost: r.Billed, Tokens: r.Tokens, Requests: r.Requests}
 				if !r.HasBilled {
 					row.Unpriced = &r.Tokens
 				}

@@ -75,6 +75,7 @@ func load(configFile string, demo bool) (*settings, error) {
 			TrailingDays:   cfg.Exporter.TrailingDaysOrDefault(),
 			MaxCustomers:   cfg.Exporter.MaxCustomers,
 			DropModelLabel: cfg.Exporter.DropModelLabel,
+			FeatureLabel:   cfg.Exporter.FeatureLabel,
 		},
 		pollInterval: cfg.PollInterval,
 		push:         cfg.Exporter.Push,

@@ -172,6 +172,7 @@ type view struct {
 	TrailingDays      int                        `yaml:"trailing_days,omitempty" json:"trailing_days,omitempty"`
 	MaxCustomers      int                        `yaml:"max_customers,omitempty" json:"max_customers,omitempty"`
 	DropModelLabel    bool                       `yaml:"drop_model_label,omitempty" json:"drop_model_label,omitempty"`
+	FeatureLabel      bool                       `yaml:"feature_label,omitempty" json:"feature_label,omitempty"`
 	Push              *pushView                  `yaml:"push,omitempty" json:"push,omitempty"`
 }
 
@@ -240,6 +241,7 @@ func (c *Config) view() view {
 		TrailingDays:   c.Exporter.TrailingDays,
 		MaxCustomers:   c.Exporter.MaxCustomers,
 		DropModelLabel: c.Exporter.DropModelLabel,
+		FeatureLabel:   c.Exporter.FeatureLabel,
 	}
 	if c.Exporter.Push != nil {
 		v.Push = &pushView{URL: c.Exporter.Push.URL, Interval: c.Exporter.Push.Interval.String()}

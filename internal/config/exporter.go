@@ -29,6 +29,9 @@ type Exporter struct {
 	MaxCustomers int
 	// DropModelLabel removes the model label from per-customer series.
 	DropModelLabel bool
+	// FeatureLabel adds the feature label (the features map; "unassigned" for unmapped sources)
+	// to the per-customer cost, token and request series.
+	FeatureLabel bool
 	// Push, when set, pushes the exposition to a VictoriaMetrics, vmagent or Pushgateway URL.
 	Push *Push
 }
@@ -77,6 +80,18 @@ func (p *parser) exporterKeys() map[string]func(string, *yaml.Node) {
 				return
 			}
 			p.cfg.Exporter.DropModelLabel = b
+		},
+		"feature_label": func(path string, v *yaml.Node) {
+			s, ok := p.scalar(path, v)
+			if !ok {
+				return
+			}
+			b, err := strconv.ParseBool(s)
+			if err != nil {
+				p.fail(path, v, "want true or false, got %s", shown(v))
+				return
+			}
+			p.cfg.Exporter.FeatureLabel = b
 		},
 		"push": p.push,
 	}

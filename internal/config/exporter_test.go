@@ -18,6 +18,7 @@ func TestParse_BadExporterKeys(t *testing.T) {
 		{"trailing_days_range", `trailing_days: want a whole number of days from 1 to 31, got "0" (line 1)`},
 		{"max_customers_negative", `max_customers: want a whole number of customers, 0 for all, got "-5" (line 1)`},
 		{"drop_model_label_text", `drop_model_label: want true or false, got "sometimes" (line 1)`},
+		{"feature_label_text", `feature_label: want true or false, got "maybe" (line 1)`},
 		{"push_url_missing", "push.url: missing: push needs the URL to push to (line 2)"},
 		{"push_url_scheme", `push.url: want an absolute http or https URL, got "ftp://vm.example:8428/api/v1/import/prometheus" (line 2)`},
 		{"push_interval_short", "push.interval: 1s is too short: at least 10s (line 3)"},
@@ -49,14 +50,15 @@ func TestParse_ExporterKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Exporter{TrailingDays: 5, MaxCustomers: 100, DropModelLabel: true,
+	want := Exporter{TrailingDays: 5, MaxCustomers: 100, DropModelLabel: true, FeatureLabel: true,
 		Push: &Push{URL: secret.String("https://user:s3cr3t-push@vm.example/api/v1/import/prometheus"), Interval: 30 * time.Second}}
 	got := cfg.Exporter
 	if got.TrailingDays != want.TrailingDays || got.MaxCustomers != want.MaxCustomers || got.DropModelLabel != want.DropModelLabel ||
-		got.Push == nil || *got.Push != *want.Push {
+		got.FeatureLabel != want.FeatureLabel || got.Push == nil || *got.Push != *want.Push {
 		t.Fatalf("got %#v push %#v", got, got.Push)
 	}
-	if printed := cfg.String(); strings.Contains(printed, "s3cr3t") || !strings.Contains(printed, "max_customers: 100") {
+	if printed := cfg.String(); strings.Contains(printed, "s3cr3t") || !strings.Contains(printed, "max_customers: 100") ||
+		!strings.Contains(printed, "feature_label: true") {
 		t.Fatalf("printed config leaks the push URL or misses a key:\n%s", printed)
 	}
 }
@@ -66,7 +68,7 @@ func TestParse_ExporterDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Exporter.TrailingDaysOrDefault() != DefaultTrailingDays || cfg.Exporter.MaxCustomers != 0 || cfg.Exporter.DropModelLabel || cfg.Exporter.Push != nil {
+	if cfg.Exporter.TrailingDaysOrDefault() != DefaultTrailingDays || cfg.Exporter.MaxCustomers != 0 || cfg.Exporter.DropModelLabel || cfg.Exporter.FeatureLabel || cfg.Exporter.Push != nil {
 		t.Fatalf("defaults: %#v", cfg.Exporter)
 	}
 }
@@ -76,7 +78,7 @@ func TestExampleConfig_DocumentsExporterKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, key := range []string{"trailing_days:", "max_customers:", "drop_model_label:", "push:", "url:", "interval:"} {
+	for _, key := range []string{"trailing_days:", "max_customers:", "drop_model_label:", "feature_label:", "push:", "url:", "interval:"} {
 		if !strings.Contains(string(data), key) {
 			t.Errorf("config.example.yaml does not mention %s", key)
 		}
