@@ -49,8 +49,6 @@ const INTERVAL_OPTIONS: Array<SelectableValue<Interval>> = [
     value: '1h',
     label: 'Hourly',
     description: 'Providers report usage and cost per UTC day',
-    // The backend serves daily buckets only; offered disabled so the choice is explained, not hidden.
-    disabled: true,
   },
 ];
 
@@ -190,6 +188,8 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) 
             options={INTERVAL_OPTIONS}
             value={query.interval ?? '1d'}
             onChange={(interval) => update({ ...query, interval })}
+            // The backend serves daily buckets only; shown disabled so the choice is explained, not hidden.
+            disabledOptions={['1h']}
             aria-label="Interval"
           />
         </InlineField>
