@@ -253,9 +253,7 @@ func (e *Engine) Compute(f *Facts) *Result {
 // a partial report would silently understate spend.
 func (e *Engine) Report(ctx context.Context, w usage.Window, progress Progress) (*Report, error) {
 	today := e.Today()
-	monthStart := usage.DayOf(timeMonthStart(today.Time()))
-	// The forecast reads this month and the trend days before today, whichever reaches back further.
-	forecastWindow := usage.Window{From: min(monthStart, today-trendDays), To: today + 1}
+	forecastWindow := ForecastWindow(today)
 	f, err := e.Fetch(ctx, usage.Window{From: min(w.From, forecastWindow.From), To: max(w.To, today+1)}, progress)
 	if err != nil {
 		return nil, err
@@ -267,6 +265,18 @@ func (e *Engine) Report(ctx context.Context, w usage.Window, progress Progress) 
 	monthFacts.Window = forecastWindow
 	rep.Forecast = e.Forecast(e.Compute(&monthFacts), f.Revenue)
 	return rep, nil
+}
+
+// ForecastWindow is the window the month-end forecast reads: this month and the trend days before
+// today, whichever reaches back further, through today. Its revenue runs on to MonthEnd(today).
+func ForecastWindow(today usage.Day) usage.Window {
+	monthStart := usage.DayOf(timeMonthStart(today.Time()))
+	return usage.Window{From: min(monthStart, today-trendDays), To: today + 1}
+}
+
+// MonthEnd is the first day of the month after today's.
+func MonthEnd(today usage.Day) usage.Day {
+	return usage.DayOf(timeMonthStart(today.Time()).AddDate(0, 1, 0))
 }
 
 // Forecast projects month-end cost and revenue per customer from a result covering this month and
