@@ -14,7 +14,7 @@ PROMTOOL := $(or $(shell command -v promtool 2>/dev/null),$(GOBIN)/promtool)
 # Go packages of this module; npm packages under plugin/node_modules may carry Go files of their own.
 GOPKGS = $(shell $(GO) list ./... | grep -v /node_modules/)
 
-.PHONY: demo demo-exporter test test-short build lint bench tools dashboards plugin plugin-backend
+.PHONY: demo demo-exporter test test-short build lint bench tools dashboards plugin plugin-backend plugin-frontend test-plugin-frontend
 
 demo:
 	$(GO) run ./cmd/margin report --demo
@@ -22,7 +22,7 @@ demo:
 demo-exporter:
 	$(GO) run ./cmd/margin-exporter --demo
 
-test: tools dashboards
+test: tools dashboards test-plugin-frontend
 	$(GO) vet $(GOPKGS)
 	STRIPE_MOCK_BIN=$(STRIPE_MOCK) PROMETHEUS_BIN=$(PROMETHEUS) PROMTOOL_BIN=$(PROMTOOL) $(GO) test -count=1 $(GOPKGS)
 
@@ -50,7 +50,18 @@ dashboards:
 # The backend is built like the SDK's mage targets (no cgo, arrow's stdlib JSON, static, stripped)
 # as gpx_margin_<os>_<arch>; `cd plugin && mage -v` builds every platform the SDK knows.
 PLUGIN_PLATFORMS := linux/amd64 linux/arm64 darwin/arm64
-plugin: plugin-backend
+plugin: plugin-frontend plugin-backend
+
+# The frontend (module.js, plugin.json, bundled dashboards) with webpack; its clean step keeps the
+# gpx_margin_* executables. npm ci installs package-lock.json's tree when node_modules is missing.
+plugin-frontend: plugin/node_modules
+	cd plugin && npm run build
+
+test-plugin-frontend: plugin/node_modules
+	cd plugin && npm run typecheck && npm run lint && npm run test:ci
+
+plugin/node_modules:
+	cd plugin && npm ci --no-audit --no-fund
 
 plugin-backend:
 	@for p in $(PLUGIN_PLATFORMS); do os=$${p%/*}; arch=$${p#*/}; \
