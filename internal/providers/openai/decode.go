@@ -21,6 +21,14 @@ func (d *Decimal) UnmarshalJSON(b []byte) error {
 	case bytes.Equal(b, []byte("null")):
 		*d = ""
 		return nil
+	case len(b) > 1 && b[0] == '"' && b[len(b)-1] == '"' && bytes.IndexByte(b, '\\') < 0:
+		// A plain quoted value: the decoder already checked the JSON, so no unescaping is due.
+		*d = Decimal(b[1 : len(b)-1])
+		return nil
+	case len(b) > 0 && (b[0] == '-' || b[0] >= '0' && b[0] <= '9'):
+		// A number literal the decoder already validated: keep its text as is.
+		*d = Decimal(b)
+		return nil
 	case len(b) > 0 && b[0] == '"':
 		var s string
 		if err := json.Unmarshal(b, &s); err != nil {

@@ -77,8 +77,8 @@ func clampWindow(w usage.Window, today usage.Day) (usage.Window, []string) {
 	return w, warnings
 }
 
+// usageKey is a usage record's identity within a day.
 type usageKey struct {
-	day        usage.Day
 	key, scope usage.SourceRef
 	model      string
 	batch      bool
@@ -87,7 +87,10 @@ type usageKey struct {
 // fetchUsage reads every usage endpoint and sums rows that fall on the same (day, key, project,
 // model, batch): service tiers and endpoints split what Margin counts as one record.
 func (c *Client) fetchUsage(ctx context.Context, start, end time.Time) ([]usage.UsageRecord, error) {
-	sums := map[usageKey]*usage.UsageRecord{}
+	// Records live in one slice indexed by the map (no per-record allocation), and source
+	// references are built once per id rather than once per row.
+	agg := newDayAgg[usageKey, usage.UsageRecord]()
+	refs := newRefCache()
 	for _, ep := range usageEndpoints {
 		for bucket, err := range c.Usage(ctx, ep, start, end) {
 			if err != nil {
@@ -96,31 +99,155 @@ func (c *Client) fetchUsage(ctx context.Context, start, end time.Time) ([]usage.
 			day := usage.DayOf(time.Unix(bucket.StartTime, 0))
 			for _, r := range bucket.Results {
 				k := usageKey{
-					day:   day,
-					key:   keyRef(r.APIKeyID),
-					scope: projectRef(r.ProjectID),
+					key:   refs.key(r.APIKeyID),
+					scope: refs.project(r.ProjectID),
 					model: deref(r.Model),
 					batch: bool(r.Batch),
 				}
-				rec := sums[k]
-				if rec == nil {
-					rec = &usage.UsageRecord{Provider: usage.OpenAI, Day: k.day, Key: k.key, Scope: k.scope, Model: k.model, Batch: k.batch}
-					sums[k] = rec
-				}
+				rec := agg.get(day, k, func() usage.UsageRecord {
+					return usage.UsageRecord{Provider: usage.OpenAI, Day: day, Key: k.key, Scope: k.scope, Model: k.model, Batch: k.batch}
+				})
 				rec.Tokens.Add(r.tokens(ep))
 				rec.Requests += r.NumModelRequests
 			}
 		}
 	}
-	out := make([]usage.UsageRecord, 0, len(sums))
-	for _, rec := range sums {
-		out = append(out, *rec)
+	out := agg.all()
+	// Sort by ranks of the distinct texts: integer compares instead of long string compares,
+	// in the same order (day, scope, key, model, batch).
+	scopes, keys, models := newRanks(), newRanks(), newRanks()
+	for i := range out {
+		scopes.add(string(out[i].Scope))
+		keys.add(string(out[i].Key))
+		models.add(out[i].Model)
 	}
-	slices.SortFunc(out, func(a, b usage.UsageRecord) int {
-		return cmp.Or(cmp.Compare(a.Day, b.Day), cmp.Compare(a.Scope, b.Scope), cmp.Compare(a.Key, b.Key),
-			cmp.Compare(a.Model, b.Model), compareBool(a.Batch, b.Batch))
+	scopes.rank()
+	keys.rank()
+	models.rank()
+	type sortKey struct{ day, scope, key, model, batch int }
+	sk := make([]sortKey, len(out))
+	order := make([]int, len(out))
+	for i := range out {
+		r := &out[i]
+		b := 0
+		if r.Batch {
+			b = 1
+		}
+		sk[i] = sortKey{int(r.Day), scopes.of[string(r.Scope)], keys.of[string(r.Key)], models.of[r.Model], b}
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int {
+		x, y := sk[a], sk[b]
+		return cmp.Or(cmp.Compare(x.day, y.day), cmp.Compare(x.scope, y.scope), cmp.Compare(x.key, y.key),
+			cmp.Compare(x.model, y.model), cmp.Compare(x.batch, y.batch))
 	})
-	return out, nil
+	sorted := make([]usage.UsageRecord, len(out))
+	for i, j := range order {
+		sorted[i] = out[j]
+	}
+	return sorted, nil
+}
+
+// dayAgg sums records per day. Each day has its own index and slice, sized after the largest
+// day seen so far: days are alike, so the maps and slices rarely grow, where one map over the
+// whole window rehashed and copied hundreds of thousands of records several times.
+type dayAgg[K comparable, R any] struct {
+	index map[usage.Day]map[K]int
+	recs  map[usage.Day][]R
+	hint  int
+}
+
+func newDayAgg[K comparable, R any]() *dayAgg[K, R] {
+	return &dayAgg[K, R]{index: map[usage.Day]map[K]int{}, recs: map[usage.Day][]R{}}
+}
+
+// get returns the day's record for k, made by fresh the first time. The pointer is valid until
+// the next get.
+func (a *dayAgg[K, R]) get(day usage.Day, k K, fresh func() R) *R {
+	idx := a.index[day]
+	if idx == nil {
+		idx = make(map[K]int, a.hint)
+		a.index[day] = idx
+		a.recs[day] = make([]R, 0, a.hint)
+	}
+	i, ok := idx[k]
+	if !ok {
+		i = len(a.recs[day])
+		idx[k] = i
+		a.recs[day] = append(a.recs[day], fresh())
+		a.hint = max(a.hint, i+1)
+	}
+	return &a.recs[day][i]
+}
+
+// all returns every record, days in order.
+func (a *dayAgg[K, R]) all() []R {
+	days := make([]usage.Day, 0, len(a.recs))
+	n := 0
+	for d, rs := range a.recs {
+		days = append(days, d)
+		n += len(rs)
+	}
+	slices.Sort(days)
+	out := make([]R, 0, n)
+	for _, d := range days {
+		out = append(out, a.recs[d]...)
+	}
+	return out
+}
+
+// ranks numbers distinct texts in sorted order.
+type ranks struct{ of map[string]int }
+
+func newRanks() *ranks { return &ranks{of: map[string]int{}} }
+
+func (r *ranks) add(s string) {
+	if _, ok := r.of[s]; !ok {
+		r.of[s] = 0
+	}
+}
+
+func (r *ranks) rank() {
+	all := make([]string, 0, len(r.of))
+	for s := range r.of {
+		all = append(all, s)
+	}
+	slices.Sort(all)
+	for i, s := range all {
+		r.of[s] = i
+	}
+}
+
+// refCache builds each source reference once per fetch: a page repeats the same few thousand
+// ids hundreds of thousands of times.
+type refCache struct{ keys, projects map[string]usage.SourceRef }
+
+func newRefCache() *refCache {
+	return &refCache{keys: map[string]usage.SourceRef{}, projects: map[string]usage.SourceRef{}}
+}
+
+func (c *refCache) key(id *string) usage.SourceRef {
+	if id == nil || *id == "" {
+		return ""
+	}
+	ref, ok := c.keys[*id]
+	if !ok {
+		ref = keyRef(id)
+		c.keys[*id] = ref
+	}
+	return ref
+}
+
+func (c *refCache) project(id *string) usage.SourceRef {
+	if id == nil || *id == "" {
+		return DefaultProject
+	}
+	ref, ok := c.projects[*id]
+	if !ok {
+		ref = projectRef(id)
+		c.projects[*id] = ref
+	}
+	return ref
 }
 
 // tokens normalises a row into disjoint token classes (trap 5): input_tokens includes cached and
@@ -141,16 +268,17 @@ func (r UsageResult) tokens(ep UsageEndpoint) usage.Tokens {
 	return usage.Tokens{}
 }
 
+// costKey is a cost record's identity within a day; the model is a function of the description.
 type costKey struct {
-	day                usage.Day
-	source             usage.SourceRef
-	model, description string
+	source      usage.SourceRef
+	description string
 }
 
 // fetchCosts reads billed costs per day, at the finest grain OpenAI bills: the API key when the
 // charge has one, otherwise the project.
 func (c *Client) fetchCosts(ctx context.Context, start, end time.Time) ([]usage.CostRecord, error) {
-	sums := map[costKey]*usage.CostRecord{}
+	agg := newDayAgg[costKey, usage.CostRecord]()
+	refs := newRefCache()
 	for bucket, err := range c.Costs(ctx, start, end) {
 		if err != nil {
 			return nil, fmt.Errorf("reading openai costs: %w", err)
@@ -167,28 +295,42 @@ func (c *Client) fetchCosts(ctx context.Context, start, end time.Time) ([]usage.
 			if err != nil {
 				return nil, fmt.Errorf("openai: GET %s: day %s: amount.value: %w", costsEndpoint, day, err)
 			}
-			source := keyRef(r.APIKeyID)
+			source := refs.key(r.APIKeyID)
 			if source == "" {
-				source = projectRef(r.ProjectID)
+				source = refs.project(r.ProjectID)
 			}
 			desc := deref(r.LineItem)
-			k := costKey{day: day, source: source, model: lineItemModel(desc), description: desc}
-			rec := sums[k]
-			if rec == nil {
-				rec = &usage.CostRecord{Provider: usage.OpenAI, Day: day, Source: source, Model: k.model, Description: desc}
-				sums[k] = rec
-			}
+			rec := agg.get(day, costKey{source: source, description: desc}, func() usage.CostRecord {
+				return usage.CostRecord{Provider: usage.OpenAI, Day: day, Source: source, Model: lineItemModel(desc), Description: desc}
+			})
 			rec.Amount += amount
 		}
 	}
-	out := make([]usage.CostRecord, 0, len(sums))
-	for _, rec := range sums {
-		out = append(out, *rec)
+	out := agg.all()
+	// As in fetchUsage: sort by ranks, in (day, source, description) order.
+	sources, descs := newRanks(), newRanks()
+	for i := range out {
+		sources.add(string(out[i].Source))
+		descs.add(out[i].Description)
 	}
-	slices.SortFunc(out, func(a, b usage.CostRecord) int {
-		return cmp.Or(cmp.Compare(a.Day, b.Day), cmp.Compare(a.Source, b.Source), cmp.Compare(a.Description, b.Description))
+	sources.rank()
+	descs.rank()
+	type sortKey struct{ day, source, desc int }
+	sk := make([]sortKey, len(out))
+	order := make([]int, len(out))
+	for i := range out {
+		sk[i] = sortKey{int(out[i].Day), sources.of[string(out[i].Source)], descs.of[out[i].Description]}
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int {
+		x, y := sk[a], sk[b]
+		return cmp.Or(cmp.Compare(x.day, y.day), cmp.Compare(x.source, y.source), cmp.Compare(x.desc, y.desc))
 	})
-	return out, nil
+	sorted := make([]usage.CostRecord, len(out))
+	for i, j := range order {
+		sorted[i] = out[j]
+	}
+	return sorted, nil
 }
 
 // lineItemModel returns the model a line item bills, the text before ", " in forms like

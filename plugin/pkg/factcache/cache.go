@@ -132,15 +132,12 @@ func (c *Cache) Batch(ctx context.Context, p usage.Provider, w usage.Window) (*u
 		}
 		pf := &perFetch{sources: b.Sources, warnings: b.Warnings}
 		days := emptyDays(rng, pf)
-		for _, r := range b.Usage {
-			if e := days[r.Day]; e != nil {
-				e.usage = append(e.usage, r)
-			}
-		}
-		for _, r := range b.Costs {
-			if e := days[r.Day]; e != nil {
-				e.costs = append(e.costs, r)
-			}
+		// One backing array per fetch, cut into per-day slices: appending row by row into 31
+		// growing slices copied a large batch several times over.
+		usageByDay := byDay(rng, b.Usage, func(r *usage.UsageRecord) usage.Day { return r.Day })
+		costsByDay := byDay(rng, b.Costs, func(r *usage.CostRecord) usage.Day { return r.Day })
+		for d, e := range days {
+			e.usage, e.costs = usageByDay[d-rng.From], costsByDay[d-rng.From]
 		}
 		return days, nil
 	})
@@ -211,6 +208,39 @@ func (c *Cache) Revenue(ctx context.Context, w usage.Window) (*engine.RevenueFac
 	}
 	sort.Slice(out.Customers, func(i, j int) bool { return out.Customers[i].ID < out.Customers[j].ID })
 	return out, stamp, nil
+}
+
+// byDay groups rows by day, keeping their order within a day, as full-capacity slices of one
+// array (cap = len, so an append to one day can never overwrite the next). Rows outside w are
+// dropped.
+func byDay[T any](w usage.Window, rows []T, day func(*T) usage.Day) [][]T {
+	n := w.Days()
+	counts := make([]int, n)
+	total := 0
+	for i := range rows {
+		if d := day(&rows[i]); w.Contains(d) {
+			counts[d-w.From]++
+			total++
+		}
+	}
+	all := make([]T, total)
+	next := make([]int, n)
+	out := make([][]T, n)
+	at := 0
+	for i, c := range counts {
+		if c > 0 {
+			out[i] = all[at : at+c : at+c]
+		}
+		next[i] = at
+		at += c
+	}
+	for i := range rows {
+		if d := day(&rows[i]); w.Contains(d) {
+			all[next[d-w.From]] = rows[i]
+			next[d-w.From]++
+		}
+	}
+	return out
 }
 
 func emptyDays(w usage.Window, pf *perFetch) map[usage.Day]*entry {
