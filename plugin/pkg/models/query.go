@@ -8,6 +8,7 @@ import (
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 
+	"github.com/marginhq/margin/internal/ledger"
 	"github.com/marginhq/margin/internal/usage"
 )
 
@@ -20,11 +21,13 @@ const (
 	QueryMargin         QueryType = "margin"         // time series: revenue, cost and margin
 	QueryUnattributed   QueryType = "unattributed"   // table: spend no customer mapping covers, by source
 	QueryReconciliation QueryType = "reconciliation" // long time series: billed vs attributed per provider and day
-	QueryPlans          QueryType = "plans"          // table: one row per plan
+	QueryPlans          QueryType = "plans"          // table: one row per plan, priced for a target margin
+	QueryFeatures       QueryType = "features"       // table: one row per product feature
+	QueryForecast       QueryType = "forecast"       // table: month-end projection per customer
 )
 
 // QueryTypes lists every query type in the editor's order.
-var QueryTypes = []QueryType{QueryCustomers, QueryCosts, QueryMargin, QueryUnattributed, QueryReconciliation, QueryPlans}
+var QueryTypes = []QueryType{QueryCustomers, QueryCosts, QueryMargin, QueryUnattributed, QueryReconciliation, QueryPlans, QueryFeatures, QueryForecast}
 
 // GroupBy splits a time series query.
 type GroupBy string
@@ -34,12 +37,13 @@ const (
 	GroupProvider GroupBy = "provider"
 	GroupModel    GroupBy = "model"
 	GroupCustomer GroupBy = "customer"
-	GroupPlan     GroupBy = "plan" // margin only
+	GroupPlan     GroupBy = "plan"    // margin only
+	GroupFeature  GroupBy = "feature" // costs only
 )
 
 // groupings lists what each time series accepts; the first entry is the default.
 var groupings = map[QueryType][]GroupBy{
-	QueryCosts:  {GroupProvider, GroupModel, GroupCustomer},
+	QueryCosts:  {GroupProvider, GroupModel, GroupCustomer, GroupFeature},
 	QueryMargin: {GroupNone, GroupCustomer, GroupPlan},
 }
 
@@ -60,6 +64,11 @@ type Query struct {
 	CustomerIDs StringList `json:"customerIds,omitempty"`
 	Providers   StringList `json:"providers,omitempty"`
 	Interval    string     `json:"interval,omitempty"`
+	// TargetMargin is the gross margin the plans query prices for: a number (or decimal text)
+	// between 0 and 1; absent, the settings' targetMargin or 0.65. Parsed into Target.
+	TargetMargin json.RawMessage `json:"targetMargin,omitempty"`
+	// Target is TargetMargin parsed; 0 when the query sets none.
+	Target ledger.Rate `json:"-"`
 }
 
 // StringList is a list of strings that also accepts a single string, and splits entries on commas
@@ -137,6 +146,11 @@ func ParseQuery(q backend.DataQuery) (*Query, error) {
 		return nil, queryErrorf("interval %q is not supported: use 1d", m.Interval)
 	}
 	var err error
+	if len(m.TargetMargin) > 0 && string(m.TargetMargin) != "null" && string(m.TargetMargin) != `""` {
+		if m.Target, err = ParseTargetMargin(m.TargetMargin); err != nil {
+			return nil, queryErrorf("targetMargin: %v", err)
+		}
+	}
 	if m.Providers, err = filterValues("providers", m.Providers); err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/marginhq/margin/internal/config"
 	"github.com/marginhq/margin/internal/engine"
+	"github.com/marginhq/margin/internal/ledger"
 	"github.com/marginhq/margin/internal/secret"
 )
 
@@ -25,6 +26,7 @@ const (
 	FieldCustomerMapping   = "customerMapping"
 	FieldFeatureMapping    = "featureMapping"
 	FieldFXRates           = "fxRates"
+	FieldTargetMargin      = "targetMargin"
 
 	FieldOpenAIAdminKey          = "openaiAdminKey"
 	FieldAnthropicAdminKey       = "anthropicAdminKey"
@@ -114,6 +116,14 @@ func ParseSettings(jsonData []byte, secure map[string]string) (engine.Options, e
 	} else {
 		opts.Features = features
 	}
+	if raw, ok := fields[FieldTargetMargin]; ok && string(raw) != "null" {
+		r, err := ParseTargetMargin(raw)
+		if err != nil {
+			fail(FieldTargetMargin, "%s", err.Error())
+		} else {
+			opts.TargetMargin = r
+		}
+	}
 	rates, ok := fxRateTexts(fields[FieldFXRates], fail)
 	if ok {
 		parsed, err := config.ParseFXRates(FieldFXRates, rates)
@@ -158,6 +168,32 @@ func fxRateTexts(raw json.RawMessage, fail func(field, format string, args ...an
 		}
 	}
 	return out, ok
+}
+
+// ParseTargetMargin reads a gross margin target written as a JSON number or decimal text, keeping
+// its decimal digits exactly. Like the config's target_margin it must lie strictly between 0 and 1:
+// at 1 no price reaches it, at 0 or below it is no margin target.
+func ParseTargetMargin(raw json.RawMessage) (ledger.Rate, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return 0, errors.New("want a gross margin between 0 and 1 such as 0.65")
+	}
+	var text string
+	switch v := v.(type) {
+	case json.Number:
+		text = v.String()
+	case string:
+		text = strings.TrimSpace(v)
+	default:
+		return 0, fmt.Errorf("want a gross margin between 0 and 1 such as 0.65, got %s", raw)
+	}
+	r, err := ledger.ParseRate(text)
+	if err != nil || r <= 0 || r >= ledger.RateOne {
+		return 0, fmt.Errorf("want a gross margin between 0 and 1 such as 0.65, got %s", raw)
+	}
+	return r, nil
 }
 
 // fromConfig converts the config package's problems into settings problems; the path already

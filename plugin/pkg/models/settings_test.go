@@ -98,6 +98,32 @@ func TestParseSettings(t *testing.T) {
 			err: "fxRates.EUR: want a 3-letter lower-case currency code such as eur\nfxRates.gbp: want a positive rate (USD per unit), got \"0\""},
 		{name: "fx rates not an object", jsonData: `{"fxRates":"eur=1.08"}`, secure: onlyOpenAI,
 			err: `fxRates: want an object of currency code to rate, such as {"eur": "1.08"}`},
+		{name: "target margin as a number keeps its digits", jsonData: `{"targetMargin":0.725}`, secure: onlyOpenAI,
+			check: func(t *testing.T, o engine.Options) {
+				if o.TargetMargin != 725_000_000 {
+					t.Fatalf("target margin %d, want 725000000", o.TargetMargin)
+				}
+			}},
+		{name: "target margin as text", jsonData: `{"targetMargin":" 0.5 "}`, secure: onlyOpenAI,
+			check: func(t *testing.T, o engine.Options) {
+				if o.TargetMargin != 500_000_000 {
+					t.Fatalf("target margin %d, want 500000000", o.TargetMargin)
+				}
+			}},
+		{name: "target margin absent stays unset for the default", jsonData: `{"targetMargin":null}`, secure: onlyOpenAI,
+			check: func(t *testing.T, o engine.Options) {
+				if o.TargetMargin != 0 {
+					t.Fatalf("target margin %d, want 0 (the engine's default)", o.TargetMargin)
+				}
+			}},
+		{name: "target margin of one", jsonData: `{"targetMargin":1}`, secure: onlyOpenAI,
+			err: "targetMargin: want a gross margin between 0 and 1 such as 0.65, got 1"},
+		{name: "target margin zero", jsonData: `{"targetMargin":"0"}`, secure: onlyOpenAI,
+			err: `targetMargin: want a gross margin between 0 and 1 such as 0.65, got "0"`},
+		{name: "target margin as a percentage", jsonData: `{"targetMargin":65}`, secure: onlyOpenAI,
+			err: "targetMargin: want a gross margin between 0 and 1 such as 0.65, got 65"},
+		{name: "target margin not a number", jsonData: `{"targetMargin":true}`, secure: onlyOpenAI,
+			err: "targetMargin: want a gross margin between 0 and 1 such as 0.65, got true"},
 		{name: "every problem at once", jsonData: `{"openaiBaseUrl":"x","customerMapping":"acme: []"}`, secure: map[string]string{},
 			err: `openaiBaseUrl: want an absolute http or https URL, got "x"` + "\n" +
 				"secureJsonData: no provider key: set openaiAdminKey, anthropicAdminKey or openrouterManagementKey\n" +

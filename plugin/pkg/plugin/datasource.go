@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/marginhq/margin/internal/engine"
+	"github.com/marginhq/margin/internal/ledger"
 	"github.com/marginhq/margin/internal/providers/apiclient"
 	"github.com/marginhq/margin/internal/secret"
 	"github.com/marginhq/margin/internal/usage"
@@ -72,14 +73,26 @@ type computed struct {
 	res      *engine.Result
 	lastUsed uint64
 
-	once sync.Once
-	rep  *engine.Report
+	mu      sync.Mutex
+	reports map[ledger.Rate]*engine.Report
 }
 
-// report summarizes the result once, on first use.
-func (c *computed) report() *engine.Report {
-	c.once.Do(func() { c.rep = engine.Summarize(c.res, "usd") })
-	return c.rep
+// report summarizes the result at the default target margin.
+func (c *computed) report() *engine.Report { return c.reportFor(engine.DefaultTargetMargin) }
+
+// reportFor summarizes the result once per target margin (only the plans view depends on it).
+func (c *computed) reportFor(target ledger.Rate) *engine.Report {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if rep := c.reports[target]; rep != nil {
+		return rep
+	}
+	if c.reports == nil {
+		c.reports = map[ledger.Rate]*engine.Report{}
+	}
+	rep := engine.SummarizeFor(c.res, "usd", target)
+	c.reports[target] = rep
+	return rep
 }
 
 // deps are what tests replace: the clock and the cache TTL. Production passes the zero value.

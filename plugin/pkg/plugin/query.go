@@ -12,6 +12,7 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/data"
 
 	"github.com/marginhq/margin/internal/engine"
+	"github.com/marginhq/margin/internal/ledger"
 	"github.com/marginhq/margin/internal/usage"
 	"github.com/marginhq/margin/plugin/pkg/models"
 	"github.com/marginhq/margin/plugin/pkg/views"
@@ -28,6 +29,8 @@ var viewFuncs = map[models.QueryType]func(views.Input) data.Frames{
 	models.QueryUnattributed:   views.Unattributed,
 	models.QueryReconciliation: views.Reconciliation,
 	models.QueryPlans:          views.Plans,
+	models.QueryFeatures:       views.Features,
+	models.QueryForecast:       views.Forecast,
 }
 
 // newMux registers one handler per query type, plus a fallback that names the valid types.
@@ -67,22 +70,26 @@ func (d *Datasource) answer(ctx context.Context, dq backend.DataQuery) backend.D
 		return userError(err.Error())
 	}
 	w, notice := d.window(dq.TimeRange)
-	in := views.Input{Window: w, Query: q, TargetMargin: d.opts.TargetMargin}
-	if in.TargetMargin == 0 {
-		in.TargetMargin = engine.DefaultTargetMargin
+	if q.QueryType == models.QueryForecast {
+		// The forecast is about this month whatever the dashboard shows.
+		w, notice = engine.ForecastWindow(d.eng.Today()), ""
 	}
+	in := views.Input{Window: w, Query: q, TargetMargin: d.targetMargin(q)}
 	if w.Days() == 0 {
 		in.Result = &engine.Result{Window: w, Customers: map[string]engine.CustomerInfo{}}
-		in.Report = engine.Summarize(in.Result, "usd")
+		in.Report = engine.SummarizeFor(in.Result, "usd", in.TargetMargin)
 	} else {
 		c, err := d.compute(ctx, d.providers(q), w)
+		if err == nil && q.QueryType == models.QueryForecast {
+			in.Forecast, err = d.forecast(ctx, c)
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return backend.ErrDataResponseWithSource(backend.StatusTimeout, backend.ErrorSourceDownstream, "the query was cancelled before the providers answered")
 			}
 			return backend.ErrDataResponseWithSource(backend.StatusBadGateway, backend.ErrorSourceDownstream, d.explain(err))
 		}
-		in.Result, in.Report = c.res, c.report()
+		in.Result, in.Report = c.res, c.reportFor(in.TargetMargin)
 	}
 	frames := viewFuncs[q.QueryType](in)
 	meta := frames[0].Meta
@@ -98,6 +105,31 @@ func (d *Datasource) answer(ctx context.Context, dq backend.DataQuery) backend.D
 		meta.Notices = append(meta.Notices, data.Notice{Severity: data.NoticeSeverityWarning, Text: d.scrub(warn)})
 	}
 	return backend.DataResponse{Frames: frames}
+}
+
+// targetMargin is the plans' target: the query's, else the settings', else 0.65.
+func (d *Datasource) targetMargin(q *models.Query) ledger.Rate {
+	switch {
+	case q.Target > 0:
+		return q.Target
+	case d.opts.TargetMargin > 0:
+		return d.opts.TargetMargin
+	}
+	return engine.DefaultTargetMargin
+}
+
+// forecast projects the month from a result over engine.ForecastWindow and Stripe's revenue
+// through month end: invoiced service periods run ahead of today, like the report's forecast.
+func (d *Datasource) forecast(ctx context.Context, month *computed) (*engine.Forecast, error) {
+	var rv *engine.RevenueFacts
+	if d.hasStripe() {
+		var err error
+		rw := usage.Window{From: month.res.Window.From, To: engine.MonthEnd(d.eng.Today())}
+		if rv, _, err = d.facts.Revenue(ctx, rw); err != nil {
+			return nil, &engine.SourceError{Source: engine.SourceStripe, Err: err}
+		}
+	}
+	return d.eng.Forecast(month.res, rv), nil
 }
 
 // window turns the dashboard's time range into whole UTC days, clamped to what the providers

@@ -42,6 +42,13 @@ func TestQueryData_GoldenFrames(t *testing.T) {
 		{"plans", days(7), `{"queryType":"plans"}`},
 		{"plans_filtered", days(7), `{"queryType":"plans","customerIds":` + two + `}`},
 		{"customers_before_retention", backend.TimeRange{From: days(90).From, To: days(60).From}, `{"queryType":"customers"}`},
+		{"costs_feature", days(7), `{"queryType":"costs","groupBy":"feature"}`},
+		{"features", days(7), `{"queryType":"features"}`},
+		{"features_filtered", days(7), `{"queryType":"features","customerIds":` + two + `}`},
+		{"plans_target_80", days(7), `{"queryType":"plans","targetMargin":0.8}`},
+		// The forecast reads this month whatever the dashboard's range.
+		{"forecast", days(3), `{"queryType":"forecast"}`},
+		{"forecast_filtered", days(30), `{"queryType":"forecast","customerIds":` + two + `}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			resp := query(t, ds, tc.tr, tc.query)
@@ -101,6 +108,7 @@ func TestQueryData_ErrorsPerRefID(t *testing.T) {
 		{RefID: "hourly", QueryType: "costs", TimeRange: days(2), JSON: json.RawMessage(`{"queryType":"costs","interval":"1h"}`)},
 		{RefID: "group", QueryType: "costs", TimeRange: days(2), JSON: json.RawMessage(`{"queryType":"costs","groupBy":"plan"}`)},
 		{RefID: "provider", QueryType: "costs", TimeRange: days(2), JSON: json.RawMessage(`{"queryType":"costs","providers":["azure"]}`)},
+		{RefID: "target", QueryType: "plans", TimeRange: days(2), JSON: json.RawMessage(`{"queryType":"plans","targetMargin":1.5}`)},
 		{RefID: "variable", QueryType: "customers", TimeRange: days(2), JSON: json.RawMessage(`{"queryType":"customers","customerIds":["$customer"]}`)},
 	}
 	resp, err := ds.QueryData(context.Background(), &backend.QueryDataRequest{Queries: queries})
@@ -112,9 +120,10 @@ func TestQueryData_ErrorsPerRefID(t *testing.T) {
 	}
 	for ref, want := range map[string]string{
 		"badjson":  "the query is not valid JSON",
-		"unknown":  `unknown queryType "profit": want one of customers, costs, margin, unattributed, reconciliation, plans`,
+		"unknown":  `unknown queryType "profit": want one of customers, costs, margin, unattributed, reconciliation, plans, features, forecast`,
+		"target":   `targetMargin: want a gross margin between 0 and 1 such as 0.65, got 1.5`,
 		"hourly":   "interval 1h is not available: the providers' usage and cost APIs are read in daily UTC buckets; use 1d",
-		"group":    `groupBy "plan" does not apply to costs: want provider, model, customer`,
+		"group":    `groupBy "plan" does not apply to costs: want provider, model, customer, feature`,
 		"provider": `providers: unknown provider "azure"`,
 		"variable": `customerIds: "$customer" looks like a template variable that was not replaced`,
 	} {

@@ -71,6 +71,23 @@ func (d *Datasource) newResources() backend.CallResourceHandler {
 		}
 		return out
 	}))
+	mux.HandleFunc("GET /features", d.withReport(func(rep *engine.Report) any {
+		// The mapped names, even without spend in the window, and every feature with spend
+		// ("unassigned" among them when some source is unmapped).
+		seen := map[string]bool{}
+		for _, f := range d.opts.Features {
+			seen[f] = true
+		}
+		for _, l := range rep.Features {
+			seen[l.Feature] = true
+		}
+		out := make([]string, 0, len(seen))
+		for f := range seen {
+			out = append(out, f)
+		}
+		sort.Strings(out)
+		return out
+	}))
 	return httpadapter.New(mux)
 }
 

@@ -33,7 +33,8 @@ type Input struct {
 	Result       *engine.Result
 	Report       *engine.Report // Summarize of Result, before any customer filter
 	Query        *models.Query
-	TargetMargin ledger.Rate
+	TargetMargin ledger.Rate      // the plans' target; Report.Plans are priced for it
+	Forecast     *engine.Forecast // forecast queries only: this month, through today
 }
 
 var dataplane = data.FrameTypeVersion{0, 1}
@@ -57,7 +58,8 @@ func Customers(in Input) data.Frames {
 		ids, names, plans        []string
 		revenue, cost, marginUSD []float64
 		marginRatio, share       []*float64
-		tokens, requests         []int64
+		tokens, requests, rank   []int64
+		tokensVsAvg, costVsAvg   []*float64
 	)
 	for _, c := range in.Report.Customers {
 		if !in.Query.HasCustomer(c.CustomerID) {
@@ -73,6 +75,9 @@ func Customers(in Input) data.Frames {
 		share = append(share, c.CostShare)
 		tokens = append(tokens, c.Tokens)
 		requests = append(requests, c.Requests)
+		tokensVsAvg = append(tokensVsAvg, c.TokensVsAverage)
+		costVsAvg = append(costVsAvg, c.CostVsAverage)
+		rank = append(rank, int64(c.Rank))
 	}
 	return data.Frames{newFrame("customers", data.FrameTypeNumericLong,
 		data.NewField("customer_id", nil, nonNil(ids)),
@@ -85,6 +90,11 @@ func Customers(in Input) data.Frames {
 		withUnit(data.NewField("cost_share", nil, nonNil(share)), UnitRatio),
 		data.NewField("tokens", nil, nonNil(tokens)),
 		data.NewField("requests", nil, nonNil(requests)),
+		// Multiples of the average paying customer over the same window (null with none paying);
+		// rank by cost among all customers, so a filter does not renumber them.
+		data.NewField("tokens_vs_average", nil, nonNil(tokensVsAvg)),
+		data.NewField("cost_vs_average", nil, nonNil(costVsAvg)),
+		data.NewField("rank", nil, nonNil(rank)),
 	)}
 }
 
@@ -161,7 +171,7 @@ func Plans(in Input) data.Frames {
 		plans                                                  []string
 		customers                                              []int64
 		revenue, cost, marginUSD, perRevenue, perCost, p90, at []float64
-		marginRatio                                            []*float64
+		marginRatio, multiple                                  []*float64
 		target                                                 []float64
 	)
 	for _, l := range lines {
@@ -176,6 +186,7 @@ func Plans(in Input) data.Frames {
 		p90 = append(p90, money(l.CostPerCustomerP90))
 		target = append(target, l.TargetMargin)
 		at = append(at, money(l.PriceForTarget))
+		multiple = append(multiple, l.PriceForTargetRatio)
 	}
 	return data.Frames{newFrame("plans", data.FrameTypeNumericLong,
 		data.NewField("plan", nil, nonNil(plans)),
@@ -189,6 +200,8 @@ func Plans(in Input) data.Frames {
 		withUnit(data.NewField("cost_per_customer_p90_usd", nil, nonNil(p90)), UnitUSD),
 		withUnit(data.NewField("target_margin", nil, nonNil(target)), UnitRatio),
 		withUnit(data.NewField("price_for_target_usd", nil, nonNil(at)), UnitUSD),
+		// Of today's revenue per customer; null when the plan has no revenue.
+		data.NewField("price_for_target_multiple", nil, nonNil(multiple)),
 	)}
 }
 
@@ -281,6 +294,14 @@ func customerLabel(id string) string {
 	return id
 }
 
+// featureLabel is the label value of a row's feature: its mapped name, or "unassigned".
+func featureLabel(f string) string {
+	if f == "" {
+		return engine.UnassignedFeature
+	}
+	return f
+}
+
 func (in Input) customerName(id string) string {
 	if id == "" {
 		return models.UnattributedID
@@ -304,6 +325,11 @@ func Costs(in Input) data.Frames {
 		case models.GroupModel:
 			acc.add(string(r.Provider)+"\x00"+r.Model, func() (data.Labels, string) {
 				return data.Labels{"provider": string(r.Provider), "model": r.Model}, string(r.Provider) + " " + r.Model
+			}, r.Day, r.Cost)
+		case models.GroupFeature:
+			f := featureLabel(r.Feature)
+			acc.add(f, func() (data.Labels, string) {
+				return data.Labels{"feature": f}, f
 			}, r.Day, r.Cost)
 		case models.GroupCustomer:
 			acc.add(customerLabel(r.Customer), func() (data.Labels, string) {
@@ -421,4 +447,99 @@ func Margin(in Input) data.Frames {
 		}
 	}
 	return data.Frames{newFrame("margin", data.FrameTypeTimeSeriesWide, fields...)}
+}
+
+// Features is one row per product feature: its spend, share of spend, the customers using it, and
+// the revenue of those customers split over their features by cost. A customer filter narrows the
+// table to those customers' spend. Margin ratio is null where no known customer pays for the feature.
+func Features(in Input) data.Frames {
+	lines := in.Report.Features
+	if len(in.Query.CustomerIDs) > 0 {
+		lines = engine.SummarizeFor(onlyCustomers(in.Result, in.Query), in.Report.Currency, in.TargetMargin).Features
+	}
+	var (
+		features                 []string
+		cost, revenue, marginUSD []float64
+		share, marginRatio       []*float64
+		customers                []int64
+	)
+	for _, l := range lines { // sorted by cost, highest first
+		features = append(features, l.Feature)
+		cost = append(cost, money(l.Cost))
+		share = append(share, l.CostShare)
+		customers = append(customers, int64(l.Customers))
+		revenue = append(revenue, money(l.Revenue))
+		marginUSD = append(marginUSD, money(l.GrossMargin))
+		marginRatio = append(marginRatio, l.GrossMarginRatio)
+	}
+	return data.Frames{newFrame("features", data.FrameTypeNumericLong,
+		data.NewField("feature", nil, nonNil(features)),
+		withUnit(data.NewField("cost_usd", nil, nonNil(cost)), UnitUSD),
+		withUnit(data.NewField("cost_share", nil, nonNil(share)), UnitRatio),
+		data.NewField("customers", nil, nonNil(customers)),
+		withUnit(data.NewField("revenue_usd", nil, nonNil(revenue)), UnitUSD),
+		withUnit(data.NewField("gross_margin_usd", nil, nonNil(marginUSD)), UnitUSD),
+		withUnit(data.NewField("gross_margin_ratio", nil, nonNil(marginRatio)), UnitRatio),
+	)}
+}
+
+// Forecast is the month-end projection per customer, the worst projected margin first. The frame's
+// custom metadata says which month, through which day, and how many days the trend averages.
+func Forecast(in Input) data.Frames {
+	var (
+		ids, names, plans                    []string
+		costMTD, revenueMTD, trend, projCost []float64
+		projRevenue, projMargin              []float64
+		underwater                           []bool
+		month, through                       string
+		daysLeft, trendDays, underwaterCount int
+	)
+	if fc := in.Forecast; fc != nil {
+		month, through, daysLeft, trendDays = fc.Month, fc.Through, fc.DaysLeft, fc.TrendDays
+		for _, l := range fc.Customers {
+			if !in.Query.HasCustomer(l.CustomerID) {
+				continue
+			}
+			ids = append(ids, l.CustomerID)
+			name := l.Name
+			if name == "" {
+				name = l.CustomerID
+			}
+			names = append(names, name)
+			plans = append(plans, l.Plan)
+			costMTD = append(costMTD, money(l.CostMonthToDate))
+			revenueMTD = append(revenueMTD, money(l.RevenueMonthToDate))
+			trend = append(trend, money(l.DailyCostTrend))
+			projCost = append(projCost, money(l.ProjectedCost))
+			projRevenue = append(projRevenue, money(l.ProjectedRevenue))
+			projMargin = append(projMargin, money(l.ProjectedMargin))
+			underwater = append(underwater, l.Underwater)
+			if l.Underwater {
+				underwaterCount++
+			}
+		}
+	}
+	f := newFrame("forecast", data.FrameTypeNumericLong,
+		data.NewField("customer_id", nil, nonNil(ids)),
+		data.NewField("name", nil, nonNil(names)),
+		data.NewField("plan", nil, nonNil(plans)),
+		withUnit(data.NewField("cost_month_to_date_usd", nil, nonNil(costMTD)), UnitUSD),
+		withUnit(data.NewField("revenue_month_to_date_usd", nil, nonNil(revenueMTD)), UnitUSD),
+		withUnit(data.NewField("daily_cost_trend_usd", nil, nonNil(trend)), UnitUSD),
+		withUnit(data.NewField("projected_cost_usd", nil, nonNil(projCost)), UnitUSD),
+		withUnit(data.NewField("projected_revenue_usd", nil, nonNil(projRevenue)), UnitUSD),
+		withUnit(data.NewField("projected_margin_usd", nil, nonNil(projMargin)), UnitUSD),
+		data.NewField("projected_underwater", nil, nonNil(underwater)),
+	)
+	f.Meta.Custom = ForecastMeta{Month: month, Through: through, DaysLeft: daysLeft, TrendDays: trendDays, Underwater: underwaterCount}
+	return data.Frames{f}
+}
+
+// ForecastMeta is the forecast frame's custom metadata.
+type ForecastMeta struct {
+	Month      string `json:"month"`      // "2026-11"
+	Through    string `json:"through"`    // today, partly estimated
+	DaysLeft   int    `json:"daysLeft"`   // days after today until month end
+	TrendDays  int    `json:"trendDays"`  // complete days the daily trend averages
+	Underwater int    `json:"underwater"` // rows projected underwater
 }
