@@ -8,7 +8,8 @@ const config = async (env: Env): Promise<Configuration> => {
   const base = await grafanaConfig(env);
   for (const plugin of base.plugins ?? []) {
     if (plugin instanceof CopyWebpackPlugin) {
-      const patterns = (plugin as unknown as { patterns: Array<{ from: string; noErrorOnMissing?: boolean }> }).patterns;
+      const patterns = (plugin as unknown as { patterns: Array<{ from: string; noErrorOnMissing?: boolean }> })
+        .patterns;
       for (const p of patterns) {
         if (p.from === '../LICENSE') {
           p.noErrorOnMissing = true;

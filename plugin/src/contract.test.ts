@@ -23,7 +23,10 @@ describe('query model contract with the Go backend', () => {
   const groupBys = goConstants(goQuery, 'GroupBy');
 
   it('has the same query types in the same order', () => {
-    const order = /var QueryTypes = \[\]QueryType\{([^}]*)\}/.exec(goQuery)?.[1].split(',').map((s) => s.trim());
+    const order = /var QueryTypes = \[\]QueryType\{([^}]*)\}/
+      .exec(goQuery)?.[1]
+      .split(',')
+      .map((s) => s.trim());
     expect(order?.map((name) => queryTypes[name])).toEqual([...QUERY_TYPES]);
   });
 
@@ -40,7 +43,7 @@ describe('query model contract with the Go backend', () => {
   it('has the same query JSON fields', () => {
     const struct = /type Query struct \{([\s\S]*?)\n\}/.exec(goQuery)?.[1] ?? '';
     const tags = [...struct.matchAll(/json:"(\w+)/g)].map((m) => m[1]);
-    expect(tags.sort()).toEqual(['customerIds', 'groupBy', 'interval', 'providers', 'queryType']);
+    expect(tags.sort()).toEqual(['customerIds', 'groupBy', 'interval', 'providers', 'queryType', 'targetMargin']);
   });
 
   it('has the same intervals and unattributed id', () => {
@@ -60,6 +63,7 @@ describe('query model contract with the Go backend', () => {
         'customerMapping',
         'featureMapping',
         'fxRates',
+        'targetMargin',
         'openaiAdminKey',
         'anthropicAdminKey',
         'openrouterManagementKey',

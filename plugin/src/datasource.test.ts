@@ -55,14 +55,24 @@ describe('DataSource', () => {
       {},
       { customerIds: ['cus_B2', 'cus_A1', 'unattributed'] },
     ],
-    ['providers are interpolated too', { providers: ['$provider', 'openai'] }, {}, { providers: ['anthropic', 'openai'] }],
+    [
+      'providers are interpolated too',
+      { providers: ['$provider', 'openai'] },
+      {},
+      { providers: ['anthropic', 'openai'] },
+    ],
     [
       'a scoped variable (repeated panel) wins over the dashboard value',
       { customerIds: ['$customer'] },
       { customer: { text: 'Globex', value: 'cus_B2' } },
       { customerIds: ['cus_B2'] },
     ],
-    ['All reaches the backend as its marker, which means no filter', { customerIds: ['$plan'] }, {}, { customerIds: ['$__all'] }],
+    [
+      'All reaches the backend as its marker, which means no filter',
+      { customerIds: ['$plan'] },
+      {},
+      { customerIds: ['$__all'] },
+    ],
     ['an unknown variable is left for the backend to name', { customerIds: ['$nope'] }, {}, { customerIds: ['$nope'] }],
     ['absent filters stay absent', {}, {}, { customerIds: undefined, providers: undefined }],
   ])('applyTemplateVariables: %s', (_, query, scopedVars, want) => {
@@ -101,7 +111,14 @@ describe('DataSource', () => {
   });
 
   it.each([
-    ['providers', ['openai', 'anthropic'], [{ text: 'openai', value: 'openai' }, { text: 'anthropic', value: 'anthropic' }]],
+    [
+      'providers',
+      ['openai', 'anthropic'],
+      [
+        { text: 'openai', value: 'openai' },
+        { text: 'anthropic', value: 'anthropic' },
+      ],
+    ],
     ['plans', ['pro'], [{ text: 'pro', value: 'pro' }]],
     ['models', [{ provider: 'openai', model: 'gpt-4.1' }], [{ text: 'openai/gpt-4.1', value: 'gpt-4.1' }]],
   ])('metricFindQuery(%s) reads that resource', async (what, body, want) => {

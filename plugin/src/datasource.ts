@@ -74,9 +74,7 @@ export class DataSource extends DataSourceWithBackend<MarginQuery, MarginOptions
       case VariableQuery.Models:
         return (await this.getModels()).map((m) => ({ text: `${m.provider}/${m.model}`, value: m.model }));
       default:
-        throw new Error(
-          `unknown variable query "${what}": use ${Object.values(VariableQuery).join(', ')}`
-        );
+        throw new Error(`unknown variable query "${what}": use ${Object.values(VariableQuery).join(', ')}`);
     }
   }
 }

@@ -4,13 +4,22 @@ import { DataQuery } from '@grafana/schema';
 // The query model mirrors plugin/pkg/models/query.go exactly: same field names, same values.
 
 /** Every query type, in the editor's order (models.QueryTypes). */
-export const QUERY_TYPES = ['customers', 'costs', 'margin', 'unattributed', 'reconciliation', 'plans'] as const;
+export const QUERY_TYPES = [
+  'customers',
+  'costs',
+  'margin',
+  'unattributed',
+  'reconciliation',
+  'plans',
+  'features',
+  'forecast',
+] as const;
 
 /** The view a query returns (models.QueryType). */
 export type QueryType = (typeof QUERY_TYPES)[number];
 
 /** The ways a time series query can be split (models.GroupBy); absent means overall. */
-export const GROUP_BYS = ['provider', 'model', 'customer', 'plan'] as const;
+export const GROUP_BYS = ['provider', 'model', 'customer', 'plan', 'feature'] as const;
 export type GroupBy = (typeof GROUP_BYS)[number];
 
 /**
@@ -18,7 +27,7 @@ export type GroupBy = (typeof GROUP_BYS)[number];
  * (models.groupings); undefined stands for "overall". Tables have a fixed grain.
  */
 export const GROUPINGS: Partial<Record<QueryType, ReadonlyArray<GroupBy | undefined>>> = {
-  costs: ['provider', 'model', 'customer'],
+  costs: ['provider', 'model', 'customer', 'feature'],
   margin: [undefined, 'customer', 'plan'],
 };
 
@@ -39,6 +48,8 @@ export interface MarginQuery extends DataQuery {
   customerIds?: string[];
   providers?: string[];
   interval?: Interval;
+  /** Plans only: the gross margin (0–1, decimal text) the plans are priced for; absent, the settings'. */
+  targetMargin?: string;
 }
 
 export const DEFAULT_QUERY: Partial<MarginQuery> = {
@@ -61,6 +72,8 @@ export interface MarginOptions extends DataSourceJsonData {
   fxRates?: Record<string, string>;
   /** YAML text mapping a source reference to a feature name. */
   featureMapping?: string;
+  /** The gross margin (0–1, decimal text) the plans query prices for; absent, 0.65. */
+  targetMargin?: string;
 }
 
 /** The keys, write-only: Grafana encrypts them and only the backend ever reads them. */

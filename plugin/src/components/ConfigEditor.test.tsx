@@ -45,7 +45,12 @@ function renderEditor(options: Settings) {
 describe('ConfigEditor', () => {
   it('renders the four key inputs, the mappings and no base URLs until Advanced is opened', () => {
     renderEditor(settings());
-    for (const label of ['OpenAI admin key', 'Anthropic Admin API key', 'OpenRouter management key', 'Stripe API key']) {
+    for (const label of [
+      'OpenAI admin key',
+      'Anthropic Admin API key',
+      'OpenRouter management key',
+      'Stripe API key',
+    ]) {
       expect(byLabel(label)).toBeInTheDocument();
     }
     expect(byLabel('Customer mapping')).toBeInTheDocument();
@@ -96,7 +101,10 @@ describe('ConfigEditor', () => {
     fireEvent.click(screen.getByText('Advanced'));
     fireEvent.change(screen.getByLabelText(label), { target: { value: 'http://127.0.0.1:8089' } });
     const next: Settings = onOptionsChange.mock.calls[0][0];
-    expect(next.jsonData).toEqual({ customerMapping: 'cus_A: [openai:project:proj_a]', [field]: 'http://127.0.0.1:8089' });
+    expect(next.jsonData).toEqual({
+      customerMapping: 'cus_A: [openai:project:proj_a]',
+      [field]: 'http://127.0.0.1:8089',
+    });
     expect(next.secureJsonData).toBeUndefined();
   });
 
@@ -105,6 +113,15 @@ describe('ConfigEditor', () => {
     const yaml = 'cus_ABC:\n  - openai:api_key:key_x\n  - anthropic:workspace:default\n';
     fireEvent.change(byLabel('Customer mapping'), { target: { value: yaml } });
     expect(onOptionsChange.mock.calls[0][0].jsonData).toEqual({ customerMapping: yaml });
+  });
+
+  it('the target margin is stored as decimal text, and removed when emptied', () => {
+    const onOptionsChange = renderEditor(settings({ jsonData: { targetMargin: '0.6' } }));
+    const input = byLabel('Target margin');
+    fireEvent.change(input, { target: { value: '0.72' } });
+    expect(onOptionsChange.mock.calls[0][0].jsonData).toEqual({ targetMargin: '0.72' });
+    fireEvent.change(input, { target: { value: '' } });
+    expect(onOptionsChange.mock.calls[1][0].jsonData).toEqual({ targetMargin: undefined });
   });
 
   it('exchange rates are stored as decimal text keyed by lower-case currency code', () => {

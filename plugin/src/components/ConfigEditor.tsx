@@ -1,6 +1,16 @@
 import React, { ChangeEvent, useState } from 'react';
 import { DataSourcePluginOptionsEditorProps } from '@grafana/data';
-import { Button, ControlledCollapse, Field, FieldSet, IconButton, Input, SecretInput, Stack, TextArea } from '@grafana/ui';
+import {
+  Button,
+  ControlledCollapse,
+  Field,
+  FieldSet,
+  IconButton,
+  Input,
+  SecretInput,
+  Stack,
+  TextArea,
+} from '@grafana/ui';
 
 import { MarginOptions, MarginSecureJsonData, SecureKey } from '../types';
 
@@ -190,6 +200,20 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
               </Button>
             </div>
           </Stack>
+        </Field>
+        <Field
+          label="Target margin"
+          htmlFor="margin-targetMargin"
+          description="The gross margin, between 0 and 1, the plans query prices each plan for. Empty means 0.65."
+        >
+          <Input
+            id="margin-targetMargin"
+            width={12}
+            placeholder="0.65"
+            inputMode="decimal"
+            value={jsonData.targetMargin ?? ''}
+            onChange={(e) => setJsonData({ targetMargin: e.currentTarget.value.trim() || undefined })}
+          />
         </Field>
       </FieldSet>
 

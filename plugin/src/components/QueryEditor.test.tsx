@@ -61,16 +61,25 @@ describe('QueryEditor', () => {
 
   it('renders every query type and the controls of the chosen one', async () => {
     await renderEditor({ refId: 'A', queryType: 'costs' });
-    for (const name of ['Customers', 'Costs', 'Margin', 'Unattributed', 'Reconciliation', 'Plans']) {
+    for (const name of [
+      'Customers',
+      'Costs',
+      'Margin',
+      'Unattributed',
+      'Reconciliation',
+      'Plans',
+      'Features',
+      'Forecast',
+    ]) {
       expect(screen.getByRole('radio', { name })).toBeInTheDocument();
     }
     expect(screen.getByRole('radio', { name: 'Costs' })).toBeChecked();
     const groupBy = screen.getByRole('radiogroup', { name: 'Group by' });
-    expect(within(groupBy).getAllByRole('radio').map((r) => r.nextSibling?.textContent?.trim())).toEqual([
-      'Provider',
-      'Model',
-      'Customer',
-    ]);
+    expect(
+      within(groupBy)
+        .getAllByRole('radio')
+        .map((r) => r.nextSibling?.textContent?.trim())
+    ).toEqual(['Provider', 'Model', 'Customer', 'Feature']);
     expect(screen.getByRole('combobox', { name: 'Customers' })).toBeInTheDocument();
     expect(screen.getByRole('combobox', { name: 'Providers' })).toBeInTheDocument();
     expect(screen.getByRole('radio', { name: 'Daily' })).toBeChecked();
@@ -90,11 +99,24 @@ describe('QueryEditor', () => {
     ['costs', 'margin', 'model', undefined],
     ['costs', 'margin', 'customer', 'customer'],
     ['margin', 'plans', 'plan', undefined],
-  ] as const)('changing the query type from %s to %s (groupBy %s becomes %s) calls onChange and onRunQuery', async (from, to, before, after) => {
-    const { onChange, onRunQuery } = await renderEditor({ refId: 'A', queryType: from, groupBy: before });
-    fireEvent.click(screen.getByRole('radio', { name: to[0].toUpperCase() + to.slice(1) }));
-    expect(onChange).toHaveBeenCalledTimes(1);
-    expect(onChange).toHaveBeenCalledWith({ refId: 'A', queryType: to, groupBy: after });
+  ] as const)(
+    'changing the query type from %s to %s (groupBy %s becomes %s) calls onChange and onRunQuery',
+    async (from, to, before, after) => {
+      const { onChange, onRunQuery } = await renderEditor({ refId: 'A', queryType: from, groupBy: before });
+      fireEvent.click(screen.getByRole('radio', { name: to[0].toUpperCase() + to.slice(1) }));
+      expect(onChange).toHaveBeenCalledTimes(1);
+      expect(onChange).toHaveBeenCalledWith({ refId: 'A', queryType: to, groupBy: after });
+      expect(onRunQuery).toHaveBeenCalledTimes(1);
+    }
+  );
+
+  it('the target margin of a plans query is sent when the field is left, as decimal text', async () => {
+    const { onChange, onRunQuery } = await renderEditor({ refId: 'A', queryType: 'plans' });
+    const input = screen.getByRole('textbox', { name: 'Target margin' });
+    fireEvent.change(input, { target: { value: '0.7' } });
+    expect(onChange).not.toHaveBeenCalled();
+    fireEvent.blur(input);
+    expect(onChange).toHaveBeenCalledWith({ refId: 'A', queryType: 'plans', targetMargin: '0.7' });
     expect(onRunQuery).toHaveBeenCalledTimes(1);
   });
 

@@ -1,7 +1,7 @@
 import React, { useEffect, useMemo, useState } from 'react';
 import { QueryEditorProps, SelectableValue } from '@grafana/data';
 import { getTemplateSrv } from '@grafana/runtime';
-import { Alert, ComboboxOption, InlineField, MultiCombobox, RadioButtonGroup, Stack } from '@grafana/ui';
+import { Alert, ComboboxOption, InlineField, Input, MultiCombobox, RadioButtonGroup, Stack } from '@grafana/ui';
 
 import { DataSource } from '../datasource';
 import {
@@ -28,7 +28,17 @@ const QUERY_TYPE_OPTIONS: Array<SelectableValue<QueryType>> = [
     label: 'Reconciliation',
     description: 'Per provider and day: billed against attributed spend',
   },
-  { value: 'plans', label: 'Plans', description: 'Table: customers, revenue, cost and margin per plan' },
+  {
+    value: 'plans',
+    label: 'Plans',
+    description: 'Table per plan: customers, revenue, cost, margin and the price for a target margin',
+  },
+  {
+    value: 'features',
+    label: 'Features',
+    description: 'Table per product feature: spend, share, customers and margin',
+  },
+  { value: 'forecast', label: 'Forecast', description: 'Table: this month projected to month end, per customer' },
 ];
 
 // RadioButtonGroup values must be defined, so "overall" gets a stand-in removed before saving.
@@ -41,6 +51,7 @@ const GROUP_LABELS: Record<GroupChoice, string> = {
   model: 'Model',
   customer: 'Customer',
   plan: 'Plan',
+  feature: 'Feature',
 };
 
 const INTERVAL_OPTIONS: Array<SelectableValue<Interval>> = [
@@ -58,6 +69,8 @@ const FILTERS_CUSTOMERS: ReadonlySet<QueryType> = new Set([
   'costs',
   'margin',
   'plans',
+  'features',
+  'forecast',
 ]);
 const TIME_SERIES: ReadonlySet<QueryType> = new Set(['costs', 'margin', 'reconciliation']);
 
@@ -191,6 +204,30 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) 
             // The backend serves daily buckets only; shown disabled so the choice is explained, not hidden.
             disabledOptions={['1h']}
             aria-label="Interval"
+          />
+        </InlineField>
+      )}
+
+      {queryType === 'plans' && (
+        <InlineField
+          label="Target margin"
+          labelWidth={14}
+          tooltip="The gross margin (between 0 and 1) each plan's price is computed for; empty uses the datasource setting"
+        >
+          <Input
+            id="margin-targetMargin"
+            aria-label="Target margin"
+            width={12}
+            placeholder="0.65"
+            inputMode="decimal"
+            defaultValue={query.targetMargin ?? ''}
+            // Runs on blur, not per keystroke: a half-typed number would be rejected by the backend.
+            onBlur={(e) => {
+              const targetMargin = e.currentTarget.value.trim() || undefined;
+              if (targetMargin !== query.targetMargin) {
+                update({ ...query, targetMargin });
+              }
+            }}
           />
         </InlineField>
       )}
