@@ -15,6 +15,7 @@ import (
 	"github.com/marginhq/margin/internal/engine"
 	"github.com/marginhq/margin/internal/simulator"
 	"github.com/marginhq/margin/internal/usage"
+	"github.com/marginhq/margin/plugin/pkg/views"
 )
 
 // TestQueryData_GoldenFrames checks every query type's frames against testdata/<name>.jsonc, at
@@ -249,7 +250,137 @@ func TestCallResource_PickerLists(t *testing.T) {
 	if st := get("plans", &plans); st != 200 || strings.Join(plans, ",") != "Enterprise,Growth,Starter" {
 		t.Fatalf("plans: %d %v", st, plans)
 	}
+	var features []string
+	want := "agent,chat,search,summarizer,unassigned"
+	if st := get("features", &features); st != 200 || strings.Join(features, ",") != want {
+		t.Fatalf("features: %d %v, want %s", st, features, want)
+	}
 	if st := get("nothing", nil); st != http.StatusNotFound {
 		t.Fatalf("unknown route: status %d, want 404", st)
+	}
+}
+
+// TestQueryData_ForecastMatchesTheEngine compares the forecast frame with the forecast `margin
+// report` prints (Engine.Report): same customers, same exact amounts, same underwater flags.
+func TestQueryData_ForecastMatchesTheEngine(t *testing.T) {
+	s := newSim(t, simulator.Config{})
+	ds := s.datasource(t, nil)
+	resp := query(t, ds, days(2), `{"queryType":"forecast"}`)
+	if resp.Error != nil {
+		t.Fatal(resp.Error)
+	}
+	eng, err := engine.New(s.world.EngineOptions(s.srv.URL, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	today := usage.DayOf(testNow)
+	rep, err := eng.Report(context.Background(), usage.Window{From: today - 1, To: today}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fc := rep.Forecast
+	frame := resp.Frames[0]
+	if fc == nil || frame.Rows() != len(fc.Customers) || frame.Rows() == 0 {
+		t.Fatalf("%d rows, the engine forecasts %v", frame.Rows(), fc)
+	}
+	if fc.Underwater == 0 {
+		t.Fatal("the simulated world has a customer projected underwater; the engine found none")
+	}
+	field := func(name string, i int) any {
+		f, _ := frame.FieldByName(name)
+		if f == nil {
+			t.Fatalf("no field %s", name)
+		}
+		return f.At(i)
+	}
+	underwater := 0
+	for i, l := range fc.Customers {
+		got := []any{field("customer_id", i), field("cost_month_to_date_usd", i), field("revenue_month_to_date_usd", i),
+			field("daily_cost_trend_usd", i), field("projected_cost_usd", i), field("projected_revenue_usd", i),
+			field("projected_margin_usd", i), field("projected_underwater", i)}
+		want := []any{l.CustomerID, l.CostMonthToDate.Float64(), l.RevenueMonthToDate.Float64(),
+			l.DailyCostTrend.Float64(), l.ProjectedCost.Float64(), l.ProjectedRevenue.Float64(),
+			l.ProjectedMargin.Float64(), l.Underwater}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("row %d: %v, engine %v", i, got, want)
+		}
+		if l.Underwater {
+			underwater++
+		}
+	}
+	meta, ok := frame.Meta.Custom.(views.ForecastMeta)
+	if !ok || meta.Month != fc.Month || meta.Through != fc.Through || meta.DaysLeft != fc.DaysLeft || meta.Underwater != underwater {
+		t.Fatalf("meta %+v, engine month %s through %s days left %d underwater %d", frame.Meta.Custom, fc.Month, fc.Through, fc.DaysLeft, underwater)
+	}
+}
+
+// TestQueryData_FeatureCostsAddUp checks that costs by feature split the same spend as costs by
+// provider, day by day, and that unmapped sources fall under "unassigned".
+func TestQueryData_FeatureCostsAddUp(t *testing.T) {
+	s := newSim(t, simulator.Config{})
+	ds := s.datasource(t, nil)
+	daily := func(q string) (map[string][]float64, []float64) {
+		t.Helper()
+		resp := query(t, ds, days(5), q)
+		if resp.Error != nil {
+			t.Fatal(resp.Error)
+		}
+		series := map[string][]float64{}
+		total := make([]float64, 5)
+		for _, f := range resp.Frames {
+			v := f.Fields[1]
+			label := v.Labels["feature"] + v.Labels["provider"]
+			for i := range v.Len() {
+				x := v.At(i).(float64)
+				series[label] = append(series[label], x)
+				total[i] += x
+			}
+		}
+		return series, total
+	}
+	byFeature, featureTotal := daily(`{"queryType":"costs","groupBy":"feature"}`)
+	_, providerTotal := daily(`{"queryType":"costs"}`)
+	for _, f := range []string{simulator.FeatureChat, simulator.FeatureSummarizer, simulator.FeatureSearch, simulator.FeatureAgent, engine.UnassignedFeature} {
+		if _, ok := byFeature[f]; !ok {
+			t.Errorf("no series for feature %q (have %v)", f, len(byFeature))
+		}
+	}
+	for i := range featureTotal {
+		// Float sums of the same nano-dollar amounts in different groupings: a cent apart at most.
+		if d := featureTotal[i] - providerTotal[i]; d > 0.01 || d < -0.01 {
+			t.Errorf("day %d: features sum to %v, providers to %v", i, featureTotal[i], providerTotal[i])
+		}
+	}
+}
+
+// TestQueryData_PlansTargetFromSettings prices plans for the settings' targetMargin unless the
+// query sets its own.
+func TestQueryData_PlansTargetFromSettings(t *testing.T) {
+	s := newSim(t, simulator.Config{})
+	ds := s.datasource(t, func(j map[string]any, _ map[string]string) { j["targetMargin"] = 0.5 })
+	for _, tc := range []struct {
+		query string
+		want  float64
+	}{
+		{`{"queryType":"plans"}`, 0.5},
+		{`{"queryType":"plans","targetMargin":"0.9"}`, 0.9},
+	} {
+		resp := query(t, ds, days(7), tc.query)
+		if resp.Error != nil {
+			t.Fatal(resp.Error)
+		}
+		f := resp.Frames[0]
+		target, _ := f.FieldByName("target_margin")
+		perCost, _ := f.FieldByName("cost_per_customer_usd")
+		price, _ := f.FieldByName("price_for_target_usd")
+		for i := range f.Rows() {
+			if target.At(i).(float64) != tc.want {
+				t.Fatalf("%s: target %v, want %v", tc.query, target.At(i), tc.want)
+			}
+			// price × (1 − target) = cost per customer, to the nano-dollar's float rendering.
+			if got, want := price.At(i).(float64)*(1-tc.want), perCost.At(i).(float64); got-want > 1e-6 || want-got > 1e-6 {
+				t.Errorf("%s row %d: price %v at %v keeps %v, cost per customer %v", tc.query, i, price.At(i), tc.want, got, want)
+			}
+		}
 	}
 }
