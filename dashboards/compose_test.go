@@ -240,6 +240,9 @@ func TestComposeConfigs_DemoReadsTheSimulatorLiveReadsTheEnvironment(t *testing.
 	if !sameMapping(demo.Customers, wantCustomers) {
 		t.Errorf("demo customers differ from the simulator's config-mapped customers:\n got %v\nwant %v", demo.Customers, wantCustomers)
 	}
+	if !maps.Equal(demo.Features, world.Features()) {
+		t.Errorf("demo features differ from the simulator's")
+	}
 	if !filepath.IsAbs(demo.StateFile) || !strings.HasPrefix(demo.StateFile, "/var/lib/margin/") {
 		t.Errorf("demo state_file %s, want it on the margin-state volume", demo.StateFile)
 	}

@@ -1,6 +1,7 @@
 package dashboards
 
 import (
+	"maps"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -78,6 +79,14 @@ func TestProvisioning_DatasourcesAgreeAcrossModesAndDemoReadsTheSimulator(t *tes
 			world := simulator.New(simulator.Config{})
 			if want := world.EngineOptions(simulatorRoot, nil).Customers; !sameMapping(customers, want) {
 				t.Errorf("demo customerMapping differs from the simulator's config-mapped customers")
+			}
+			featureText, _ := m.JSONData["featureMapping"].(string)
+			features, err := config.ParseFeatures("featureMapping", featureText)
+			if err != nil {
+				t.Fatalf("featureMapping: %v", err)
+			}
+			if !maps.Equal(features, world.Features()) {
+				t.Errorf("demo featureMapping differs from the simulator's features")
 			}
 			oa, an, or, st := simulator.BaseURLs(simulatorRoot)
 			for field, want := range map[string]string{"openaiBaseUrl": oa, "anthropicBaseUrl": an, "openrouterBaseUrl": or, "stripeBaseUrl": st} {
