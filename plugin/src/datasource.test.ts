@@ -121,6 +121,14 @@ describe('DataSource', () => {
     ],
     ['plans', ['pro'], [{ text: 'pro', value: 'pro' }]],
     ['models', [{ provider: 'openai', model: 'gpt-4.1' }], [{ text: 'openai/gpt-4.1', value: 'gpt-4.1' }]],
+    [
+      'features',
+      ['search', 'unassigned'],
+      [
+        { text: 'search', value: 'search' },
+        { text: 'unassigned', value: 'unassigned' },
+      ],
+    ],
   ])('metricFindQuery(%s) reads that resource', async (what, body, want) => {
     const getResource = jest.spyOn(ds, 'getResource').mockResolvedValue(body);
     expect(await ds.metricFindQuery({ query: what })).toEqual(want);
@@ -129,7 +137,7 @@ describe('DataSource', () => {
 
   it('metricFindQuery names what it can list when the query is unknown', async () => {
     await expect(ds.metricFindQuery('invoices')).rejects.toThrow(
-      'unknown variable query "invoices": use customers, providers, plans, models'
+      'unknown variable query "invoices": use customers, providers, plans, models, features'
     );
   });
 });

@@ -9,6 +9,7 @@ export const VariableQuery = {
   Providers: 'providers',
   Plans: 'plans',
   Models: 'models',
+  Features: 'features',
 } as const;
 
 export class DataSource extends DataSourceWithBackend<MarginQuery, MarginOptions> {
@@ -52,6 +53,11 @@ export class DataSource extends DataSourceWithBackend<MarginQuery, MarginOptions
     return this.getResource<string[]>('plans');
   }
 
+  /** The product features: the mapped names and every feature with spend over the last 31 days. */
+  getFeatures(): Promise<string[]> {
+    return this.getResource<string[]>('features');
+  }
+
   /** The models seen over the last 31 days, per provider. */
   getModels(): Promise<ModelOption[]> {
     return this.getResource<ModelOption[]>('models');
@@ -59,7 +65,7 @@ export class DataSource extends DataSourceWithBackend<MarginQuery, MarginOptions
 
   /**
    * Lists values for a dashboard variable. The query text names the list: customers (the default:
-   * value is the customer id, text its name), providers, plans or models.
+   * value is the customer id, text its name), providers, plans, models or features.
    */
   async metricFindQuery(query: string | { query?: string }): Promise<MetricFindValue[]> {
     const raw = typeof query === 'string' ? query : (query?.query ?? '');
@@ -71,6 +77,8 @@ export class DataSource extends DataSourceWithBackend<MarginQuery, MarginOptions
         return (await this.getProviders()).map((p) => ({ text: p, value: p }));
       case VariableQuery.Plans:
         return (await this.getPlans()).map((p) => ({ text: p, value: p }));
+      case VariableQuery.Features:
+        return (await this.getFeatures()).map((f) => ({ text: f, value: f }));
       case VariableQuery.Models:
         return (await this.getModels()).map((m) => ({ text: `${m.provider}/${m.model}`, value: m.model }));
       default:
