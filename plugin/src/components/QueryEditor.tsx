@@ -20,7 +20,7 @@ type Props = QueryEditorProps<DataSource, MarginQuery, MarginOptions>;
 
 const QUERY_TYPE_OPTIONS: Array<SelectableValue<QueryType>> = [
   { value: 'customers', label: 'Customers', description: 'Table: revenue, cost and gross margin per customer' },
-  { value: 'costs', label: 'Costs', description: 'Time series: LLM cost by provider, model or customer' },
+  { value: 'costs', label: 'Costs', description: 'Time series: LLM cost by provider, model, customer or feature' },
   { value: 'margin', label: 'Margin', description: 'Time series: revenue, cost and gross margin' },
   { value: 'unattributed', label: 'Unattributed', description: 'Table: spend no customer mapping covers' },
   {
