@@ -2,6 +2,9 @@ module github.com/marginhq/margin
 
 go 1.26.7
 
+// npm packages under plugin/node_modules may carry Go files; they are not part of this module.
+ignore ./plugin/node_modules
+
 require (
 	github.com/VictoriaMetrics/metrics v1.45.0
 	github.com/compose-spec/compose-go/v2 v2.16.2
