@@ -154,15 +154,19 @@ func (s *State) applyCost(v *costValues, route func(string) string) {
 		}
 	}
 	for k, nt := range v.Unpriced {
-		old := s.unpriced[k]
-		for i := range nt {
-			if d := nt[i] - old[i]; d > 0 {
-				s.totals.Unpriced[unpricedSeries{k.Provider, k.Model, i}] += d
-				old[i] = nt[i]
-			}
-		}
-		s.unpriced[k] = old
+		s.countUnpriced(k, nt)
 	}
+}
+
+func (s *State) countUnpriced(k unpricedKey, nt tokenCounts) {
+	old := s.unpriced[k]
+	for i := range nt {
+		if d := nt[i] - old[i]; d > 0 {
+			s.totals.Unpriced[unpricedSeries{k.Provider, k.Model, i}] += d
+			old[i] = nt[i]
+		}
+	}
+	s.unpriced[k] = old
 }
 
 func (s *State) countCost(k costKey, nb costBucket, route func(string) string) {
