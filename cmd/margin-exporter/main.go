@@ -68,15 +68,8 @@ func load(configFile string, demo bool) (*settings, error) {
 		return nil, err
 	}
 	return &settings{
-		engine: cfg.EngineOptions(),
-		poller: exporter.Options{
-			StateFile:      cfg.StateFile,
-			BackfillDays:   cfg.BackfillDays,
-			TrailingDays:   cfg.Exporter.TrailingDaysOrDefault(),
-			MaxCustomers:   cfg.Exporter.MaxCustomers,
-			DropModelLabel: cfg.Exporter.DropModelLabel,
-			FeatureLabel:   cfg.Exporter.FeatureLabel,
-		},
+		engine:       cfg.EngineOptions(),
+		poller:       exporter.ConfigOptions(cfg),
 		pollInterval: cfg.PollInterval,
 		push:         cfg.Exporter.Push,
 	}, nil

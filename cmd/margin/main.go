@@ -20,6 +20,7 @@ const usageText = `margin: LLM cost, revenue and gross margin per customer.
 Usage:
   margin report   --config.file=FILE [--days=31] [--format=table|json|csv] [--demo]
   margin check    --config.file=FILE [--demo]
+  margin backfill --config.file=FILE --output=FILE [--resolution=1d|1h] [--demo]
   margin simulate [--listen=127.0.0.1:8089]
   margin version
 
@@ -73,6 +74,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runReport(ctx, rest, stdout, stderr)
 	case "check":
 		return runCheck(ctx, rest, stdout, stderr)
+	case "backfill":
+		return runBackfill(ctx, rest, stdout, stderr)
 	case "simulate":
 		return runSimulate(ctx, rest, stdout, stderr)
 	case "version", "--version":
