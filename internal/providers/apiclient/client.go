@@ -150,7 +150,7 @@ func (c *Client) once(ctx context.Context, endpoint, rawURL string, out any) (ti
 		e.Type, e.Message = parseErrorBody(body)
 		return e.RetryAfter, e
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxSuccessBody+1))
+	body, err := readBody(resp, maxSuccessBody+1)
 	if err != nil {
 		// The connection broke mid-body: the same as a network error.
 		return 0, &Error{Provider: c.cfg.Provider, Endpoint: endpoint, Err: fmt.Errorf("reading body: %w", scrubURLError(err)), Temporary: true}
@@ -162,6 +162,26 @@ func (c *Client) once(ctx context.Context, endpoint, rawURL string, out any) (ti
 		return 0, &Error{Provider: c.cfg.Provider, Endpoint: endpoint, StatusCode: resp.StatusCode, Err: &DecodeError{Err: err, Size: len(body)}}
 	}
 	return 0, nil
+}
+
+// readBody reads at most limit bytes of the body. A declared Content-Length sizes the buffer once:
+// pages of usage run to tens of megabytes, and growing a buffer by doubling copies each several times.
+func readBody(resp *http.Response, limit int64) ([]byte, error) {
+	r := io.LimitReader(resp.Body, limit)
+	if n := resp.ContentLength; n > 0 && n < limit {
+		buf := make([]byte, n+1) // one spare byte to notice a body longer than declared
+		got, err := io.ReadFull(r, buf)
+		switch {
+		case err == io.ErrUnexpectedEOF && int64(got) == n:
+			return buf[:got], nil
+		case err == nil: // longer than declared: read the rest under the limit
+			rest, err := io.ReadAll(r)
+			return append(buf, rest...), err
+		default:
+			return buf[:got], err
+		}
+	}
+	return io.ReadAll(r)
 }
 
 func (c *Client) backoff(attempt int) time.Duration {
