@@ -262,7 +262,11 @@ func (h *history) write(w io.Writer, fams *families) (BackfillStats, error) {
 	return stats, bw.Flush()
 }
 
+// appendEscaped appends a label value escaped as both text formats want it.
 func appendEscaped(b []byte, s string) []byte {
+	if !strings.ContainsAny(s, "\\\"\n") {
+		return append(b, s...)
+	}
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; c {
 		case '\\':

@@ -135,6 +135,7 @@ type series struct {
 type Snapshot struct {
 	business []series // in exposition order
 	sources  []SourceStatus
+	rendered rendered // the business families as text, for Exposition
 }
 
 // of returns the samples of family f.
@@ -182,7 +183,11 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(x.fam.desc, x.fam.typ, x.fam.value(smp.n), smp.labels...)
 		}
 	}
-	for _, st := range s.sources {
+	collectSources(ch, s.sources)
+}
+
+func collectSources(ch chan<- prometheus.Metric, sources []SourceStatus) {
+	for _, st := range sources {
 		up := 0.0
 		if st.Up {
 			up = 1

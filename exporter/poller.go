@@ -144,7 +144,9 @@ func (p *Poller) Poll(ctx context.Context) error {
 			p.log.Error("saving state", "state_file", p.opts.StateFile, "err", err)
 		}
 	}
-	p.collector.Set(p.snapshot(p.state, today, top, customers))
+	snap := p.snapshot(p.state, today, top, customers)
+	snap.text() // rendered here, off the scrape path
+	p.collector.Set(snap)
 	return fetchErr
 }
 

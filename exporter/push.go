@@ -40,21 +40,21 @@ func pushOptions(log *slog.Logger) *vmmetrics.PushOptions {
 	}
 }
 
-func writer(g prometheus.Gatherer, log *slog.Logger) func(io.Writer) {
+func writer(e *Exposition, log *slog.Logger) func(io.Writer) {
 	return func(w io.Writer) {
-		if err := WriteExposition(w, g); err != nil {
+		if err := e.Write(w); err != nil {
 			log.Warn("gathering metrics for push", "err", err)
 		}
 	}
 }
 
-// StartPush pushes g's exposition to url every interval until ctx is done.
-func StartPush(ctx context.Context, url string, interval time.Duration, g prometheus.Gatherer, log *slog.Logger) error {
-	return vmmetrics.InitPushExtWithOptions(ctx, url, interval, writer(g, log), pushOptions(log))
+// StartPush pushes the exposition to url every interval until ctx is done.
+func StartPush(ctx context.Context, url string, interval time.Duration, e *Exposition, log *slog.Logger) error {
+	return vmmetrics.InitPushExtWithOptions(ctx, url, interval, writer(e, log), pushOptions(log))
 }
 
-// PushOnce pushes g's exposition to url now: after the first fill and at shutdown, so a push
+// PushOnce pushes the exposition to url now: after the first fill and at shutdown, so a push
 // target never waits a whole interval for the latest values.
-func PushOnce(ctx context.Context, url string, g prometheus.Gatherer, log *slog.Logger) error {
-	return vmmetrics.PushMetricsExt(ctx, url, writer(g, log), pushOptions(log))
+func PushOnce(ctx context.Context, url string, e *Exposition, log *slog.Logger) error {
+	return vmmetrics.PushMetricsExt(ctx, url, writer(e, log), pushOptions(log))
 }

@@ -42,7 +42,7 @@ func newReceiver(t *testing.T) (*receiver, string) {
 	return r, srv.URL + "/api/v1/import/prometheus"
 }
 
-func demoRegistry(t *testing.T) (*prometheus.Registry, *Poller) {
+func demoExposition(t *testing.T) (*Exposition, *Poller) {
 	t.Helper()
 	_, eng := simWorld(t)
 	p, _ := newPoller(t, eng, "")
@@ -50,12 +50,12 @@ func demoRegistry(t *testing.T) (*prometheus.Registry, *Poller) {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(p.Collector(), collectors.NewGoCollector())
-	return reg, p
+	reg.MustRegister(p.Collector().Health(), collectors.NewGoCollector())
+	return NewExposition(reg, p.Collector(), nil), p
 }
 
 func TestPushOnce_SendsTheLintCleanExposition(t *testing.T) {
-	reg, _ := demoRegistry(t)
+	reg, _ := demoExposition(t)
 	rcv, url := newReceiver(t)
 	if err := PushOnce(context.Background(), url, reg, newTestLogger()); err != nil {
 		t.Fatal(err)
@@ -70,7 +70,7 @@ func TestPushOnce_SendsTheLintCleanExposition(t *testing.T) {
 }
 
 func TestStartPush_PushesEveryInterval(t *testing.T) {
-	reg, _ := demoRegistry(t)
+	reg, _ := demoExposition(t)
 	rcv, url := newReceiver(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

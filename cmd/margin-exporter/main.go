@@ -9,7 +9,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -20,7 +19,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/common/promslog"
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web"
@@ -116,9 +114,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	s.poller.Engine, s.poller.Logger = eng, logger
 	poller := exporter.New(s.poller)
 
+	// The business metrics are rendered once per poll and written after this registry's: going
+	// through the registry costs seconds per scrape with thousands of customers.
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
-		poller.Collector(),
+		poller.Collector().Health(),
 		versioncollector.NewCollector("margin_exporter"),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -128,18 +128,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	if err := poller.Poll(ctx); err != nil {
 		logger.Warn("first fill: some sources failed; they are retried every poll", "err", err)
 	}
+	exposition := exporter.NewExposition(reg, poller.Collector(), logger)
 	go poller.Run(ctx, s.pollInterval)
 	if s.push != nil {
-		if err := exporter.PushOnce(ctx, s.push.URL.Reveal(), reg, logger); err != nil {
+		if err := exporter.PushOnce(ctx, s.push.URL.Reveal(), exposition, logger); err != nil {
 			logger.Warn("push failed", "err", err)
 		}
-		if err := exporter.StartPush(ctx, s.push.URL.Reveal(), s.push.Interval, reg, logger); err != nil {
+		if err := exporter.StartPush(ctx, s.push.URL.Reveal(), s.push.Interval, exposition, logger); err != nil {
 			return fmt.Errorf("push: %w", err)
 		}
 	}
 
 	mux := http.NewServeMux()
-	mux.Handle(*telemetryPath, promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelError)}))
+	mux.Handle(*telemetryPath, exposition)
 	if *telemetryPath != "/" {
 		landing, err := web.NewLandingPage(web.LandingConfig{
 			Name:        "Margin exporter",
@@ -178,7 +179,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		return fmt.Errorf("flushing state: %w", err)
 	}
 	if s.push != nil {
-		if err := exporter.PushOnce(shutdownCtx, s.push.URL.Reveal(), reg, logger); err != nil {
+		if err := exporter.PushOnce(shutdownCtx, s.push.URL.Reveal(), exposition, logger); err != nil {
 			logger.Warn("final push failed", "err", err)
 		}
 	}

@@ -1,0 +1,110 @@
+package exporter
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/marginhq/margin/internal/engine"
+	"github.com/marginhq/margin/internal/ledger"
+	"github.com/marginhq/margin/internal/simulator"
+	"github.com/marginhq/margin/internal/usage"
+)
+
+// scaleState is the counter state of 1,000 customers × 20 models × 3 providers: 60,000 cost and
+// request series, 300,000 token series.
+func scaleState() (*State, []engine.CustomerInfo) {
+	st := NewState()
+	var customers []engine.CustomerInfo
+	for c := range 1000 {
+		id := fmt.Sprintf("cus_%014d", c)
+		customers = append(customers, engine.CustomerInfo{ID: id, Name: fmt.Sprintf("Customer %d", c), Plan: "Growth"})
+		st.totals.Revenue[id] = ledger.Money(int64(c+1) * 1_234_567_891)
+		for _, p := range usage.Providers {
+			st.totals.Adjustments[adjustmentKey{string(p), id}] = ledger.Money(c * 1000)
+			for m := range 20 {
+				k := seriesKey{Provider: string(p), Model: fmt.Sprintf("model-%02d", m), Customer: id}
+				st.totals.Cost[k] = ledger.Money(int64(c*20+m+1) * 987_654_321)
+				st.totals.Requests[k] = int64(c*20 + m)
+				st.totals.Tokens[k] = tokenCounts{int64(c), int64(m), 3, 4, 5}
+			}
+		}
+	}
+	return st, customers
+}
+
+// BenchmarkScrape is one scrape of the 1,000-customer snapshot as the exporter serves it
+// (Exposition: the operational registry, then the business families' text, rendered once per
+// poll). "render" is that per-poll rendering; "registry" is the same exposition through
+// client_golang's Gather and expfmt, which the exporter avoids.
+func BenchmarkScrape(b *testing.B) {
+	st, customers := scaleState()
+	p := New(Options{Engine: &fakeEngine{today: 20000, sources: []string{"openai", "anthropic", "openrouter", "stripe"}}})
+	snap := p.snapshot(st, 20000, nil, customers)
+	ops := prometheus.NewRegistry()
+	ops.MustRegister(p.Collector().Health())
+	e := NewExposition(ops, p.Collector(), nil)
+	b.Run("render", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			fresh := &Snapshot{business: snap.business, sources: snap.sources}
+			fresh.text()
+		}
+	})
+	b.Run("scrape", func(b *testing.B) {
+		p.collector.Set(snap)
+		snap.text()
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := e.Write(io.Discard); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("registry", func(b *testing.B) {
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(p.Collector())
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := WriteExposition(io.Discard, reg); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkPoll is one poll cycle over the simulated world scaled to 1,000 extra OpenAI keys ×
+// 10 models: the first fill (31 days, every bucket new) and a later poll (the trailing days
+// re-read, nothing changed).
+func BenchmarkPoll(b *testing.B) {
+	w := simulator.New(simulator.Config{Now: worldNow, ExtraOpenAIKeys: 1000, ModelsPerKey: 10})
+	eng, err := engine.New(w.EngineOptions("http://sim.invalid", &http.Client{Transport: w.Transport()}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("first_fill", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			p, _ := newPoller(b, eng, "")
+			if err := p.Poll(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("repoll", func(b *testing.B) {
+		p, _ := newPoller(b, eng, "")
+		if err := p.Poll(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := p.Poll(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
