@@ -22,6 +22,8 @@ CMD ["--config.file=/etc/margin/margin.yaml"]
 
 FROM gcr.io/distroless/static-debian12:nonroot AS cli
 COPY --from=build /out/margin /usr/local/bin/margin
+# Where `margin backfill` writes in docker-compose, writable by nonroot on a fresh named volume.
+COPY --from=build --chown=65532:65532 /out/state /backfill
 EXPOSE 8089
 USER nonroot
 ENTRYPOINT ["/usr/local/bin/margin"]

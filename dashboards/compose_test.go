@@ -51,7 +51,7 @@ func TestCompose_LoadsAndEveryMountedPathExists(t *testing.T) {
 	for _, mode := range []string{"demo", "live"} {
 		t.Run(mode, func(t *testing.T) {
 			p := loadCompose(t, map[string]string{"MARGIN_MODE": mode})
-			want := []string{"exporter", "grafana", "prometheus", "simulator"}
+			want := []string{"backfill", "exporter", "grafana", "prometheus", "prometheus-backfill", "simulator"}
 			if got := slices.Sorted(maps.Keys(p.Services)); !slices.Equal(got, want) {
 				t.Fatalf("services %v, want %v", got, want)
 			}
@@ -107,7 +107,7 @@ func TestCompose_ImagesAndPortsMatchTheREADME(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	row := regexp.MustCompile("(?m)^\\| `(\\w+)` \\| `([^`]+)` \\| (\\d+) \\|")
+	row := regexp.MustCompile("(?m)^\\| `([\\w-]+)` \\| `([^`]+)` \\| (\\d+|—) \\|")
 	readme := map[string]string{}
 	for _, m := range row.FindAllStringSubmatch(string(raw), -1) {
 		readme[m[1]] = m[2] + " " + m[3]
@@ -115,8 +115,12 @@ func TestCompose_ImagesAndPortsMatchTheREADME(t *testing.T) {
 	p := loadCompose(t, nil)
 	got := map[string]string{}
 	for name, svc := range p.Services {
+		if len(svc.Ports) == 0 {
+			got[name] = svc.Image + " —" // a one-shot job
+			continue
+		}
 		if len(svc.Ports) != 1 {
-			t.Errorf("%s: want exactly one published port, got %d", name, len(svc.Ports))
+			t.Errorf("%s: want one published port, got %d", name, len(svc.Ports))
 			continue
 		}
 		port := svc.Ports[0]
@@ -143,6 +147,7 @@ func TestCompose_ServicesFindEachOther(t *testing.T) {
 	if listen != ":9479" || p.Services["exporter"].Ports[0].Target != 9479 {
 		t.Errorf("exporter listens on %q, publishes %d; want :9479", listen, p.Services["exporter"].Ports[0].Target)
 	}
+	checkBackfillWiring(t, p)
 	var prom struct {
 		RuleFiles     []string `yaml:"rule_files"`
 		ScrapeConfigs []struct {
@@ -318,4 +323,49 @@ func readEnvFile(t *testing.T, path string) map[string]string {
 		out[k] = v
 	}
 	return out
+}
+
+// The day-one history path: backfill reads the exporter's config and writes a file on a volume that
+// prometheus-backfill reads, which writes blocks to the volume Prometheus stores its TSDB on, before
+// Prometheus starts.
+func checkBackfillWiring(t *testing.T, p *types.Project) {
+	t.Helper()
+	flag := func(args []string, name string) string {
+		for _, a := range args {
+			if v, ok := strings.CutPrefix(a, name+"="); ok {
+				return v
+			}
+		}
+		return ""
+	}
+	volumeAt := func(service, target string) string {
+		for _, v := range p.Services[service].Volumes {
+			if v.Type == types.VolumeTypeVolume && (target == v.Target || strings.HasPrefix(target, v.Target+"/")) {
+				return v.Source
+			}
+		}
+		return ""
+	}
+	bf, pb, prom := p.Services["backfill"], p.Services["prometheus-backfill"], p.Services["prometheus"]
+	if got, want := flag(bf.Command, "--config.file"), flag(p.Services["exporter"].Command, "--config.file"); got != want || got == "" {
+		t.Errorf("backfill reads %q, the exporter %q: they must count the same", got, want)
+	}
+	out := flag(bf.Command, "--output")
+	script := strings.Join(pb.Command, " ")
+	tsdb := flag(prom.Command, "--storage.tsdb.path")
+	if out == "" || !strings.Contains(script, "openmetrics --max-block-duration=744h "+out+" "+tsdb) {
+		t.Errorf("prometheus-backfill must turn %s into blocks in %s, runs %q", out, tsdb, script)
+	}
+	if v := volumeAt("backfill", out); v == "" || v != volumeAt("prometheus-backfill", out) {
+		t.Errorf("%s is not on a volume both backfill and prometheus-backfill mount", out)
+	}
+	if v := volumeAt("prometheus", tsdb); v == "" || v != volumeAt("prometheus-backfill", tsdb) {
+		t.Errorf("prometheus-backfill does not write Prometheus' TSDB volume at %s", tsdb)
+	}
+	if d, ok := prom.DependsOn["prometheus-backfill"]; !ok || d.Condition != types.ServiceConditionCompletedSuccessfully {
+		t.Error("prometheus must wait for prometheus-backfill to complete")
+	}
+	if d, ok := pb.DependsOn["backfill"]; !ok || d.Condition != types.ServiceConditionCompletedSuccessfully {
+		t.Error("prometheus-backfill must wait for backfill to complete")
+	}
 }

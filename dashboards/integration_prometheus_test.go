@@ -19,10 +19,11 @@ import (
 	"github.com/marginhq/margin/internal/simulator"
 )
 
-// Day-one history comes the documented way: `margin backfill` writes the backfill window of the
-// simulated world as OpenMetrics with timestamps, promtool turns it into TSDB blocks, and Prometheus,
-// with the rules loaded, starts on them and scrapes the exporter live, continuing the same counters.
-// Every dashboard PromQL query and every recording rule must then return data.
+// Day-one history comes the documented way, as in docker-compose.yml: `margin backfill
+// --resolution=1h` writes the backfill window of the simulated world as OpenMetrics with timestamps,
+// promtool turns it into TSDB blocks, and Prometheus, with the rules loaded, starts on them and
+// scrapes the exporter live, continuing the same counters. Every dashboard PromQL query and every
+// recording rule must then return data.
 func TestIntegration_PrometheusScrapesTheDemoExporterAndEveryQueryReturnsData(t *testing.T) {
 	promBin := peerBinary(t, "PROMETHEUS_BIN", "prometheus")
 	exporterBin := buildBinary(t, "./cmd/margin-exporter")
@@ -44,7 +45,7 @@ func TestIntegration_PrometheusScrapesTheDemoExporterAndEveryQueryReturnsData(t 
 	write(t, cfgFile, cfg)
 
 	om := filepath.Join(dir, "backfill.om")
-	if out, err := exec.Command(marginBin, "backfill", "--config.file="+cfgFile, "--output="+om).CombinedOutput(); err != nil {
+	if out, err := exec.Command(marginBin, "backfill", "--config.file="+cfgFile, "--resolution=1h", "--output="+om).CombinedOutput(); err != nil {
 		t.Fatalf("margin backfill: %v\n%s", err, out)
 	}
 	tsdb := filepath.Join(dir, "tsdb")
