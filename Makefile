@@ -39,9 +39,8 @@ bench:
 	$(GO) test -run '^$$' -bench CustomersQuery -benchmem -benchtime=3x ./plugin/pkg/plugin/
 
 # The Prometheus rules and their unit tests (the Go tests in ./dashboards run them too, plus the
-# dashboard, compose and provisioning checks). promtool comes from PATH: apt-get install prometheus.
-PROMTOOL ?= promtool
-dashboards:
+# dashboard, compose, provisioning and integration checks). promtool: PATH, else `make tools`.
+dashboards: $(PROMTOOL)
 	@command -v $(PROMTOOL) >/dev/null || { echo "promtool not found: apt-get install prometheus (or go install github.com/prometheus/prometheus/cmd/promtool@v0.316.0)"; exit 1; }
 	$(PROMTOOL) check rules dashboards/alerts/margin-rules.yml
 	$(PROMTOOL) test rules dashboards/alerts/margin-rules_test.yml
