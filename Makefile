@@ -37,6 +37,7 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime=20x ./internal/engine/
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/catalog/
 	$(GO) test -run '^$$' -bench CustomersQuery -benchmem -benchtime=3x ./plugin/pkg/plugin/
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime=3x ./exporter/
 
 # The Prometheus rules and their unit tests (the Go tests in ./dashboards run them too, plus the
 # dashboard, compose, provisioning and integration checks). promtool: PATH, else `make tools`.
