@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -63,6 +64,21 @@ func BenchmarkScrape(b *testing.B) {
 			if err := e.Write(io.Discard); err != nil {
 				b.Fatal(err)
 			}
+		}
+	})
+	b.Run("http", func(b *testing.B) {
+		p.collector.Set(snap)
+		srv := httptest.NewServer(e)
+		defer srv.Close()
+		b.ReportAllocs()
+		for b.Loop() {
+			resp, err := http.Get(srv.URL)
+			if err != nil {
+				b.Fatal(err)
+			}
+			n, _ := io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			b.SetBytes(n)
 		}
 	})
 	b.Run("registry", func(b *testing.B) {
