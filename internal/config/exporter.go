@@ -69,31 +69,9 @@ func (p *parser) exporterKeys() map[string]func(string, *yaml.Node) {
 			}
 			p.cfg.Exporter.MaxCustomers = n
 		},
-		"drop_model_label": func(path string, v *yaml.Node) {
-			s, ok := p.scalar(path, v)
-			if !ok {
-				return
-			}
-			b, err := strconv.ParseBool(s)
-			if err != nil {
-				p.fail(path, v, "want true or false, got %s", shown(v))
-				return
-			}
-			p.cfg.Exporter.DropModelLabel = b
-		},
-		"feature_label": func(path string, v *yaml.Node) {
-			s, ok := p.scalar(path, v)
-			if !ok {
-				return
-			}
-			b, err := strconv.ParseBool(s)
-			if err != nil {
-				p.fail(path, v, "want true or false, got %s", shown(v))
-				return
-			}
-			p.cfg.Exporter.FeatureLabel = b
-		},
-		"push": p.push,
+		"drop_model_label": p.boolField(&p.cfg.Exporter.DropModelLabel),
+		"feature_label":    p.boolField(&p.cfg.Exporter.FeatureLabel),
+		"push":             p.push,
 	}
 }
 
@@ -114,22 +92,7 @@ func (p *parser) push(path string, n *yaml.Node) {
 			}
 			push.URL = secret.String(s)
 		},
-		"interval": func(kp string, v *yaml.Node) {
-			s, ok := p.scalar(kp, v)
-			if !ok {
-				return
-			}
-			d, err := time.ParseDuration(s)
-			if err != nil {
-				p.fail(kp, v, "want a duration such as 1m, got %s", shown(v))
-				return
-			}
-			if d < MinPushInterval {
-				p.fail(kp, v, "%s is too short: at least %s", d, MinPushInterval)
-				return
-			}
-			push.Interval = d
-		},
+		"interval": p.durationField(&push.Interval, MinPushInterval, "1m"),
 	})
 	if isNull(deref(n)) {
 		return
@@ -150,4 +113,40 @@ func (e Exporter) TrailingDaysOrDefault() int {
 		return e.TrailingDays
 	}
 	return DefaultTrailingDays
+}
+
+// boolField reads true or false into dst.
+func (p *parser) boolField(dst *bool) func(string, *yaml.Node) {
+	return func(path string, v *yaml.Node) {
+		s, ok := p.scalar(path, v)
+		if !ok {
+			return
+		}
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			p.fail(path, v, "want true or false, got %s", shown(v))
+			return
+		}
+		*dst = b
+	}
+}
+
+// durationField reads a duration of at least minimum into dst; example shows the expected form.
+func (p *parser) durationField(dst *time.Duration, minimum time.Duration, example string) func(string, *yaml.Node) {
+	return func(path string, v *yaml.Node) {
+		s, ok := p.scalar(path, v)
+		if !ok {
+			return
+		}
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			p.fail(path, v, "want a duration such as %s, got %s", example, shown(v))
+			return
+		}
+		if d < minimum {
+			p.fail(path, v, "%s is too short: at least %s", d, minimum)
+			return
+		}
+		*dst = d
+	}
 }

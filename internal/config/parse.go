@@ -10,7 +10,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -238,22 +237,7 @@ func (p *parser) root(n *yaml.Node) {
 			}
 			p.cfg.BackfillDays = d
 		},
-		"poll_interval": func(path string, v *yaml.Node) {
-			s, ok := p.scalar(path, v)
-			if !ok {
-				return
-			}
-			d, err := time.ParseDuration(s)
-			if err != nil {
-				p.fail(path, v, "want a duration such as 5m, got %s", shown(v))
-				return
-			}
-			if d < MinPollInterval {
-				p.fail(path, v, "%s is too short: at least %s", d, MinPollInterval)
-				return
-			}
-			p.cfg.PollInterval = d
-		},
+		"poll_interval": p.durationField(&p.cfg.PollInterval, MinPollInterval, "5m"),
 		"target_margin": func(path string, v *yaml.Node) {
 			s, ok := p.scalar(path, v)
 			if !ok {
