@@ -318,7 +318,7 @@ func TestCents(t *testing.T) {
 			err := json.Unmarshal([]byte(tc.json), &c)
 			var got ledger.Money
 			if err == nil {
-				got, err = c.Money()
+				got, err = c.Cents()
 			}
 			if (err != nil) != tc.wantErr {
 				t.Fatalf("err = %v, want error %v", err, tc.wantErr)

@@ -1,10 +1,7 @@
 package anthropic
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"github.com/marginhq/margin/internal/providers/apiclient"
 	"iter"
@@ -48,45 +45,14 @@ func (r CostResult) Money() (ledger.Money, error) {
 	if !strings.EqualFold(r.Currency, "USD") {
 		return 0, fmt.Errorf("cost in currency %q, want USD", r.Currency)
 	}
-	return r.Amount.Money()
+	return r.Amount.Cents()
 }
 
 // Cents is the cost report's amount: a decimal in cents, the currency's lowest unit, so "123.45"
 // is $1.2345 (trap 2: reading it as dollars overstates cost 100×). The API sends a string; a JSON
 // number is accepted too, as the official cookbook reads it defensively. The text is kept as is so
 // money never passes through float64.
-type Cents string
-
-// UnmarshalJSON accepts a string or a number. null leaves the amount empty, which Money rejects.
-func (c *Cents) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	switch {
-	case bytes.Equal(b, []byte("null")):
-		*c = ""
-		return nil
-	case len(b) > 0 && b[0] == '"':
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		*c = Cents(s)
-		return nil
-	}
-	var n json.Number
-	if err := json.Unmarshal(b, &n); err != nil {
-		return fmt.Errorf("amount: want a decimal string or number, got %.40s", b)
-	}
-	*c = Cents(n)
-	return nil
-}
-
-// Money parses the amount exactly to the nano-dollar.
-func (c Cents) Money() (ledger.Money, error) {
-	if c == "" {
-		return 0, errors.New("cost without an amount")
-	}
-	return ledger.ParseCents(string(c))
-}
+type Cents = ledger.Decimal
 
 // CostReport yields every daily bucket of the cost report in [start, end), grouped by workspace
 // and description, following next_page to the end. The iteration stops at the first error, which
