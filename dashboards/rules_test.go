@@ -20,33 +20,52 @@ func TestRules_PromtoolCheckAndUnitTests(t *testing.T) {
 	}
 }
 
-// The unit tests are only worth something if they fail when a threshold moves: raise the spike
-// factor tenfold in a copy of the rules and promtool must report the spike test as failed.
+// The unit tests are only worth something if they fail when a threshold moves: in a copy of the
+// rules, raise the spike factor tenfold and lower the projected-underwater floor from $10 to $5 (the
+// quiet neighbour, $9 short, then fires); promtool must report both alerts' tests as failed. One
+// mutated copy for all, so the slow suite runs once.
 func TestRules_UnitTestsFailWhenAThresholdChanges(t *testing.T) {
 	bin := promtool(t)
-	rules, err := os.ReadFile(rulesFile)
+	raw, err := os.ReadFile(rulesFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	const from, to = "record: margin:threshold:spike_factor\n        expr: vector(3)", "record: margin:threshold:spike_factor\n        expr: vector(30)"
-	if !strings.Contains(string(rules), from) {
-		t.Fatalf("%s no longer contains %q; update this test", rulesFile, from)
+	rules := string(raw)
+	mutations := []struct{ from, to, alert string }{
+		{
+			from:  "record: margin:threshold:spike_factor\n        expr: vector(3)",
+			to:    "record: margin:threshold:spike_factor\n        expr: vector(30)",
+			alert: "MarginCustomerSpendSpike",
+		},
+		{
+			from:  "record: margin:threshold:projected_underwater_floor_usd\n        expr: vector(10)",
+			to:    "record: margin:threshold:projected_underwater_floor_usd\n        expr: vector(5)",
+			alert: "MarginCustomerProjectedUnderwater",
+		},
+	}
+	for _, m := range mutations {
+		if !strings.Contains(rules, m.from) {
+			t.Fatalf("%s no longer contains %q; update this test", rulesFile, m.from)
+		}
+		rules = strings.Replace(rules, m.from, m.to, 1)
 	}
 	dir := t.TempDir()
 	tests, err := os.ReadFile(rulesTestFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	write(t, filepath.Join(dir, filepath.Base(rulesFile)), strings.Replace(string(rules), from, to, 1))
+	write(t, filepath.Join(dir, filepath.Base(rulesFile)), rules)
 	write(t, filepath.Join(dir, filepath.Base(rulesTestFile)), string(tests))
 	cmd := exec.Command(bin, "test", "rules", filepath.Base(rulesTestFile))
 	cmd.Dir = dir
 	out, err := cmd.CombinedOutput()
 	if err == nil {
-		t.Fatalf("promtool test passed with spike_factor 30:\n%s", out)
+		t.Fatalf("promtool test passed with the thresholds changed:\n%s", out)
 	}
-	if !strings.Contains(string(out), "MarginCustomerSpendSpike") {
-		t.Errorf("want the spike alert's test to fail, got:\n%s", out)
+	for _, m := range mutations {
+		if !strings.Contains(string(out), "alertname: "+m.alert+",") {
+			t.Errorf("want %s's test to fail after %q, got:\n%s", m.alert, m.to, out)
+		}
 	}
 }
 
@@ -94,8 +113,8 @@ func TestRules_EveryAlertHasAFiringAndAQuietUnitTest(t *testing.T) {
 			}
 		}
 	}
-	if alerts < 9 {
-		t.Errorf("%d alerts, want the nine of the issue (spike, underwater, margin, unattributed, unpriced, down, stale, absent, resets)", alerts)
+	if alerts < 10 {
+		t.Errorf("%d alerts, want the nine of the issue (spike, underwater, margin, unattributed, unpriced, down, stale, absent, resets) and the month-end forecast", alerts)
 	}
 }
 
