@@ -177,7 +177,7 @@ func TestDashboards_PromQLParsesAndNamesOnlyExportedMetrics(t *testing.T) {
 				t.Errorf("%s / %s: Prometheus target %s without expr", d.file, tg.panel, tg.q["refId"])
 				continue
 			}
-			checkExpr(t, d.file+" / "+tg.panel, substituteVariables(expr), allowed)
+			checkExpr(t, d.file+" / "+tg.panel, substituteVariables(expr, d.constantValues()), allowed)
 			count++
 		}
 		for _, v := range d.variables() {
@@ -235,7 +235,7 @@ func TestMetricNames_FlagsUnknownAndUnnamedSelectors(t *testing.T) {
 			t.Errorf("%s: names %v, want %v", tt.expr, got, tt.want)
 		}
 	}
-	if got := substituteVariables(`x{customer_id="$customer_id"}[$__range] ${datasource}`); got != `x{customer_id="cus_Test"}[5m] cus_Test` {
+	if got := substituteVariables(`x{customer_id="$customer_id"}[$__range] ${datasource} / (1 - $target_margin)`, map[string]string{"target_margin": "0.65"}); got != `x{customer_id="cus_Test"}[5m] cus_Test / (1 - 0.65)` {
 		t.Errorf("substituteVariables: %s", got)
 	}
 }

@@ -135,16 +135,33 @@ func str(v any) string { s, _ := v.(string); return s }
 var grafanaVar = regexp.MustCompile(`\$\{(\w+)(?::\w+)?\}|\$(\w+)`)
 
 // substituteVariables makes a dashboard query plain PromQL: Grafana's interval variables become a
-// duration and every other variable a label value.
-func substituteVariables(expr string) string {
+// duration, a variable in values its value, and every other variable a label value.
+func substituteVariables(expr string, values map[string]string) string {
 	return grafanaVar.ReplaceAllStringFunc(expr, func(m string) string {
 		sub := grafanaVar.FindStringSubmatch(m)
 		name := sub[1] + sub[2]
 		if strings.HasPrefix(name, "__") {
 			return "5m"
 		}
+		if v, ok := values[name]; ok {
+			return v
+		}
 		return "cus_Test"
 	})
+}
+
+// constantValues returns the current value of each custom, constant and textbox variable: numbers
+// such as target_margin that the PromQL computes with, not label values.
+func (d dashboard) constantValues() map[string]string {
+	out := map[string]string{}
+	for _, v := range d.variables() {
+		switch str(v["type"]) {
+		case "custom", "constant", "textbox":
+			cur, _ := v["current"].(map[string]any)
+			out[str(v["name"])] = str(cur["value"])
+		}
+	}
+	return out
 }
 
 var promql = parser.NewParser(parser.Options{})

@@ -93,7 +93,7 @@ scrape_configs:
 	}
 
 	customer := world.SpikeCustomer()
-	subst := func(expr string) string {
+	subst := func(expr string, constants map[string]string) string {
 		return grafanaVar.ReplaceAllStringFunc(expr, func(m string) string {
 			sub := grafanaVar.FindStringSubmatch(m)
 			switch name := sub[1] + sub[2]; {
@@ -101,6 +101,8 @@ scrape_configs:
 				return "30d"
 			case name == "customer_id":
 				return customer
+			case constants[name] != "":
+				return constants[name]
 			default:
 				t.Fatalf("unexpected variable %s", name)
 				return ""
@@ -116,7 +118,7 @@ scrape_configs:
 			if tg.datasourceType() != "prometheus" {
 				continue
 			}
-			expr := subst(str(tg.q["expr"]))
+			expr := subst(str(tg.q["expr"]), d.constantValues())
 			t.Run(d.file+"/"+tg.panel+"/"+str(tg.q["refId"]), func(t *testing.T) {
 				n, warn, err := instantQuery(api, expr)
 				if err != nil {
