@@ -9,6 +9,7 @@ const variables: Record<string, string[]> = {
   customer: ['cus_A1', 'cus_B2'],
   provider: ['anthropic'],
   plan: ['$__all'],
+  target_margin: ['0.7'],
 };
 const replace = jest.fn((target?: string, scopedVars?: ScopedVars, format?: string) =>
   (target ?? '').replace(/\$(\w+)/g, (whole, name: string) => {
@@ -75,6 +76,8 @@ describe('DataSource', () => {
     ],
     ['an unknown variable is left for the backend to name', { customerIds: ['$nope'] }, {}, { customerIds: ['$nope'] }],
     ['absent filters stay absent', {}, {}, { customerIds: undefined, providers: undefined }],
+    ['a target margin variable is replaced', { queryType: 'plans', targetMargin: '$target_margin' }, {}, { targetMargin: '0.7' }],
+    ['a literal target margin stays', { queryType: 'plans', targetMargin: '0.6' }, {}, { targetMargin: '0.6' }],
   ])('applyTemplateVariables: %s', (_, query, scopedVars, want) => {
     const base: MarginQuery = { refId: 'A', queryType: 'costs', groupBy: 'customer', ...query };
     expect(ds.applyTemplateVariables(base, scopedVars)).toEqual({ ...base, ...want });

@@ -26,6 +26,8 @@ export class DataSource extends DataSourceWithBackend<MarginQuery, MarginOptions
       ...query,
       customerIds: interpolateList(query.customerIds, scopedVars),
       providers: interpolateList(query.providers, scopedVars),
+      // A dashboard variable such as $target_margin prices the plans for the dashboard's target.
+      targetMargin: query.targetMargin ? getTemplateSrv().replace(query.targetMargin, scopedVars) : query.targetMargin,
     };
   }
 
