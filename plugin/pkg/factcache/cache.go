@@ -130,7 +130,9 @@ func (c *Cache) Batch(ctx context.Context, p usage.Provider, w usage.Window) (*u
 		if err != nil {
 			return nil, err
 		}
-		pf := &perFetch{sources: b.Sources, warnings: b.Warnings}
+		// The batch's warnings describe this fetch's range (a provider clamping it), not the range
+		// a later query asks for; the datasource states retention against each query's own range.
+		pf := &perFetch{sources: b.Sources}
 		days := emptyDays(rng, pf)
 		// One backing array per fetch, cut into per-day slices: appending row by row into 31
 		// growing slices copied a large batch several times over.
@@ -163,7 +165,6 @@ func (c *Cache) Batch(ctx context.Context, p usage.Provider, w usage.Window) (*u
 		for _, s := range pf.sources {
 			names[s.Ref] = s
 		}
-		out.Warnings = appendNew(out.Warnings, pf.warnings...)
 	}
 	out.Sources = make([]usage.SourceInfo, 0, len(names))
 	for _, s := range names {

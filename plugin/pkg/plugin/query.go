@@ -153,6 +153,12 @@ func (d *Datasource) window(tr backend.TimeRange) (usage.Window, string) {
 		from = oldest
 	}
 	to = min(to, today+1) // no usage exists after today
+	// A provider that keeps fewer days than the others (OpenRouter's 30) says so for this range.
+	for _, p := range d.providers(nil) {
+		if kept := today - usage.Day(p.RetentionDays()); kept > from && kept < to {
+			notice = joinNotice(notice, fmt.Sprintf("%s keeps %d complete days: its spend before %s is not in this range.", p, p.RetentionDays(), kept))
+		}
+	}
 	if to <= from {
 		if notice != "" {
 			notice = fmt.Sprintf("The range lies before the %d days the providers keep: nothing to show.", retention)
@@ -160,6 +166,13 @@ func (d *Datasource) window(tr backend.TimeRange) (usage.Window, string) {
 		return usage.Window{From: from, To: from}, notice
 	}
 	return usage.Window{From: from, To: to}, notice
+}
+
+func joinNotice(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + " " + b
 }
 
 // joinLines lists joined errors one per line.
