@@ -1,6 +1,7 @@
 package config
 
 import (
+	"math"
 	"net/url"
 	"strconv"
 	"time"
@@ -45,30 +46,8 @@ type Push struct {
 // exporterKeys are the root-level handlers of the exporter-only keys.
 func (p *parser) exporterKeys() map[string]func(string, *yaml.Node) {
 	return map[string]func(string, *yaml.Node){
-		"trailing_days": func(path string, v *yaml.Node) {
-			s, ok := p.scalar(path, v)
-			if !ok {
-				return
-			}
-			d, err := strconv.Atoi(s)
-			if err != nil || d < 1 || d > 31 {
-				p.fail(path, v, "want a whole number of days from 1 to 31, got %s", shown(v))
-				return
-			}
-			p.cfg.Exporter.TrailingDays = d
-		},
-		"max_customers": func(path string, v *yaml.Node) {
-			s, ok := p.scalar(path, v)
-			if !ok {
-				return
-			}
-			n, err := strconv.Atoi(s)
-			if err != nil || n < 0 {
-				p.fail(path, v, "want a whole number of customers, 0 for all, got %s", shown(v))
-				return
-			}
-			p.cfg.Exporter.MaxCustomers = n
-		},
+		"trailing_days":    p.intField(&p.cfg.Exporter.TrailingDays, 1, 31, "want a whole number of days from 1 to 31"),
+		"max_customers":    p.intField(&p.cfg.Exporter.MaxCustomers, 0, math.MaxInt, "want a whole number of customers, 0 for all"),
 		"drop_model_label": p.boolField(&p.cfg.Exporter.DropModelLabel),
 		"feature_label":    p.boolField(&p.cfg.Exporter.FeatureLabel),
 		"push":             p.push,
@@ -148,5 +127,21 @@ func (p *parser) durationField(dst *time.Duration, minimum time.Duration, exampl
 			return
 		}
 		*dst = d
+	}
+}
+
+// intField reads a whole number in [lo, hi] into dst; want says what is expected.
+func (p *parser) intField(dst *int, lo, hi int, want string) func(string, *yaml.Node) {
+	return func(path string, v *yaml.Node) {
+		s, ok := p.scalar(path, v)
+		if !ok {
+			return
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil || n < lo || n > hi {
+			p.fail(path, v, "%s, got %s", want, shown(v))
+			return
+		}
+		*dst = n
 	}
 }

@@ -225,18 +225,7 @@ func (p *parser) root(n *yaml.Node) {
 			}
 			p.cfg.ReportingCurrency = s
 		},
-		"backfill_days": func(path string, v *yaml.Node) {
-			s, ok := p.scalar(path, v)
-			if !ok {
-				return
-			}
-			d, err := strconv.Atoi(s)
-			if err != nil || d < 1 || d > 31 {
-				p.fail(path, v, "want a whole number of days from 1 to 31 (the providers keep 31), got %s", shown(v))
-				return
-			}
-			p.cfg.BackfillDays = d
-		},
+		"backfill_days": p.intField(&p.cfg.BackfillDays, 1, 31, "want a whole number of days from 1 to 31 (the providers keep 31)"),
 		"poll_interval": p.durationField(&p.cfg.PollInterval, MinPollInterval, "5m"),
 		"target_margin": func(path string, v *yaml.Node) {
 			s, ok := p.scalar(path, v)
