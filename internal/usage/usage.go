@@ -155,6 +155,9 @@ type Tokens struct {
 	CacheWrite1h int64 // input written to the 1-hour cache
 	Output       int64 // all output, including reasoning
 	Reasoning    int64 // reasoning tokens; a subset of Output, kept for display only
+	// AudioInput and AudioOutput are the audio parts of Input and Output (OpenAI bills them at
+	// their own rates); like Reasoning they are subsets, never added to Total.
+	AudioInput, AudioOutput int64
 }
 
 // Total returns every billed token once: input, cached input, cache writes and output.
@@ -170,6 +173,8 @@ func (t *Tokens) Add(o Tokens) {
 	t.CacheWrite1h += o.CacheWrite1h
 	t.Output += o.Output
 	t.Reasoning += o.Reasoning
+	t.AudioInput += o.AudioInput
+	t.AudioOutput += o.AudioOutput
 }
 
 // UsageRecord is the usage of one source with one model on one UTC day.
@@ -187,10 +192,18 @@ type UsageRecord struct {
 	Requests    int64
 	Batch       bool // priced at the batch rate
 	LongContext bool // priced at the long-context tier (Anthropic 200k-1M context window)
+	Tier        Tier // service tier (OpenAI service_tier, Anthropic priority and flex)
+	USOnly      bool // Anthropic inference_geo "us"
+	Fast        bool // Anthropic fast mode
 	// Billed is the provider's own charge for exactly this row, when it reports one
 	// (OpenRouter activity); HasBilled says whether it did.
 	Billed    ledger.Money
 	HasBilled bool
+}
+
+// Class returns the record's price class.
+func (r *UsageRecord) Class() PriceClass {
+	return PriceClass{Tier: r.Tier, Batch: r.Batch, LongContext: r.LongContext, USOnly: r.USOnly, Fast: r.Fast}
 }
 
 // Source returns the most specific source of the record: its key, or its scope when keyless.
@@ -210,6 +223,14 @@ type CostRecord struct {
 	Source SourceRef
 	// Model is the model the charge is for, or "" when it is not model specific (tools, storage).
 	Model string
+	// TokenType is the token class the charge is for; TokenNone when the bill names none (tools,
+	// storage, a line item Margin cannot parse): such a bill is split by priced usage instead.
+	TokenType TokenType
+	// Class is the tier and qualifiers the bill names (priority, batch, long context, …).
+	Class PriceClass
+	// Quantity is the billed quantity in QuantityUnit (tokens, images, …) when the provider says.
+	Quantity     int64
+	QuantityUnit string
 	// Description is the provider's own line-item text, for display.
 	Description string
 	Amount      ledger.Money

@@ -79,6 +79,8 @@ type usageKey struct {
 	key, scope         usage.SourceRef
 	model              string
 	batch, longContext bool
+	tier               usage.Tier
+	usOnly             bool
 }
 
 func (c *Client) fetchUsage(ctx context.Context, start, end time.Time) ([]usage.UsageRecord, error) {
@@ -99,12 +101,14 @@ func (c *Client) fetchUsage(ctx context.Context, start, end time.Time) ([]usage.
 				model:       stringOrEmpty(r.Model),
 				batch:       stringOrEmpty(r.ServiceTier) == serviceTierBatch,
 				longContext: stringOrEmpty(r.ContextWindow) == contextWindowLongRange,
+				tier:        usage.ParseTier(stringOrEmpty(r.ServiceTier)),
+				usOnly:      stringOrEmpty(r.InferenceGeo) == inferenceGeoUS,
 			}
 			rec := sums[k]
 			if rec == nil {
 				rec = &usage.UsageRecord{
 					Provider: usage.Anthropic, Day: k.day, Key: k.key, Scope: k.scope,
-					Model: k.model, Batch: k.batch, LongContext: k.longContext,
+					Model: k.model, Batch: k.batch, LongContext: k.longContext, Tier: k.tier, USOnly: k.usOnly,
 				}
 				sums[k] = rec
 			}
@@ -133,6 +137,8 @@ func compareUsage(a, b usage.UsageRecord) int {
 		cmp.Compare(a.Model, b.Model),
 		compareBool(a.Batch, b.Batch),
 		compareBool(a.LongContext, b.LongContext),
+		cmp.Compare(a.Tier, b.Tier),
+		compareBool(a.USOnly, b.USOnly),
 	)
 }
 
@@ -179,12 +185,43 @@ func (c *Client) fetchCosts(ctx context.Context, start, end time.Time) ([]usage.
 				Day:         day,
 				Source:      workspaceRef(stringOrEmpty(r.WorkspaceID)),
 				Model:       stringOrEmpty(r.Model),
+				TokenType:   costTokenType(stringOrEmpty(r.TokenType)),
+				Class:       r.class(),
 				Description: desc,
 				Amount:      amount,
 			})
 		}
 	}
 	return out, nil
+}
+
+// costTokenType maps the cost report's token_type onto the usage token class it bills; other
+// values (and non-token costs, where it is null) name none.
+func costTokenType(s string) usage.TokenType {
+	switch s {
+	case "uncached_input_tokens":
+		return usage.TokenInput
+	case "output_tokens":
+		return usage.TokenOutput
+	case "cache_read_input_tokens":
+		return usage.TokenCachedInput
+	case "cache_creation.ephemeral_5m_input_tokens":
+		return usage.TokenCacheWrite5m
+	case "cache_creation.ephemeral_1h_input_tokens":
+		return usage.TokenCacheWrite1h
+	}
+	return usage.TokenNone
+}
+
+// class is the price class a cost line names: its service tier, context window and geography.
+func (r CostResult) class() usage.PriceClass {
+	tier := stringOrEmpty(r.ServiceTier)
+	return usage.PriceClass{
+		Tier:        usage.ParseTier(tier),
+		Batch:       tier == serviceTierBatch,
+		LongContext: stringOrEmpty(r.ContextWindow) == contextWindowLongRange,
+		USOnly:      stringOrEmpty(r.InferenceGeo) == inferenceGeoUS,
+	}
 }
 
 // fetchSources lists workspaces, the default workspace (never listed) and API keys.

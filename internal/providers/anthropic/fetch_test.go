@@ -59,9 +59,11 @@ func TestFetch_FixtureWindow(t *testing.T) {
 			Tokens: usage.Tokens{Input: 111, Output: 222}},
 		{Provider: usage.Anthropic, Day: aug1, Key: keyGlobex, Scope: wsDefault, Model: sonnet, LongContext: true,
 			Tokens: usage.Tokens{Input: 250000, CacheWrite5m: 1000, Output: 4000}},
-		// standard and priority rows summed: neither is batch nor long context.
+		// standard and priority rows apart: Priority Tier is never in the cost report.
 		{Provider: usage.Anthropic, Day: aug1, Key: keyAcme, Scope: wsAcme, Model: sonnet,
-			Tokens: usage.Tokens{Input: 1010, CachedInput: 2020, CacheWrite5m: 303, CacheWrite1h: 44, Output: 505}},
+			Tokens: usage.Tokens{Input: 1000, CachedInput: 2000, CacheWrite5m: 300, CacheWrite1h: 40, Output: 500}},
+		{Provider: usage.Anthropic, Day: aug1, Key: keyAcme, Scope: wsAcme, Model: sonnet, Tier: usage.TierPriority,
+			Tokens: usage.Tokens{Input: 10, CachedInput: 20, CacheWrite5m: 3, CacheWrite1h: 4, Output: 5}},
 		{Provider: usage.Anthropic, Day: aug1, Key: keyAcme, Scope: wsAcme, Model: sonnet, Batch: true,
 			Tokens: usage.Tokens{Input: 7000, Output: 9000}},
 		{Provider: usage.Anthropic, Day: aug3, Key: keyAcme, Scope: wsAcme, Model: sonnet,
@@ -71,11 +73,11 @@ func TestFetch_FixtureWindow(t *testing.T) {
 
 	aug2 := day(t, "2026-08-02")
 	wantCosts := []usage.CostRecord{
-		{Provider: usage.Anthropic, Day: aug1, Source: wsAcme, Model: sonnet, Description: "Claude Sonnet 4.5 Usage - Input Tokens", Amount: 273_702_000},
+		{Provider: usage.Anthropic, Day: aug1, Source: wsAcme, Model: sonnet, TokenType: usage.TokenInput, Description: "Claude Sonnet 4.5 Usage - Input Tokens", Amount: 273_702_000},
 		{Provider: usage.Anthropic, Day: aug1, Source: wsAcme, Model: "", Description: "Web Search Usage", Amount: 30_000_000},
-		{Provider: usage.Anthropic, Day: aug1, Source: wsDefault, Model: opus, Description: "Claude Opus 4.1 Usage - Output Tokens", Amount: 1_505_000_000},
+		{Provider: usage.Anthropic, Day: aug1, Source: wsDefault, Model: opus, TokenType: usage.TokenOutput, Description: "Claude Opus 4.1 Usage - Output Tokens", Amount: 1_505_000_000},
 		{Provider: usage.Anthropic, Day: aug2, Source: wsOld, Model: "", Description: "code_execution", Amount: 1_000},
-		{Provider: usage.Anthropic, Day: aug2, Source: wsDefault, Model: sonnet, Description: "Claude Sonnet 4.5 Usage - Output Tokens", Amount: 123_456_789_000},
+		{Provider: usage.Anthropic, Day: aug2, Source: wsDefault, Model: sonnet, TokenType: usage.TokenOutput, Description: "Claude Sonnet 4.5 Usage - Output Tokens", Amount: 123_456_789_000},
 	}
 	assertRecords(t, "costs", b.Costs, wantCosts)
 
@@ -123,7 +125,7 @@ func TestFetch_SendsDocumentedQueries(t *testing.T) {
 		{usageEndpoint, map[string][]string{
 			"starting_at": {"2026-08-01T00:00:00Z"}, "ending_at": {"2026-08-03T10:00:00Z"},
 			"bucket_width": {"1d"}, "limit": {"31"},
-			"group_by[]": {"api_key_id", "workspace_id", "model", "service_tier", "context_window"},
+			"group_by[]": {"api_key_id", "workspace_id", "model", "service_tier", "context_window", "inference_geo"},
 		}, "page", "page_MjAyNi0wOC0wM1QwMDowMDowMFo="},
 		{costEndpoint, map[string][]string{
 			"starting_at": {"2026-08-01T00:00:00Z"}, "ending_at": {"2026-08-03T00:00:00Z"},

@@ -10,12 +10,14 @@ import (
 const usageEndpoint = "/v1/organizations/usage_report/messages"
 
 // usageGroupBy splits usage rows by every dimension that changes who is billed or at what rate.
-var usageGroupBy = []string{"api_key_id", "workspace_id", "model", "service_tier", "context_window"}
+// inference_geo matters because US-only inference bills 1.1× (provider-apis.md correction 7).
+var usageGroupBy = []string{"api_key_id", "workspace_id", "model", "service_tier", "context_window", "inference_geo"}
 
 // Values of the usage report's service_tier and context_window that change the price.
 const (
 	serviceTierBatch       = "batch"
 	contextWindowLongRange = "200k-1M"
+	inferenceGeoUS         = "us"
 )
 
 // UsageBucket is one daily bucket of the messages usage report. Buckets without usage have no

@@ -2,8 +2,11 @@ package openai
 
 import (
 	"context"
+	"encoding/json"
 	"github.com/marginhq/margin/internal/providers/apiclient"
 	"iter"
+	"math"
+	"strconv"
 	"time"
 )
 
@@ -27,6 +30,28 @@ type CostResult struct {
 	LineItem  *string `json:"line_item"` // e.g. "gpt-4.1-mini-2025-04-14, input"; opaque text
 	ProjectID *string `json:"project_id"`
 	APIKeyID  *string `json:"api_key_id"`
+	// Quantity and QuantityUnit say how much was billed (with group_by=line_item), for example
+	// 184220 "tokens"; both are null for charges without a quantity.
+	Quantity     *json.Number `json:"quantity"`
+	QuantityUnit *string      `json:"quantity_unit"`
+}
+
+// Tokens returns the billed quantity as a token count, when the unit is one.
+func (r CostResult) Tokens() (int64, bool) {
+	if r.Quantity == nil || r.QuantityUnit == nil {
+		return 0, false
+	}
+	q, err := strconv.ParseFloat(string(*r.Quantity), 64)
+	if err != nil || q < 0 || q > 1e15 {
+		return 0, false
+	}
+	switch *r.QuantityUnit {
+	case "tokens":
+		return int64(math.Round(q)), true
+	case "1000_tokens":
+		return int64(math.Round(q * 1000)), true
+	}
+	return 0, false
 }
 
 // Amount is a billed amount in the currency's major unit (dollars for "usd").

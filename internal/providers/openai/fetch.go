@@ -82,6 +82,7 @@ type usageKey struct {
 	key, scope usage.SourceRef
 	model      string
 	batch      bool
+	tier       usage.Tier
 }
 
 // fetchUsage reads every usage endpoint and sums rows that fall on the same (day, key, project,
@@ -103,9 +104,10 @@ func (c *Client) fetchUsage(ctx context.Context, start, end time.Time) ([]usage.
 					scope: refs.project(r.ProjectID),
 					model: deref(r.Model),
 					batch: bool(r.Batch),
+					tier:  usage.ParseTier(deref(r.ServiceTier)),
 				}
 				rec := agg.get(day, k, func() usage.UsageRecord {
-					return usage.UsageRecord{Provider: usage.OpenAI, Day: day, Key: k.key, Scope: k.scope, Model: k.model, Batch: k.batch}
+					return usage.UsageRecord{Provider: usage.OpenAI, Day: day, Key: k.key, Scope: k.scope, Model: k.model, Batch: k.batch, Tier: k.tier}
 				})
 				rec.Tokens.Add(r.tokens(ep))
 				rec.Requests += r.NumModelRequests
@@ -124,7 +126,7 @@ func (c *Client) fetchUsage(ctx context.Context, start, end time.Time) ([]usage.
 	scopes.rank()
 	keys.rank()
 	models.rank()
-	type sortKey struct{ day, scope, key, model, batch int }
+	type sortKey struct{ day, scope, key, model, batch, tier int }
 	sk := make([]sortKey, len(out))
 	order := make([]int, len(out))
 	for i := range out {
@@ -133,13 +135,13 @@ func (c *Client) fetchUsage(ctx context.Context, start, end time.Time) ([]usage.
 		if r.Batch {
 			b = 1
 		}
-		sk[i] = sortKey{int(r.Day), scopes.of[string(r.Scope)], keys.of[string(r.Key)], models.of[r.Model], b}
+		sk[i] = sortKey{int(r.Day), scopes.of[string(r.Scope)], keys.of[string(r.Key)], models.of[r.Model], b, tierRank(r.Tier)}
 		order[i] = i
 	}
 	slices.SortFunc(order, func(a, b int) int {
 		x, y := sk[a], sk[b]
 		return cmp.Or(cmp.Compare(x.day, y.day), cmp.Compare(x.scope, y.scope), cmp.Compare(x.key, y.key),
-			cmp.Compare(x.model, y.model), cmp.Compare(x.batch, y.batch))
+			cmp.Compare(x.model, y.model), cmp.Compare(x.batch, y.batch), cmp.Compare(x.tier, y.tier))
 	})
 	sorted := make([]usage.UsageRecord, len(out))
 	for i, j := range order {
@@ -261,6 +263,8 @@ func (r UsageResult) tokens(ep UsageEndpoint) usage.Tokens {
 			CachedInput:  r.InputCachedTokens,
 			CacheWrite5m: r.InputCacheWriteTokens,
 			Output:       r.OutputTokens,
+			AudioInput:   r.InputAudioTokens,
+			AudioOutput:  r.OutputAudioTokens,
 		}
 	case Embeddings:
 		return usage.Tokens{Input: r.InputTokens}
@@ -301,9 +305,15 @@ func (c *Client) fetchCosts(ctx context.Context, start, end time.Time) ([]usage.
 			}
 			desc := deref(r.LineItem)
 			rec := agg.get(day, costKey{source: source, description: desc}, func() usage.CostRecord {
-				return usage.CostRecord{Provider: usage.OpenAI, Day: day, Source: source, Model: lineItemModel(desc), Description: desc}
+				li := ParseLineItem(desc)
+				return usage.CostRecord{Provider: usage.OpenAI, Day: day, Source: source, Model: li.Model, TokenType: li.TokenType,
+					Class: usage.PriceClass{Tier: li.Tier, Batch: li.Batch, LongContext: li.LongContext}, Description: desc}
 			})
 			rec.Amount += amount
+			if q, ok := r.Tokens(); ok {
+				rec.Quantity += q
+				rec.QuantityUnit = "tokens"
+			}
 		}
 	}
 	out := agg.all()
@@ -331,16 +341,6 @@ func (c *Client) fetchCosts(ctx context.Context, start, end time.Time) ([]usage.
 		sorted[i] = out[j]
 	}
 	return sorted, nil
-}
-
-// lineItemModel returns the model a line item bills, the text before ", " in forms like
-// "gpt-4.1-mini-2025-04-14, input"; "" for line items without one (tools, storage).
-func lineItemModel(lineItem string) string {
-	model, _, ok := strings.Cut(lineItem, ", ")
-	if !ok {
-		return ""
-	}
-	return model
 }
 
 // fetchSources lists every project, archived ones included, and every API key of each.
@@ -390,12 +390,13 @@ func deref(s *string) string {
 	return *s
 }
 
-func compareBool(a, b bool) int {
-	switch {
-	case a == b:
-		return 0
-	case !a:
-		return -1
+// tierRank orders tiers in records: standard first.
+func tierRank(t usage.Tier) int {
+	switch t {
+	case usage.TierPriority:
+		return 1
+	case usage.TierFlex:
+		return 2
 	}
-	return 1
+	return 0
 }

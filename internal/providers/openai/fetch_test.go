@@ -65,9 +65,12 @@ func TestFetch_FixtureWindow(t *testing.T) {
 		// Null project and key: the default project, no key.
 		{Day: day("2026-08-08"), Scope: DefaultProject, Model: "gpt-4o-2024-08-06",
 			Tokens: usage.Tokens{Input: 800, CachedInput: 100, Output: 50}, Requests: 2},
-		// Two service-tier rows summed; input excludes cached and cache-write tokens.
+		// Service tiers kept apart (flex bills at its own rate); input excludes cached and
+		// cache-write tokens.
 		{Day: day("2026-08-08"), Key: acmeKey, Scope: acmeProject, Model: "gpt-4.1-mini-2025-04-14",
-			Tokens: usage.Tokens{Input: 184220 - 61440 - 2048 + 1000, CachedInput: 61440, CacheWrite5m: 2048, Output: 20517 + 200}, Requests: 315},
+			Tokens: usage.Tokens{Input: 184220 - 61440 - 2048, CachedInput: 61440, CacheWrite5m: 2048, Output: 20517}, Requests: 312},
+		{Day: day("2026-08-08"), Key: acmeKey, Scope: acmeProject, Model: "gpt-4.1-mini-2025-04-14", Tier: usage.TierFlex,
+			Tokens: usage.Tokens{Input: 1000, Output: 200}, Requests: 3},
 		{Day: day("2026-08-08"), Key: acmeKey, Scope: acmeProject, Model: "gpt-4.1-mini-2025-04-14", Batch: true,
 			Tokens: usage.Tokens{Input: 50000, Output: 5000}, Requests: 10},
 		{Day: day("2026-08-09"), Key: acmeKey, Scope: acmeProject, Model: "gpt-image-1", Requests: 4},
@@ -87,11 +90,16 @@ func TestFetch_FixtureWindow(t *testing.T) {
 
 	// Sorted by day, source, line item.
 	wantCosts := []usage.CostRecord{
-		{Day: day("2026-08-08"), Source: acmeKey, Model: "gpt-4.1-mini-2025-04-14", Description: "gpt-4.1-mini-2025-04-14, input", Amount: 173_915_000},
-		{Day: day("2026-08-08"), Source: acmeKey, Model: "gpt-4.1-mini-2025-04-14", Description: "gpt-4.1-mini-2025-04-14, output", Amount: 1_842_300_000 + 328_270_000},
-		{Day: day("2026-08-08"), Source: DefaultProject, Model: "gpt-4o-2024-08-06", Description: "gpt-4o-2024-08-06, cached input", Amount: 2},
+		{Day: day("2026-08-08"), Source: acmeKey, Model: "gpt-4.1-mini-2025-04-14", TokenType: usage.TokenInput, Quantity: 120732, QuantityUnit: "tokens",
+			Description: "gpt-4.1-mini-2025-04-14, input", Amount: 173_915_000},
+		{Day: day("2026-08-08"), Source: acmeKey, Model: "gpt-4.1-mini-2025-04-14", TokenType: usage.TokenOutput, Quantity: 20517 + 200, QuantityUnit: "tokens",
+			Description: "gpt-4.1-mini-2025-04-14, output", Amount: 1_842_300_000 + 328_270_000},
+		{Day: day("2026-08-08"), Source: DefaultProject, Model: "gpt-4o-2024-08-06", TokenType: usage.TokenCachedInput, Quantity: 100, QuantityUnit: "tokens",
+			Description: "gpt-4o-2024-08-06, cached input", Amount: 2},
 		{Day: day("2026-08-08"), Source: acmeProject, Model: "", Description: "file search tool calls", Amount: 15_000},
-		{Day: day("2026-08-09"), Source: pilotKey, Model: "gpt-4o-mini-2024-07-18", Description: "gpt-4o-mini-2024-07-18, input", Amount: 12_500_000_000},
+		{Day: day("2026-08-09"), Source: pilotKey, Model: "gpt-4o-mini-2024-07-18", TokenType: usage.TokenInput, Quantity: 2000, QuantityUnit: "tokens",
+			Description: "gpt-4o-mini-2024-07-18, input", Amount: 12_500_000_000},
+		// A kind Margin does not count in usage: model kept, no token type.
 		{Day: day("2026-08-09"), Source: pilotProject, Model: "whisper-1", Description: "whisper-1, audio transcription", Amount: 3_000_000_000},
 	}
 	for i := range wantCosts {
@@ -126,8 +134,8 @@ func TestFetch_FixtureWindow(t *testing.T) {
 		path   string
 		params map[string][]string
 	}{
-		{"/organization/usage/completions", map[string][]string{"start_time": {start}, "end_time": {usageEnd}, "bucket_width": {"1d"}, "limit": {"31"}, "group_by": {"project_id", "api_key_id", "model", "batch"}, "page": nil}},
-		{"/organization/usage/completions", map[string][]string{"start_time": {start}, "end_time": {usageEnd}, "group_by": {"project_id", "api_key_id", "model", "batch"}, "page": {"page_AAAAAGiXgAAAAAAAaJYuAA=="}}},
+		{"/organization/usage/completions", map[string][]string{"start_time": {start}, "end_time": {usageEnd}, "bucket_width": {"1d"}, "limit": {"31"}, "group_by": {"project_id", "api_key_id", "model", "batch", "service_tier"}, "page": nil}},
+		{"/organization/usage/completions", map[string][]string{"start_time": {start}, "end_time": {usageEnd}, "group_by": {"project_id", "api_key_id", "model", "batch", "service_tier"}, "page": {"page_AAAAAGiXgAAAAAAAaJYuAA=="}}},
 		{"/organization/usage/embeddings", map[string][]string{"start_time": {start}, "end_time": {usageEnd}, "limit": {"31"}, "group_by": usageGroups}},
 		{"/organization/usage/images", map[string][]string{"end_time": {usageEnd}, "group_by": usageGroups}},
 		{"/organization/usage/audio_speeches", map[string][]string{"end_time": {usageEnd}, "group_by": usageGroups}},
@@ -422,12 +430,12 @@ func TestLineItemModel(t *testing.T) {
 		"gpt-4.1-mini-2025-04-14, input":       "gpt-4.1-mini-2025-04-14",
 		"gpt-realtime-2025-08-28, audio input": "gpt-realtime-2025-08-28",
 		"file search tool calls":               "",
-		"ft-gpt-4o,training":                   "",
+		"ft-gpt-4o,training":                   "ft-gpt-4o", // a model with a kind Margin does not know
 		"":                                     "",
 	}
 	for in, want := range tests {
-		if got := lineItemModel(in); got != want {
-			t.Errorf("lineItemModel(%q) = %q, want %q", in, got, want)
+		if got := ParseLineItem(in).Model; got != want {
+			t.Errorf("ParseLineItem(%q).Model = %q, want %q", in, got, want)
 		}
 	}
 }

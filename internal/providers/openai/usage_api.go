@@ -29,7 +29,7 @@ func (e UsageEndpoint) Path() string { return "/organization/usage/" + string(e)
 // accept batch.
 func (e UsageEndpoint) groupBy() []string {
 	if e == Completions {
-		return []string{"project_id", "api_key_id", "model", "batch"}
+		return []string{"project_id", "api_key_id", "model", "batch", "service_tier"}
 	}
 	return []string{"project_id", "api_key_id", "model"}
 }
@@ -54,6 +54,9 @@ type UsageResult struct {
 	APIKeyID  *string  `json:"api_key_id"`
 	Model     *string  `json:"model"`
 	Batch     FlexBool `json:"batch"`
+	// ServiceTier is "default", "priority", "flex" or "scale" when grouped by service_tier
+	// (completions only); priority bills at about 2× and carries "priority | " line items.
+	ServiceTier *string `json:"service_tier"`
 
 	// InputTokens includes cached and, since 2026-07, cache-write tokens (trap 5).
 	InputTokens           int64 `json:"input_tokens"`
@@ -61,6 +64,9 @@ type UsageResult struct {
 	InputCacheWriteTokens int64 `json:"input_cache_write_tokens"`
 	OutputTokens          int64 `json:"output_tokens"`
 	NumModelRequests      int64 `json:"num_model_requests"`
+	// The audio parts of input and output, priced at their own rates.
+	InputAudioTokens  int64 `json:"input_audio_tokens"`
+	OutputAudioTokens int64 `json:"output_audio_tokens"`
 
 	Images     int64 `json:"images"`     // images endpoint
 	Characters int64 `json:"characters"` // audio_speeches endpoint
@@ -68,7 +74,7 @@ type UsageResult struct {
 }
 
 // Usage yields every daily bucket of endpoint in [start, end), grouped by project, API key and
-// model (and batch for completions), following next_page to the end. The iteration stops at the
+// model (and batch and service tier for completions), following next_page to the end. The iteration stops at the
 // first error, which it yields. start should be a UTC midnight and end no later than now.
 //
 // group_by is sent as repeated keys (group_by=project_id&group_by=api_key_id&…), the form of the
