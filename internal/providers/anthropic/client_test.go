@@ -168,7 +168,7 @@ func TestFetch_RetriesAndFailures(t *testing.T) {
 				}
 			}
 			if tc.wantStatus == 0 {
-				if err != nil || len(b.Usage) != 5 {
+				if err != nil || len(b.Usage) != 6 { // the fixture's five rows plus its priority-tier row
 					t.Fatalf("Fetch after retries: err %v", err)
 				}
 				return
