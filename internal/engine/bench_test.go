@@ -48,7 +48,14 @@ func benchFacts(keys, models, days int) (*Facts, Mapping) {
 				case usage.OpenRouter:
 					r.Billed, r.HasBilled = ledger.Money(tok)*ledger.Micro, true
 				case usage.OpenAI:
-					b.Costs = append(b.Costs, usage.CostRecord{Provider: usage.OpenAI, Day: d, Source: key, Model: model, Amount: ledger.Money(tok) * 20 * ledger.Micro})
+					// One line item per token type, as OpenAI bills them.
+					for _, li := range [...]struct {
+						tt  usage.TokenType
+						per ledger.Money
+					}{{usage.TokenInput, 2}, {usage.TokenCachedInput, 1}, {usage.TokenOutput, 8}} {
+						b.Costs = append(b.Costs, usage.CostRecord{Provider: usage.OpenAI, Day: d, Source: key, Model: model, TokenType: li.tt,
+							Amount: ledger.Money(tok) * li.per * ledger.Micro})
+					}
 				}
 				b.Usage = append(b.Usage, r)
 			}

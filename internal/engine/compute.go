@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -58,14 +60,29 @@ type CostRow struct {
 	Customer string // "" when unattributed
 	Feature  string
 	Model    string
-	// Cost is the billed cost share, or the catalog estimate when Estimated.
+	Tier     usage.Tier // service tier of the usage (priority, flex); "" for standard
+	// Cost is the billed cost share, or an estimate when Estimated.
 	Cost      ledger.Money
 	Estimated bool
-	Tokens    usage.Tokens
-	Requests  int64
-	// Unpriced counts tokens the catalog has no price for and no bill covered; nil when none.
+	// PriceSource says where Cost comes from: a bill, the provider's own per-row charge, prices
+	// learned from settled bills, the catalog, or nothing (unpriced).
+	PriceSource PriceSource
+	Tokens      usage.Tokens
+	Requests    int64
+	// Unpriced counts tokens nothing could price and no bill covered; nil when none.
 	Unpriced *usage.Tokens
 }
+
+// PriceSource names where a row's cost comes from.
+type PriceSource string
+
+const (
+	PriceBill     PriceSource = "bill"     // a share of the provider's bill
+	PriceProvider PriceSource = "provider" // the provider's own per-row charge (OpenRouter)
+	PriceLearned  PriceSource = "learned"  // estimate at the effective prices of the latest settled bills
+	PriceCatalog  PriceSource = "catalog"  // estimate at the embedded or configured list price
+	PriceUnpriced PriceSource = "unpriced" // nothing could price it: counted, never free
+)
 
 // Reconciliation compares, per provider and day, what the provider billed with what Margin
 // attributed. Attributed + Unattributed always equals Billed; Estimated is unbilled usage priced
@@ -97,7 +114,7 @@ type Mapping struct {
 }
 
 // interner maps the few distinct strings (sources, models, providers) to small ids so the hot
-// maps below hash 20-byte structs instead of five strings per usage row.
+// maps below hash small structs instead of five strings per usage row.
 type interner struct {
 	ids  map[string]uint32
 	strs []string
@@ -135,32 +152,99 @@ func (l *lastID) id(in *interner, s string) uint32 {
 	return l.val
 }
 
+// class packs a usage.PriceClass into a byte so cells and bills can be matched on it cheaply.
+type class uint8
+
+const (
+	classPriority class = 1 << iota
+	classFlex
+	classBatch
+	classLongContext
+	classUSOnly
+	classFast
+)
+
+func classOf(pc usage.PriceClass) class {
+	var c class
+	switch pc.Tier {
+	case usage.TierPriority:
+		c |= classPriority
+	case usage.TierFlex:
+		c |= classFlex
+	}
+	for _, f := range [...]struct {
+		on  bool
+		bit class
+	}{{pc.Batch, classBatch}, {pc.LongContext, classLongContext}, {pc.USOnly, classUSOnly}, {pc.Fast, classFast}} {
+		if f.on {
+			c |= f.bit
+		}
+	}
+	return c
+}
+
+func (c class) priceClass() usage.PriceClass {
+	pc := usage.PriceClass{Batch: c&classBatch != 0, LongContext: c&classLongContext != 0, USOnly: c&classUSOnly != 0, Fast: c&classFast != 0}
+	switch {
+	case c&classPriority != 0:
+		pc.Tier = usage.TierPriority
+	case c&classFlex != 0:
+		pc.Tier = usage.TierFlex
+	}
+	return pc
+}
+
+// cellKey is the grain of the fact table: one source, model and price class on one day.
 type cellKey struct {
 	p, key, scope, model uint32
 	d                    usage.Day
+	cls                  class
 }
 
 type cell struct {
 	cellKey
-	priced          ledger.Money // catalog estimate
-	own             ledger.Money // the provider's own per-row bill (OpenRouter)
-	share           ledger.Money // share of billed cost split onto this cell
-	hasOwn, covered bool
+	priced ledger.Money // catalog estimate, for price weights and as the last-resort estimate
+	own    ledger.Money // the provider's own per-row bill (OpenRouter)
+	share  ledger.Money // share of billed cost split onto this cell
+	hasOwn bool
+	// billed: the cell lies under a source the provider billed that day, so its cost is its
+	// share of those bills and never an estimate as well (possibly zero).
+	billed bool
 }
 
-type billKey struct {
-	p, source, model uint32
-	d                usage.Day
-}
-
+// refDay is a source (or, with ref 0, a whole provider) on one day.
 type refDay struct {
 	p, ref uint32
 	d      usage.Day
 }
 
-type coverKey struct {
-	p, key, model uint32
-	d             usage.Day
+// famDay is the usage of one model family under one source on one day.
+type famDay struct {
+	p, ref, fam uint32
+	d           usage.Day
+}
+
+type bill struct {
+	p, source, model, fam uint32
+	d                     usage.Day
+	tt                    usage.TokenType
+	cls                   class
+	keyLevel              bool
+	amount                ledger.Money
+}
+
+// rateKey identifies an effective per-token price learned from bills.
+type rateKey struct {
+	p, fam uint32
+	cls    class
+	tt     usage.TokenType
+}
+
+// rate is amount per tokens, kept as a fraction so pricing with it stays exact.
+type rate struct {
+	d      usage.Day
+	amount ledger.Money
+	tokens int64
 }
 
 // Compute attributes, prices and reconciles the facts. It is pure: same facts, same result.
@@ -202,7 +286,10 @@ func Compute(f *Facts, pricer Pricer, m Mapping) *Result {
 	var wg sync.WaitGroup
 	for i, b := range f.Batches {
 		buf := all[regions[i]:regions[i]:regions[i+1]]
-		wg.Go(func() { rowsPer[i], reconPer[i] = computeBatch(f, b, pricer, resolver, res.Sources, buf) })
+		wg.Go(func() {
+			bc := newBatchComputer(f, b, pricer, resolver, res.Sources, buf)
+			rowsPer[i], reconPer[i] = bc.run()
+		})
 	}
 	wg.Wait()
 	n := 0
@@ -247,252 +334,545 @@ func Compute(f *Facts, pricer Pricer, m Mapping) *Result {
 	return res
 }
 
-// computeBatch prices, reconciles and attributes one provider's batch. Batches are independent
-// until their rows are merged, so Compute runs them concurrently.
-func computeBatch(f *Facts, b *usage.Batch, pricer Pricer, resolver *attribution.Resolver, sources map[usage.SourceRef]usage.SourceInfo, rows []CostRow) ([]CostRow, []Reconciliation) {
-	batches := [...]*usage.Batch{b}
-	in := newInterner()
-	isKey := func(id uint32) bool { return isKeyRef(usage.SourceRef(in.str(id))) }
+// batchComputer turns one provider's batch into cost rows. The rules of cost live in its steps,
+// run in this order by run:
+//
+//  1. collectUsage: one cell per (source, model, price class, day), catalog-priced for weights;
+//  2. collectBills: the settled days' bills, and which sources they bill;
+//  3. splitBills: each bill over the usage of exactly its model and token type beneath its
+//     source, by token count; price weights only where the bill names no token type or the usage
+//     does not break it down; a bill that matches no model is spread over its source's usage;
+//  4. learnRates: effective per-token prices of the latest settled bills;
+//  5. priceEstimates: unbilled usage (today, unbilled tiers) from learned rates, else the catalog;
+//  6. emitRows: attribution and reconciliation.
+//
+// The invariant the steps keep: a cell under a billed source carries only its share of bills
+// (billed), any other cell only an estimate or its own charge, never both; so per provider, day
+// and billed source, the rows add up to the bill exactly.
+type batchComputer struct {
+	f        *Facts
+	b        *usage.Batch
+	pricer   Pricer
+	resolver *attribution.Resolver
+	sources  map[usage.SourceRef]usage.SourceInfo
+	in       *interner
 
-	// 1. Usage cells, priced from the catalog, and their rows, built in place in rows (the
-	// caller's buffer). Bills without usage add cells too.
+	cells    []cell
+	rows     []CostRow // rows[i] belongs to cells[i]
+	index    map[cellKey]int32
+	unpriced map[int32]*usage.Tokens // rare: kept beside the cells, not in each
+
+	fams       []uint32          // model id -> family id + 1 (0: not yet known)
+	canons     map[uint32]uint32 // model id -> canonical id
+	isKey      map[uint32]bool
+	scopeOfKey map[uint32]uint32 // key id -> the scope the provider lists it under
+
+	bills        []bill
+	billedRefs   map[refDay]bool // sources with a bill that day
+	keyFamBilled map[famDay]bool // keys with a key-level bill for a family (0: any model) that day
+	billedTotal  map[refDay]ledger.Money
+
+	keyPool, scopePool *pool // cells beneath each key and each scope, built on first need
+
+	rates map[rateKey]rate
+	// scratch
+	cand    []int32
+	weights []int64
+}
+
+func newBatchComputer(f *Facts, b *usage.Batch, pricer Pricer, resolver *attribution.Resolver, sources map[usage.SourceRef]usage.SourceInfo, rows []CostRow) *batchComputer {
 	n := len(b.Usage)
-	cells := make([]cell, 0, n+n/16)
-	index := make(map[cellKey]int32, n)
-	cellAt := func(k cellKey) int32 {
-		i, ok := index[k]
-		if !ok {
-			i = int32(len(cells))
-			cells = append(cells, cell{cellKey: k})
-			key, scope := usage.SourceRef(in.str(k.key)), usage.SourceRef(in.str(k.scope))
-			src := key
-			if src == "" {
-				src = scope
-			}
-			rows = append(rows, CostRow{Day: k.d, Provider: usage.Provider(in.str(k.p)), Source: src, Scope: scope, Model: in.str(k.model)})
-			index[k] = i
-		}
+	return &batchComputer{
+		f: f, b: b, pricer: pricer, resolver: resolver, sources: sources, in: newInterner(),
+		cells: make([]cell, 0, n+n/16), rows: rows, index: make(map[cellKey]int32, n),
+		unpriced: map[int32]*usage.Tokens{}, canons: map[uint32]uint32{}, isKey: map[uint32]bool{}, scopeOfKey: map[uint32]uint32{},
+		billedRefs: map[refDay]bool{}, keyFamBilled: map[famDay]bool{}, billedTotal: map[refDay]ledger.Money{},
+		rates: map[rateKey]rate{},
+	}
+}
+
+func (bc *batchComputer) run() ([]CostRow, []Reconciliation) {
+	bc.collectUsage()
+	bc.collectBills()
+	bc.splitBills()
+	bc.priceEstimates()
+	return bc.emitRows()
+}
+
+// cellAt returns the cell of k, adding it (and its row) when new.
+func (bc *batchComputer) cellAt(k cellKey) int32 {
+	if i, ok := bc.index[k]; ok {
 		return i
 	}
-	unpriced := map[cellKey]*usage.Tokens{} // rare: kept beside the cells, not in each
+	i := int32(len(bc.cells))
+	bc.cells = append(bc.cells, cell{cellKey: k})
+	key, scope := usage.SourceRef(bc.in.str(k.key)), usage.SourceRef(bc.in.str(k.scope))
+	src := key
+	if src == "" {
+		src = scope
+	}
+	bc.rows = append(bc.rows, CostRow{Day: k.d, Provider: usage.Provider(bc.in.str(k.p)), Source: src, Scope: scope,
+		Model: bc.in.str(k.model), Tier: k.cls.priceClass().Tier})
+	bc.index[k] = i
+	return i
+}
+
+// family and canon return the ids of a model's family (dated snapshot suffix removed) and of its
+// canonical spelling: bills and usage are matched on these, never on the raw text alone.
+func (bc *batchComputer) family(p, model uint32) uint32 {
+	if int(model) < len(bc.fams) && bc.fams[model] != 0 {
+		return bc.fams[model] - 1
+	}
+	fam, _ := usage.ModelFamily(usage.Provider(bc.in.str(p)), bc.in.str(model))
+	f := bc.in.id(fam)
+	if int(model) >= len(bc.fams) {
+		bc.fams = append(bc.fams, make([]uint32, len(bc.in.strs)-len(bc.fams))...)
+	}
+	bc.fams[model] = f + 1
+	return f
+}
+
+// listedScope returns the project or workspace the provider lists a key under.
+func (bc *batchComputer) listedScope(key uint32) uint32 {
+	sc, ok := bc.scopeOfKey[key]
+	if !ok {
+		sc = bc.in.id(string(bc.sources[usage.SourceRef(bc.in.str(key))].Scope))
+		bc.scopeOfKey[key] = sc
+	}
+	return sc
+}
+
+func (bc *batchComputer) canon(p, model uint32) uint32 {
+	if c, ok := bc.canons[model]; ok {
+		return c
+	}
+	c := bc.in.id(usage.CanonicalModel(usage.Provider(bc.in.str(p)), bc.in.str(model)))
+	bc.canons[model] = c
+	return c
+}
+
+func (bc *batchComputer) keyLevel(ref uint32) bool {
+	kl, ok := bc.isKey[ref]
+	if !ok {
+		kl = isKeyRef(usage.SourceRef(bc.in.str(ref)))
+		bc.isKey[ref] = kl
+	}
+	return kl
+}
+
+// unbilledTier reports usage the provider never bills through its cost endpoint: Anthropic's
+// Priority Tier "will never appear in the cost endpoint", so it takes no share of standard bills
+// and stays an estimate (provider-apis.md correction 7).
+func (bc *batchComputer) unbilledTier(c *cell) bool {
+	return c.cls&classPriority != 0 && bc.b.Provider == usage.Anthropic
+}
+
+// 1. Usage cells, catalog-priced per record, built in place in the caller's row buffer.
+func (bc *batchComputer) collectUsage() {
+	in := bc.in
 	var lastKey, lastScope, lastModel lastID
-	for _, b := range batches {
-		p := in.id(string(b.Provider))
-		for i := range b.Usage {
-			r := &b.Usage[i]
-			if !f.Window.Contains(r.Day) {
-				continue
-			}
-			if r.Provider != b.Provider {
-				p = in.id(string(r.Provider))
-			}
-			i := cellAt(cellKey{p: p, key: lastKey.id(in, string(r.Key)), scope: lastScope.id(in, string(r.Scope)), model: lastModel.id(in, r.Model), d: r.Day})
-			c, row := &cells[i], &rows[i]
-			row.Tokens.Add(r.Tokens)
-			row.Requests += r.Requests
-			switch {
-			case r.HasBilled:
-				c.own += r.Billed
-				c.hasOwn = true
-			default:
-				if cost, ok := pricer.Cost(r); ok {
-					c.priced += cost
-				} else {
-					u := unpriced[c.cellKey]
-					if u == nil {
-						u = new(usage.Tokens)
-						unpriced[c.cellKey] = u
-					}
-					u.Add(r.Tokens)
-				}
-			}
-		}
-	}
-
-	// 2. Bills for settled days, in input order: deterministic for deterministic input. Rows the
-	// provider split (input, output line items) are split one by one; each split is exact.
-	type bill struct {
-		billKey
-		amount   ledger.Money
-		keyLevel bool
-	}
-	keyLevelOf := map[uint32]bool{}
-	isKeyID := func(id uint32) bool {
-		kl, ok := keyLevelOf[id]
-		if !ok {
-			kl = isKey(id)
-			keyLevelOf[id] = kl
-		}
-		return kl
-	}
-	var bills []bill
-	scopeBilled := map[uint32]bool{}
-	var lastSource, lastBillModel lastID
-	for _, b := range batches {
-		p := in.id(string(b.Provider))
-		for _, cr := range b.Costs {
-			if !f.Window.Contains(cr.Day) || cr.Day >= f.Today || cr.Amount == 0 {
-				continue
-			}
-			if cr.Provider != b.Provider {
-				p = in.id(string(cr.Provider))
-			}
-			k := billKey{p: p, source: lastSource.id(in, string(cr.Source)), model: lastBillModel.id(in, cr.Model), d: cr.Day}
-			kl := isKeyID(k.source)
-			if !kl {
-				scopeBilled[k.p] = true
-			}
-			bills = append(bills, bill{billKey: k, amount: cr.Amount, keyLevel: kl})
-		}
-	}
-
-	// 3. Split each bill over the usage beneath it. A bill at key grain covers that key's usage,
-	// which then takes no share of a bill at its project or workspace grain; coverage only
-	// matters where a provider bills at both grains.
-	covered := map[coverKey]bool{}
-	for _, b := range bills {
-		if b.keyLevel && scopeBilled[b.p] {
-			covered[coverKey{p: b.p, key: b.source, model: b.model, d: b.d}] = true
-		}
-	}
-	// The usage beneath each key and scope, indexed on first need: bills per key and model
-	// usually find their one row through the cell index directly.
-	var byKey, byScope map[refDay][]int32
-	pools := func() {
-		if byKey != nil {
-			return
-		}
-		byKey, byScope = map[refDay][]int32{}, map[refDay][]int32{}
-		for i := range cells {
-			c := &cells[i]
-			if c.hasOwn {
-				continue
-			}
-			if c.key != 0 {
-				k := refDay{p: c.p, ref: c.key, d: c.d}
-				byKey[k] = append(byKey[k], int32(i))
-			}
-			if c.scope != 0 {
-				k := refDay{p: c.p, ref: c.scope, d: c.d}
-				byScope[k] = append(byScope[k], int32(i))
-			}
-		}
-	}
-	scopeOf := map[uint32]uint32{}
-	listedScope := func(key uint32) uint32 {
-		sc, ok := scopeOf[key]
-		if !ok {
-			sc = in.id(string(sources[usage.SourceRef(in.str(key))].Scope))
-			scopeOf[key] = sc
-		}
-		return sc
-	}
-	other := in.id(OtherModel)
-	label := func(model uint32) uint32 {
-		if model == 0 {
-			return other
-		}
-		return model
-	}
-	billedTotal := map[refDay]ledger.Money{} // per provider and day (ref 0)
-	var cand []int32
-	var weights []int64
-	for _, bk := range bills {
-		amount := bk.amount
-		billedTotal[refDay{p: bk.p, d: bk.d}] += amount
-		keyLevel := bk.keyLevel
-		eligible := func(c *cell, matchModel bool) bool {
-			if matchModel && bk.model != 0 && c.model != bk.model {
-				return false
-			}
-			if keyLevel || c.key == 0 || len(covered) == 0 {
-				return true
-			}
-			return !covered[coverKey{p: c.p, key: c.key, model: c.model, d: c.d}] && !covered[coverKey{p: c.p, key: c.key, d: c.d}]
-		}
-		exact := true
-		cand = cand[:0]
-		var pool []int32
-		if i, ok := index[cellKey{p: bk.p, key: bk.source, scope: listedScope(bk.source), model: bk.model, d: bk.d}]; ok && keyLevel && bk.model != 0 && !cells[i].hasOwn {
-			cand = append(cand, i) // a key belongs to one project or workspace: its only row
-		} else {
-			pools()
-			if keyLevel {
-				pool = byKey[refDay{p: bk.p, ref: bk.source, d: bk.d}]
-			} else {
-				pool = byScope[refDay{p: bk.p, ref: bk.source, d: bk.d}]
-			}
-			for _, i := range pool {
-				if eligible(&cells[i], true) {
-					cand = append(cand, i)
-				}
-			}
-		}
-		if len(cand) == 0 && bk.model != 0 {
-			// The bill names a model nobody under this source used (a tool billed per model, a
-			// model missing from the usage API): spread it over the source's usage by weight.
-			exact = false
-			for _, i := range pool {
-				if eligible(&cells[i], false) {
-					cand = append(cand, i)
-				}
-			}
-		}
-		if len(cand) == 0 {
-			// No usage beneath the bill: it stays on the billed source itself.
-			k := cellKey{p: bk.p, d: bk.d, model: label(bk.model)}
-			if keyLevel {
-				k.key, k.scope = bk.source, in.id(string(sources[usage.SourceRef(in.str(bk.source))].Scope))
-			} else {
-				k.scope = bk.source
-			}
-			c := &cells[cellAt(k)]
-			c.share += amount
-			c.covered = true
+	p := in.id(string(bc.b.Provider))
+	for i := range bc.b.Usage {
+		r := &bc.b.Usage[i]
+		if !bc.f.Window.Contains(r.Day) {
 			continue
 		}
-		weights = weights[:0]
+		rp := p
+		if r.Provider != bc.b.Provider {
+			rp = in.id(string(r.Provider))
+		}
+		ci := bc.cellAt(cellKey{p: rp, key: lastKey.id(in, string(r.Key)), scope: lastScope.id(in, string(r.Scope)),
+			model: lastModel.id(in, r.Model), d: r.Day, cls: classOf(r.Class())})
+		c, row := &bc.cells[ci], &bc.rows[ci]
+		row.Tokens.Add(r.Tokens)
+		row.Requests += r.Requests
+		if r.HasBilled {
+			c.own += r.Billed
+			c.hasOwn = true
+			continue
+		}
+		if cost, ok := bc.pricer.Cost(r); ok {
+			c.priced += cost
+		} else {
+			u := bc.unpriced[ci]
+			if u == nil {
+				u = new(usage.Tokens)
+				bc.unpriced[ci] = u
+			}
+			u.Add(r.Tokens)
+		}
+	}
+}
+
+// 2. Bills for settled days, in input order: deterministic for deterministic input.
+func (bc *batchComputer) collectBills() {
+	in := bc.in
+	var lastSource, lastModel lastID
+	lastRef, lastFam := refDay{ref: ^uint32(0)}, famDay{ref: ^uint32(0)}
+	p := in.id(string(bc.b.Provider))
+	bc.bills = make([]bill, 0, len(bc.b.Costs))
+	lastDay, dayTotal := refDay{ref: ^uint32(0)}, ledger.Money(0)
+	flush := func() {
+		if lastDay.ref == 0 { // a day has been seen
+			bc.billedTotal[lastDay] += dayTotal
+		}
+		dayTotal = 0
+	}
+	defer flush()
+	for i := range bc.b.Costs {
+		cr := &bc.b.Costs[i]
+		if !bc.f.Window.Contains(cr.Day) || cr.Day >= bc.f.Today || cr.Amount == 0 {
+			continue
+		}
+		bp := p
+		if cr.Provider != bc.b.Provider {
+			bp = in.id(string(cr.Provider))
+		}
+		b := bill{p: bp, source: lastSource.id(in, string(cr.Source)), model: lastModel.id(in, cr.Model), d: cr.Day,
+			tt: cr.TokenType, cls: classOf(cr.Class), amount: cr.Amount}
+		if b.model != 0 {
+			b.fam = bc.family(bp, b.model)
+		}
+		b.keyLevel = bc.keyLevel(b.source)
+		// Bills come grouped by day and source: mark each source and family once per run.
+		if rd := (refDay{p: bp, ref: b.source, d: b.d}); rd != lastRef {
+			bc.billedRefs[rd], lastRef = true, rd
+		}
+		if fd := (famDay{p: bp, ref: b.source, fam: b.fam, d: b.d}); b.keyLevel && fd != lastFam {
+			bc.keyFamBilled[fd], lastFam = true, fd
+		}
+		if b.d != lastDay.d || bp != lastDay.p {
+			flush()
+			lastDay = refDay{p: bp, d: b.d}
+		}
+		dayTotal += b.amount
+		bc.bills = append(bc.bills, b)
+	}
+}
+
+// pool indexes the cells beneath the sources of one grain (keys or scopes) that have bills: cell
+// indices sorted by (source, day, model family), with each (source, day) run found by a map.
+// Sorting once is far cheaper than a growing list per source and family.
+type pool struct {
+	idx  []int32
+	fams []uint32 // the family of idx[i]
+	runs map[refDay][2]int32
+}
+
+func (bc *batchComputer) pool(keyLevel bool) *pool {
+	pp := &bc.scopePool
+	if keyLevel {
+		pp = &bc.keyPool
+	}
+	if *pp != nil {
+		return *pp
+	}
+	type entry struct {
+		ref, fam uint32
+		d        usage.Day
+		i        int32
+	}
+	var es []entry
+	for i := range bc.cells {
+		c := &bc.cells[i]
+		ref := c.scope
+		if keyLevel {
+			ref = c.key
+		}
+		if ref == 0 || c.hasOwn || bc.unbilledTier(c) || !bc.billedRefs[refDay{p: c.p, ref: ref, d: c.d}] {
+			continue
+		}
+		es = append(es, entry{ref: ref, fam: bc.family(c.p, c.model), d: c.d, i: int32(i)})
+	}
+	slices.SortFunc(es, func(a, b entry) int {
+		return cmp.Or(cmp.Compare(a.ref, b.ref), cmp.Compare(a.d, b.d), cmp.Compare(a.fam, b.fam), cmp.Compare(a.i, b.i))
+	})
+	pl := &pool{idx: make([]int32, len(es)), fams: make([]uint32, len(es)), runs: map[refDay][2]int32{}}
+	p := bc.in.id(string(bc.b.Provider))
+	for j := 0; j < len(es); {
+		k := j
+		for k < len(es) && es[k].ref == es[j].ref && es[k].d == es[j].d {
+			pl.idx[k], pl.fams[k] = es[k].i, es[k].fam
+			k++
+		}
+		pl.runs[refDay{p: p, ref: es[j].ref, d: es[j].d}] = [2]int32{int32(j), int32(k)}
+		j = k
+	}
+	*pp = pl
+	return pl
+}
+
+// beneath returns the cells beneath ref on d and, within them, those of family fam.
+func (pl *pool) beneath(p, ref uint32, d usage.Day, fam uint32) (all, ofFam []int32) {
+	r, ok := pl.runs[refDay{p: p, ref: ref, d: d}]
+	if !ok {
+		return nil, nil
+	}
+	all = pl.idx[r[0]:r[1]]
+	fams := pl.fams[r[0]:r[1]]
+	lo, _ := slices.BinarySearch(fams, fam)
+	hi := lo
+	for hi < len(fams) && fams[hi] == fam {
+		hi++
+	}
+	return all, all[lo:hi]
+}
+
+// eligible reports whether a cell beneath the bill's source may take a share of it: a scope's
+// bill skips the keys the provider billed themselves for that model (or for everything).
+func (bc *batchComputer) eligible(b *bill, c *cell) bool {
+	if b.keyLevel || c.key == 0 || c.key == b.source || len(bc.keyFamBilled) == 0 {
+		return true
+	}
+	fam := bc.family(c.p, c.model)
+	return !bc.keyFamBilled[famDay{p: c.p, ref: c.key, fam: fam, d: c.d}] && !bc.keyFamBilled[famDay{p: c.p, ref: c.key, d: c.d}]
+}
+
+// 3. Split each bill over the usage beneath it.
+func (bc *batchComputer) splitBills() {
+	for bi := range bc.bills {
+		b := &bc.bills[bi]
+		cand, match := bc.candidates(b)
+		exact := match == matchExact
+		if len(cand) == 0 {
+			bc.ownRow(b)
+			continue
+		}
+		if len(cand) == 1 && match != matchSource {
+			// The common case: a key's bill for one model and token type, one cell beneath it.
+			bc.cells[cand[0]].share += b.amount
+			if exact {
+				bc.learn(b, bc.rows[cand[0]].Tokens.Of(b.tt))
+			}
+			continue
+		}
+		bc.weights = bc.weights[:0]
 		var sum int64
+		byTokens := exact || b.tt != usage.TokenNone && bc.tokenWeighted(b, cand)
 		for _, i := range cand {
-			w := int64(cells[i].priced)
-			weights = append(weights, w)
+			var w int64
+			if byTokens {
+				w = bc.rows[i].Tokens.Of(b.tt)
+			} else {
+				w = int64(bc.cells[i].priced)
+				if w <= 0 {
+					w = 0
+				}
+			}
+			bc.weights = append(bc.weights, w)
 			sum += w
 		}
 		if sum == 0 {
 			for j, i := range cand {
-				weights[j] = rows[i].Tokens.Total()
+				bc.weights[j] = bc.rows[i].Tokens.Total()
 			}
 		}
-		parts := ledger.Split(amount, weights)
+		parts := ledger.Split(b.amount, bc.weights)
 		for j, i := range cand {
-			if exact || bk.model == 0 {
-				cells[i].share += parts[j]
-				cells[i].covered = true
+			if match == matchSource && b.model != 0 {
+				// Booked under the bill's own model beside the usage it is spread over, so
+				// per-model views show what the bill named; the usage cells stay billed.
+				k := bc.cells[i].cellKey
+				k.model = b.model
+				c := &bc.cells[bc.cellAt(k)]
+				c.share += parts[j]
+				c.billed = true
 				continue
 			}
-			src := cells[i].cellKey
-			src.model = label(bk.model)
-			c := &cells[cellAt(src)]
-			c.share += parts[j]
-			c.covered = true
+			bc.cells[i].share += parts[j]
+		}
+		if exact {
+			bc.learn(b, sum)
 		}
 	}
+	// Every cell beneath a billed source is paid for by the bills alone.
+	for i := range bc.cells {
+		c := &bc.cells[i]
+		if c.hasOwn || bc.unbilledTier(c) {
+			continue
+		}
+		if bc.billedRefs[refDay{p: c.p, ref: c.key, d: c.d}] && c.key != 0 || bc.billedRefs[refDay{p: c.p, ref: c.scope, d: c.d}] && c.scope != 0 {
+			c.billed = true
+		}
+	}
+}
 
-	// 4. Attribute and emit rows.
+// tokenWeighted reports whether some candidate has tokens of the bill's type, so the split can be
+// by token count rather than by price.
+func (bc *batchComputer) tokenWeighted(b *bill, cand []int32) bool {
+	for _, i := range cand {
+		if bc.rows[i].Tokens.Of(b.tt) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// match says how a bill found the usage it splits over.
+type match uint8
+
+const (
+	matchExact  match = iota // same model and class, tokens of the bill's type: split by count
+	matchModel               // same model family, another class or no token type
+	matchSource              // any usage beneath the billed source
+)
+
+// candidates returns the cells a bill splits over, narrowest match first: the same model (its
+// exact id before its family) and price class with tokens of the bill's type; the same model in
+// any class; then any usage beneath the source.
+func (bc *batchComputer) candidates(b *bill) ([]int32, match) {
+	// The scratch slice is reused: each result is consumed before the next call.
+	cand := bc.cand[:0]
+	defer func() { bc.cand = cand }()
+	// A key's usage of one model in one class is one cell: found directly, no pool needed.
+	if b.keyLevel && b.model != 0 && b.tt != usage.TokenNone {
+		if i, ok := bc.index[cellKey{p: b.p, key: b.source, scope: bc.listedScope(b.source), model: b.model, d: b.d, cls: b.cls}]; ok {
+			if c := &bc.cells[i]; !c.hasOwn && !bc.unbilledTier(c) && bc.rows[i].Tokens.Of(b.tt) > 0 {
+				cand = append(cand, i)
+				return cand, matchExact
+			}
+		}
+	}
+	all, fam := bc.pool(b.keyLevel).beneath(b.p, b.source, b.d, b.fam)
+	if b.model != 0 {
+		if b.tt != usage.TokenNone {
+			canon := bc.canon(b.p, b.model)
+			for _, exactID := range [...]bool{true, false} {
+				for _, i := range fam {
+					c := &bc.cells[i]
+					if c.cls == b.cls && bc.eligible(b, c) && bc.rows[i].Tokens.Of(b.tt) > 0 && (!exactID || bc.canon(c.p, c.model) == canon) {
+						cand = append(cand, i)
+					}
+				}
+				if len(cand) > 0 {
+					return cand, matchExact
+				}
+			}
+		}
+		for _, i := range fam {
+			if bc.eligible(b, &bc.cells[i]) {
+				cand = append(cand, i)
+			}
+		}
+		if len(cand) > 0 {
+			return cand, matchModel
+		}
+	}
+	// The bill names no model, or one nobody beneath the source used (a tool billed per model,
+	// a label Margin does not match): spread over the source's usage, never added on top.
+	for _, i := range all {
+		if bc.eligible(b, &bc.cells[i]) {
+			cand = append(cand, i)
+		}
+	}
+	return cand, matchSource
+}
+
+// ownRow books a bill with no usage beneath it on the billed source itself.
+func (bc *batchComputer) ownRow(b *bill) {
+	k := cellKey{p: b.p, d: b.d, model: b.model, cls: b.cls}
+	if k.model == 0 {
+		k.model = bc.in.id(OtherModel)
+	}
+	if b.keyLevel {
+		k.key, k.scope = b.source, bc.listedScope(b.source)
+	} else {
+		k.scope = b.source
+	}
+	c := &bc.cells[bc.cellAt(k)]
+	c.share += b.amount
+	c.billed = true
+}
+
+// learn records the effective per-token price of an exactly matched bill; the latest settled day
+// wins, and bills of the same day add up.
+func (bc *batchComputer) learn(b *bill, tokens int64) {
+	if tokens <= 0 {
+		return
+	}
+	k := rateKey{p: b.p, fam: b.fam, cls: b.cls, tt: b.tt}
+	r, ok := bc.rates[k]
+	switch {
+	case !ok || b.d > r.d:
+		r = rate{d: b.d, amount: b.amount, tokens: tokens}
+	case b.d == r.d:
+		r.amount += b.amount
+		r.tokens += tokens
+	default:
+		return
+	}
+	bc.rates[k] = r
+}
+
+// 5. Estimates for usage no bill covers: priced at the effective rates of the latest settled
+// bills for the same model, class and token type (they carry discounts and premiums), else at
+// the catalog's list price; tokens neither can price are unpriced, never free.
+func (bc *batchComputer) priceEstimates() {
+	for i := range bc.cells {
+		c := &bc.cells[i]
+		if c.billed || c.hasOwn {
+			continue
+		}
+		row := &bc.rows[i]
+		if len(bc.rates) > 0 {
+			if cost, ok := bc.learnedCost(c, &row.Tokens); ok {
+				c.priced = cost
+				row.PriceSource = PriceLearned
+				delete(bc.unpriced, int32(i))
+				continue
+			}
+		}
+		switch {
+		case bc.unpriced[int32(i)] == nil:
+			row.PriceSource = PriceCatalog
+		case c.priced != 0:
+			row.PriceSource = PriceCatalog // partly: the rest is in Unpriced
+		default:
+			row.PriceSource = PriceUnpriced
+		}
+	}
+}
+
+// learnedCost prices every token class of t at a learned rate; false when one has none.
+func (bc *batchComputer) learnedCost(c *cell, t *usage.Tokens) (ledger.Money, bool) {
+	fam := bc.family(c.p, c.model)
+	var sum ledger.Money
+	any := false
+	for _, tt := range usage.BilledTokenTypes {
+		n := t.Of(tt)
+		if n == 0 {
+			continue
+		}
+		r, ok := bc.rates[rateKey{p: c.p, fam: fam, cls: c.cls, tt: tt}]
+		if !ok {
+			return 0, false
+		}
+		v, err := ledger.MulDiv(n, int64(r.amount), r.tokens)
+		if err != nil {
+			return 0, false
+		}
+		sum += ledger.Money(v)
+		any = true
+	}
+	return sum, any
+}
+
+// 6. Attribute, reconcile and emit rows, filtered in place.
+func (bc *batchComputer) emitRows() ([]CostRow, []Reconciliation) {
 	resolved := map[[2]uint32]attribution.Resolution{}
 	recon := map[refDay]*Reconciliation{}
-	out := rows[:0] // filtered in place
-	for i := range cells {
-		c := &cells[i]
-		row := rows[i]
-		row.Unpriced = unpriced[c.cellKey]
+	out := bc.rows[:0]
+	for i := range bc.cells {
+		c := &bc.cells[i]
+		row := bc.rows[i]
+		row.Unpriced = bc.unpriced[int32(i)]
 		switch {
-		case c.covered:
-			row.Cost = c.share
-			// Tokens the catalog cannot price were still paid for through the bill.
+		case c.billed:
+			row.Cost, row.PriceSource = c.share, PriceBill
+			// Tokens nothing can price were still paid for through the bill.
 			row.Unpriced = nil
 		case c.hasOwn:
-			row.Cost = c.own
+			row.Cost, row.PriceSource = c.own, PriceProvider
 		default:
 			row.Cost, row.Estimated = c.priced, true
 		}
@@ -502,7 +882,7 @@ func computeBatch(f *Facts, b *usage.Batch, pricer Pricer, resolver *attribution
 		pair := [2]uint32{c.key, c.scope}
 		r, ok := resolved[pair]
 		if !ok {
-			r = resolver.Resolve(usage.SourceRef(in.str(c.key)), usage.SourceRef(in.str(c.scope)))
+			r = bc.resolver.Resolve(usage.SourceRef(bc.in.str(c.key)), usage.SourceRef(bc.in.str(c.scope)))
 			resolved[pair] = r
 		}
 		row.Customer, row.Feature = r.Customer, r.Feature
@@ -522,14 +902,14 @@ func computeBatch(f *Facts, b *usage.Batch, pricer Pricer, resolver *attribution
 		default:
 			rc.Attributed += row.Cost
 		}
-		if c.hasOwn && !c.covered {
+		if c.hasOwn {
 			rc.Billed += c.own
 		}
 	}
-	for k, total := range billedTotal {
+	for k, total := range bc.billedTotal {
 		rc := recon[k]
 		if rc == nil {
-			rc = &Reconciliation{Provider: usage.Provider(in.str(k.p)), Day: k.d}
+			rc = &Reconciliation{Provider: usage.Provider(bc.in.str(k.p)), Day: k.d}
 			recon[k] = rc
 		}
 		rc.Billed += total
