@@ -43,6 +43,8 @@ type row struct {
 	entry *Entry
 	// tiers indexed by tierIndex(batch, longContext).
 	tiers [4]tier
+	// priority and flex are set when the entry lists those tiers.
+	priority, flex *tier
 }
 
 // tier is a price set and the divisor that turns tokens × price into money: one million, or two
@@ -118,14 +120,16 @@ func validate(e *Entry) error {
 		for _, f := range []struct {
 			key string
 			v   ledger.Money
-		}{{"input", p.Input}, {"cached_input", p.CachedInput}, {"cache_write_5m", p.CacheWrite5m}, {"cache_write_1h", p.CacheWrite1h}, {"output", p.Output}} {
+		}{{"input", p.Input}, {"cached_input", p.CachedInput}, {"cache_write_5m", p.CacheWrite5m}, {"cache_write_1h", p.CacheWrite1h}, {"output", p.Output},
+			{"audio_input", p.AudioInput}, {"audio_output", p.AudioOutput}} {
 			if f.v < 0 {
 				return fmt.Errorf("%s%s is negative", name, f.key)
 			}
 		}
 		return nil
 	}
-	return errors.Join(check("", &e.Standard), check("batch.", e.Batch), check("long_context.", e.LongContext))
+	return errors.Join(check("", &e.Standard), check("batch.", e.Batch), check("long_context.", e.LongContext),
+		check("priority.", e.Priority), check("flex.", e.Flex))
 }
 
 func cloneEntry(e Entry) Entry {
@@ -136,6 +140,12 @@ func cloneEntry(e Entry) Entry {
 	if e.LongContext != nil {
 		l := *e.LongContext
 		e.LongContext = &l
+	}
+	for _, pp := range []**Price{&e.Priority, &e.Flex} {
+		if *pp != nil {
+			c := **pp
+			*pp = &c
+		}
 	}
 	return e
 }
@@ -177,6 +187,12 @@ func resolve(e *Entry) row {
 	if e.LongContext == nil {
 		r.tiers[tierIndex(true, true)] = r.tiers[tierIndex(true, false)]
 	}
+	if e.Priority != nil {
+		r.priority = &tier{withFallbacks(*e.Priority), tokensPerMillion}
+	}
+	if e.Flex != nil {
+		r.flex = &tier{withFallbacks(*e.Flex), tokensPerMillion}
+	}
 	return r
 }
 
@@ -214,10 +230,11 @@ func (c *Catalog) Entries() []Entry {
 	return out
 }
 
-// Lookup finds the row that prices model on day d: the model's own rows, or those of the longest
-// catalog id that is a prefix of the model followed by "-" (dated snapshots such as
-// "claude-sonnet-4-5-20250929"), and of those the one with the latest effective day on or before
-// d. The returned entry belongs to the catalog and must not be modified.
+// Lookup finds the row that prices model on day d: the rows of its canonical id (usage.
+// CanonicalModel), or of its family when it is a dated snapshot ("claude-sonnet-4-5-20250929"),
+// and of those the one with the latest effective day on or before d. Any other unknown id is
+// unpriced: "o3-pro" is not "o3". The returned entry belongs to the catalog and must not be
+// modified.
 func (c *Catalog) Lookup(p usage.Provider, model string, d usage.Day) (*Entry, bool) {
 	r, ok := c.find(p, model, d)
 	if !ok {
@@ -258,18 +275,14 @@ func (c *Catalog) family(p usage.Provider, model string) []row {
 	return fam
 }
 
-// match resolves model by exact id, then by the longest id that is a prefix followed by "-".
+// match resolves model by its canonical id, then, for a dated snapshot only, by its family.
 func (c *Catalog) match(p usage.Provider, model string) []row {
-	if fam, ok := c.families[lookupKey{p, model}]; ok {
+	canon := usage.CanonicalModel(p, model)
+	if fam, ok := c.families[lookupKey{p, canon}]; ok {
 		return fam
 	}
-	for i := len(model) - 1; i > 0; i-- {
-		if model[i] != '-' {
-			continue
-		}
-		if fam, ok := c.families[lookupKey{p, model[:i]}]; ok {
-			return fam
-		}
+	if base, dated := usage.ModelFamily(p, canon); dated {
+		return c.families[lookupKey{p, base}]
 	}
 	return nil
 }
@@ -277,10 +290,13 @@ func (c *Catalog) match(p usage.Provider, model string) []row {
 // Cost estimates what r cost at list price: each token class times its per-million price,
 // rounded to the nano-dollar per class. Token classes are disjoint (usage.Tokens): Input excludes
 // cache reads and writes, which are priced at their own rates, and Reasoning is already part of
-// Output, so it is not priced again. Batch rows use the batch tier (half of standard unless the row
-// sets one), long-context rows the long-context tier when the model has one. ok is false when the
-// catalog has no price for the model on that day, and always for OpenRouter, whose rows carry
-// their own billed cost.
+// Output, so it is not priced again; audio parts are priced at the audio rates. Batch rows use the
+// batch tier (half of standard unless the row sets one), long-context rows the long-context tier
+// when the model has one; OpenAI priority and flex rows their tier's row. Anthropic's Priority
+// Tier has no per-token list price (it is bought as committed capacity) and never appears in the
+// cost report, so it is estimated at the standard rates; US-only inference bills 1.1×. ok is false
+// when the catalog has no price for the model, tier or a token class on that day, and always for
+// OpenRouter, whose rows carry their own billed cost.
 func (c *Catalog) Cost(r *usage.UsageRecord) (ledger.Money, bool) {
 	if r.Provider == usage.OpenRouter {
 		return 0, false
@@ -290,18 +306,38 @@ func (c *Catalog) Cost(r *usage.UsageRecord) (ledger.Money, bool) {
 		return 0, false
 	}
 	t := &rw.tiers[tierIndex(r.Batch, r.LongContext)]
+	switch {
+	case r.Tier == usage.TierStandard || r.Provider == usage.Anthropic && r.Tier == usage.TierPriority:
+	case r.Tier == usage.TierPriority && rw.priority != nil:
+		t = rw.priority
+	case r.Tier == usage.TierFlex && rw.flex != nil:
+		t = rw.flex
+	default:
+		return 0, false // a tier the catalog has no price for: unpriced, not priced as standard
+	}
+	if r.Tokens.AudioInput > 0 && t.price.AudioInput == 0 || r.Tokens.AudioOutput > 0 && t.price.AudioOutput == 0 {
+		return 0, false // audio on a model the catalog lists without audio prices
+	}
 	var sum ledger.Money
-	for _, part := range [...]struct{ tokens, price int64 }{
-		{r.Tokens.Input, int64(t.price.Input)},
-		{r.Tokens.CachedInput, int64(t.price.CachedInput)},
-		{r.Tokens.CacheWrite5m, int64(t.price.CacheWrite5m)},
-		{r.Tokens.CacheWrite1h, int64(t.price.CacheWrite1h)},
-		{r.Tokens.Output, int64(t.price.Output)},
+	for _, part := range [...]struct {
+		tokens int64
+		price  ledger.Money
+	}{
+		{r.Tokens.Of(usage.TokenInput), t.price.Input},
+		{r.Tokens.CachedInput, t.price.CachedInput},
+		{r.Tokens.CacheWrite5m, t.price.CacheWrite5m},
+		{r.Tokens.CacheWrite1h, t.price.CacheWrite1h},
+		{r.Tokens.Of(usage.TokenOutput), t.price.Output},
+		{r.Tokens.Of(usage.TokenAudioInput), t.price.AudioInput},
+		{r.Tokens.Of(usage.TokenAudioOutput), t.price.AudioOutput},
 	} {
 		if part.tokens == 0 || part.price == 0 {
 			continue
 		}
-		sum = addSaturating(sum, ledger.Money(ledger.MustMulDiv(part.tokens, part.price, t.divisor)))
+		sum = addSaturating(sum, ledger.Money(ledger.MustMulDiv(part.tokens, int64(part.price), t.divisor)))
+	}
+	if r.USOnly && r.Provider == usage.Anthropic {
+		sum = ledger.Money(ledger.MustMulDiv(int64(sum), 11, 10))
 	}
 	return sum, true
 }

@@ -156,14 +156,69 @@ func TestLookup_MatchesExactlyOrByLongestDashedPrefix(t *testing.T) {
 	}
 }
 
-func TestLookup_WithoutTheLongerRowTheShorterPrefixApplies(t *testing.T) {
-	// Documents the rule: with no gpt-4.1-mini row, the mini snapshot falls back to gpt-4.1.
-	c, err := New([]Entry{{Provider: usage.OpenAI, Model: "gpt-4.1", Standard: Price{Input: 2}}})
+func TestLookup_OnlyDatedSnapshotsFallBackToTheirFamily(t *testing.T) {
+	// A sibling is never priced as another model: without a gpt-4.1-mini row the mini snapshot is
+	// unpriced, not priced as gpt-4.1; "o3-pro" (about 10× o3) and "gpt-5-pro" are not o3/gpt-5.
+	c, err := New([]Entry{{Provider: usage.OpenAI, Model: "gpt-4.1", Standard: Price{Input: 2}},
+		{Provider: usage.OpenAI, Model: "o3", Standard: Price{Input: 2}}, {Provider: usage.OpenAI, Model: "gpt-5", Standard: Price{Input: 2}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e, ok := c.Lookup(usage.OpenAI, "gpt-4.1-mini-2025-04-14", 0); !ok || e.Model != "gpt-4.1" {
-		t.Fatalf("got %v %v", e, ok)
+	for _, tc := range []struct {
+		model, want string
+	}{
+		{"gpt-4.1-2025-04-14", "gpt-4.1"},
+		{"gpt-4.1-20250414", "gpt-4.1"},
+		{"GPT-4.1", "gpt-4.1"},
+		{"openai/gpt-4.1", "gpt-4.1"},
+		{"gpt-4.1-mini-2025-04-14", ""},
+		{"o3-pro", ""},
+		{"o3-pro-2025-06-10", ""},
+		{"gpt-5-pro", ""},
+		{"gpt-5-2025-13-45", ""}, // not a date
+	} {
+		e, ok := c.Lookup(usage.OpenAI, tc.model, 0)
+		switch {
+		case tc.want == "" && ok:
+			t.Errorf("%s priced as %s, want unpriced", tc.model, e.Model)
+		case tc.want != "" && (!ok || e.Model != tc.want):
+			t.Errorf("%s: got %v %v, want %s", tc.model, e, ok, tc.want)
+		}
+	}
+}
+
+func TestCost_TiersGeographyAndAudio(t *testing.T) {
+	c := Default()
+	d := day(t, "2026-11-01")
+	m := func(s string) ledger.Money {
+		v, err := ledger.ParseDollars(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	for _, tc := range []struct {
+		name string
+		rec  usage.UsageRecord
+		want string // "" = unpriced
+	}{
+		{"gpt-5 priority is its own row", usage.UsageRecord{Provider: usage.OpenAI, Model: "gpt-5-2025-08-07", Tier: usage.TierPriority, Tokens: usage.Tokens{Input: 1_000_000, Output: 1_000_000}}, "22.5"},
+		{"gpt-5 flex", usage.UsageRecord{Provider: usage.OpenAI, Model: "gpt-5", Tier: usage.TierFlex, Tokens: usage.Tokens{Input: 1_000_000, Output: 1_000_000}}, "5.625"},
+		{"a tier without a row is unpriced", usage.UsageRecord{Provider: usage.OpenAI, Model: "gpt-4o-mini", Tier: usage.TierPriority, Tokens: usage.Tokens{Input: 1}}, ""},
+		{"Anthropic priority at standard rates", usage.UsageRecord{Provider: usage.Anthropic, Model: "claude-sonnet-4-5", Tier: usage.TierPriority, Tokens: usage.Tokens{Input: 1_000_000}}, "3"},
+		{"Anthropic US-only 1.1x", usage.UsageRecord{Provider: usage.Anthropic, Model: "claude-sonnet-4-5", USOnly: true, Tokens: usage.Tokens{Input: 1_000_000, Output: 1_000_000}}, "19.8"},
+		{"realtime audio at audio rates", usage.UsageRecord{Provider: usage.OpenAI, Model: "gpt-realtime-2025-08-28", Tokens: usage.Tokens{Input: 2_000_000, AudioInput: 1_000_000, Output: 1_000_000, AudioOutput: 1_000_000}}, "100"}, // 1M text in at 4, 1M audio in at 32, 1M audio out at 64
+		{"audio on a text model is unpriced", usage.UsageRecord{Provider: usage.OpenAI, Model: "gpt-4.1", Tokens: usage.Tokens{Input: 10, AudioInput: 5}}, ""},
+		{"o3-pro has its own price", usage.UsageRecord{Provider: usage.OpenAI, Model: "o3-pro-2025-06-10", Tokens: usage.Tokens{Input: 1_000_000}}, "20"},
+	} {
+		tc.rec.Day = d
+		got, ok := c.Cost(&tc.rec)
+		switch {
+		case tc.want == "" && ok:
+			t.Errorf("%s: priced %s, want unpriced", tc.name, got)
+		case tc.want != "" && (!ok || got != m(tc.want)):
+			t.Errorf("%s: got %s %v, want %s", tc.name, got, ok, tc.want)
+		}
 	}
 }
 

@@ -41,6 +41,8 @@ type tableRow struct {
 	Prices        tablePrices  `yaml:",inline"`
 	Batch         *tablePrices `yaml:"batch"`
 	LongContext   *tablePrices `yaml:"long_context"`
+	Priority      *tablePrices `yaml:"priority"`
+	Flex          *tablePrices `yaml:"flex"`
 }
 
 type tablePrices struct {
@@ -49,6 +51,8 @@ type tablePrices struct {
 	CacheWrite5m string `yaml:"cache_write_5m"`
 	CacheWrite1h string `yaml:"cache_write_1h"`
 	Output       string `yaml:"output"`
+	AudioInput   string `yaml:"audio_input"`
+	AudioOutput  string `yaml:"audio_output"`
 }
 
 func parseTable(data []byte) ([]Entry, error) {
@@ -87,10 +91,15 @@ func (r tableRow) entry() (Entry, error) {
 		errs = append(errs, err)
 		e.Batch = &p
 	}
-	if r.LongContext != nil {
-		p, err := r.LongContext.price()
-		errs = append(errs, err)
-		e.LongContext = &p
+	for _, t := range []struct {
+		in  *tablePrices
+		out **Price
+	}{{r.LongContext, &e.LongContext}, {r.Priority, &e.Priority}, {r.Flex, &e.Flex}} {
+		if t.in != nil {
+			p, err := t.in.price()
+			errs = append(errs, err)
+			*t.out = &p
+		}
 	}
 	return e, errors.Join(errs...)
 }
@@ -108,6 +117,8 @@ func (t tablePrices) price() (Price, error) {
 		{"cache_write_5m", t.CacheWrite5m, &p.CacheWrite5m},
 		{"cache_write_1h", t.CacheWrite1h, &p.CacheWrite1h},
 		{"output", t.Output, &p.Output},
+		{"audio_input", t.AudioInput, &p.AudioInput},
+		{"audio_output", t.AudioOutput, &p.AudioOutput},
 	} {
 		if f.text == "" {
 			continue
