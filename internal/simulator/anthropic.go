@@ -148,6 +148,7 @@ type anthropicUsageKey struct {
 	key, workspace, model string
 	grouped               uint16 // bit i: anthropicUsageGroups[i] requested
 	longCtx               bool
+	priority              bool // Priority Tier: in the usage report, never in the cost report
 }
 
 type anthropicUsageRow struct {
@@ -183,7 +184,7 @@ func (w *World) anthropicUsage(rw http.ResponseWriter, r *http.Request) {
 		s := st.src
 		if st.api != apiMessages || (keys != nil && (s.id == "" || !keys[s.id])) ||
 			(wss != nil && (s.workspace == nil || !wss[s.workspace.id])) || !allowed(models, st.an.id) ||
-			!allowed(tiers, "standard") || !allowed(windows, contextWindow(st.longCtx)) {
+			!allowed(tiers, st.anthropicTier()) || !allowed(windows, contextWindow(st.longCtx)) {
 			continue
 		}
 		streams = append(streams, st)
@@ -217,6 +218,9 @@ func (w *World) anthropicUsage(rw http.ResponseWriter, r *http.Request) {
 			if groups["context_window"] {
 				k.longCtx = st.longCtx
 			}
+			if groups["service_tier"] {
+				k.priority = st.priority
+			}
 			i, ok := index[k]
 			if !ok {
 				i = len(rows)
@@ -245,7 +249,7 @@ func (w *World) anthropicUsage(rw http.ResponseWriter, r *http.Request) {
 			j.strOrNull("api_key_id", row.k.key)
 			j.strOrNull("workspace_id", row.k.workspace)
 			j.strOrNull("model", row.k.model)
-			j.strOrNull("service_tier", pick(row.k.has(3), "standard"))
+			j.strOrNull("service_tier", pick(row.k.has(3), tierName(row.k.priority)))
 			j.strOrNull("context_window", pick(row.k.has(4), contextWindow(row.k.longCtx)))
 			j.strOrNull("inference_geo", pick(row.k.has(5), "not_available"))
 			if row.k.has(6) {
@@ -335,8 +339,8 @@ func (w *World) anthropicCosts(rw http.ResponseWriter, r *http.Request) {
 		rows = rows[:0]
 		d := usage.Day(t0 / secondsPerDay)
 		for _, st := range w.streams {
-			if st.api != apiMessages {
-				continue
+			if st.api != apiMessages || st.priority {
+				continue // Priority Tier "will never appear in the cost endpoint"
 			}
 			u := w.usageIn(st, d, 0, secondsPerDay)
 			st.costItems(u, func(ci costItem) {
@@ -375,7 +379,7 @@ func (w *World) anthropicCosts(rw http.ResponseWriter, r *http.Request) {
 						prefix = m.display + " Long Context Usage - "
 					}
 					j.str("description", prefix+tokenTypeNames[row.ci.tokenType])
-					j.str("model", m.id)
+					j.str("model", m.costReportID())
 					j.str("token_type", row.ci.tokenType)
 					j.str("service_tier", "standard")
 					j.str("context_window", contextWindow(row.k.longCtx))

@@ -136,6 +136,7 @@ type stream struct {
 	or        *openrouterModel
 	batch     bool
 	longCtx   bool
+	priority  bool  // OpenAI priority processing (2× price) or Anthropic Priority Tier (never in the cost report)
 	baseInput int64 // uncached input tokens on a plain weekday
 	mix       tokenMix
 	spike     bool
@@ -149,11 +150,27 @@ func (st *stream) setLineItems() {
 	if st.oa == nil {
 		return
 	}
-	suffix := ""
-	if st.batch {
-		suffix = " (batch)"
+	prefix, suffix := "", ""
+	if st.priority {
+		prefix = "priority | "
 	}
-	st.lineItems = [3]string{st.oa.id + ", input" + suffix, st.oa.id + ", cached input" + suffix, st.oa.id + ", output" + suffix}
+	if st.longCtx {
+		suffix = ", long context"
+	}
+	if st.batch {
+		suffix += " (batch)"
+	}
+	st.lineItems = [3]string{prefix + st.oa.id + ", input" + suffix, prefix + st.oa.id + ", cached input" + suffix, prefix + st.oa.id + ", output" + suffix}
+}
+
+// anthropicTier is the service_tier the usage report gives the stream's rows.
+func (st *stream) anthropicTier() string { return tierName(st.priority) }
+
+func tierName(priority bool) string {
+	if priority {
+		return "priority"
+	}
+	return "standard"
 }
 
 func (st *stream) model() string {
@@ -502,6 +519,11 @@ func (w *World) addStreams(s *source, spendMicros int64, spike bool, oaKeys, anK
 		if *oaKeys%4 == 0 {
 			add(&stream{api: apiEmbeddings, oa: &embeddingModel, mix: tokenMix{tokensPerRequest: 400}}, 60)
 		}
+		if *oaKeys%5 == 2 {
+			// A model newer than the catalog, on priority processing with long prompts: billed as
+			// "priority | gpt-5.6-sol, output, long context".
+			add(&stream{api: apiCompletions, oa: &unknownModel, priority: true, longCtx: true, mix: tokenMix{cached: 200, output: 100, tokensPerRequest: 4000}}, 200)
+		}
 	case usage.Anthropic:
 		*anKeys++
 		n := nmodels(len(anthropicModels))
@@ -522,6 +544,10 @@ func (w *World) addStreams(s *source, spendMicros int64, spike bool, oaKeys, anK
 			if m.longContext != nil && *anKeys%3 == 0 {
 				add(&stream{api: apiMessages, an: m, longCtx: true, mix: tokenMix{cached: 500, write5m: 20, output: 30, tokensPerRequest: 300_000}}, 100)
 			}
+		}
+		if s.owner < 0 && s.id != "" {
+			// Internal evals run on Priority Tier: in the usage report, never in the cost report.
+			add(&stream{api: apiMessages, an: &anthropicModels[0], priority: true, mix: tokenMix{output: 100, tokensPerRequest: 3000}}, 150)
 		}
 	case usage.OpenRouter:
 		n := nmodels(len(openrouterModels))
@@ -702,6 +728,12 @@ func (st *stream) costItems(u dayUsage, fn func(costItem)) {
 		in, ca, out := m.input, m.cached, m.output
 		if st.batch {
 			in, ca, out = in/2, ca/2, out/2
+		}
+		if st.priority {
+			in, ca, out = 2*in, 2*ca, 2*out
+		}
+		if st.longCtx { // long context: input 2×, output 1.5×
+			in, ca, out = 2*in, 2*ca, out*3/2
 		}
 		emit(costItem{class: 0, lineItem: st.lineItems[0], qty: u.input, unit: "tokens", amount: priceTokens(u.input, in), hasModel: true})
 		emit(costItem{class: 1, lineItem: st.lineItems[1], qty: u.cached, unit: "tokens", amount: priceTokens(u.cached, ca), hasModel: true})

@@ -166,7 +166,7 @@ func parseGroupBy(q url.Values, accepted []string) (map[string]bool, string) {
 type openaiUsageKey struct {
 	project, key, model string
 	batch               int8 // 0 not grouped, 1 false, 2 true
-	tier                bool
+	tier                int8 // 0 not grouped, 1 default, 2 priority
 }
 
 type openaiUsageRow struct {
@@ -245,7 +245,12 @@ func (w *World) openaiUsage(endpoint string) http.HandlerFunc {
 						k.batch = 2
 					}
 				}
-				k.tier = groups["service_tier"]
+				if groups["service_tier"] {
+					k.tier = 1
+					if st.priority {
+						k.tier = 2
+					}
+				}
 				i, ok := index[k]
 				if !ok {
 					i = len(rows)
@@ -328,10 +333,13 @@ func writeOpenAIUsageRow(j *jw, endpoint string, row openaiUsageRow, groups map[
 		default:
 			j.bool("batch", row.k.batch == 2)
 		}
-		if row.k.tier {
-			j.str("service_tier", "default")
-		} else {
+		switch row.k.tier {
+		case 0:
 			j.null("service_tier")
+		case 1:
+			j.str("service_tier", "default")
+		default:
+			j.str("service_tier", "priority")
 		}
 	}
 	j.close('}')

@@ -28,7 +28,7 @@ type openaiModel struct {
 // rest only appear when ModelsPerKey asks for more.
 var openaiModels = []openaiModel{
 	{id: "gpt-4.1-2025-04-14", input: usd("2"), cached: usd("0.5"), output: usd("8"), demoDefault: true},
-	{id: "gpt-4.1-mini-2025-04-14", input: usd("0.4"), cached: usd("0.1"), output: usd("1.6"), demoDefault: true},
+	{id: "gpt-4.1-mini-2025-04-14", input: usd("0.36"), cached: usd("0.09"), output: usd("1.44"), demoDefault: true}, // 10% negotiated
 	{id: "gpt-4o-mini-2024-07-18", input: usd("0.15"), cached: usd("0.075"), output: usd("0.6"), demoDefault: true},
 	{id: "o4-mini-2025-04-16", input: usd("1.1"), cached: usd("0.275"), output: usd("4.4"), demoDefault: true},
 	{id: "gpt-5-mini-2025-08-07", input: usd("0.25"), cached: usd("0.025"), output: usd("2"), demoDefault: true},
@@ -38,6 +38,9 @@ var openaiModels = []openaiModel{
 	{id: "gpt-5-2025-08-07", input: usd("1.25"), cached: usd("0.125"), output: usd("10")},
 	{id: "gpt-5-nano-2025-08-07", input: usd("0.05"), cached: usd("0.005"), output: usd("0.4")},
 }
+
+// unknownModel is newer than any catalog: only its bills price it.
+var unknownModel = openaiModel{id: "gpt-5.6-sol", input: usd("1.5"), cached: usd("0.15"), output: usd("12")}
 
 var embeddingModel = openaiModel{id: "text-embedding-3-small", input: usd("0.02"), embedding: true}
 
@@ -51,19 +54,23 @@ type anthropicPrice struct {
 
 type anthropicModel struct {
 	id, display string
+	// alias is what the cost report names the model, when it writes the undated alias rather
+	// than the dated id the usage report uses (provider-apis.md correction 6).
+	alias       string
 	standard    anthropicPrice
 	longContext *anthropicPrice // 200k-1M context window tier; nil when the model has none
 }
 
 var anthropicModels = []anthropicModel{
 	{
+		// A negotiated 10% off the list price: bills carry it, the catalog does not.
 		id: "claude-sonnet-4-5-20250929", display: "Claude Sonnet 4.5",
-		standard:    anthropicPrice{usd("3"), usd("0.30"), usd("3.75"), usd("6"), usd("15")},
+		standard:    anthropicPrice{usd("2.7"), usd("0.27"), usd("3.375"), usd("5.4"), usd("13.5")},
 		longContext: &anthropicPrice{usd("6"), usd("0.6"), usd("7.5"), usd("12"), usd("22.5")},
 	},
 	{
-		id: "claude-haiku-4-5-20251001", display: "Claude Haiku 4.5",
-		standard: anthropicPrice{usd("1"), usd("0.10"), usd("1.25"), usd("2"), usd("5")},
+		id: "claude-haiku-4-5-20251001", display: "Claude Haiku 4.5", alias: "claude-haiku-4-5",
+		standard: anthropicPrice{usd("0.9"), usd("0.09"), usd("1.125"), usd("1.8"), usd("4.5")},
 	},
 	{
 		id: "claude-opus-4-1-20250805", display: "Claude Opus 4.1",
@@ -91,4 +98,12 @@ var openrouterModels = []openrouterModel{
 // priceTokens returns tokens at a per-million price, rounded half away from zero to the nano-dollar.
 func priceTokens(tokens int64, price perMillion) ledger.Money {
 	return ledger.Money(ledger.MustMulDiv(tokens, int64(price), 1_000_000))
+}
+
+// costReportID is the model id the cost report writes.
+func (m *anthropicModel) costReportID() string {
+	if m.alias != "" {
+		return m.alias
+	}
+	return m.id
 }

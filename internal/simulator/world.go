@@ -226,8 +226,8 @@ func (w *World) SourceBilled(ref usage.SourceRef, d usage.Day) ledger.Money {
 }
 
 func (w *World) billedStream(st *stream, d usage.Day) ledger.Money {
-	if st.src.provider != usage.OpenAI && d >= w.today {
-		return 0
+	if st.src.provider != usage.OpenAI && d >= w.today || st.src.provider == usage.Anthropic && st.priority {
+		return 0 // Anthropic Priority Tier is billed outside the cost report
 	}
 	end := int64(secondsPerDay)
 	if d == w.today {
