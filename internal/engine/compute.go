@@ -94,6 +94,10 @@ type Reconciliation struct {
 	Attributed   ledger.Money
 	Unattributed ledger.Money
 	Estimated    ledger.Money
+	// EstimatedLearned and EstimatedCatalog split Estimated by price source; UnpricedTokens are
+	// unbilled tokens nothing could price.
+	EstimatedLearned, EstimatedCatalog ledger.Money
+	UnpricedTokens                     int64
 }
 
 // Result is the computed fact table for a window.
@@ -231,6 +235,7 @@ type bill struct {
 	cls                   class
 	keyLevel              bool
 	amount                ledger.Money
+	qty                   int64 // billed tokens, when the provider says (OpenAI quantity)
 }
 
 // rateKey identifies an effective per-token price learned from bills.
@@ -530,6 +535,9 @@ func (bc *batchComputer) collectBills() {
 		}
 		b := bill{p: bp, source: lastSource.id(in, string(cr.Source)), model: lastModel.id(in, cr.Model), d: cr.Day,
 			tt: cr.TokenType, cls: classOf(cr.Class), amount: cr.Amount}
+		if cr.QuantityUnit == "tokens" && cr.Quantity > 0 {
+			b.qty = cr.Quantity
+		}
 		if b.model != 0 {
 			b.fam = bc.family(bp, b.model)
 		}
@@ -641,8 +649,8 @@ func (bc *batchComputer) splitBills() {
 		if len(cand) == 1 && match != matchSource {
 			// The common case: a key's bill for one model and token type, one cell beneath it.
 			bc.cells[cand[0]].share += b.amount
-			if exact {
-				bc.learn(b, bc.rows[cand[0]].Tokens.Of(b.tt))
+			if b.tt != usage.TokenNone {
+				bc.learn(b, bc.cells[cand[0]].cls, bc.rows[cand[0]].Tokens.Of(b.tt))
 			}
 			continue
 		}
@@ -681,8 +689,8 @@ func (bc *batchComputer) splitBills() {
 			}
 			bc.cells[i].share += parts[j]
 		}
-		if exact {
-			bc.learn(b, sum)
+		if byTokens && match != matchSource && b.tt != usage.TokenNone && sameClass(bc.cells, cand) {
+			bc.learn(b, bc.cells[cand[0]].cls, sum)
 		}
 	}
 	// Every cell beneath a billed source is paid for by the bills alone.
@@ -784,13 +792,30 @@ func (bc *batchComputer) ownRow(b *bill) {
 	c.billed = true
 }
 
-// learn records the effective per-token price of an exactly matched bill; the latest settled day
+// sameClass reports whether the cells share one price class.
+func sameClass(cells []cell, cand []int32) bool {
+	for _, i := range cand[1:] {
+		if cells[i].cls != cells[cand[0]].cls {
+			return false
+		}
+	}
+	return true
+}
+
+// learn records the effective per-token price of a bill split by token count over usage of one
+// model and price class (the usage's: a long-context line item lands on usage the provider does
+// not split by context, and then carries its premium into the rate). The latest settled day
 // wins, and bills of the same day add up.
-func (bc *batchComputer) learn(b *bill, tokens int64) {
-	if tokens <= 0 {
+func (bc *batchComputer) learn(b *bill, cls class, tokens int64) {
+	if b.qty > 0 {
+		// The bill's own quantity: exact even where two line items (say, with and without long
+		// context) land on the same usage.
+		tokens = b.qty
+	}
+	if tokens <= 0 || b.tt == usage.TokenNone {
 		return
 	}
-	k := rateKey{p: b.p, fam: b.fam, cls: b.cls, tt: b.tt}
+	k := rateKey{p: b.p, fam: b.fam, cls: cls, tt: b.tt}
 	r, ok := bc.rates[k]
 	switch {
 	case !ok || b.d > r.d:
@@ -894,9 +919,17 @@ func (bc *batchComputer) emitRows() ([]CostRow, []Reconciliation) {
 			rc = &Reconciliation{Provider: row.Provider, Day: c.d}
 			recon[rk] = rc
 		}
+		if row.Unpriced != nil {
+			rc.UnpricedTokens += row.Unpriced.Total()
+		}
 		switch {
 		case row.Estimated:
 			rc.Estimated += row.Cost
+			if row.PriceSource == PriceLearned {
+				rc.EstimatedLearned += row.Cost
+			} else {
+				rc.EstimatedCatalog += row.Cost
+			}
 		case row.Customer == "":
 			rc.Unattributed += row.Cost
 		default:

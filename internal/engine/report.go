@@ -19,6 +19,7 @@ type Report struct {
 	Customers      []CustomerLine       `json:"customers"`
 	Unattributed   []UnattributedLine   `json:"unattributed"`
 	Reconciliation []ReconciliationLine `json:"reconciliation"`
+	Estimates      []EstimateLine       `json:"estimates"`
 	Features       []FeatureLine        `json:"features"`
 	Plans          []PlanLine           `json:"plans"`
 	Forecast       *Forecast            `json:"forecast,omitempty"` // set by Engine.Report
@@ -90,6 +91,22 @@ type ReconciliationLine struct {
 	Attributed   ledger.Money   `json:"attributed_usd"`
 	Unattributed ledger.Money   `json:"unattributed_usd"`
 	Estimated    ledger.Money   `json:"estimated_usd"`
+	// Estimated split by price source: learned from settled bills, or from the catalog.
+	EstimatedLearned ledger.Money `json:"estimated_learned_usd"`
+	EstimatedCatalog ledger.Money `json:"estimated_catalog_usd"`
+	UnpricedTokens   int64        `json:"unpriced_tokens"`
+}
+
+// EstimateLine is usage no bill covers yet (today, Anthropic's Priority Tier), per provider,
+// model, tier and the price source of the estimate.
+type EstimateLine struct {
+	Provider       usage.Provider `json:"provider"`
+	Model          string         `json:"model"`
+	Tier           usage.Tier     `json:"tier"` // "" standard, "priority", "flex"
+	PriceSource    PriceSource    `json:"price_source"`
+	Cost           ledger.Money   `json:"cost_usd"`
+	Tokens         int64          `json:"tokens"`
+	UnpricedTokens int64          `json:"unpriced_tokens"`
 }
 
 func ratio(num, den ledger.Money) *float64 {
@@ -133,8 +150,28 @@ func SummarizeFor(res *Result, currency string, target ledger.Rate) *Report {
 		customer(id)
 	}
 	unattr := map[usage.SourceRef]*UnattributedLine{}
+	type ek struct {
+		p    usage.Provider
+		m    string
+		tier usage.Tier
+		src  PriceSource
+	}
+	estimates := map[ek]*EstimateLine{}
 	for i := range res.Rows {
 		r := &res.Rows[i]
+		if r.Estimated {
+			k := ek{r.Provider, r.Model, r.Tier, r.PriceSource}
+			e := estimates[k]
+			if e == nil {
+				e = &EstimateLine{Provider: r.Provider, Model: r.Model, Tier: r.Tier, PriceSource: r.PriceSource}
+				estimates[k] = e
+			}
+			e.Cost += r.Cost
+			e.Tokens += r.Tokens.Total()
+			if r.Unpriced != nil {
+				e.UnpricedTokens += r.Unpriced.Total()
+			}
+		}
 		tokens := r.Tokens.Total()
 		t := &rep.Totals
 		t.Cost += r.Cost
@@ -243,7 +280,21 @@ func SummarizeFor(res *Result, currency string, target ledger.Rate) *Report {
 		l.Attributed += rc.Attributed
 		l.Unattributed += rc.Unattributed
 		l.Estimated += rc.Estimated
+		l.EstimatedLearned += rc.EstimatedLearned
+		l.EstimatedCatalog += rc.EstimatedCatalog
+		l.UnpricedTokens += rc.UnpricedTokens
 	}
+	rep.Estimates = make([]EstimateLine, 0, len(estimates))
+	for _, e := range estimates {
+		rep.Estimates = append(rep.Estimates, *e)
+	}
+	sort.Slice(rep.Estimates, func(i, j int) bool {
+		a, b := rep.Estimates[i], rep.Estimates[j]
+		if a.Cost != b.Cost {
+			return a.Cost > b.Cost
+		}
+		return a.Provider+usage.Provider(a.Model)+usage.Provider(a.Tier)+usage.Provider(a.PriceSource) < b.Provider+usage.Provider(b.Model)+usage.Provider(b.Tier)+usage.Provider(b.PriceSource)
+	})
 	for _, p := range usage.Providers {
 		if l := recon[p]; l != nil {
 			rep.Reconciliation = append(rep.Reconciliation, *l)

@@ -150,7 +150,7 @@ func TestSimulatedWorld_CustomersMatchTheWorldsTruth(t *testing.T) {
 }
 
 func TestSimulatedWorld_TodayIsEstimated(t *testing.T) {
-	_, eng := demoWorld(t)
+	w, eng := demoWorld(t)
 	today := eng.Today()
 	f, err := eng.Fetch(context.Background(), usage.Window{From: today - 1, To: today + 1}, nil)
 	if err != nil {
@@ -170,6 +170,21 @@ func TestSimulatedWorld_TodayIsEstimated(t *testing.T) {
 	}
 	if estimated <= 0 || billedYesterday <= 0 {
 		t.Fatalf("estimated today %s, billed yesterday %s: want both positive", estimated, billedYesterday)
+	}
+	// Today's OpenAI usage is priced at the rates of yesterday's bills, which carry the world's
+	// negotiated, priority and long-context prices the catalog does not know; OpenAI's partial
+	// bill for today's tokens (which Margin does not count before the day settles) is the check.
+	var openaiToday ledger.Money
+	for _, r := range res.Rows {
+		if r.Day == today && r.Provider == usage.OpenAI {
+			openaiToday += r.Cost
+			if r.PriceSource != engine.PriceLearned {
+				t.Errorf("today's row %+v: price source %q, want learned", r, r.PriceSource)
+			}
+		}
+	}
+	if want := w.BilledModelTotal(usage.OpenAI, today); openaiToday-want > ledger.Cent || want-openaiToday > ledger.Cent {
+		t.Errorf("today's OpenAI estimate %s, the world bills %s so far", openaiToday, want)
 	}
 }
 

@@ -225,7 +225,23 @@ func (w *World) SourceBilled(ref usage.SourceRef, d usage.Day) ledger.Money {
 	return total
 }
 
+// BilledModelTotal is BilledTotal without the charges that name no model (tool calls): what
+// token usage alone can be priced at.
+func (w *World) BilledModelTotal(p usage.Provider, d usage.Day) ledger.Money {
+	var total ledger.Money
+	for _, st := range w.streams {
+		if st.src.provider == p {
+			total += w.billedStreamWhere(st, d, func(ci costItem) bool { return ci.hasModel })
+		}
+	}
+	return total
+}
+
 func (w *World) billedStream(st *stream, d usage.Day) ledger.Money {
+	return w.billedStreamWhere(st, d, func(costItem) bool { return true })
+}
+
+func (w *World) billedStreamWhere(st *stream, d usage.Day, keep func(costItem) bool) ledger.Money {
 	if st.src.provider != usage.OpenAI && d >= w.today || st.src.provider == usage.Anthropic && st.priority {
 		return 0 // Anthropic Priority Tier is billed outside the cost report
 	}
@@ -235,7 +251,11 @@ func (w *World) billedStream(st *stream, d usage.Day) ledger.Money {
 	}
 	u := w.usageIn(st, d, 0, end)
 	var total ledger.Money
-	st.costItems(u, func(ci costItem) { total += ci.amount })
+	st.costItems(u, func(ci costItem) {
+		if keep(ci) {
+			total += ci.amount
+		}
+	})
 	return total
 }
 

@@ -139,6 +139,7 @@ func Reconciliation(in Input) data.Frames {
 		times                                      []time.Time
 		providers                                  []string
 		billed, attributed, unattributed, estimate []float64
+		learned, listed                            []float64
 	)
 	for _, rc := range in.Result.Reconciliation { // sorted by day, then provider
 		if !in.Query.HasProvider(rc.Provider) || !in.Window.Contains(rc.Day) {
@@ -150,6 +151,8 @@ func Reconciliation(in Input) data.Frames {
 		attributed = append(attributed, money(rc.Attributed))
 		unattributed = append(unattributed, money(rc.Unattributed))
 		estimate = append(estimate, money(rc.Estimated))
+		learned = append(learned, money(rc.EstimatedLearned))
+		listed = append(listed, money(rc.EstimatedCatalog))
 	}
 	return data.Frames{newFrame("reconciliation", data.FrameTypeTimeSeriesLong,
 		data.NewField("time", nil, nonNil(times)),
@@ -158,6 +161,9 @@ func Reconciliation(in Input) data.Frames {
 		withUnit(data.NewField("attributed_usd", nil, nonNil(attributed)), UnitUSD),
 		withUnit(data.NewField("unattributed_usd", nil, nonNil(unattributed)), UnitUSD),
 		withUnit(data.NewField("estimated_usd", nil, nonNil(estimate)), UnitUSD),
+		// The estimate by price source: rates learned from settled bills, or the catalog.
+		withUnit(data.NewField("estimated_learned_usd", nil, nonNil(learned)), UnitUSD),
+		withUnit(data.NewField("estimated_catalog_usd", nil, nonNil(listed)), UnitUSD),
 	)}
 }
 
