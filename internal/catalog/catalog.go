@@ -315,6 +315,9 @@ func (c *Catalog) Cost(r *usage.UsageRecord) (ledger.Money, bool) {
 	default:
 		return 0, false // a tier the catalog has no price for: unpriced, not priced as standard
 	}
+	if r.Fast {
+		return 0, false // fast mode has no list price here: priced from its bills, else unpriced
+	}
 	if r.Tokens.AudioInput > 0 && t.price.AudioInput == 0 || r.Tokens.AudioOutput > 0 && t.price.AudioOutput == 0 {
 		return 0, false // audio on a model the catalog lists without audio prices
 	}

@@ -209,6 +209,7 @@ func TestCost_TiersGeographyAndAudio(t *testing.T) {
 		{"Anthropic US-only 1.1x", usage.UsageRecord{Provider: usage.Anthropic, Model: "claude-sonnet-4-5", USOnly: true, Tokens: usage.Tokens{Input: 1_000_000, Output: 1_000_000}}, "19.8"},
 		{"realtime audio at audio rates", usage.UsageRecord{Provider: usage.OpenAI, Model: "gpt-realtime-2025-08-28", Tokens: usage.Tokens{Input: 2_000_000, AudioInput: 1_000_000, Output: 1_000_000, AudioOutput: 1_000_000}}, "100"}, // 1M text in at 4, 1M audio in at 32, 1M audio out at 64
 		{"audio on a text model is unpriced", usage.UsageRecord{Provider: usage.OpenAI, Model: "gpt-4.1", Tokens: usage.Tokens{Input: 10, AudioInput: 5}}, ""},
+		{"Anthropic fast mode has no list price", usage.UsageRecord{Provider: usage.Anthropic, Model: "claude-sonnet-4-5", Fast: true, Tokens: usage.Tokens{Input: 1}}, ""},
 		{"o3-pro has its own price", usage.UsageRecord{Provider: usage.OpenAI, Model: "o3-pro-2025-06-10", Tokens: usage.Tokens{Input: 1_000_000}}, "20"},
 	} {
 		tc.rec.Day = d

@@ -96,6 +96,9 @@ func New(opts Options) (*Client, error) {
 		Authorize: func(h http.Header) {
 			h.Set("x-api-key", key.Reveal())
 			h.Set("anthropic-version", version)
+			// Without it the usage report has no speed dimension, and fast mode (priced apart)
+			// would be summed into standard rows.
+			h.Set("anthropic-beta", fastModeBeta)
 		},
 		HTTPClient: opts.HTTPClient,
 		UserAgent:  userAgent(),

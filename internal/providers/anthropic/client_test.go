@@ -66,6 +66,9 @@ func TestClient_SendsConfiguredVersion(t *testing.T) {
 	if err := c.Check(context.Background()); err != nil {
 		t.Fatalf("Check with a configured version: %v", err)
 	}
+	if got := f.requestsTo(workspacesEndpoint)[0].Header.Get("anthropic-beta"); got != fastModeBeta {
+		t.Errorf("anthropic-beta = %q, want the fast-mode beta that adds speed to usage", got)
+	}
 	if got := f.requestsTo(workspacesEndpoint)[0].Header.Get("anthropic-version"); got != "2026-10-21" {
 		t.Errorf("anthropic-version = %q", got)
 	}

@@ -80,7 +80,7 @@ type usageKey struct {
 	model              string
 	batch, longContext bool
 	tier               usage.Tier
-	usOnly             bool
+	usOnly, fast       bool
 }
 
 func (c *Client) fetchUsage(ctx context.Context, start, end time.Time) ([]usage.UsageRecord, error) {
@@ -103,12 +103,13 @@ func (c *Client) fetchUsage(ctx context.Context, start, end time.Time) ([]usage.
 				longContext: stringOrEmpty(r.ContextWindow) == contextWindowLongRange,
 				tier:        usage.ParseTier(stringOrEmpty(r.ServiceTier)),
 				usOnly:      stringOrEmpty(r.InferenceGeo) == inferenceGeoUS,
+				fast:        stringOrEmpty(r.Speed) == speedFast,
 			}
 			rec := sums[k]
 			if rec == nil {
 				rec = &usage.UsageRecord{
 					Provider: usage.Anthropic, Day: k.day, Key: k.key, Scope: k.scope,
-					Model: k.model, Batch: k.batch, LongContext: k.longContext, Tier: k.tier, USOnly: k.usOnly,
+					Model: k.model, Batch: k.batch, LongContext: k.longContext, Tier: k.tier, USOnly: k.usOnly, Fast: k.fast,
 				}
 				sums[k] = rec
 			}
@@ -139,6 +140,7 @@ func compareUsage(a, b usage.UsageRecord) int {
 		compareBool(a.LongContext, b.LongContext),
 		cmp.Compare(a.Tier, b.Tier),
 		compareBool(a.USOnly, b.USOnly),
+		compareBool(a.Fast, b.Fast),
 	)
 }
 

@@ -125,7 +125,7 @@ func TestFetch_SendsDocumentedQueries(t *testing.T) {
 		{usageEndpoint, map[string][]string{
 			"starting_at": {"2026-08-01T00:00:00Z"}, "ending_at": {"2026-08-03T10:00:00Z"},
 			"bucket_width": {"1d"}, "limit": {"31"},
-			"group_by[]": {"api_key_id", "workspace_id", "model", "service_tier", "context_window", "inference_geo"},
+			"group_by[]": {"api_key_id", "workspace_id", "model", "service_tier", "context_window", "inference_geo", "speed"},
 		}, "page", "page_MjAyNi0wOC0wM1QwMDowMDowMFo="},
 		{costEndpoint, map[string][]string{
 			"starting_at": {"2026-08-01T00:00:00Z"}, "ending_at": {"2026-08-03T00:00:00Z"},

@@ -11,13 +11,17 @@ const usageEndpoint = "/v1/organizations/usage_report/messages"
 
 // usageGroupBy splits usage rows by every dimension that changes who is billed or at what rate.
 // inference_geo matters because US-only inference bills 1.1× (provider-apis.md correction 7).
-var usageGroupBy = []string{"api_key_id", "workspace_id", "model", "service_tier", "context_window", "inference_geo"}
+var usageGroupBy = []string{"api_key_id", "workspace_id", "model", "service_tier", "context_window", "inference_geo", "speed"}
+
+// fastModeBeta is the beta header that makes the usage report carry speed (fast mode).
+const fastModeBeta = "fast-mode-2026-02-01"
 
 // Values of the usage report's service_tier and context_window that change the price.
 const (
 	serviceTierBatch       = "batch"
 	contextWindowLongRange = "200k-1M"
 	inferenceGeoUS         = "us"
+	speedFast              = "fast"
 )
 
 // UsageBucket is one daily bucket of the messages usage report. Buckets without usage have no
@@ -45,6 +49,7 @@ type UsageResult struct {
 	ServiceTier   *string `json:"service_tier"`
 	ContextWindow *string `json:"context_window"`
 	InferenceGeo  *string `json:"inference_geo"`
+	Speed         *string `json:"speed"` // "standard" or "fast", with the fast-mode beta header
 }
 
 // CacheCreation counts the input tokens written to the prompt cache, per cache lifetime.
