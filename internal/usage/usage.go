@@ -58,6 +58,38 @@ func (p Provider) RetentionStatement() string {
 	return fmt.Sprintf("%s documents no retention limit", p)
 }
 
+// DailyBucketsPerPage is the most daily buckets one page of OpenAI's usage API or Anthropic's
+// reports holds: once mistaken for their retention.
+const DailyBucketsPerPage = 31
+
+// FirstDay returns the earliest day of any usage or cost record of the batch; ok is false when
+// it has none.
+func (b *Batch) FirstDay() (first Day, ok bool) {
+	for i := range b.Usage {
+		if d := b.Usage[i].Day; !ok || d < first {
+			first, ok = d, true
+		}
+	}
+	for i := range b.Costs {
+		if d := b.Costs[i].Day; !ok || d < first {
+			first, ok = d, true
+		}
+	}
+	return first, ok
+}
+
+// BackfillNotice is FirstDataNotice for a batch whose window reaches further back than one page
+// of daily buckets before today, the history a provider without a documented retention may or
+// may not hold. A shorter window (every poll's trailing days) gets no notice: a quiet first day
+// there says nothing about history.
+func BackfillNotice(b *Batch, today Day) string {
+	if b.Window.From >= today-DailyBucketsPerPage {
+		return ""
+	}
+	first, ok := b.FirstDay()
+	return FirstDataNotice(b.Provider, b.Window, first, ok)
+}
+
 // FirstDataNotice returns the notice a batch carries when a provider without a documented
 // retention returned nothing for the first days of the window: the first day that had data, so a
 // reader can tell how far back the provider really served. first is the earliest day of any usage

@@ -52,7 +52,7 @@ func (c *Client) Fetch(ctx context.Context, w usage.Window) (*usage.Batch, error
 		batch.Costs = costs
 	}
 
-	if n := firstDataNotice(batch, today); n != "" {
+	if n := usage.BackfillNotice(batch, today); n != "" {
 		batch.Warnings = append(batch.Warnings, n)
 	}
 
@@ -62,30 +62,6 @@ func (c *Client) Fetch(ctx context.Context, w usage.Window) (*usage.Batch, error
 	}
 	batch.Sources = sources
 	return batch, nil
-}
-
-// pageDays is the most daily buckets one usage page holds; a window reaching further back than
-// this is a backfill whose first day with data is worth stating.
-const pageDays = 31
-
-// firstDataNotice says which first day had usage or cost when the batch's window reaches more than
-// pageDays back and its first days came back empty.
-func firstDataNotice(b *usage.Batch, today usage.Day) string {
-	if b.Window.From >= today-pageDays {
-		return ""
-	}
-	first, ok := usage.Day(0), false
-	for i := range b.Usage {
-		if d := b.Usage[i].Day; !ok || d < first {
-			first, ok = d, true
-		}
-	}
-	for i := range b.Costs {
-		if d := b.Costs[i].Day; !ok || d < first {
-			first, ok = d, true
-		}
-	}
-	return usage.FirstDataNotice(usage.OpenAI, b.Window, first, ok)
 }
 
 // clampWindow limits w to [today-usage.MaxBackfillDays, today+1) and says what it cut.
