@@ -132,9 +132,11 @@ func (d *Datasource) forecast(ctx context.Context, month *computed) (*engine.For
 	return d.eng.Forecast(month.res, rv), nil
 }
 
-// window turns the dashboard's time range into whole UTC days, clamped to what the providers
-// keep (their retention before today, plus today's partial day) and to today. The notice says
-// when the range was clamped.
+// window turns the dashboard's time range into whole UTC days, clamped to what Margin reads (at
+// most usage.MaxBackfillDays complete days before today, or the documented retention when every
+// provider documents one, plus today's partial day) and to today. The notice says when the range
+// was clamped, and when a provider documents fewer days than the range covers (OpenRouter's 30);
+// OpenAI and Anthropic document no limit, and their own warnings say which first day had data.
 func (d *Datasource) window(tr backend.TimeRange) (usage.Window, string) {
 	today := usage.DayOf(d.now())
 	from := usage.DayOf(tr.From)
@@ -147,21 +149,26 @@ func (d *Datasource) window(tr backend.TimeRange) (usage.Window, string) {
 		retention = max(retention, p.RetentionDays())
 	}
 	oldest := today - usage.Day(retention)
+	limit := fmt.Sprintf("Margin reads at most %d days of usage", retention)
+	if retention < usage.MaxBackfillDays {
+		limit = fmt.Sprintf("The providers document %d days of usage", retention)
+	}
 	notice := ""
 	if from < oldest {
-		notice = fmt.Sprintf("The providers keep %d days of usage: the range starts at %s, not %s.", retention, oldest, from)
+		notice = fmt.Sprintf("%s: the range starts at %s, not %s.", limit, oldest, from)
 		from = oldest
 	}
 	to = min(to, today+1) // no usage exists after today
-	// A provider that keeps fewer days than the others (OpenRouter's 30) says so for this range.
+	// A provider that documents fewer days than the range covers (OpenRouter's 30) says so.
 	for _, p := range d.providers(nil) {
-		if kept := today - usage.Day(p.RetentionDays()); kept > from && kept < to {
-			notice = joinNotice(notice, fmt.Sprintf("%s keeps %d complete days: its spend before %s is not in this range.", p, p.RetentionDays(), kept))
+		r := p.DocumentedRetentionDays()
+		if kept := today - usage.Day(r); r > 0 && kept > from && kept < to {
+			notice = joinNotice(notice, fmt.Sprintf("%s documents its last %d completed days: its spend before %s is not in this range.", p, r, kept))
 		}
 	}
 	if to <= from {
 		if notice != "" {
-			notice = fmt.Sprintf("The range lies before the %d days the providers keep: nothing to show.", retention)
+			notice = fmt.Sprintf("The range lies before the %d days Margin reads: nothing to show.", retention)
 		}
 		return usage.Window{From: from, To: from}, notice
 	}
