@@ -53,7 +53,8 @@ type World struct {
 	// Indexes by provider, in creation order.
 	openaiProjects []*project
 	workspaces     []*workspace // Anthropic, default workspace excluded
-	orKeys         []*source
+	orKeys         []*source      // listed keys, every workspace; deleted keys are not
+	orWorkspaces   []*orWorkspace // OpenRouter, default workspace excluded
 
 	configMap map[string][]usage.SourceRef
 	owner     map[usage.SourceRef]int // true owner (customer index) of every source reference
