@@ -163,3 +163,15 @@ func (w *World) Tokens(p usage.Provider, d usage.Day) int64 {
 
 // FirstDay is the first day the world has usage on; nothing exists before it.
 func (w *World) FirstDay() usage.Day { return w.first }
+
+// UnlistedSources returns the sources whose spend no key listing shows (the deleted OpenRouter
+// key): the account-level /activity is the only place their spend appears.
+func (w *World) UnlistedSources() []usage.SourceRef {
+	var refs []usage.SourceRef
+	for _, s := range w.sources {
+		if s.deletedFrom != 0 {
+			refs = append(refs, s.ref())
+		}
+	}
+	return refs
+}

@@ -52,7 +52,7 @@ type World struct {
 
 	// Indexes by provider, in creation order.
 	openaiProjects []*project
-	workspaces     []*workspace // Anthropic, default workspace excluded
+	workspaces     []*workspace   // Anthropic, default workspace excluded
 	orKeys         []*source      // listed keys, every workspace; deleted keys are not
 	orWorkspaces   []*orWorkspace // OpenRouter, default workspace excluded
 
