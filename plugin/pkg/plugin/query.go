@@ -90,6 +90,9 @@ func (d *Datasource) answer(ctx context.Context, dq backend.DataQuery) backend.D
 			return backend.ErrDataResponseWithSource(backend.StatusBadGateway, backend.ErrorSourceDownstream, d.explain(err))
 		}
 		in.Result, in.Report = c.res, c.reportFor(in.TargetMargin)
+		if q.QueryType != models.QueryForecast {
+			notice = joinNotice(notice, historyNotice(in.Result, w, usage.DayOf(d.now()), d.providers(q)))
+		}
 	}
 	frames := viewFuncs[q.QueryType](in)
 	meta := frames[0].Meta
@@ -173,6 +176,34 @@ func (d *Datasource) window(tr backend.TimeRange) (usage.Window, string) {
 		return usage.Window{From: from, To: from}, notice
 	}
 	return usage.Window{From: from, To: to}, notice
+}
+
+// historyNotice is the observed side of retention: for a range reaching further back than one
+// page of daily buckets, which first day had data for each provider that documents no retention
+// (OpenAI, Anthropic). The fact cache keeps facts per day, not the fetches' own warnings, so the
+// notice is stated from the result against this query's range.
+func historyNotice(res *engine.Result, w usage.Window, today usage.Day, providers []usage.Provider) string {
+	if w.From >= today-usage.DailyBucketsPerPage {
+		return ""
+	}
+	first := map[usage.Provider]usage.Day{}
+	for i := range res.Rows {
+		r := &res.Rows[i]
+		if d, ok := first[r.Provider]; !ok || r.Day < d {
+			first[r.Provider] = r.Day
+		}
+	}
+	notice := ""
+	for _, p := range providers {
+		if p.DocumentedRetentionDays() > 0 {
+			continue
+		}
+		d, ok := first[p]
+		if n := usage.FirstDataNotice(p, w, d, ok); n != "" {
+			notice = joinNotice(notice, n+".")
+		}
+	}
+	return notice
 }
 
 func joinNotice(a, b string) string {
