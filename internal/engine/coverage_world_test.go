@@ -102,7 +102,7 @@ func TestSimulatedWorld_HistoryAsFarAsServed(t *testing.T) {
 	for _, b := range f.Batches {
 		var notice string
 		for _, warn := range b.Warnings {
-			if strings.Contains(warn, "first day with data") || strings.Contains(warn, "30 completed days") {
+			if strings.Contains(warn, "first day with data") || strings.Contains(warn, "30 completed UTC days") {
 				notice = warn
 			}
 		}
@@ -114,7 +114,7 @@ func TestSimulatedWorld_HistoryAsFarAsServed(t *testing.T) {
 				t.Errorf("%s: window %s, notice %q; want the whole window and %q", b.Provider, b.Window, notice, want)
 			}
 		case usage.OpenRouter:
-			if b.Window.From != eng.Today()-30 || !strings.Contains(notice, "serves the last 30 completed days only") {
+			if b.Window.From != eng.Today()-30 || !strings.Contains(notice, "OpenRouter documents /activity as the last 30 completed UTC days only") {
 				t.Errorf("openrouter: window %s, notice %q; want its documented 30 days", b.Window, notice)
 			}
 		}

@@ -191,7 +191,7 @@ func clampWindow(w usage.Window, today usage.Day) (usage.Window, []string) {
 	earliest := today - usage.Day(days)
 	var warnings []string
 	if w.From < earliest {
-		warnings = append(warnings, fmt.Sprintf("openrouter: window starts %s but /activity serves the last %d completed days only: reading from %s", w.From, days, earliest))
+		warnings = append(warnings, fmt.Sprintf("openrouter: window starts %s but OpenRouter documents /activity as the last %d completed UTC days only: reading from %s", w.From, days, earliest))
 		w.From = earliest
 	}
 	if w.To > today {
