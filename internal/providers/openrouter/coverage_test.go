@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
@@ -282,5 +283,72 @@ func TestListWorkspaceKeys_SendsWorkspaceID(t *testing.T) {
 	want := "/api/v1/keys?include_disabled=true&offset=0&workspace_id=" + wsResearch
 	if got := f.seen(); len(got) != 1 || got[0] != want {
 		t.Errorf("requests %q, want %q", got, want)
+	}
+}
+
+// TestUnlistedUsage_Property checks over generated activity that the unlisted rest never goes
+// negative and that, per day and model, listed keys plus the unlisted rest bill exactly the account's
+// spend, or the keys' own figures where they exceed it (with a warning).
+func TestUnlistedUsage_Property(t *testing.T) {
+	w := usage.Window{From: day("2026-08-01"), To: day("2026-08-31")}
+	models := []string{"a/x", "b/y", "c/z"}
+	for seed := uint64(1); seed <= 300; seed++ {
+		rng := rand.New(rand.NewPCG(seed, 7))
+		row := func(d usage.Day, model string, usd ledger.Money, tokens int64) ActivityItem {
+			return ActivityItem{Date: d.String(), Model: model, Usage: USD(usd), Requests: tokens / 100, PromptTokens: tokens, CompletionTokens: tokens / 10}
+		}
+		sums := map[usageKey]*usage.UsageRecord{}
+		var account []ActivityItem
+		type dm struct {
+			d usage.Day
+			m string
+		}
+		listed, total := map[dm]ledger.Money{}, map[dm]ledger.Money{}
+		for n := rng.IntN(20); n > 0; n-- {
+			d := w.From + usage.Day(rng.IntN(w.Days()+2)) - 1 // now and then outside the window
+			m := models[rng.IntN(len(models))]
+			keySpend := ledger.Money(rng.Int64N(5_000_000_000))
+			rest := ledger.Money(rng.Int64N(3_000_000_000))
+			if rng.IntN(5) == 0 {
+				rest = -keySpend / 2 // the keys' reads ran ahead of the account's
+			}
+			tokens := rng.Int64N(1_000_000)
+			if rng.IntN(4) > 0 { // some spend only the account sees
+				key := keyRef(fmt.Sprintf("%064d", rng.IntN(3)))
+				if err := addActivity(sums, w, key, []ActivityItem{row(d, m, keySpend, tokens)}); err != nil {
+					t.Fatal(err)
+				}
+				if w.Contains(d) {
+					listed[dm{d, m}] += keySpend
+				}
+			} else {
+				keySpend = 0
+			}
+			account = append(account, row(d, m, keySpend+rest, tokens+rng.Int64N(1000)))
+			if w.Contains(d) {
+				total[dm{d, m}] += keySpend + rest
+			}
+		}
+		out, warnings, err := unlistedUsage(w, sums, account)
+		if err != nil {
+			t.Fatal(err)
+		}
+		unlisted := map[dm]ledger.Money{}
+		for _, r := range out {
+			if r.Billed < 0 || r.Tokens.Input < 0 || r.Tokens.Output < 0 || r.Requests < 0 || r.Key != usage.OpenRouterUnlisted || !w.Contains(r.Day) {
+				t.Fatalf("seed %d: unlisted record %+v", seed, r)
+			}
+			unlisted[dm{r.Day, r.Model}] += r.Billed
+		}
+		over := false
+		for k, acct := range total {
+			if got, want := listed[k]+unlisted[k], max(listed[k], acct); got != want {
+				t.Errorf("seed %d %s %s: listed %s + unlisted %s = %s, want %s (account %s)", seed, k.d, k.m, listed[k], unlisted[k], got, want, acct)
+			}
+			over = over || listed[k] > acct
+		}
+		if over != (len(warnings) > 0) {
+			t.Errorf("seed %d: warnings %q, listed keys over the account: %v", seed, warnings, over)
+		}
 	}
 }

@@ -161,19 +161,22 @@ func unlistedUsage(w usage.Window, sums map[usageKey]*usage.UsageRecord, account
 			warnings = append(warnings, fmt.Sprintf("openrouter: %s %s: the listed keys spent %s but the account-level /activity has no such row; keeping the keys' figures", dm.day, dm.model, l.Billed))
 		}
 	}
+	var none usage.UsageRecord
 	for dm, t := range total {
 		rec := *t
-		if l := listed[dm]; l != nil {
-			if l.Billed > t.Billed {
-				warnings = append(warnings, fmt.Sprintf("openrouter: %s %s: the listed keys spent %s, more than the account-level /activity's %s; keeping the keys' figures", dm.day, dm.model, l.Billed, t.Billed))
-			}
-			rec.Billed = max(0, t.Billed-l.Billed)
-			rec.Requests = max(0, t.Requests-l.Requests)
-			rec.Tokens = usage.Tokens{
-				Input:     max(0, t.Tokens.Input-l.Tokens.Input),
-				Output:    max(0, t.Tokens.Output-l.Tokens.Output),
-				Reasoning: max(0, t.Tokens.Reasoning-l.Tokens.Reasoning),
-			}
+		l := listed[dm]
+		if l == nil {
+			l = &none
+		}
+		if l.Billed > t.Billed {
+			warnings = append(warnings, fmt.Sprintf("openrouter: %s %s: the listed keys spent %s, more than the account-level /activity's %s; keeping the keys' figures", dm.day, dm.model, l.Billed, t.Billed))
+		}
+		rec.Billed = max(0, t.Billed-l.Billed)
+		rec.Requests = max(0, t.Requests-l.Requests)
+		rec.Tokens = usage.Tokens{
+			Input:     max(0, t.Tokens.Input-l.Tokens.Input),
+			Output:    max(0, t.Tokens.Output-l.Tokens.Output),
+			Reasoning: max(0, t.Tokens.Reasoning-l.Tokens.Reasoning),
 		}
 		if rec.Billed == 0 && rec.Requests == 0 && rec.Tokens.Total() == 0 {
 			continue
