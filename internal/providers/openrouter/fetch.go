@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"net/http"
 	"slices"
 
@@ -91,7 +92,7 @@ const unlistedName = "spend of keys not listed (deleted keys, other workspaces)"
 func (c *Client) listAllKeys(ctx context.Context) ([]Key, []string, error) {
 	var keys []Key
 	seen := map[string]bool{}
-	add := func(it func(func(Key, error) bool), where string) error {
+	add := func(it iter.Seq2[Key, error], where string) error {
 		for k, err := range it {
 			if err != nil {
 				return fmt.Errorf("listing openrouter keys%s: %w", where, err)
