@@ -178,3 +178,41 @@ func TestWorld_HistoryBeyond31Days(t *testing.T) {
 		}
 	}
 }
+
+func TestOpenRouterActivity_ByWorkspace(t *testing.T) {
+	w := demo(t)
+	research := w.orWorkspaces[0].id
+	type rows struct {
+		Data []struct {
+			Date        string `json:"date"`
+			Model       string `json:"model"`
+			Requests    int64  `json:"requests"`
+			WorkspaceID string `json:"workspace_id"`
+		} `json:"data"`
+	}
+	var grouped, filtered, all rows
+	getOK(t, w, "/openrouter/api/v1/activity?group_by=workspace", openrouterAuth, &grouped)
+	getOK(t, w, "/openrouter/api/v1/activity?workspace_id="+research, openrouterAuth, &filtered)
+	getOK(t, w, "/openrouter/api/v1/activity", openrouterAuth, &all)
+	perWS := map[string]int64{}
+	for _, r := range grouped.Data {
+		perWS[r.WorkspaceID] += r.Requests
+	}
+	var researchReqs, allReqs int64
+	for _, r := range filtered.Data {
+		if r.WorkspaceID != "" {
+			t.Fatalf("workspace_id without group_by: %+v", r)
+		}
+		researchReqs += r.Requests
+	}
+	for _, r := range all.Data {
+		allReqs += r.Requests
+	}
+	if len(perWS) != 2 || perWS[research] != researchReqs || researchReqs == 0 ||
+		perWS[research]+perWS[w.openrouterWorkspace()] != allReqs {
+		t.Errorf("requests per workspace %v, research filter %d, all %d", perWS, researchReqs, allReqs)
+	}
+	if r := get(t, w, "/openrouter/api/v1/activity?workspace_id=nope", openrouterAuth); r.status != http.StatusNotFound {
+		t.Errorf("unknown workspace: status %d, want 404", r.status)
+	}
+}
