@@ -317,8 +317,10 @@ type Batch struct {
 type Source interface {
 	Provider() Provider
 	// Fetch returns usage, billed cost and source names for the window. Implementations follow
-	// every page and clamp the window to what the provider serves: usage up to now (today's
-	// partial day included when the window reaches it), billed cost for complete days only.
+	// every page and clamp the window to the provider's RetentionDays: usage up to now (today's
+	// partial day included when the window reaches it), billed cost for complete days only. A
+	// provider without a documented retention adds a BackfillNotice when the window's first
+	// days came back empty.
 	Fetch(ctx context.Context, w Window) (*Batch, error)
 	// Check makes one cheap authenticated call and returns why it fails, if it does.
 	Check(ctx context.Context) error
