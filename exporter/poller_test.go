@@ -65,8 +65,10 @@ func truth(t *testing.T, w *simulator.World, eng *engine.Engine) ledger.Money {
 	var billed ledger.Money
 	from := today
 	for _, p := range usage.Providers {
-		from = min(from, today-usage.Day(p.RetentionDays()))
-		for d := today - usage.Day(p.RetentionDays()); d < today; d++ {
+		// The first fill reads the default backfill window, within what each provider serves.
+		back := usage.Day(min(DefaultBackfillDays, p.RetentionDays()))
+		from = min(from, today-back)
+		for d := today - back; d < today; d++ {
 			billed += w.BilledTotal(p, d)
 		}
 	}

@@ -110,12 +110,13 @@ func TestReport_DemoCSV(t *testing.T) {
 }
 
 func TestReport_DaysCappedWithANote(t *testing.T) {
-	_, errOut, err := runCLI(t, "report", "--demo", "--days=90", "--format=json")
+	_, errOut, err := runCLI(t, "report", "--demo", "--days=400", "--format=json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(errOut, "capped to 31") {
-		t.Errorf("stderr %q does not say the window was capped", errOut)
+	if !strings.Contains(errOut, "--days 400 capped to 365: Margin reads at most 365 days") ||
+		!strings.Contains(errOut, "openrouter documents only its last 30 completed days") {
+		t.Errorf("stderr %q does not say the window was capped and what OpenRouter documents", errOut)
 	}
 }
 

@@ -18,7 +18,7 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs := newFlagSet("report", stderr)
 	var src sourceFlags
 	src.register(fs)
-	days := fs.Int("days", 0, "the N complete UTC days before today (default: backfill_days, at most 31)")
+	days := fs.Int("days", 0, "the N complete UTC days before today (default: backfill_days, at most 365)")
 	format := fs.String("format", "table", "output format: table, json or csv")
 	if err := parseFlags(fs, args); err != nil {
 		return err

@@ -41,7 +41,7 @@ const (
 // Config is a parsed and validated config file.
 type Config struct {
 	ReportingCurrency string        // lower-case ISO 4217; only "usd" today
-	BackfillDays      int           // 1..31
+	BackfillDays      int           // 1..usage.MaxBackfillDays (365)
 	PollInterval      time.Duration // exporter only
 	StateFile         string        // exporter only; relative paths are relative to the config file
 	TargetMargin      ledger.Rate   // gross margin the plans view prices for, in (0, 1)

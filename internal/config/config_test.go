@@ -80,9 +80,9 @@ func TestParse_BadFiles(t *testing.T) {
 		{"unknown_key", "providers.openai.admin_kye: unknown key (line 3)"},
 		{"unknown_top_key", "backfil_days: unknown key (line 1)"},
 		{"currency", `reporting_currency: "eur" is not supported: only usd (line 1)`},
-		{"backfill_days_range", `backfill_days: want a whole number of days from 1 to 31 (the providers keep 31), got "40" (line 1)`},
+		{"backfill_days_range", `backfill_days: want a whole number of days from 1 to 365 (OpenRouter documents 30 completed days; OpenAI and Anthropic document no limit), got "366" (line 1)`},
 		{"target_margin_range", `target_margin: want a gross margin between 0 and 1 such as 0.65, got "65" (line 1)`},
-		{"backfill_days_text", `backfill_days: want a whole number of days from 1 to 31 (the providers keep 31), got "week" (line 1)`},
+		{"backfill_days_text", `backfill_days: want a whole number of days from 1 to 365 (OpenRouter documents 30 completed days; OpenAI and Anthropic document no limit), got "week" (line 1)`},
 		{"poll_interval_short", "poll_interval: 30s is too short: at least 1m0s (line 1)"},
 		{"poll_interval_text", `poll_interval: want a duration such as 5m, got "soon" (line 1)`},
 		{"base_url_scheme", `providers.anthropic.base_url: want an absolute http or https URL, got "ftp://api.anthropic.com" (line 3)`},
@@ -159,6 +159,41 @@ func TestParse_Defaults(t *testing.T) {
 	opts := cfg.EngineOptions()
 	if opts.OpenAI != nil || opts.Anthropic != nil || opts.OpenRouter != nil || opts.Stripe != nil {
 		t.Fatalf("keyless sources must be off: %+v", opts)
+	}
+}
+
+func TestParse_BackfillDaysBounds(t *testing.T) {
+	const msg = `backfill_days: want a whole number of days from 1 to 365 (OpenRouter documents 30 completed days; OpenAI and Anthropic document no limit), got `
+	tests := []struct {
+		value   string
+		want    int
+		wantErr string
+	}{
+		{"1", 1, ""},
+		{"31", 31, ""},
+		{"90", 90, ""},
+		{"365", 365, ""},
+		{"0", 0, msg + `"0" (line 1)`},
+		{"366", 0, msg + `"366" (line 1)`},
+		{"-3", 0, msg + `"-3" (line 1)`},
+		{"1.5", 0, msg + `"1.5" (line 1)`},
+	}
+	for _, tt := range tests {
+		cfg, err := Parse([]byte("backfill_days: "+tt.value+"\n"), ParseOptions{LookupEnv: lookup(nil)})
+		switch {
+		case tt.wantErr != "":
+			if err == nil || err.Error() != tt.wantErr {
+				t.Errorf("backfill_days %s: error %v, want %q", tt.value, err, tt.wantErr)
+			}
+		case err != nil:
+			t.Errorf("backfill_days %s: %v", tt.value, err)
+		case cfg.BackfillDays != tt.want || cfg.EngineOptions().BackfillDays != tt.want:
+			t.Errorf("backfill_days %s: got %d, engine %d", tt.value, cfg.BackfillDays, cfg.EngineOptions().BackfillDays)
+		}
+	}
+	cfg, err := Parse([]byte("reporting_currency: usd\n"), ParseOptions{LookupEnv: lookup(nil)})
+	if err != nil || cfg.BackfillDays != 31 {
+		t.Errorf("default backfill_days = %d (%v), want 31", cfg.BackfillDays, err)
 	}
 }
 
@@ -316,7 +351,7 @@ prices:
 	_, err := Parse([]byte(src), ParseOptions{LookupEnv: lookup(testEnv), ReadFile: func(string) ([]byte, error) { return []byte("sk-admin-FILE"), nil }})
 	want := strings.Join([]string{
 		`reporting_currency: "gbp" is not supported: only usd (line 1)`,
-		`backfill_days: want a whole number of days from 1 to 31 (the providers keep 31), got "0" (line 2)`,
+		`backfill_days: want a whole number of days from 1 to 365 (OpenRouter documents 30 completed days; OpenAI and Anthropic document no limit), got "0" (line 2)`,
 		`poll_interval: 10s is too short: at least 1m0s (line 3)`,
 		`providers.openai.base_url: want an absolute http or https URL, got "nope" (line 8)`,
 		`providers.openai: set admin_key or admin_key_file, not both (line 6)`,
@@ -422,12 +457,12 @@ func TestLoad_ResolvesFilesBesideTheConfig(t *testing.T) {
 	if cfg.OpenAI.Key.Reveal() != "sk-admin-LOADFILE" || cfg.StateFile != filepath.Join(dir, "margin-state.json") {
 		t.Fatalf("key %q, state file %s", cfg.OpenAI.Key.Reveal(), cfg.StateFile)
 	}
-	if err := os.WriteFile(path, []byte("backfill_days: 99\n"), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte("backfill_days: 999\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	_, err = Load(path)
 	var fe *FileError
-	if !errors.As(err, &fe) || err.Error() != "config file "+path+":\n"+`backfill_days: want a whole number of days from 1 to 31 (the providers keep 31), got "99" (line 1)` {
+	if !errors.As(err, &fe) || err.Error() != "config file "+path+":\n"+`backfill_days: want a whole number of days from 1 to 365 (OpenRouter documents 30 completed days; OpenAI and Anthropic document no limit), got "999" (line 1)` {
 		t.Fatalf("Load error: %v", err)
 	}
 	if _, err := Load(filepath.Join(dir, "missing.yaml")); !errors.Is(err, os.ErrNotExist) {

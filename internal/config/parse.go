@@ -225,7 +225,7 @@ func (p *parser) root(n *yaml.Node) {
 			}
 			p.cfg.ReportingCurrency = s
 		},
-		"backfill_days": p.intField(&p.cfg.BackfillDays, 1, 31, "want a whole number of days from 1 to 31 (the providers keep 31)"),
+		"backfill_days": p.intField(&p.cfg.BackfillDays, 1, usage.MaxBackfillDays, "want a whole number of days from 1 to 365 (OpenRouter documents 30 completed days; OpenAI and Anthropic document no limit)"),
 		"poll_interval": p.durationField(&p.cfg.PollInterval, MinPollInterval, "5m"),
 		"target_margin": func(path string, v *yaml.Node) {
 			s, ok := p.scalar(path, v)

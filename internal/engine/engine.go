@@ -109,8 +109,11 @@ func (e *Engine) Catalog() *catalog.Catalog { return e.catalog }
 // Today is the current UTC day by the engine's clock.
 func (e *Engine) Today() usage.Day { return usage.DayOf(e.opts.Now()) }
 
-// Window returns the last n complete UTC days, capped at what the providers keep. The note is
-// non-empty when the window was capped.
+// Window returns the last n complete UTC days, capped at usage.MaxBackfillDays, or at the
+// documented retention when every configured provider documents one (OpenRouter alone: 30). The
+// note is non-empty when the window was capped or a provider documents fewer days than asked
+// for; OpenAI and Anthropic document no retention, so what they served is only known after the
+// fetch (their batches say which first day had data).
 func (e *Engine) Window(n int) (usage.Window, string) {
 	if n <= 0 {
 		n = e.opts.BackfillDays
@@ -121,12 +124,16 @@ func (e *Engine) Window(n int) (usage.Window, string) {
 	}
 	note := ""
 	if n > maxDays {
-		note = fmt.Sprintf("--days %d capped to %d: the providers keep no older usage", n, maxDays)
+		reason := fmt.Sprintf("Margin reads at most %d days", usage.MaxBackfillDays)
+		if maxDays < usage.MaxBackfillDays {
+			reason = "the configured providers document no older usage"
+		}
+		note = fmt.Sprintf("--days %d capped to %d: %s", n, maxDays, reason)
 		n = maxDays
 	}
 	for _, p := range e.providers {
-		if r := p.Provider().RetentionDays(); n > r {
-			note = joinNote(note, fmt.Sprintf("%s keeps only %d complete days", p.Provider(), r))
+		if r := p.Provider().DocumentedRetentionDays(); r > 0 && n > r {
+			note = joinNote(note, fmt.Sprintf("%s documents only its last %d completed days", p.Provider(), r))
 		}
 	}
 	return usage.LastCompleteDays(e.opts.Now(), n), note

@@ -118,13 +118,17 @@ func (w *World) parseAnthropicWindow(q url.Values, costs bool) (anthropicWindow,
 	return win, ""
 }
 
+// each calls fn for the buckets of one page and returns the start of the next page (0 if none).
+// Only buckets that end before or at ending_at are returned ("Time buckets that end before this
+// timestamp will be returned"): ending_at = now leaves out today's 1-day bucket, which ends at
+// the next midnight (provider-apis.md, correction 5).
 func (win anthropicWindow) each(fn func(t0, t1 int64)) (next int64) {
 	cur := win.start
-	for n := 0; n < win.limit && cur < win.end; n++ {
+	for n := 0; n < win.limit && cur+win.width <= win.end; n++ {
 		fn(cur, cur+win.width)
 		cur += win.width
 	}
-	if cur < win.end {
+	if cur+win.width <= win.end {
 		return cur
 	}
 	return 0

@@ -80,6 +80,14 @@ type source struct {
 	owner     int        // customer index, -1 internal or unmapped
 	created   time.Time
 	disabled  bool
+	// orWorkspace is the OpenRouter workspace of a key; nil is the default workspace.
+	orWorkspace *orWorkspace
+	// deletedFrom is the first day an OpenRouter key no longer exists (0: never deleted): it has
+	// no usage from then on, and no key listing shows it.
+	deletedFrom usage.Day
+	// ownerInactive marks an OpenAI key whose owner lost access to its project: the key list
+	// shows it only when asked with owner_project_access=any (or inactive).
+	ownerInactive bool
 }
 
 func (s *source) ref() usage.SourceRef {
@@ -439,6 +447,8 @@ func (w *World) buildCompany() {
 	// A disabled key with no recent usage: listed only with include_disabled=true.
 	w.orKeys = append(w.orKeys, &source{provider: usage.OpenRouter, id: w.orHash("internal", "old-prototype"), name: "old-prototype", owner: -1, created: created.AddDate(0, -2, 0), disabled: true})
 
+	w.addCoverageShapes(created, &openaiKeys, &anthropicKeys)
+
 	for _, ref := range []usage.SourceRef{
 		usage.Ref(usage.OpenAI, usage.KindProject, production.id), usage.Ref(usage.OpenAI, usage.KindProject, sandbox.id),
 		workspaceRef(prodWS), workspaceRef(internalWS), workspaceRef(nil),
@@ -678,7 +688,7 @@ func portion(f, o0, o1 int64) int64 {
 
 // usageIn returns the stream's usage on day d between o0 and o1 seconds, never past the world's now.
 func (w *World) usageIn(st *stream, d usage.Day, o0, o1 int64) dayUsage {
-	if d < w.first || d > w.today {
+	if d < w.first || d > w.today || (st.src.deletedFrom != 0 && d >= st.src.deletedFrom) {
 		return dayUsage{}
 	}
 	if d == w.today {

@@ -526,8 +526,13 @@ func (w *World) openaiKeyList(rw http.ResponseWriter, r *http.Request) {
 		openaiError(rw, http.StatusBadRequest, "invalid_request_error", msg, "limit")
 		return
 	}
+	keys, msg := keysByOwnerAccess(proj.keys, q.Get("owner_project_access"))
+	if msg != "" {
+		openaiError(rw, http.StatusBadRequest, "invalid_request_error", msg, "owner_project_access")
+		return
+	}
 	id := func(s *source) string { return s.id }
-	page, more, ok := afterPage(proj.keys, id, q.Get("after"), limit)
+	page, more, ok := afterPage(keys, id, q.Get("after"), limit)
 	if !ok {
 		openaiError(rw, http.StatusBadRequest, "invalid_request_error", "Invalid value for 'after': unknown key id.", "after")
 		return
@@ -544,7 +549,7 @@ func (w *World) openaiKeyList(rw http.ResponseWriter, r *http.Request) {
 		j.str("redacted_value", "sk-proj-****"+s.id[len(s.id)-4:])
 		j.int("created_at", s.created.Unix())
 		j.int("last_used_at", w.now.Unix()-int64(w.hash("last-used", s.id)%3600))
-		j.str("owner_project_access", "active")
+		j.str("owner_project_access", ownerAccess(s))
 		j.obj("owner")
 		if s.owner < 0 {
 			j.str("type", "user")
@@ -600,4 +605,35 @@ func writeListEnd[T any](j *jw, page []T, id func(T) string, more bool) {
 		j.null("last_id")
 	}
 	j.bool("has_more", more)
+}
+
+// keysByOwnerAccess filters a project's keys by owner_project_access (active, inactive or any).
+// Without it only keys whose owner still has project access are listed: the membership-based
+// visibility that "may exclude some enabled keys" (provider-apis.md, correction 3).
+func keysByOwnerAccess(keys []*source, access string) ([]*source, string) {
+	switch access {
+	case "any":
+		return keys, ""
+	case "", "active", "inactive":
+	default:
+		return nil, "Invalid value for 'owner_project_access': expected 'active', 'inactive' or 'any'."
+	}
+	want := "active"
+	if access == "inactive" {
+		want = "inactive"
+	}
+	var out []*source
+	for _, s := range keys {
+		if ownerAccess(s) == want {
+			out = append(out, s)
+		}
+	}
+	return out, ""
+}
+
+func ownerAccess(s *source) string {
+	if s.ownerInactive {
+		return "inactive"
+	}
+	return "active"
 }

@@ -21,6 +21,7 @@ func (w *World) openrouterHandler() http.Handler {
 	mgmt.HandleFunc("GET /keys/{hash}", w.openrouterKey)
 	mgmt.HandleFunc("GET /key", func(rw http.ResponseWriter, r *http.Request) { w.openrouterCurrentKey(rw, true) })
 	mgmt.HandleFunc("GET /credits", w.openrouterCredits)
+	mgmt.HandleFunc("GET /workspaces", w.openrouterWorkspacesList)
 	mgmt.HandleFunc("/", func(rw http.ResponseWriter, r *http.Request) {
 		openrouterError(rw, http.StatusNotFound, "Not Found")
 	})
@@ -72,7 +73,9 @@ type activityRow struct {
 	requests, prompt, completion, think int64
 }
 
-// GET /activity — the last 30 completed UTC days, optionally one day and one key.
+// GET /activity — the last 30 completed UTC days, optionally one day, one key and one workspace.
+// Without a key filter it is the whole account's: every workspace, deleted keys included, rows
+// aggregated by day, model and endpoint (per workspace too with group_by=workspace).
 func (w *World) openrouterActivity(rw http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	from, to := w.today-30, w.today-1
@@ -86,24 +89,49 @@ func (w *World) openrouterActivity(rw http.ResponseWriter, r *http.Request) {
 	}
 	hash := q.Get("api_key_hash")
 	byWorkspace := q.Get("group_by") == "workspace"
-	if ws := q.Get("workspace_id"); ws != "" && ws != w.openrouterWorkspace() {
-		hash = "-" // no key lives in another workspace
+	ws := q.Get("workspace_id")
+	if ws != "" && !w.openrouterWorkspaceKnown(ws) {
+		openrouterError(rw, http.StatusNotFound, "Workspace not found")
+		return
 	}
 	var streams []*stream
 	for _, st := range w.streams {
-		if st.api == apiActivity && (hash == "" || st.src.id == hash) {
+		if st.api == apiActivity && (hash == "" || st.src.id == hash) && (ws == "" || w.workspaceOf(st.src) == ws) {
 			streams = append(streams, st)
 		}
+	}
+	// Rows are per model, and per workspace when grouped by it: workspace k's rows sit at
+	// k*len(openrouterModels) (0 is the default workspace).
+	slot := func(st *stream) int {
+		i := modelIndex(st.or)
+		if byWorkspace && st.src.orWorkspace != nil {
+			for k, o := range w.orWorkspaces {
+				if o == st.src.orWorkspace {
+					i += (k + 1) * len(openrouterModels)
+				}
+			}
+		}
+		return i
+	}
+	slots := len(openrouterModels)
+	if byWorkspace {
+		slots *= len(w.orWorkspaces) + 1
+	}
+	workspaceAt := func(i int) string {
+		if k := i / len(openrouterModels); k > 0 {
+			return w.orWorkspaces[k-1].id
+		}
+		return w.openrouterWorkspace()
 	}
 	j := jw{b: make([]byte, 0, 2*flushBytes)}
 	j.streaming(rw)
 	j.open('{')
 	j.arr("data")
 	for d := from; d <= to; d++ {
-		rows := make([]activityRow, len(openrouterModels))
+		rows := make([]activityRow, slots)
 		for _, st := range streams {
 			u := w.usageIn(st, d, 0, secondsPerDay)
-			i := modelIndex(st.or)
+			i := slot(st)
 			rows[i].m = st.or
 			st.costItems(u, func(ci costItem) { rows[i].usage += ci.amount })
 			rows[i].requests += u.requests
@@ -111,7 +139,7 @@ func (w *World) openrouterActivity(rw http.ResponseWriter, r *http.Request) {
 			rows[i].completion += u.output
 			rows[i].think += u.reasoning
 		}
-		for _, row := range rows {
+		for i, row := range rows {
 			if row.m == nil || row.requests == 0 {
 				continue
 			}
@@ -128,7 +156,7 @@ func (w *World) openrouterActivity(rw http.ResponseWriter, r *http.Request) {
 			j.int("completion_tokens", row.completion)
 			j.int("reasoning_tokens", row.think)
 			if byWorkspace {
-				j.str("workspace_id", w.openrouterWorkspace())
+				j.str("workspace_id", workspaceAt(i))
 			}
 			j.close('}')
 		}
@@ -185,7 +213,7 @@ func (w *World) writeOpenRouterKey(j *jw, s *source) {
 	j.null("updated_at")
 	j.null("expires_at")
 	j.null("creator_user_id")
-	j.str("workspace_id", w.openrouterWorkspace())
+	j.str("workspace_id", w.workspaceOf(s))
 	j.close('}')
 }
 
@@ -202,12 +230,18 @@ func (w *World) openrouterKeys(rw http.ResponseWriter, r *http.Request) {
 		offset = n
 	}
 	withDisabled := q.Get("include_disabled") == "true"
+	// Without workspace_id, the default workspace's keys (provider-apis.md, correction 8).
+	ws := q.Get("workspace_id")
+	if ws == "" {
+		ws = w.openrouterWorkspace()
+	} else if !w.openrouterWorkspaceKnown(ws) {
+		openrouterError(rw, http.StatusNotFound, "Workspace not found")
+		return
+	}
 	var keys []*source
-	if ws := q.Get("workspace_id"); ws == "" || ws == w.openrouterWorkspace() {
-		for _, s := range w.orKeys {
-			if !s.disabled || withDisabled {
-				keys = append(keys, s)
-			}
+	for _, s := range w.orKeys {
+		if (!s.disabled || withDisabled) && w.workspaceOf(s) == ws {
+			keys = append(keys, s)
 		}
 	}
 	j := jw{}
@@ -269,11 +303,16 @@ func (w *World) openrouterCurrentKey(rw http.ResponseWriter, management bool) {
 	writeJSON(rw, http.StatusOK, j.b)
 }
 
-// GET /credits
+// GET /credits — the account's spend, deleted keys' included.
 func (w *World) openrouterCredits(rw http.ResponseWriter, r *http.Request) {
 	var used ledger.Money
-	for _, s := range w.orKeys {
-		used += w.keySpend(s, w.first)
+	for _, st := range w.streams {
+		if st.api != apiActivity {
+			continue
+		}
+		for d := w.first; d <= w.today; d++ {
+			st.costItems(w.usageIn(st, d, 0, secondsPerDay), func(ci costItem) { used += ci.amount })
+		}
 	}
 	credits := (used/(1000*ledger.Dollar) + 2) * 1000 * ledger.Dollar
 	j := jw{}

@@ -462,39 +462,88 @@ func TestAnthropicUsage_ReportsNullsForDefaultWorkspaceAndWorkbench(t *testing.T
 	}
 }
 
+// activityPerDay sums the usage of an /activity response per date.
+func activityPerDay(t *testing.T, w *World, query string, perDay map[string]ledger.Money) {
+	t.Helper()
+	var act struct {
+		Data []struct {
+			Date  string      `json:"date"`
+			Usage json.Number `json:"usage"`
+		} `json:"data"`
+	}
+	getOK(t, w, "/openrouter/api/v1/activity"+query, openrouterAuth, &act)
+	for _, row := range act.Data {
+		m, err := ledger.ParseDollars(row.Usage.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		perDay[row.Date] += m
+	}
+}
+
 func TestOpenRouterActivity_SumsToBilledTotalAndStopsYesterday(t *testing.T) {
 	w := demo(t)
 	today := usage.DayOf(testNow)
-	var keys struct {
+	// Every listed key of every workspace, one /activity call each.
+	var workspaces struct {
 		Data []struct {
-			Hash string `json:"hash"`
+			ID string `json:"id"`
 		} `json:"data"`
+		TotalCount int `json:"total_count"`
 	}
-	getOK(t, w, "/openrouter/api/v1/keys", openrouterAuth, &keys)
-	perDay := map[string]ledger.Money{}
-	for _, k := range keys.Data {
-		var act struct {
+	getOK(t, w, "/openrouter/api/v1/workspaces", openrouterAuth, &workspaces)
+	if len(workspaces.Data) != 2 || workspaces.TotalCount != 2 {
+		t.Fatalf("workspaces %+v, want the default one and Research", workspaces)
+	}
+	listed := map[string]ledger.Money{}
+	for _, ws := range workspaces.Data {
+		var keys struct {
 			Data []struct {
-				Date  string      `json:"date"`
-				Usage json.Number `json:"usage"`
+				Hash string `json:"hash"`
 			} `json:"data"`
 		}
-		getOK(t, w, "/openrouter/api/v1/activity?api_key_hash="+k.Hash, openrouterAuth, &act)
-		for _, row := range act.Data {
-			m, err := ledger.ParseDollars(row.Usage.String())
-			if err != nil {
-				t.Fatal(err)
+		for offset := 0; ; offset += 100 {
+			getOK(t, w, "/openrouter/api/v1/keys?include_disabled=true&workspace_id="+ws.ID+"&offset="+strconv.Itoa(offset), openrouterAuth, &keys)
+			for _, k := range keys.Data {
+				activityPerDay(t, w, "?api_key_hash="+k.Hash, listed)
 			}
-			perDay[row.Date] += m
+			if len(keys.Data) < 100 {
+				break
+			}
 		}
 	}
-	if len(perDay) != 30 {
-		t.Errorf("activity covers %d days, want 30", len(perDay))
+	account := map[string]ledger.Money{}
+	activityPerDay(t, w, "", account)
+	if len(account) != 30 {
+		t.Errorf("activity covers %d days, want 30", len(account))
 	}
+	var deleted *source
+	for _, s := range w.sources {
+		if s.deletedFrom != 0 {
+			deleted = s
+		}
+	}
+	if deleted == nil {
+		t.Fatal("the world has no deleted OpenRouter key")
+	}
+	var deletedSpend ledger.Money
 	for d := today - 30; d < today; d++ {
-		if got, want := perDay[d.String()], w.BilledTotal(usage.OpenRouter, d); got != want || want == 0 {
-			t.Errorf("%s: activity %s, BilledTotal %s", d, got, want)
+		want := w.BilledTotal(usage.OpenRouter, d)
+		if got := account[d.String()]; got != want || want == 0 {
+			t.Errorf("%s: account activity %s, BilledTotal %s", d, got, want)
 		}
+		// The listed keys miss exactly the deleted key's spend, which stops on its deletion.
+		gone := w.SourceBilled(deleted.ref(), d)
+		if got := listed[d.String()]; got != want-gone {
+			t.Errorf("%s: listed keys %s, want %s - the deleted key's %s", d, got, want, gone)
+		}
+		if (d >= deleted.deletedFrom) != (gone == 0) {
+			t.Errorf("%s: deleted key (gone from %s) spent %s", d, deleted.deletedFrom, gone)
+		}
+		deletedSpend += gone
+	}
+	if deletedSpend == 0 {
+		t.Error("the deleted key never spent")
 	}
 	for _, d := range []usage.Day{today, today - 31} {
 		if r := get(t, w, "/openrouter/api/v1/activity?date="+d.String(), openrouterAuth); r.status != 400 {
@@ -521,12 +570,12 @@ func TestOpenRouterKeys_PagesByHundred(t *testing.T) {
 	}
 	enabled := 0
 	for _, k := range w.orKeys {
-		if !k.disabled {
+		if !k.disabled && k.orWorkspace == nil {
 			enabled++
 		}
 	}
 	if total != enabled || total <= 100 {
-		t.Errorf("paged %d keys, want %d (> 100)", total, enabled)
+		t.Errorf("paged %d keys, want the default workspace's %d (> 100)", total, enabled)
 	}
 }
 

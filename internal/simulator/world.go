@@ -52,8 +52,9 @@ type World struct {
 
 	// Indexes by provider, in creation order.
 	openaiProjects []*project
-	workspaces     []*workspace // Anthropic, default workspace excluded
-	orKeys         []*source
+	workspaces     []*workspace   // Anthropic, default workspace excluded
+	orKeys         []*source      // listed keys, every workspace; deleted keys are not
+	orWorkspaces   []*orWorkspace // OpenRouter, default workspace excluded
 
 	configMap map[string][]usage.SourceRef
 	owner     map[usage.SourceRef]int // true owner (customer index) of every source reference
@@ -169,8 +170,12 @@ const (
 func (w *World) Features() map[usage.SourceRef]string {
 	m := map[usage.SourceRef]string{}
 	under := w.UnderwaterCustomer()
+	unlisted := map[usage.SourceRef]bool{}
+	for _, ref := range w.UnlistedSources() {
+		unlisted[ref] = true // a deleted key: nobody can see it to map it
+	}
 	for _, ref := range w.Sources() {
-		if strings.Contains(string(ref), ":workspace:") || strings.Contains(string(ref), ":project:") {
+		if strings.Contains(string(ref), ":workspace:") || strings.Contains(string(ref), ":project:") || unlisted[ref] {
 			continue
 		}
 		owner := w.CustomerOf(ref)

@@ -24,13 +24,84 @@ const (
 // Providers lists every provider in display order.
 var Providers = []Provider{OpenAI, Anthropic, OpenRouter}
 
-// RetentionDays is how many complete UTC days before today each provider still serves. It bounds
-// the day-one backfill.
-func (p Provider) RetentionDays() int {
+// MaxBackfillDays is the most complete UTC days before today Margin reads from any provider: the
+// upper bound of the config's backfill_days.
+const MaxBackfillDays = 365
+
+// DocumentedRetentionDays is how many complete UTC days before today the provider documents
+// serving, or 0 when it documents no limit. OpenRouter's /activity serves the last 30 completed
+// days; OpenAI's usage and costs and Anthropic's reports document none (31 is their per-page limit
+// for daily buckets, not a retention: provider-apis.md, correction 9).
+func (p Provider) DocumentedRetentionDays() int {
 	if p == OpenRouter {
 		return 30
 	}
-	return 31
+	return 0
+}
+
+// RetentionDays is how many complete UTC days before today Margin asks the provider for: its
+// documented retention, else MaxBackfillDays. What a provider without a documented limit actually
+// returns is only known after reading it (see FirstDataNotice).
+func (p Provider) RetentionDays() int {
+	if d := p.DocumentedRetentionDays(); d > 0 {
+		return d
+	}
+	return MaxBackfillDays
+}
+
+// RetentionStatement says what the provider documents about its history, for messages that also
+// say what was observed.
+func (p Provider) RetentionStatement() string {
+	if d := p.DocumentedRetentionDays(); d > 0 {
+		return fmt.Sprintf("%s documents the last %d completed UTC days", p, d)
+	}
+	return fmt.Sprintf("%s documents no retention limit", p)
+}
+
+// DailyBucketsPerPage is the most daily buckets one page of OpenAI's usage API or Anthropic's
+// reports holds: once mistaken for their retention.
+const DailyBucketsPerPage = 31
+
+// FirstDay returns the earliest day of any usage or cost record of the batch; ok is false when
+// it has none.
+func (b *Batch) FirstDay() (first Day, ok bool) {
+	for i := range b.Usage {
+		if d := b.Usage[i].Day; !ok || d < first {
+			first, ok = d, true
+		}
+	}
+	for i := range b.Costs {
+		if d := b.Costs[i].Day; !ok || d < first {
+			first, ok = d, true
+		}
+	}
+	return first, ok
+}
+
+// BackfillNotice is FirstDataNotice for a batch whose window reaches further back than one page
+// of daily buckets before today, the history a provider without a documented retention may or
+// may not hold. A shorter window (every poll's trailing days) gets no notice: a quiet first day
+// there says nothing about history.
+func BackfillNotice(b *Batch, today Day) string {
+	if b.Window.From >= today-DailyBucketsPerPage {
+		return ""
+	}
+	first, ok := b.FirstDay()
+	return FirstDataNotice(b.Provider, b.Window, first, ok)
+}
+
+// FirstDataNotice returns the notice a batch carries when a provider without a documented
+// retention returned nothing for the first days of the window: the first day that had data, so a
+// reader can tell how far back the provider really served. first is the earliest day of any usage
+// or cost record, or ok false when there was none. It is "" when the window's first day had data.
+func FirstDataNotice(p Provider, w Window, first Day, ok bool) string {
+	switch {
+	case w.Days() == 0 || (ok && first <= w.From):
+		return ""
+	case !ok:
+		return fmt.Sprintf("%s: no usage or cost on any day of %s (%s; observed: none served for this window)", p, w, p.RetentionStatement())
+	}
+	return fmt.Sprintf("%s: the first day with data is %s, not %s (%s; observed: nothing served before %s)", p, first, w.From, p.RetentionStatement(), first)
 }
 
 // Kind is the kind of provider-side identity a source reference names.
@@ -45,6 +116,14 @@ const (
 
 // DefaultWorkspaceID is the id Margin gives Anthropic's default workspace, which reports as null.
 const DefaultWorkspaceID = "default"
+
+// UnlistedKeyID is the id of the OpenRouter source that holds the account's spend no listed key
+// accounts for (keys since deleted, keys of workspaces Margin could not list): the account-level
+// /activity minus the sum over listed keys. It cannot clash with a key, whose id is a 64-hex hash.
+const UnlistedKeyID = "unlisted"
+
+// OpenRouterUnlisted is the source reference of that spend, "openrouter:key:unlisted".
+var OpenRouterUnlisted = Ref(OpenRouter, KindKey, UnlistedKeyID)
 
 // SourceRef is a source reference such as "openai:api_key:key_abc" (DESIGN.md §3).
 type SourceRef string
@@ -259,8 +338,10 @@ type Batch struct {
 type Source interface {
 	Provider() Provider
 	// Fetch returns usage, billed cost and source names for the window. Implementations follow
-	// every page and clamp the window to what the provider serves: usage up to now (today's
-	// partial day included when the window reaches it), billed cost for complete days only.
+	// every page and clamp the window to the provider's RetentionDays: usage up to now (today's
+	// partial day included when the window reaches it), billed cost for complete days only. A
+	// provider without a documented retention adds a BackfillNotice when the window's first
+	// days came back empty.
 	Fetch(ctx context.Context, w Window) (*Batch, error)
 	// Check makes one cheap authenticated call and returns why it fails, if it does.
 	Check(ctx context.Context) error

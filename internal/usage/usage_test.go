@@ -57,8 +57,52 @@ func TestDays(t *testing.T) {
 	if w.From.String() != "2026-10-27" || w.To.String() != "2026-11-27" || w.Days() != 31 || w.Contains(w.To) || !w.Contains(w.From) {
 		t.Errorf("window %s (%d days)", w, w.Days())
 	}
-	if OpenRouter.RetentionDays() != 30 || OpenAI.RetentionDays() != 31 {
-		t.Error("retention")
+}
+
+func TestRetention(t *testing.T) {
+	if OpenRouter.RetentionDays() != 30 || OpenRouter.DocumentedRetentionDays() != 30 {
+		t.Errorf("openrouter: %d days, documented %d; want 30", OpenRouter.RetentionDays(), OpenRouter.DocumentedRetentionDays())
+	}
+	for _, p := range []Provider{OpenAI, Anthropic} {
+		if p.DocumentedRetentionDays() != 0 || p.RetentionDays() != MaxBackfillDays {
+			t.Errorf("%s: %d days, documented %d; want %d and none documented", p, p.RetentionDays(), p.DocumentedRetentionDays(), MaxBackfillDays)
+		}
+		if got := p.RetentionStatement(); got != string(p)+" documents no retention limit" {
+			t.Errorf("%s: statement %q", p, got)
+		}
+	}
+	if got := OpenRouter.RetentionStatement(); got != "openrouter documents the last 30 completed UTC days" {
+		t.Errorf("openrouter statement %q", got)
+	}
+}
+
+func TestFirstDataNotice(t *testing.T) {
+	w := Window{From: 100, To: 160}
+	tests := []struct {
+		name  string
+		w     Window
+		first Day
+		ok    bool
+		want  string // "" for no notice
+	}{
+		{"data from the first day", w, 100, true, ""},
+		{"empty window", Window{From: 100, To: 100}, 0, false, ""},
+		{"later first day", w, 130, true, "openai: the first day with data is " + Day(130).String() + ", not " + Day(100).String() +
+			" (openai documents no retention limit; observed: nothing served before " + Day(130).String() + ")"},
+		{"nothing at all", w, 0, false, "openai: no usage or cost on any day of " + w.String() +
+			" (openai documents no retention limit; observed: none served for this window)"},
+	}
+	for _, tt := range tests {
+		if got := FirstDataNotice(OpenAI, tt.w, tt.first, tt.ok); got != tt.want {
+			t.Errorf("%s: got %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestOpenRouterUnlistedParses(t *testing.T) {
+	p, k, id, err := ParseRef(string(OpenRouterUnlisted))
+	if err != nil || p != OpenRouter || k != KindKey || id != UnlistedKeyID || OpenRouterUnlisted != "openrouter:key:unlisted" {
+		t.Fatalf("ParseRef(%q) = %s %s %s %v", OpenRouterUnlisted, p, k, id, err)
 	}
 }
 

@@ -31,7 +31,8 @@ type request struct {
 
 // fakeAPI is an httptest stand-in for the Admin API, per provider-apis.md §2 and §6: it demands
 // the admin key and the anthropic-version header, answers errors in Anthropic's envelope, rejects
-// a usage window ending in the future and a cost window without a complete day, and serves
+// a usage window ending after the next UTC midnight and a cost window without a complete day or
+// ending in the future, and serves
 // fixture pages by cursor. Tests replace handlers per path to script failures.
 type fakeAPI struct {
 	t        *testing.T
@@ -121,7 +122,11 @@ func (f *fakeAPI) validateReport(cost bool, next http.HandlerFunc) http.HandlerF
 			writeError(w, http.StatusBadRequest, "invalid_request_error", "starting_at and ending_at must be RFC 3339")
 		case q.Get("bucket_width") != "1d" || q.Get("limit") != "31":
 			writeError(w, http.StatusBadRequest, "invalid_request_error", "test fake: want bucket_width=1d and limit=31")
-		case end.After(fixtureNow):
+		case !cost && end.After(fixtureNow.Truncate(24*time.Hour).Add(24*time.Hour)):
+			// Usage may be asked through the next UTC midnight, which ends today's bucket; a
+			// later end is a client bug this fake refuses.
+			writeError(w, http.StatusBadRequest, "invalid_request_error", "test fake: ending_at after the next UTC midnight")
+		case cost && end.After(fixtureNow):
 			writeError(w, http.StatusBadRequest, "invalid_request_error", "ending_at must not be in the future")
 		case cost && !start.Before(end.Truncate(24*time.Hour)):
 			writeError(w, http.StatusBadRequest, "invalid_request_error", "Invalid date range: ending date must be after starting date")

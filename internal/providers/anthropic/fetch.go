@@ -12,10 +12,15 @@ import (
 	"github.com/marginhq/margin/internal/usage"
 )
 
-// Fetch returns the usage, billed cost and sources of the window. The window is clamped to what
-// the Admin API serves, [today−31, today+1), with a warning when it shrinks. Usage runs up to now,
-// today's partial day included; cost covers complete days only and is not requested at all when
-// the window has none, because the API answers 400 then (trap 10).
+// Fetch returns the usage, billed cost and sources of the window. The window is clamped to
+// [today−usage.MaxBackfillDays, today+1), with a warning when it shrinks: Anthropic documents no
+// retention for these reports (31 is the per-page limit of daily buckets, which Fetch pages
+// through), so Fetch reads what the API returns and, for a window reaching further back than one
+// page, says which first day had data. Usage is asked through the window's last midnight, the
+// next UTC midnight when the window reaches today: the report returns only buckets that end
+// before ending_at, so ending_at = now would leave out today's partial day (provider-apis.md,
+// correction 5). Cost covers complete days only and is not requested at all when the window has
+// none, because the API answers 400 then (trap 10).
 // GET /v1/organizations/{usage_report/messages,cost_report,workspaces,api_keys}
 func (c *Client) Fetch(ctx context.Context, w usage.Window) (*usage.Batch, error) {
 	now := c.now().UTC()
@@ -23,11 +28,7 @@ func (c *Client) Fetch(ctx context.Context, w usage.Window) (*usage.Batch, error
 	b := &usage.Batch{Provider: usage.Anthropic, Window: clamped, Warnings: warnings}
 
 	if clamped.Days() > 0 {
-		usageEnd := clamped.To.Time()
-		if now.Before(usageEnd) {
-			usageEnd = now // ending_at must not lie in the future (trap 10)
-		}
-		if clamped.From.Time().Before(usageEnd) {
+		if usageEnd := usageEndingAt(clamped, now); clamped.From.Time().Before(usageEnd) {
 			recs, err := c.fetchUsage(ctx, clamped.From.Time(), usageEnd)
 			if err != nil {
 				return nil, err
@@ -44,6 +45,10 @@ func (c *Client) Fetch(ctx context.Context, w usage.Window) (*usage.Batch, error
 		}
 	}
 
+	if n := usage.BackfillNotice(b, usage.DayOf(now)); n != "" {
+		b.Warnings = append(b.Warnings, n)
+	}
+
 	sources, err := c.fetchSources(ctx)
 	if err != nil {
 		return nil, err
@@ -53,8 +58,16 @@ func (c *Client) Fetch(ctx context.Context, w usage.Window) (*usage.Batch, error
 	return b, nil
 }
 
-// clampWindow limits w to the days the Admin API serves: the 31 complete days before today and
-// today itself.
+// usageEndingAt is the usage report's ending_at for window w: the midnight that ends it. When w
+// reaches today that is the next UTC midnight, in the future: today's 1-day bucket ends then,
+// and the report returns only buckets that end before ending_at. The cost report keeps its own,
+// complete-day end.
+func usageEndingAt(w usage.Window, now time.Time) time.Time {
+	return min(w.To, usage.DayOf(now)+1).Time()
+}
+
+// clampWindow limits w to the days Margin reads: usage.MaxBackfillDays complete days before
+// today, and today itself.
 func clampWindow(w usage.Window, now time.Time) (usage.Window, []string) {
 	today := usage.DayOf(now)
 	served := usage.Window{From: today - usage.Day(usage.Anthropic.RetentionDays()), To: today + 1}
@@ -65,9 +78,9 @@ func clampWindow(w usage.Window, now time.Time) (usage.Window, []string) {
 	if out == w {
 		return out, nil
 	}
-	msg := fmt.Sprintf("anthropic: requested window %s clamped to %s: the Admin API serves only %s", w, out, served)
+	msg := fmt.Sprintf("anthropic: requested window %s clamped to %s: Margin reads %s, up to %d complete days back and today (%s)", w, out, served, usage.MaxBackfillDays, usage.Anthropic.RetentionStatement())
 	if out.Days() == 0 {
-		msg = fmt.Sprintf("anthropic: requested window %s is outside the days the Admin API serves (%s); nothing fetched", w, served)
+		msg = fmt.Sprintf("anthropic: requested window %s is outside the days Margin reads (%s: up to %d complete days back and today; %s); nothing fetched", w, served, usage.MaxBackfillDays, usage.Anthropic.RetentionStatement())
 	}
 	return out, []string{msg}
 }

@@ -123,7 +123,9 @@ func TestFetch_SendsDocumentedQueries(t *testing.T) {
 	}
 	cases := []want{
 		{usageEndpoint, map[string][]string{
-			"starting_at": {"2026-08-01T00:00:00Z"}, "ending_at": {"2026-08-03T10:00:00Z"},
+			// Through the next UTC midnight: the report returns only buckets that end before
+			// ending_at, and today's ends then.
+			"starting_at": {"2026-08-01T00:00:00Z"}, "ending_at": {"2026-08-04T00:00:00Z"},
 			"bucket_width": {"1d"}, "limit": {"31"},
 			"group_by[]": {"api_key_id", "workspace_id", "model", "service_tier", "context_window", "inference_geo", "speed"},
 		}, "page", "page_MjAyNi0wOC0wM1QwMDowMDowMFo="},
@@ -179,13 +181,18 @@ func TestFetch_ClampsWindow(t *testing.T) {
 	}{
 		{"inside", usage.Window{From: today - 3, To: today}, usage.Window{From: today - 3, To: today}, "",
 			"2026-07-31T00:00:00Z", "2026-08-03T00:00:00Z", "2026-08-03T00:00:00Z", 2},
-		{"too old and into the future", usage.Window{From: today - 60, To: today + 10}, usage.Window{From: today - 31, To: today + 1},
-			"clamped to 2026-07-03..2026-08-03", "2026-07-03T00:00:00Z", "2026-08-03T10:00:00Z", "2026-08-03T00:00:00Z", 2},
+		// 90 days is no longer cut: Anthropic documents no retention. The fake holds no data, so
+		// the backfill notice says none was served.
+		{"past one page of daily buckets", usage.Window{From: today - 90, To: today}, usage.Window{From: today - 90, To: today},
+			"no usage or cost on any day of 2026-05-05..2026-08-02 (anthropic documents no retention limit; observed: none served for this window)",
+			"2026-05-05T00:00:00Z", "2026-08-03T00:00:00Z", "2026-08-03T00:00:00Z", 2},
+		{"too old and into the future", usage.Window{From: today - 400, To: today + 10}, usage.Window{From: today - 365, To: today + 1},
+			"clamped to 2025-08-03..2026-08-03", "2025-08-03T00:00:00Z", "2026-08-04T00:00:00Z", "2026-08-03T00:00:00Z", 2},
 		{"today only: no complete day, no cost call", usage.Window{From: today, To: today + 1}, usage.Window{From: today, To: today + 1}, "",
-			"2026-08-03T00:00:00Z", "2026-08-03T10:00:00Z", "", 1},
+			"2026-08-03T00:00:00Z", "2026-08-04T00:00:00Z", "", 1},
 		{"entirely future", usage.Window{From: today + 2, To: today + 5}, usage.Window{From: today + 2, To: today + 2},
 			"outside the days", "", "", "", 0},
-		{"entirely too old", usage.Window{From: today - 90, To: today - 40}, usage.Window{From: today - 31, To: today - 31},
+		{"entirely too old", usage.Window{From: today - 400, To: today - 370}, usage.Window{From: today - 365, To: today - 365},
 			"outside the days", "", "", "", 0},
 	}
 	for _, tc := range cases {
@@ -208,8 +215,8 @@ func TestFetch_ClampsWindow(t *testing.T) {
 			switch {
 			case tc.warn == "" && len(b.Warnings) != 0:
 				t.Errorf("warnings = %q, want none", b.Warnings)
-			case tc.warn != "" && (len(b.Warnings) != 1 || !strings.Contains(b.Warnings[0], tc.warn)):
-				t.Errorf("warnings = %q, want one containing %q", b.Warnings, tc.warn)
+			case tc.warn != "" && (len(b.Warnings) == 0 || !strings.Contains(b.Warnings[0], tc.warn)):
+				t.Errorf("warnings = %q, want the first containing %q", b.Warnings, tc.warn)
 			}
 			u, cst := f.requestsTo(usageEndpoint), f.requestsTo(costEndpoint)
 			if len(u)+len(cst) != tc.reportCalls {

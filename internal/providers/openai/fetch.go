@@ -15,10 +15,12 @@ import (
 // with a null project_id: the organisation's default project.
 var DefaultProject = usage.Ref(usage.OpenAI, usage.KindProject, "default")
 
-// Fetch reads usage, billed costs and source names for the window, clamped to what OpenAI
-// serves: the last 31 complete UTC days and today so far. Usage runs up to now (never a future
-// end_time, provider-apis.md trap 10); costs cover complete days only, because a day's costs
-// are not final until it ends. Requests go out one at a time.
+// Fetch reads usage, billed costs and source names for the window, clamped to at most
+// usage.MaxBackfillDays complete UTC days and today so far: OpenAI documents no retention limit
+// (31 is the per-page limit of daily buckets, which Fetch pages through), so it reads what OpenAI
+// returns and, for a window reaching further back than one page, says which first day had data.
+// Usage runs up to now (never a future end_time, provider-apis.md trap 10); costs cover complete
+// days only, because a day's costs are not final until it ends. Requests go out one at a time.
 // GET /organization/usage/{completions,embeddings,images,audio_speeches,audio_transcriptions},
 // GET /organization/costs, GET /organization/projects, GET /organization/projects/{project_id}/api_keys
 func (c *Client) Fetch(ctx context.Context, w usage.Window) (*usage.Batch, error) {
@@ -50,6 +52,10 @@ func (c *Client) Fetch(ctx context.Context, w usage.Window) (*usage.Batch, error
 		batch.Costs = costs
 	}
 
+	if n := usage.BackfillNotice(batch, today); n != "" {
+		batch.Warnings = append(batch.Warnings, n)
+	}
+
 	sources, err := c.fetchSources(ctx)
 	if err != nil {
 		return nil, err
@@ -58,13 +64,13 @@ func (c *Client) Fetch(ctx context.Context, w usage.Window) (*usage.Batch, error
 	return batch, nil
 }
 
-// clampWindow limits w to [today-31, today+1) and says what it cut.
+// clampWindow limits w to [today-usage.MaxBackfillDays, today+1) and says what it cut.
 func clampWindow(w usage.Window, today usage.Day) (usage.Window, []string) {
 	earliest := today - usage.Day(usage.OpenAI.RetentionDays())
 	latest := today + 1
 	var warnings []string
 	if w.From < earliest {
-		warnings = append(warnings, fmt.Sprintf("openai: window starts %s but OpenAI serves %d days back only: reading from %s", w.From, usage.OpenAI.RetentionDays(), earliest))
+		warnings = append(warnings, fmt.Sprintf("openai: window starts %s but Margin reads at most %d days back (%s): reading from %s", w.From, usage.MaxBackfillDays, usage.OpenAI.RetentionStatement(), earliest))
 		w.From = earliest
 	}
 	if w.To > latest {

@@ -144,9 +144,9 @@ func TestFetch_FixtureWindow(t *testing.T) {
 		{"/organization/costs", map[string][]string{"end_time": {costEnd}, "page": {"page_Y29zdHMtMjAyNi0wOC0wOQ=="}}},
 		{"/organization/projects", map[string][]string{"limit": {"100"}, "include_archived": {"true"}, "after": nil}},
 		{"/organization/projects", map[string][]string{"include_archived": {"true"}, "after": {"proj_8qZk2LxA0mN3"}}},
-		{"/organization/projects/proj_8qZk2LxA0mN3/api_keys", map[string][]string{"limit": {"100"}, "after": nil}},
-		{"/organization/projects/proj_8qZk2LxA0mN3/api_keys", map[string][]string{"after": {"key_Vd7Rr1pQeT9sW0aB"}}},
-		{"/organization/projects/proj_Lm4Xc9Tb2Wq1/api_keys", map[string][]string{"limit": {"100"}}},
+		{"/organization/projects/proj_8qZk2LxA0mN3/api_keys", map[string][]string{"limit": {"100"}, "owner_project_access": {"any"}, "after": nil}},
+		{"/organization/projects/proj_8qZk2LxA0mN3/api_keys", map[string][]string{"owner_project_access": {"any"}, "after": {"key_Vd7Rr1pQeT9sW0aB"}}},
+		{"/organization/projects/proj_Lm4Xc9Tb2Wq1/api_keys", map[string][]string{"limit": {"100"}, "owner_project_access": {"any"}}},
 	}
 	reqs := f.requests()
 	if len(reqs) != len(wantReqs) {
@@ -188,8 +188,12 @@ func TestFetch_TimeParameters(t *testing.T) {
 			wantWindow: usage.Window{From: today - 2, To: today + 1}, wantUsageStart: unix(today - 2), wantEnd: nowUnix, wantCostEnd: unix(today)},
 		{name: "today only has no complete day to cost", now: now, w: usage.Window{From: today, To: today + 1},
 			wantWindow: usage.Window{From: today, To: today + 1}, wantUsageStart: unix(today), wantEnd: nowUnix},
-		{name: "over-long window is clamped to retention and now", now: now, w: usage.Window{From: today - 60, To: today + 10},
-			wantWindow: usage.Window{From: today - 31, To: today + 1}, wantUsageStart: unix(today - 31), wantEnd: nowUnix, wantCostEnd: unix(today), wantWarnings: 2},
+		// Past one page of daily buckets: no retention is documented, so all of it is asked for.
+		// The fake has no data at all, which the first-day notice says (the third warning).
+		{name: "a 90-day window is read whole", now: now, w: usage.Window{From: today - 90, To: today},
+			wantWindow: usage.Window{From: today - 90, To: today}, wantUsageStart: unix(today - 90), wantEnd: unix(today), wantCostEnd: unix(today), wantWarnings: 1},
+		{name: "over-long window is clamped to 365 days and now", now: now, w: usage.Window{From: today - 400, To: today + 10},
+			wantWindow: usage.Window{From: today - 365, To: today + 1}, wantUsageStart: unix(today - 365), wantEnd: nowUnix, wantCostEnd: unix(today), wantWarnings: 3},
 		{name: "future window reads nothing", now: now, w: usage.Window{From: today + 3, To: today + 5},
 			wantWindow: usage.Window{From: today + 3, To: today + 3}, wantWarnings: 1},
 		{name: "at midnight the new day has no usage yet", now: today.Time(), w: usage.Window{From: today, To: today + 1},

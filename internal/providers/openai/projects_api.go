@@ -10,6 +10,8 @@ import (
 const (
 	projectsEndpoint = "/organization/projects"
 	listLimit        = "100" // the most items a projects or keys page may hold
+	// ownerProjectAccessAny lists a project's keys whatever their owner's access to it.
+	ownerProjectAccessAny = "any"
 )
 
 // Project is an OpenAI project.
@@ -29,6 +31,8 @@ type ProjectAPIKey struct {
 	RedactedValue string `json:"redacted_value"` // a display hint such as "sk-proj-****Qm4x"
 	CreatedAt     int64  `json:"created_at"`
 	LastUsedAt    *int64 `json:"last_used_at"`
+	// OwnerProjectAccess is "active" or "inactive" (the owner lost access to the project).
+	OwnerProjectAccess string `json:"owner_project_access"`
 }
 
 // ListProjects yields every project of the organisation, archived ones included (their past usage
@@ -41,9 +45,13 @@ func (c *Client) ListProjects(ctx context.Context) iter.Seq2[Project, error] {
 }
 
 // ListProjectAPIKeys yields every API key of the project, following after=last_id while has_more.
-// The iteration stops at the first error, which it yields.
-// GET /organization/projects/{project_id}/api_keys
+// It sends owner_project_access=any: without it the endpoint applies membership-based visibility
+// and may hide enabled keys whose owner lost access to the project (provider-apis.md,
+// correction 3), and a hidden key's usage would have no name to attribute it by. The iteration
+// stops at the first error, which it yields.
+// GET /organization/projects/{project_id}/api_keys?owner_project_access=any
 func (c *Client) ListProjectAPIKeys(ctx context.Context, projectID string) iter.Seq2[ProjectAPIKey, error] {
 	endpoint := projectsEndpoint + "/" + projectID + "/api_keys"
-	return apiclient.ListPages[ProjectAPIKey](ctx, c.api, endpoint, url.Values{"limit": {listLimit}}, maxPages, "after")
+	q := url.Values{"limit": {listLimit}, "owner_project_access": {ownerProjectAccessAny}}
+	return apiclient.ListPages[ProjectAPIKey](ctx, c.api, endpoint, q, maxPages, "after")
 }

@@ -41,3 +41,17 @@ func (c *Client) Activity(ctx context.Context, keyHash string) ([]ActivityItem, 
 	}
 	return out.Data, nil
 }
+
+// AccountActivity returns the whole account's activity over the last 30 completed UTC days: every
+// workspace and every key, deleted keys included, aggregated per day, model and endpoint (no key
+// column). It is what the account was billed, so it bounds the sum over listed keys.
+// GET /activity
+func (c *Client) AccountActivity(ctx context.Context) ([]ActivityItem, error) {
+	var out struct {
+		Data []ActivityItem `json:"data"`
+	}
+	if err := c.api.Get(ctx, activityEndpoint, nil, &out); err != nil {
+		return nil, err
+	}
+	return out.Data, nil
+}

@@ -25,11 +25,17 @@ import (
 const testKey = "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"
 
 var (
-	hashAcme   = "822b33ad87c148a0a20a5ba7cd5ebcaa68d36a18e7aad165554903f52ca82757"
-	hashLegacy = "c49fea7425fa7f8699897a97c159c6690267d9003bb78c53fafa8fc15c325d84"
-	hashPilot  = "07ae38b93d8054d84aac37039c71ad114a8685a3857084d568f260ce69f0737f"
+	hashAcme     = "822b33ad87c148a0a20a5ba7cd5ebcaa68d36a18e7aad165554903f52ca82757"
+	hashLegacy   = "c49fea7425fa7f8699897a97c159c6690267d9003bb78c53fafa8fc15c325d84"
+	hashPilot    = "07ae38b93d8054d84aac37039c71ad114a8685a3857084d568f260ce69f0737f"
+	hashResearch = "66f62d1807d3821a3865f2573b69c74be033f1341240ac861fefc6d430bff5e0"
 
-	activityFixture = map[string]string{hashAcme: "activity_acme.json", hashLegacy: "activity_legacy.json", hashPilot: "activity_pilot.json"}
+	// The workspaces of workspaces.json: the default one and "Research".
+	wsDefault  = "9b1c7e52-3f0a-4c8e-a1d2-6e4f5b7c8d90"
+	wsResearch = "e3a1c2d4-5b6f-4a7e-8c9d-0f1e2d3c4b5a"
+
+	activityFixture = map[string]string{hashAcme: "activity_acme.json", hashLegacy: "activity_legacy.json",
+		hashPilot: "activity_pilot.json", hashResearch: "activity_research.json", "": "activity_account.json"}
 
 	// testNow is mid-afternoon on 2026-08-31: /activity serves 2026-08-01 .. 2026-08-30.
 	testNow = time.Date(2026, 8, 31, 15, 4, 5, 0, time.UTC)
@@ -52,11 +58,27 @@ func newFakeServer(t *testing.T) *fakeServer {
 	t.Helper()
 	f := &fakeServer{t: t, mux: http.NewServeMux(), overrides: map[string]http.HandlerFunc{}}
 	f.mux.HandleFunc("GET /api/v1/keys", func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Query().Get("offset") != "0" {
+		q := r.URL.Query()
+		if q.Get("offset") != "0" {
 			writeJSON(w, `{"data":[]}`)
 			return
 		}
-		writeFixture(t, w, "keys.json")
+		switch q.Get("workspace_id") {
+		case "", wsDefault:
+			writeFixture(t, w, "keys.json")
+		case wsResearch:
+			writeFixture(t, w, "keys_research.json")
+		default:
+			w.WriteHeader(http.StatusNotFound)
+			writeJSON(w, `{"error":{"code":404,"message":"Workspace not found"}}`)
+		}
+	})
+	f.mux.HandleFunc("GET /api/v1/workspaces", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("offset") != "0" {
+			writeJSON(w, `{"data":[],"total_count":2}`)
+			return
+		}
+		writeFixture(t, w, "workspaces.json")
 	})
 	f.mux.HandleFunc("GET /api/v1/activity", func(w http.ResponseWriter, r *http.Request) {
 		name, ok := activityFixture[r.URL.Query().Get("api_key_hash")]
@@ -546,6 +568,10 @@ func TestFetch_Errors(t *testing.T) {
 			f := newFakeServer(t)
 			var calls atomic.Int32
 			f.handle("/keys", func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Query().Get("workspace_id") != "" { // the workspaces' listings answer as usual
+					f.mux.ServeHTTP(w, r)
+					return
+				}
 				i := int(calls.Add(1)) - 1
 				tt.responses[min(i, len(tt.responses)-1)](w)
 			})

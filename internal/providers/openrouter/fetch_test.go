@@ -1,8 +1,10 @@
 package openrouter
 
 import (
+	"cmp"
 	"context"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -33,18 +35,53 @@ func TestFetch_SumsEndpointsPerDayKeyModel(t *testing.T) {
 			Tokens:   usage.Tokens{Input: 41 + 51200, Output: 7 + 6400},
 			Requests: 1 + 25, Billed: 123_457, HasBilled: true,
 		},
+		{ // a key of the second workspace, listed only with workspace_id
+			Provider: usage.OpenRouter, Day: day("2026-08-15"), Key: keyRef(hashResearch), Model: "google/gemini-2.5-flash",
+			Tokens:   usage.Tokens{Input: 120000, Output: 8000},
+			Requests: 30, Billed: 750_000_000, HasBilled: true,
+		},
 		{ // a free model: billed, at zero
 			Provider: usage.OpenRouter, Day: day("2026-08-30"), Key: legacy, Model: "meta-llama/llama-3.3-70b-instruct:free",
 			Tokens:   usage.Tokens{Input: 8800, Output: 2100},
 			Requests: 12, Billed: 0, HasBilled: true,
 		},
 	}
+	// What the account-level /activity holds beyond the listed keys: a deleted key's spend, on a
+	// model a listed key also used that day and on one no listed key used.
+	want = append(want,
+		usage.UsageRecord{
+			Provider: usage.OpenRouter, Day: day("2026-08-01"), Key: usage.OpenRouterUnlisted, Model: "anthropic/claude-sonnet-4.5",
+			Tokens:   usage.Tokens{Input: 200000, Output: 20000},
+			Requests: 20, Billed: 1_000_000_000, HasBilled: true,
+		},
+		usage.UsageRecord{
+			Provider: usage.OpenRouter, Day: day("2026-08-20"), Key: usage.OpenRouterUnlisted, Model: "mistralai/mistral-large",
+			Tokens:   usage.Tokens{Input: 50000, Output: 5000},
+			Requests: 10, Billed: 400_000_000, HasBilled: true,
+		})
+	slices.SortFunc(want, func(a, b usage.UsageRecord) int {
+		return cmp.Or(cmp.Compare(a.Day, b.Day), cmp.Compare(a.Key, b.Key), cmp.Compare(a.Model, b.Model))
+	})
 	assertRecords(t, b.Usage, want)
+
+	// The batch's total is the account's: the sum of every account-level row in the window.
+	var total, account ledger.Money
+	for _, r := range b.Usage {
+		total += r.Billed
+	}
+	for _, nanos := range []ledger.Money{5_217_500_000, 82_500_000, 123_457, 0, 750_000_000, 400_000_000, 0} {
+		account += nanos
+	}
+	if total != account {
+		t.Errorf("batch total %s, account-level /activity %s", total, account)
+	}
 
 	wantSources := []usage.SourceInfo{
 		{Ref: acme, Name: "acme-prod cus_ACME001"},
 		{Ref: legacy, Name: "sk-or-v1-0e6...1c96"}, // disabled and unnamed: listed under its label
 		{Ref: keyRef(hashPilot), Name: "pilot"},
+		{Ref: keyRef(hashResearch), Name: "research-bot cus_RES002"},
+		{Ref: usage.OpenRouterUnlisted, Name: unlistedName},
 	}
 	if len(b.Sources) != len(wantSources) {
 		t.Fatalf("sources = %+v", b.Sources)
@@ -58,11 +95,16 @@ func TestFetch_SumsEndpointsPerDayKeyModel(t *testing.T) {
 		t.Errorf("source reference %q", acme)
 	}
 
+	// pilot's lifetime usage is zero: its activity is not asked for.
 	wantRequests := []string{
 		"/api/v1/keys?include_disabled=true&offset=0",
+		"/api/v1/workspaces?limit=100&offset=0",
+		"/api/v1/keys?include_disabled=true&offset=0&workspace_id=" + wsDefault,
+		"/api/v1/keys?include_disabled=true&offset=0&workspace_id=" + wsResearch,
 		"/api/v1/activity?api_key_hash=" + hashAcme,
 		"/api/v1/activity?api_key_hash=" + hashLegacy,
-		"/api/v1/activity?api_key_hash=" + hashPilot,
+		"/api/v1/activity?api_key_hash=" + hashResearch,
+		"/api/v1/activity?",
 	}
 	if got := f.seen(); strings.Join(got, "\n") != strings.Join(wantRequests, "\n") {
 		t.Errorf("requests:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(wantRequests, "\n"))
@@ -85,23 +127,23 @@ func TestFetch_Window(t *testing.T) {
 			name:         "rows outside the window are dropped",
 			window:       usage.Window{From: day("2026-08-02"), To: day("2026-08-30")},
 			wantWindow:   usage.Window{From: day("2026-08-02"), To: day("2026-08-30")},
-			wantDays:     []string{"2026-08-02"},
+			wantDays:     []string{"2026-08-02", "2026-08-15", "2026-08-20"},
 			wantActivity: true,
 		},
 		{
 			name:         "a single day",
 			window:       usage.Window{From: day("2026-08-01"), To: day("2026-08-02")},
 			wantWindow:   usage.Window{From: day("2026-08-01"), To: day("2026-08-02")},
-			wantDays:     []string{"2026-08-01"},
+			wantDays:     []string{"2026-08-01", "2026-08-01"}, // acme's and the unlisted rest
 			wantActivity: true,
 		},
 		{
 			name:       "clamped to the last 30 completed days",
 			window:     usage.Window{From: day("2026-07-01"), To: day("2026-09-05")},
 			wantWindow: usage.Window{From: day("2026-08-01"), To: day("2026-08-31")},
-			wantDays:   []string{"2026-08-01", "2026-08-02", "2026-08-30"},
+			wantDays:   []string{"2026-08-01", "2026-08-01", "2026-08-02", "2026-08-15", "2026-08-20", "2026-08-30"},
 			wantWarnings: []string{
-				"starts 2026-07-01 but /activity serves the last 30 completed days only: reading from 2026-08-01",
+				"starts 2026-07-01 but OpenRouter documents /activity as the last 30 completed UTC days only: reading from 2026-08-01",
 				"ends 2026-09-04 but /activity serves completed days only: reading to 2026-08-30",
 			},
 			wantActivity: true,
@@ -145,8 +187,14 @@ func TestFetch_Window(t *testing.T) {
 					t.Errorf("warning %q does not say %q", b.Warnings[i], w)
 				}
 			}
-			if len(b.Sources) != 3 {
-				t.Errorf("%d sources, want the 3 keys named even for an empty window", len(b.Sources))
+			keys := 0
+			for _, s := range b.Sources {
+				if s.Ref != usage.OpenRouterUnlisted {
+					keys++
+				}
+			}
+			if keys != 4 {
+				t.Errorf("%d keys named, want the 4 listed keys named even for an empty window", keys)
 			}
 			calledActivity := strings.Contains(strings.Join(f.seen(), " "), "/activity")
 			if calledActivity != tt.wantActivity {

@@ -40,6 +40,12 @@ type Key struct {
 	WorkspaceID string  `json:"workspace_id"`
 }
 
+// Idle reports whether the key has never been used: no OpenRouter credits and no BYOK inference
+// over its lifetime. Its /activity is empty, so Margin does not ask for it (on a large account
+// most keys are idle); should one have been used after all, the account-level /activity still
+// carries that spend, as unlisted.
+func (k Key) Idle() bool { return k.Usage == 0 && k.BYOKUsage == 0 }
+
 // DisplayName returns the key's name, or its masked label when it has no name.
 func (k Key) DisplayName() string {
 	if k.Name != "" {
@@ -55,6 +61,17 @@ func (k Key) DisplayName() string {
 // when the pages never end or a full page brings no new key (a server that ignores offset).
 // GET /keys
 func (c *Client) ListKeys(ctx context.Context) iter.Seq2[Key, error] {
+	return c.listKeys(ctx, "")
+}
+
+// ListWorkspaceKeys is ListKeys for one workspace: /keys lists the default workspace's keys
+// unless given workspace_id (provider-apis.md, correction 8).
+// GET /keys?workspace_id=
+func (c *Client) ListWorkspaceKeys(ctx context.Context, workspaceID string) iter.Seq2[Key, error] {
+	return c.listKeys(ctx, workspaceID)
+}
+
+func (c *Client) listKeys(ctx context.Context, workspaceID string) iter.Seq2[Key, error] {
 	return func(yield func(Key, error) bool) {
 		pager := c.api.NewPager(keysEndpoint, c.maxKeyPages)
 		seen := map[string]bool{}
@@ -68,6 +85,9 @@ func (c *Client) ListKeys(ctx context.Context) iter.Seq2[Key, error] {
 				Data []Key `json:"data"`
 			}
 			q := url.Values{"include_disabled": {"true"}, "offset": {cursor}}
+			if workspaceID != "" {
+				q.Set("workspace_id", workspaceID)
+			}
 			if err := c.api.Get(ctx, keysEndpoint, q, &page); err != nil {
 				yield(Key{}, err)
 				return

@@ -27,8 +27,9 @@ type Fetcher interface {
 // DefaultRecentTTL is how long today's and yesterday's facts are served before they are read again.
 const DefaultRecentTTL = 5 * time.Minute
 
-// keepDays bounds memory: days older than this are dropped, since no provider serves them anyway.
-const keepDays = 40
+// keepDays bounds memory: days older than this are dropped, since Margin reads no older ones
+// (usage.MaxBackfillDays complete days and today).
+const keepDays = usage.MaxBackfillDays + 1
 
 // Options configures a Cache. Zero values take the defaults.
 type Options struct {

@@ -90,6 +90,9 @@ func (d *Datasource) answer(ctx context.Context, dq backend.DataQuery) backend.D
 			return backend.ErrDataResponseWithSource(backend.StatusBadGateway, backend.ErrorSourceDownstream, d.explain(err))
 		}
 		in.Result, in.Report = c.res, c.reportFor(in.TargetMargin)
+		if q.QueryType != models.QueryForecast {
+			notice = joinNotice(notice, historyNotice(in.Result, w, usage.DayOf(d.now()), d.providers(q)))
+		}
 	}
 	frames := viewFuncs[q.QueryType](in)
 	meta := frames[0].Meta
@@ -132,9 +135,11 @@ func (d *Datasource) forecast(ctx context.Context, month *computed) (*engine.For
 	return d.eng.Forecast(month.res, rv), nil
 }
 
-// window turns the dashboard's time range into whole UTC days, clamped to what the providers
-// keep (their retention before today, plus today's partial day) and to today. The notice says
-// when the range was clamped.
+// window turns the dashboard's time range into whole UTC days, clamped to what Margin reads (at
+// most usage.MaxBackfillDays complete days before today, or the documented retention when every
+// provider documents one, plus today's partial day) and to today. The notice says when the range
+// was clamped, and when a provider documents fewer days than the range covers (OpenRouter's 30);
+// OpenAI and Anthropic document no limit, and their own warnings say which first day had data.
 func (d *Datasource) window(tr backend.TimeRange) (usage.Window, string) {
 	today := usage.DayOf(d.now())
 	from := usage.DayOf(tr.From)
@@ -147,25 +152,58 @@ func (d *Datasource) window(tr backend.TimeRange) (usage.Window, string) {
 		retention = max(retention, p.RetentionDays())
 	}
 	oldest := today - usage.Day(retention)
+	limit := fmt.Sprintf("Margin reads at most %d days of usage", retention)
+	if retention < usage.MaxBackfillDays {
+		limit = fmt.Sprintf("The providers document %d days of usage", retention)
+	}
 	notice := ""
 	if from < oldest {
-		notice = fmt.Sprintf("The providers keep %d days of usage: the range starts at %s, not %s.", retention, oldest, from)
+		notice = fmt.Sprintf("%s: the range starts at %s, not %s.", limit, oldest, from)
 		from = oldest
 	}
 	to = min(to, today+1) // no usage exists after today
-	// A provider that keeps fewer days than the others (OpenRouter's 30) says so for this range.
+	// A provider that documents fewer days than the range covers (OpenRouter's 30) says so.
 	for _, p := range d.providers(nil) {
-		if kept := today - usage.Day(p.RetentionDays()); kept > from && kept < to {
-			notice = joinNotice(notice, fmt.Sprintf("%s keeps %d complete days: its spend before %s is not in this range.", p, p.RetentionDays(), kept))
+		r := p.DocumentedRetentionDays()
+		if kept := today - usage.Day(r); r > 0 && kept > from && kept < to {
+			notice = joinNotice(notice, fmt.Sprintf("%s documents its last %d completed days: its spend before %s is not in this range.", p, r, kept))
 		}
 	}
 	if to <= from {
 		if notice != "" {
-			notice = fmt.Sprintf("The range lies before the %d days the providers keep: nothing to show.", retention)
+			notice = fmt.Sprintf("The range lies before the %d days Margin reads: nothing to show.", retention)
 		}
 		return usage.Window{From: from, To: from}, notice
 	}
 	return usage.Window{From: from, To: to}, notice
+}
+
+// historyNotice is the observed side of retention: for a range reaching further back than one
+// page of daily buckets, which first day had data for each provider that documents no retention
+// (OpenAI, Anthropic). The fact cache keeps facts per day, not the fetches' own warnings, so the
+// notice is stated from the result against this query's range.
+func historyNotice(res *engine.Result, w usage.Window, today usage.Day, providers []usage.Provider) string {
+	if w.From >= today-usage.DailyBucketsPerPage {
+		return ""
+	}
+	first := map[usage.Provider]usage.Day{}
+	for i := range res.Rows {
+		r := &res.Rows[i]
+		if d, ok := first[r.Provider]; !ok || r.Day < d {
+			first[r.Provider] = r.Day
+		}
+	}
+	notice := ""
+	for _, p := range providers {
+		if p.DocumentedRetentionDays() > 0 {
+			continue
+		}
+		d, ok := first[p]
+		if n := usage.FirstDataNotice(p, w, d, ok); n != "" {
+			notice = joinNotice(notice, n+".")
+		}
+	}
+	return notice
 }
 
 func joinNotice(a, b string) string {

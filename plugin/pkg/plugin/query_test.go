@@ -42,7 +42,7 @@ func TestQueryData_GoldenFrames(t *testing.T) {
 		{"reconciliation_clamped", days(60), `{"queryType":"reconciliation"}`},
 		{"plans", days(7), `{"queryType":"plans"}`},
 		{"plans_filtered", days(7), `{"queryType":"plans","customerIds":` + two + `}`},
-		{"customers_before_retention", backend.TimeRange{From: days(90).From, To: days(60).From}, `{"queryType":"customers"}`},
+		{"customers_before_retention", backend.TimeRange{From: days(400).From, To: days(380).From}, `{"queryType":"customers"}`},
 		{"costs_feature", days(7), `{"queryType":"costs","groupBy":"feature"}`},
 		{"features", days(7), `{"queryType":"features"}`},
 		{"features_filtered", days(7), `{"queryType":"features","customerIds":` + two + `}`},

@@ -105,8 +105,7 @@ func (d *Datasource) usable(w http.ResponseWriter) bool {
 	return true
 }
 
-// withReport runs fn over the report of the default window: the days the providers keep, today
-// included.
+// withReport runs fn over the report of the default window: the last 31 days, today included.
 func (d *Datasource) withReport(fn func(*engine.Report) any) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if !d.usable(w) {
