@@ -147,7 +147,7 @@ func TestReportHTML_IsSelfContained(t *testing.T) {
 func TestReportHTML_EscapesNamesAndSurvivesAnEmptyReport(t *testing.T) {
 	r := 0.5
 	rep := &engine.Report{From: "2026-11-01", To: "2026-11-02", Currency: "usd",
-		Customers: []engine.CustomerLine{{CustomerID: "cus_1", Name: `<script>alert("x")</script>`, Revenue: ledger.Dollars(2), Cost: ledger.Dollars(1), GrossMargin: ledger.Dollars(1), GrossMarginRatio: &r}},
+		Customers:    []engine.CustomerLine{{CustomerID: "cus_1", Name: `<script>alert("x")</script>`, Revenue: ledger.Dollars(2), Cost: ledger.Dollars(1), GrossMargin: ledger.Dollars(1), GrossMarginRatio: &r}},
 		Unattributed: []engine.UnattributedLine{{Source: "openai:project:proj_1", Name: `"><img src=x>`, Cost: ledger.Dollars(1)}},
 	}
 	page := renderHTML(t, rep, 1)
