@@ -168,3 +168,27 @@ func hasPath(v any, path []string) bool {
 	}
 	return true
 }
+
+// The README points at the JSON contract inside the repository, and at nothing outside it.
+func TestREADME_LinksStayInTheRepository(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(readme), "../") {
+		t.Error("README.md refers to a path outside the repository (../)")
+	}
+	if !strings.Contains(string(readme), "(docs/report-json.md)") {
+		t.Error("README.md does not link docs/report-json.md")
+	}
+	link := regexp.MustCompile(`\]\(([^)#]+)(#[^)]*)?\)`)
+	for _, m := range link.FindAllStringSubmatch(string(readme), -1) {
+		target := m[1]
+		if strings.Contains(target, "://") {
+			continue
+		}
+		if _, err := os.Stat("../../" + target); err != nil {
+			t.Errorf("README.md links %s, which is not in the repository", target)
+		}
+	}
+}
