@@ -7,8 +7,18 @@ RUN go mod download
 COPY cmd ./cmd
 COPY internal ./internal
 COPY exporter ./exporter
+# Build info for --version and margin_exporter_build_info (github.com/prometheus/common/version);
+# `make docker` passes them from git describe, the way `make build` sets them.
 ARG VERSION=dev
-RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/ ./cmd/margin ./cmd/margin-exporter
+ARG REVISION=unknown
+ARG BRANCH=unknown
+ARG BUILD_USER=docker
+ARG BUILD_DATE=unknown
+RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w \
+      -X github.com/prometheus/common/version.Version=${VERSION} -X github.com/prometheus/common/version.Revision=${REVISION} \
+      -X github.com/prometheus/common/version.Branch=${BRANCH} -X github.com/prometheus/common/version.BuildUser=${BUILD_USER} \
+      -X github.com/prometheus/common/version.BuildDate=${BUILD_DATE}" \
+    -o /out/ ./cmd/margin ./cmd/margin-exporter
 # The exporter's state directory, owned by distroless' nonroot user so a fresh named volume is writable.
 RUN mkdir -p /out/state
 

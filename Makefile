@@ -1,8 +1,15 @@
 # Margin: `make demo` runs the report on the simulated world, `make test` runs every test.
 GO      ?= go
 GOBIN   := $(shell $(GO) env GOPATH)/bin
-VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -X main.version=$(VERSION)
+# Build info for --version and margin_exporter_build_info, read by github.com/prometheus/common/version.
+VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+REVISION   ?= $(shell git rev-parse HEAD 2>/dev/null)
+BRANCH     ?= $(shell git rev-parse --abbrev-ref HEAD 2>/dev/null)
+BUILD_USER ?= $(shell whoami)@$(shell hostname)
+BUILD_DATE ?= $(shell date -u +%Y%m%d-%H:%M:%S)
+VERSION_PKG := github.com/prometheus/common/version
+LDFLAGS = -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Revision=$(REVISION) -X $(VERSION_PKG).Branch=$(BRANCH) \
+          -X $(VERSION_PKG).BuildUser=$(BUILD_USER) -X $(VERSION_PKG).BuildDate=$(BUILD_DATE)
 
 # Test peers: taken from PATH when present, otherwise installed with `go install` (pinned).
 STRIPE_MOCK_VERSION := v0.180.0
@@ -10,11 +17,13 @@ STRIPE_MOCK := $(or $(shell command -v stripe-mock 2>/dev/null),$(GOBIN)/stripe-
 PROMETHEUS_VERSION := v0.316.0
 PROMETHEUS := $(or $(shell command -v prometheus 2>/dev/null),$(GOBIN)/prometheus)
 PROMTOOL := $(or $(shell command -v promtool 2>/dev/null),$(GOBIN)/promtool)
+# Headless Chromium for the HTML report's browser test and `make screenshots` (Debian: apt-get install chromium).
+CHROMIUM ?= $(or $(shell command -v chromium 2>/dev/null),$(shell command -v chromium-browser 2>/dev/null))
 
 # Go packages of this module; npm packages under plugin/node_modules may carry Go files of their own.
 GOPKGS = $(shell $(GO) list ./... | grep -v /node_modules/)
 
-.PHONY: demo demo-exporter test test-short build lint bench tools dashboards plugin plugin-backend plugin-frontend test-plugin-frontend
+.PHONY: demo demo-exporter test test-short build docker ldflags lint bench tools chromium screenshots dashboards plugin plugin-backend plugin-frontend test-plugin-frontend
 
 demo:
 	$(GO) run ./cmd/margin report --demo
@@ -22,12 +31,32 @@ demo:
 demo-exporter:
 	$(GO) run ./cmd/margin-exporter --demo
 
-test: tools dashboards test-plugin-frontend
+test: tools chromium dashboards test-plugin-frontend
 	$(GO) vet $(GOPKGS)
-	STRIPE_MOCK_BIN=$(STRIPE_MOCK) PROMETHEUS_BIN=$(PROMETHEUS) PROMTOOL_BIN=$(PROMTOOL) $(GO) test -count=1 $(GOPKGS)
+	STRIPE_MOCK_BIN=$(STRIPE_MOCK) PROMETHEUS_BIN=$(PROMETHEUS) PROMTOOL_BIN=$(PROMTOOL) CHROMIUM_BIN=$(CHROMIUM) $(GO) test -count=1 $(GOPKGS)
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o bin/ ./cmd/...
+
+# The images of docker-compose.yml, with the build info of `make build`.
+docker:
+	@for t in exporter cli; do img=marginhq/margin$$( [ $$t = exporter ] && echo -exporter ):dev; \
+	  docker build --target $$t -t $$img --build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) \
+	    --build-arg BRANCH=$(BRANCH) --build-arg BUILD_USER=$(BUILD_USER) --build-arg BUILD_DATE=$(BUILD_DATE) . || exit 1; \
+	done
+
+# The -ldflags of build; the version tests build with exactly these.
+ldflags:
+	@echo '$(LDFLAGS)'
+
+chromium:
+	@test -n "$(CHROMIUM)" || { echo "chromium not found: apt-get install chromium (or set CHROMIUM=/path/to/chromium)"; exit 1; }
+
+# docs/img/report.png: the HTML report of the simulated world, as the README shows it.
+screenshots: chromium
+	@mkdir -p docs/img bin
+	$(GO) run ./cmd/margin report --demo --format=html > bin/report.html
+	CHROMIUM_BIN=$(CHROMIUM) $(GO) run ./internal/browser/screenshot -width 960 -o docs/img/report.png bin/report.html
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -67,7 +96,7 @@ plugin-backend:
 	@for p in $(PLUGIN_PLATFORMS); do os=$${p%/*}; arch=$${p#*/}; \
 	  echo "plugin/dist/gpx_margin_$${os}_$${arch}"; \
 	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -tags arrow_json_stdlib \
-	    -ldflags '-w -s -extldflags "-static"' -o plugin/dist/gpx_margin_$${os}_$${arch} ./plugin/pkg || exit 1; \
+	    -ldflags '-w -s -extldflags "-static" $(LDFLAGS)' -o plugin/dist/gpx_margin_$${os}_$${arch} ./plugin/pkg || exit 1; \
 	done
 
 tools: $(STRIPE_MOCK) $(PROMETHEUS) $(PROMTOOL)

@@ -6,22 +6,27 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
+	"html"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 	"github.com/prometheus/common/promslog"
+	promslogflag "github.com/prometheus/common/promslog/flag"
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web"
+	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
 	"github.com/marginhq/margin/exporter"
 	"github.com/marginhq/margin/internal/config"
@@ -36,7 +41,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, nil)
 	stop()
-	if err != nil && !errors.Is(err, flag.ErrHelp) {
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "margin-exporter:", err)
 		os.Exit(1)
 	}
@@ -73,32 +78,33 @@ func load(configFile string, demo bool) (*settings, error) {
 	}, nil
 }
 
-// run is the whole exporter; ready, when set, is told the address once it listens.
+// run is the whole exporter; ready, when set, is told the first address once it listens.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready func(addr string)) error {
-	fs := flag.NewFlagSet("margin-exporter", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	app := kingpin.New("margin-exporter", "Margin's Prometheus exporter: LLM cost, tokens and revenue per customer.")
+	app.UsageWriter(stdout).ErrorWriter(stderr)
+	// --help and --version print and "terminate": run returns instead of exiting the process.
+	app.Terminate(func(int) { panic(terminated{}) })
+	app.HelpFlag.Short('h')
+	app.Version(version.Print("margin-exporter"))
 	var (
-		configFile    = fs.String("config.file", "", "path to the YAML config file (see config.example.yaml)")
-		listen        = fs.String("web.listen-address", ":9479", "address to serve the metrics on")
-		webConfig     = fs.String("web.config.file", "", "exporter-toolkit web config file: TLS and basic auth (per-customer revenue is sensitive)")
-		telemetryPath = fs.String("web.telemetry-path", "/metrics", "path under which to expose the metrics")
-		demo          = fs.Bool("demo", false, "serve the built-in simulated world's metrics: no keys, no network")
-		showVersion   = fs.Bool("version", false, "print the version and exit")
-		logLevel      = promslog.NewLevel()
-		logFormat     = promslog.NewFormat()
+		configFile    = app.Flag("config.file", "Path to the YAML config file (see config.example.yaml).").PlaceHolder("FILE").String()
+		telemetryPath = app.Flag("web.telemetry-path", "Path under which to expose the metrics.").Default("/metrics").String()
+		demo          = app.Flag("demo", "Serve the built-in simulated world's metrics: no keys, no network.").Bool()
+		webFlags      = kingpinflag.AddFlags(app, ":9479")
+		logConfig     = &promslog.Config{Writer: stderr}
 	)
-	fs.Var(logLevel, "log.level", "log level: debug, info, warn or error")
-	fs.Var(logFormat, "log.format", "log format: logfmt or json")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if *showVersion {
-		fmt.Fprintln(stdout, version.Print("margin-exporter"))
+	promslogflag.AddFlags(app, logConfig)
+	if done, err := parse(app, args); done || err != nil {
+		if err != nil {
+			return singleDash(app, args, err)
+		}
 		return nil
 	}
-	logger := promslog.New(&promslog.Config{Level: logLevel, Format: logFormat, Writer: stderr})
-	if *webConfig != "" {
-		if err := web.Validate(*webConfig); err != nil {
+	logger := promslog.New(logConfig)
+	logger.Info("starting margin-exporter", "version", version.Info())
+	logger.Info("build context", "build_context", version.BuildContext())
+	if *webFlags.WebConfigFile != "" {
+		if err := web.Validate(*webFlags.WebConfigFile); err != nil {
 			return fmt.Errorf("--web.config.file: %w", err)
 		}
 	}
@@ -142,29 +148,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	mux := http.NewServeMux()
 	mux.Handle(*telemetryPath, exposition)
 	if *telemetryPath != "/" {
-		landing, err := web.NewLandingPage(web.LandingConfig{
-			Name:        "Margin exporter",
-			Description: "LLM cost, tokens and revenue per customer",
-			Version:     version.Info(),
-			Links:       []web.LandingLinks{{Address: *telemetryPath, Text: "Metrics"}},
-		})
+		landing, err := landingPage(*telemetryPath, *configFile, *demo, eng.Sources(), s.pollInterval)
 		if err != nil {
 			return err
 		}
-		mux.Handle("/", landing)
+		// Only the root: any other path is a 404, not a second copy of the landing page.
+		mux.Handle("GET /{$}", landing)
 	}
 	server := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	ln, err := net.Listen("tcp", *listen)
-	if err != nil {
-		return err
-	}
-	if ready != nil {
-		ready(ln.Addr().String())
-	}
-	noSystemd := false
-	flags := &web.FlagConfig{WebListenAddresses: &[]string{*listen}, WebSystemdSocket: &noSystemd, WebConfigFile: webConfig}
 	served := make(chan error, 1)
-	go func() { served <- web.ServeMultiple([]net.Listener{ln}, server, flags, logger) }()
+	go func() { served <- serve(server, webFlags, logger, ready) }()
 
 	select {
 	case err := <-served:
@@ -184,4 +177,96 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		}
 	}
 	return nil
+}
+
+// terminated is what kingpin's exit after --help or --version panics with.
+type terminated struct{}
+
+// parse is app.Parse; done reports that --help or --version has printed and nothing is left to run.
+func parse(app *kingpin.Application, args []string) (done bool, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			if _, ok := r.(terminated); !ok {
+				panic(r)
+			}
+			done = true
+		}
+	}()
+	_, err = app.Parse(args)
+	return false, err
+}
+
+// singleDash explains a parse error caused by a flag given the Go flag package's way
+// (-config.file), which kingpin only calls an "unknown short flag '-c'".
+func singleDash(app *kingpin.Application, args []string, err error) error {
+	for _, a := range args {
+		if name, _, _ := strings.Cut(a, "="); len(name) > 2 && name[0] == '-' && name[1] != '-' && app.GetFlag(name[1:]) != nil {
+			return fmt.Errorf("%s: flags take two dashes, as in -%s", a, a)
+		}
+	}
+	return err
+}
+
+// serve listens on every --web.listen-address, or on systemd's sockets, behind the web config.
+// Plain TCP addresses are bound here so ready can learn the port of ":0"; systemd activation and
+// vsock go through the toolkit's own listener setup.
+func serve(server *http.Server, flags *web.FlagConfig, logger *slog.Logger, ready func(string)) error {
+	toolkit := *flags.WebSystemdSocket
+	for _, a := range *flags.WebListenAddresses {
+		toolkit = toolkit || strings.HasPrefix(a, "vsock://")
+	}
+	if toolkit {
+		return web.ListenAndServe(server, flags, logger)
+	}
+	listeners := make([]net.Listener, 0, len(*flags.WebListenAddresses))
+	for _, a := range *flags.WebListenAddresses {
+		ln, err := net.Listen("tcp", a)
+		if err != nil {
+			for _, l := range listeners {
+				l.Close()
+			}
+			return fmt.Errorf("--web.listen-address: %w", err)
+		}
+		listeners = append(listeners, ln)
+	}
+	if len(listeners) == 0 {
+		return errors.New("--web.listen-address: no address to listen on")
+	}
+	if ready != nil {
+		ready(listeners[0].Addr().String())
+	}
+	return web.ServeMultiple(listeners, server, flags, logger)
+}
+
+// landingPage links only what this server answers (no pprof: it is not served) and shows the
+// build and what the exporter reads.
+func landingPage(telemetryPath, configFile string, demo bool, sources []string, pollInterval time.Duration) (*web.LandingPageHandler, error) {
+	reads := "config file <code>" + html.EscapeString(configFile) + "</code>"
+	if demo {
+		reads = "the built-in simulated world (<code>--demo</code>): no keys, no network"
+	}
+	var b strings.Builder
+	b.WriteString(`<h3>Configuration</h3><table>`)
+	fmt.Fprintf(&b, `<tr><th>Reads</th><td id="config">%s</td></tr>`, reads)
+	fmt.Fprintf(&b, `<tr><th>Sources</th><td>%s</td></tr>`, html.EscapeString(strings.Join(sources, ", ")))
+	fmt.Fprintf(&b, `<tr><th>Poll interval</th><td>%s</td></tr></table>`, pollInterval)
+	b.WriteString(`<h3>Build</h3><table id="build">`)
+	for _, kv := range [][2]string{
+		{"Version", version.Version}, {"Revision", version.GetRevision()}, {"Branch", version.Branch},
+		{"Build user", version.BuildUser}, {"Build date", version.BuildDate},
+		{"Go version", version.GoVersion}, {"Platform", version.GoOS + "/" + version.GoArch},
+	} {
+		fmt.Fprintf(&b, `<tr><th>%s</th><td>%s</td></tr>`, kv[0], html.EscapeString(kv[1]))
+	}
+	b.WriteString(`</table>`)
+	return web.NewLandingPage(web.LandingConfig{
+		Name:        "Margin exporter",
+		Description: "LLM cost, tokens and revenue per customer",
+		Version:     version.Info(),
+		Links: []web.LandingLinks{{Address: telemetryPath, Text: "Metrics",
+			Description: "cost, tokens, requests and revenue per customer, and the exporter's own health"}},
+		ExtraHTML: b.String(),
+		ExtraCSS:  "table { border-collapse: collapse; } th { text-align: left; padding-right: 1em; font-weight: normal; color: #555; }",
+		Profiling: "false",
+	})
 }

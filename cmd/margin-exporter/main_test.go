@@ -122,11 +122,12 @@ func TestRun_DemoScrapePassesPromtool(t *testing.T) {
 	}
 }
 
-func TestRun_FlushesTheStateFileOnShutdownAndContinuesFromIt(t *testing.T) {
+// simulatorConfig writes a config file for a simulated world served over HTTP until the test ends.
+func simulatorConfig(t *testing.T, dir string) string {
+	t.Helper()
 	w := simulator.New(simulator.Config{Now: worldNow})
 	sim := httptest.NewServer(w.Handler())
-	defer sim.Close()
-	dir := t.TempDir()
+	t.Cleanup(sim.Close)
 	oa, an, or, st := simulator.BaseURLs(sim.URL)
 	cfg := fmt.Sprintf(`state_file: state.json
 providers:
@@ -140,6 +141,12 @@ fx_rates: {eur: 1.08, gbp: 1.27}
 	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	return file
+}
+
+func TestRun_FlushesTheStateFileOnShutdownAndContinuesFromIt(t *testing.T) {
+	dir := t.TempDir()
+	file := simulatorConfig(t, dir)
 	base, stop := start(t, "--config.file="+file)
 	_, first := get(t, base+"/metrics")
 	if err := os.Remove(filepath.Join(dir, "state.json")); err != nil {

@@ -5,17 +5,19 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/alecthomas/kingpin/v2"
+
 	"github.com/marginhq/margin/internal/engine"
 	"github.com/marginhq/margin/internal/providers/apiclient"
 )
 
-func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("check", stderr)
-	var src sourceFlags
-	src.register(fs)
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
+func checkCommand(app *kingpin.Application, env *cliEnv) (*kingpin.CmdClause, func(context.Context) error) {
+	cmd := app.Command("check", "Validate the config and each source's credentials, one line per source.")
+	src := newSourceFlags(cmd, env)
+	return cmd, func(ctx context.Context) error { return runCheck(ctx, src, env.stdout) }
+}
+
+func runCheck(ctx context.Context, src *sourceFlags, stdout io.Writer) error {
 	opts, err := src.engineOptions()
 	if err != nil {
 		return err

@@ -2,13 +2,14 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"strings"
 	"time"
+
+	"github.com/alecthomas/kingpin/v2"
 
 	"github.com/marginhq/margin/internal/config"
 	"github.com/marginhq/margin/internal/engine"
@@ -17,48 +18,46 @@ import (
 
 // sourceFlags are the flags every command that reads the sources shares.
 type sourceFlags struct {
+	env        *cliEnv
 	configFile string
 	demo       bool
 }
 
-func (s *sourceFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&s.configFile, "config.file", "", "path to the YAML config file (see config.example.yaml)")
-	fs.BoolVar(&s.demo, "demo", false, "run against the built-in simulated world: no keys, no network")
+func newSourceFlags(cmd *kingpin.CmdClause, env *cliEnv) *sourceFlags {
+	s := &sourceFlags{env: env}
+	cmd.Flag("config.file", "Path to the YAML config file (see config.example.yaml).").PlaceHolder("FILE").StringVar(&s.configFile)
+	cmd.Flag("demo", "Run against the built-in simulated world: no keys, no network.").BoolVar(&s.demo)
+	return s
 }
 
-// engineOptions loads the config file, or the simulated world's options with --demo.
+// engineOptions loads the config file, or the simulated world's options with --demo; the engine
+// and the provider clients log with the CLI's logger (--log.level).
 func (s *sourceFlags) engineOptions() (engine.Options, error) {
 	if s.demo {
 		w := simulator.New(simulator.Config{Now: time.Now()})
-		return w.EngineOptions("http://simulator.margin.invalid", &http.Client{Transport: w.Transport()}), nil
+		o := w.EngineOptions("http://simulator.margin.invalid", &http.Client{Transport: w.Transport()})
+		o.Logger = s.env.logger
+		return o, nil
 	}
+	cfg, err := s.load()
+	if err != nil {
+		return engine.Options{}, err
+	}
+	o := cfg.EngineOptions()
+	o.Logger = s.env.logger
+	return o, nil
+}
+
+// load reads and validates the config file; its errors are usage errors (exit 2).
+func (s *sourceFlags) load() (*config.Config, error) {
 	if s.configFile == "" {
-		return engine.Options{}, usageErr("--config.file is required (or --demo for the simulated world)")
+		return nil, usageErr("--config.file is required (or --demo for the simulated world)")
 	}
 	cfg, err := config.Load(s.configFile)
 	if err != nil {
-		return engine.Options{}, &exitError{code: 2, err: err}
+		return nil, &exitError{code: 2, err: err}
 	}
-	return cfg.EngineOptions(), nil
-}
-
-func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet("margin "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	return fs
-}
-
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return errHelp
-		}
-		return &exitError{code: 2, err: err}
-	}
-	if fs.NArg() > 0 {
-		return usageErr("unexpected argument %q", fs.Arg(0))
-	}
-	return nil
+	return cfg, nil
 }
 
 // isTerminal reports whether w is an interactive terminal, where progress lines help.

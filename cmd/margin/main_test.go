@@ -158,7 +158,7 @@ func TestUsageErrors(t *testing.T) {
 		want string
 	}{
 		{nil, "no command"},
-		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
+		{[]string{"frobnicate"}, `"frobnicate"`},
 		{[]string{"report"}, "--config.file is required"},
 		{[]string{"report", "--demo", "--format=xml"}, `--format "xml"`},
 		{[]string{"report", "--config.file=" + bad}, "providers.openai.admin_kye"},

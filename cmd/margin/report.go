@@ -10,26 +10,29 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/alecthomas/kingpin/v2"
+
 	"github.com/marginhq/margin/internal/engine"
 	"github.com/marginhq/margin/internal/ledger"
 )
 
-func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("report", stderr)
-	var src sourceFlags
-	src.register(fs)
-	days := fs.Int("days", 0, "the N complete UTC days before today (default: backfill_days, at most 365)")
-	format := fs.String("format", "table", "output format: table, json or csv")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	switch *format {
-	case "table", "json", "csv":
+func reportCommand(app *kingpin.Application, env *cliEnv) (*kingpin.CmdClause, func(context.Context) error) {
+	cmd := app.Command("report", "Cost, revenue and gross margin per customer, model, plan and feature, and the month-end forecast.")
+	src := newSourceFlags(cmd, env)
+	days := cmd.Flag("days", "The N complete UTC days before today (default: backfill_days, at most 365).").Default("0").Int()
+	format := cmd.Flag("format", "Output format: table, json, csv, or html (one self-contained page).").Default("table").String()
+	return cmd, func(ctx context.Context) error { return runReport(ctx, env, src, *days, *format) }
+}
+
+func runReport(ctx context.Context, env *cliEnv, src *sourceFlags, days int, format string) error {
+	stdout, stderr := env.stdout, env.stderr
+	switch format {
+	case "table", "json", "csv", "html":
 	default:
-		return usageErr("--format %q: want table, json or csv", *format)
+		return usageErr("--format %q: want table, json, csv or html", format)
 	}
-	if *days < 0 {
-		return usageErr("--days %d: want a positive number of days", *days)
+	if days < 0 {
+		return usageErr("--days %d: want a positive number of days", days)
 	}
 	opts, err := src.engineOptions()
 	if err != nil {
@@ -39,7 +42,7 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
-	w, note := eng.Window(*days)
+	w, note := eng.Window(days)
 	if note != "" {
 		fmt.Fprintln(stderr, "note:", note)
 	}
@@ -52,7 +55,15 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return fmt.Errorf("fetching:\n  %s", sourceFailures(err))
 	}
-	switch *format {
+	// The table prints its warnings; the other formats go to files and pipes, so say them here.
+	if format != "table" {
+		for _, w := range rep.Warnings {
+			env.logger.Warn(w)
+		}
+	}
+	switch format {
+	case "html":
+		return writeHTML(stdout, rep, w.Days())
 	case "json":
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")

@@ -9,19 +9,22 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/alecthomas/kingpin/v2"
+
 	"github.com/marginhq/margin/internal/simulator"
 )
 
-func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("simulate", stderr)
-	listen := fs.String("listen", "127.0.0.1:8089", "address to serve the simulated APIs on")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
+func simulateCommand(app *kingpin.Application, env *cliEnv) (*kingpin.CmdClause, func(context.Context) error) {
+	cmd := app.Command("simulate", "Serve the simulated world: OpenAI, Anthropic, OpenRouter and Stripe APIs of a fake AI SaaS company.")
+	listen := cmd.Flag("listen", "Address to serve the simulated APIs on.").Default("127.0.0.1:8089").String()
+	return cmd, func(ctx context.Context) error { return runSimulate(ctx, *listen, env.stdout) }
+}
+
+func runSimulate(ctx context.Context, listen string, stdout io.Writer) error {
 	w := simulator.New(simulator.Config{Now: time.Now()})
-	ln, err := net.Listen("tcp", *listen)
+	ln, err := net.Listen("tcp", listen)
 	if err != nil {
-		return &exitError{code: 2, err: fmt.Errorf("--listen %s: %w", *listen, err)}
+		return &exitError{code: 2, err: fmt.Errorf("--listen %s: %w", listen, err)}
 	}
 	root := "http://" + ln.Addr().String()
 	oa, an, or, st := simulator.BaseURLs(root)

@@ -22,6 +22,7 @@ type Report struct {
 	Estimates      []EstimateLine       `json:"estimates"`
 	Features       []FeatureLine        `json:"features"`
 	Plans          []PlanLine           `json:"plans"`
+	Daily          []DailyLine          `json:"daily"`
 	Forecast       *Forecast            `json:"forecast,omitempty"` // set by Engine.Report
 	Warnings       []string             `json:"warnings,omitempty"`
 }
@@ -82,6 +83,15 @@ type UnattributedLine struct {
 	Provider usage.Provider  `json:"provider"`
 	Cost     ledger.Money    `json:"cost_usd"`
 	Tokens   int64           `json:"tokens"`
+}
+
+// DailyLine is spend per UTC day, provider and model: what the HTML report stacks per day.
+type DailyLine struct {
+	Day      string         `json:"day"`
+	Provider usage.Provider `json:"provider"`
+	Model    string         `json:"model"`
+	Cost     ledger.Money   `json:"cost_usd"`
+	Tokens   int64          `json:"tokens"`
 }
 
 // ReconciliationLine is Reconciliation summed over the window per provider.
@@ -157,6 +167,12 @@ func SummarizeFor(res *Result, currency string, target ledger.Rate) *Report {
 		src  PriceSource
 	}
 	estimates := map[ek]*EstimateLine{}
+	type dk struct {
+		d usage.Day
+		p usage.Provider
+		m string
+	}
+	daily := map[dk]*DailyLine{}
 	for i := range res.Rows {
 		r := &res.Rows[i]
 		if r.Estimated {
@@ -206,6 +222,13 @@ func SummarizeFor(res *Result, currency string, target ledger.Rate) *Report {
 		if r.Unpriced != nil {
 			m.UnpricedTokens += r.Unpriced.Total()
 		}
+		d := daily[dk{r.Day, r.Provider, r.Model}]
+		if d == nil {
+			d = &DailyLine{Day: r.Day.String(), Provider: r.Provider, Model: r.Model}
+			daily[dk{r.Day, r.Provider, r.Model}] = d
+		}
+		d.Cost += r.Cost
+		d.Tokens += tokens
 		if r.Customer != "" {
 			c := customer(r.Customer)
 			c.Cost += r.Cost
@@ -240,6 +263,21 @@ func SummarizeFor(res *Result, currency string, target ledger.Rate) *Report {
 		a, b := rep.Models[i], rep.Models[j]
 		if a.Cost != b.Cost {
 			return a.Cost > b.Cost
+		}
+		if a.Provider != b.Provider {
+			return a.Provider < b.Provider
+		}
+		return a.Model < b.Model
+	})
+	rep.Daily = make([]DailyLine, 0, len(daily))
+	for _, d := range daily {
+		rep.Daily = append(rep.Daily, *d)
+	}
+	// ISO dates sort as strings.
+	sort.Slice(rep.Daily, func(i, j int) bool {
+		a, b := rep.Daily[i], rep.Daily[j]
+		if a.Day != b.Day {
+			return a.Day < b.Day
 		}
 		if a.Provider != b.Provider {
 			return a.Provider < b.Provider
