@@ -77,7 +77,7 @@ func TestSubscriptions_Facts(t *testing.T) {
 
 func TestSubscriptions_BadInputNamesTheField(t *testing.T) {
 	for _, tc := range []struct {
-		name string
+		name    string
 		edit    func(sub map[string]any)
 		want    string
 		warning bool // the subscription is skipped with a warning rather than failing the read
