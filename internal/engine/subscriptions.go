@@ -25,6 +25,9 @@ type Subscription struct {
 	ResumesAt              int64
 	Discounts              []Discount
 	Items                  []SubscriptionItem
+	// Upcoming is the current period's invoice while it is a draft Stripe will finalize; the
+	// forecast spreads it over the current period as recognition will once it is issued.
+	Upcoming ledger.Money
 }
 
 // SubscriptionItem is one recurring price of a subscription.
@@ -64,7 +67,8 @@ func (e *Engine) FetchSubscriptions(ctx context.Context) (*SubscriptionFacts, er
 	out := &SubscriptionFacts{Warnings: warnings}
 	for _, s := range subs {
 		es := Subscription{ID: s.ID, Customer: s.CustomerID, PeriodStart: s.PeriodStart, PeriodEnd: s.PeriodEnd,
-			TrialEnd: s.TrialEnd, CancelAt: s.CancelAt, CancelAtPeriodEnd: s.CancelAtPeriodEnd, Paused: s.Paused, ResumesAt: s.ResumesAt}
+			TrialEnd: s.TrialEnd, CancelAt: s.CancelAt, CancelAtPeriodEnd: s.CancelAtPeriodEnd, Paused: s.Paused, ResumesAt: s.ResumesAt,
+			Upcoming: s.Upcoming}
 		for _, d := range s.Discounts {
 			es.Discounts = append(es.Discounts, Discount{PercentOff: d.PercentOff, AmountOff: d.AmountOff, End: d.End})
 		}
@@ -86,6 +90,9 @@ const (
 	// BasisRunRate: a live subscription's recurring price carries revenue to month end (already
 	// invoiced for the current period, projected for the periods after it).
 	BasisRunRate = "subscription_run_rate"
+	// BasisUpcomingInvoice: the current period's invoice is a draft Stripe will finalize; its
+	// amount is counted as it will be recognised.
+	BasisUpcomingInvoice = "upcoming_invoice"
 	// BasisInvoicedOnly: no live subscription; only invoices already issued count.
 	BasisInvoicedOnly = "invoiced_only"
 	// BasisMeteredNotProjected: a metered (or tiered) price whose current period is not yet
@@ -106,6 +113,7 @@ type RevenueProjection struct {
 // the month's days from invoices already issued, plus, for every live subscription, the periods
 // after its current one that start before month end, at its recurring price with the discounts
 // that will still apply, spread over each period's days as recognition will spread the invoice.
+// The current period's invoice, when still a draft Stripe will finalize, is counted the same way.
 // Trials invoice nothing until they end, nothing is invoiced after cancel_at or a period end set
 // to cancel, paused collection invoices nothing until it resumes, and a cancel_at inside the
 // current period takes back (as the proration credit will) the invoiced time after it.
@@ -136,6 +144,9 @@ func ProjectRevenue(revenue []DailyRevenue, subs []Subscription, today usage.Day
 		p := get(s.Customer)
 		p.RunRate += runRate(s, monthStart, monthEnd)
 		addBasis(p, BasisRunRate)
+		if s.Upcoming != 0 {
+			addBasis(p, BasisUpcomingInvoice)
+		}
 		for _, it := range s.Items {
 			if it.Metered || it.Unpriced {
 				addBasis(p, BasisMeteredNotProjected)
@@ -161,6 +172,8 @@ func addBasis(p *RevenueProjection, b string) {
 func runRate(s *Subscription, monthStart, monthEnd usage.Day) ledger.Money {
 	lo, hi := int64(monthStart)*secondsPerDay, int64(monthEnd)*secondsPerDay
 	var total ledger.Money
+	// The current period's draft invoice, not recognised yet.
+	total += spreadWithin(s.Upcoming, s.PeriodStart, s.PeriodEnd, lo, hi)
 	// A cancel_at inside the current (invoiced, non-trial) period: the unused time is credited.
 	if s.CancelAt > s.PeriodStart && s.CancelAt < s.PeriodEnd && s.TrialEnd < s.PeriodEnd {
 		amount := periodAmount(s, s.PeriodStart)

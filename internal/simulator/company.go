@@ -38,25 +38,25 @@ const (
 )
 
 type customer struct {
-	idx                      int
-	id, name, email          string
-	currency                 string
-	plan                     plan
-	path                     attrPath
-	created                  time.Time
-	anchorDay                int // billing anchor day of month, 1-28
-	taxBps                   int64
-	taxInclusive             bool
-	discountPct              int64
-	marginPlan               string
-	refs                     []usage.SourceRef // what the config or metadata lists for it
-	upgrades, bigInvoice     bool
+	idx                  int
+	id, name, email      string
+	currency             string
+	plan                 plan
+	path                 attrPath
+	created              time.Time
+	anchorDay            int // billing anchor day of month, 1-28
+	taxBps               int64
+	taxInclusive         bool
+	discountPct          int64
+	marginPlan           string
+	refs                 []usage.SourceRef // what the config or metadata lists for it
+	upgrades, bigInvoice bool
 	// Subscription shapes the month-end forecast must handle (stripe.go).
-	yearly            bool      // billed once a year
-	trialEnd          time.Time // a trial that ends on the 15th of now's month; zero: no trial
-	cancelAtPeriodEnd bool      // set to cancel when the current period ends
-	metered           bool      // a second, metered price billed in arrears
-	spendMicros              int64 // weekday LLM spend target in micro-dollars
+	yearly                   bool      // billed once a year
+	trialEnd                 time.Time // a trial that ends on the 15th of now's month; zero: no trial
+	cancelAtPeriodEnd        bool      // set to cancel when the current period ends
+	metered                  bool      // a second, metered price billed in arrears
+	spendMicros              int64     // weekday LLM spend target in micro-dollars
 	sources                  []*source
 	ownProject, ownWorkspace bool
 }

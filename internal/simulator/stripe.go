@@ -174,7 +174,7 @@ type stSubscription struct {
 	Discounts          []any              `json:"discounts"` // ids, or the objects with expand[]=data.discounts
 	EndedAt            *int64             `json:"ended_at"`
 	Items              stList[*stSubItem] `json:"items"`
-	LatestInvoice      string             `json:"latest_invoice"`
+	LatestInvoice      any                `json:"latest_invoice"` // id, or the invoice with expand[]=data.latest_invoice
 	Livemode           bool               `json:"livemode"`
 	Metadata           map[string]string  `json:"metadata"`
 	PauseCollection    *struct{}          `json:"pause_collection"`
@@ -624,7 +624,7 @@ func (w *World) buildSubscription(c *customer, cust *stCustomer, priceFor func(p
 
 	cur := periodOf(0)
 	price := priceFor(planAt(w.now), c.currency, inclusive, c.yearly)
-	latest := ""
+	var latest any // null for a trial that has invoiced nothing yet
 	if len(invoices) > 0 {
 		latest = invoices[len(invoices)-1].ID
 	}
@@ -657,8 +657,9 @@ func (w *World) buildSubscription(c *customer, cust *stCustomer, priceFor func(p
 
 // ForecastCases names the customers whose subscriptions exercise the month-end forecast: renewals
 // right after today, a yearly plan, a trial ending on the 15th, a subscription set to cancel at
-// period end and one with a metered price. Keys: renews_after_today, yearly, trial,
-// cancel_at_period_end, metered.
+// period end, one with a metered price, one whose latest invoice is still a draft, and those with a
+// void or uncollectible invoice (revenue they really lose). Keys: renews_after_today, yearly,
+// trial, cancel_at_period_end, metered, draft_invoice, unpaid_invoice.
 func (w *World) ForecastCases() map[string][]string {
 	out := map[string][]string{}
 	for _, c := range w.customers {
@@ -673,6 +674,10 @@ func (w *World) ForecastCases() map[string][]string {
 			out["metered"] = append(out["metered"], c.id)
 		case c.idx == 2 || c.idx == 21:
 			out["renews_after_today"] = append(out["renews_after_today"], c.id)
+		case c.idx == 13:
+			out["draft_invoice"] = append(out["draft_invoice"], c.id)
+		case c.idx == 11 || c.idx == 14:
+			out["unpaid_invoice"] = append(out["unpaid_invoice"], c.id)
 		}
 	}
 	return out
@@ -794,12 +799,19 @@ func (w *World) stripeHandler() http.Handler {
 		q := r.URL.Query()
 		status, cust, price := q.Get("status"), q.Get("customer"), q.Get("price")
 		subs := sd().subs
-		if slices.Contains(expands(q), "data.discounts") {
+		if ex := expands(q); slices.Contains(ex, "data.discounts") || slices.Contains(ex, "data.latest_invoice") {
 			subs = make([]*stSubscription, len(sd().subs))
 			for i, s := range sd().subs {
 				c := *s
-				if c.Discount != nil {
+				if c.Discount != nil && slices.Contains(ex, "data.discounts") {
 					c.Discounts = []any{c.Discount}
+				}
+				if id, ok := c.LatestInvoice.(string); ok && slices.Contains(ex, "data.latest_invoice") {
+					for _, inv := range sd().invoices {
+						if inv.ID == id {
+							c.LatestInvoice = inv
+						}
+					}
 				}
 				subs[i] = &c
 			}

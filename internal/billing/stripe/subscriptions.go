@@ -30,6 +30,10 @@ type Subscription struct {
 	ResumesAt int64
 	Discounts []Discount // on the whole subscription
 	Items     []SubscriptionItem
+	// Upcoming is the current period's invoice while it is still a draft that Stripe will
+	// finalize (auto_advance): its total excluding tax, in the reporting currency. Recognition
+	// counts drafts as nothing, so the forecast counts this instead. Zero when there is none.
+	Upcoming ledger.Money
 }
 
 // SubscriptionItem is one price on a subscription.
@@ -70,12 +74,13 @@ func liveStatus(s stripego.SubscriptionStatus) bool {
 // reporting currency, sorted by customer then id. Items past the embedded page are listed too.
 // A subscription Margin cannot project (no current period, an unknown interval) is left out with
 // a warning naming it; a currency without an exchange rate is an error, as for invoices.
-// GET /v1/subscriptions?expand[]=data.discounts, GET /v1/subscription_items
+// GET /v1/subscriptions?expand[]=data.discounts&expand[]=data.latest_invoice, GET /v1/subscription_items
 func (c *Client) Subscriptions(ctx context.Context) ([]Subscription, []string, error) {
 	sp := &stripego.SubscriptionListParams{} // the default lists every status but canceled
 	sp.Context = ctx
 	sp.Limit = stripego.Int64(pageLimit)
 	sp.AddExpand("data.discounts")
+	sp.AddExpand("data.latest_invoice")
 	subs, err := collect[*stripego.Subscription](c.api.Subscriptions.List(sp).Iter,
 		"listing subscriptions", "/v1/subscriptions", func(s *stripego.Subscription) string { return s.ID })
 	if err != nil {
@@ -146,6 +151,14 @@ func subscriptionFacts(s *stripego.Subscription, conv converter) (Subscription, 
 		ID: s.ID, CustomerID: s.Customer.ID, Status: string(s.Status),
 		PeriodStart: s.CurrentPeriodStart, PeriodEnd: s.CurrentPeriodEnd,
 		TrialEnd: s.TrialEnd, CancelAt: s.CancelAt, CancelAtPeriodEnd: s.CancelAtPeriodEnd,
+	}
+	if inv := s.LatestInvoice; inv != nil && inv.Status == stripego.InvoiceStatusDraft && inv.AutoAdvance &&
+		inv.Created >= s.CurrentPeriodStart && inv.Currency != "" {
+		m, err := conv.money(inv.TotalExcludingTax, string(inv.Currency), what+" draft invoice "+inv.ID)
+		if err != nil {
+			return Subscription{}, err
+		}
+		out.Upcoming = m
 	}
 	if pc := s.PauseCollection; pc != nil && pc.Behavior != "" {
 		out.Paused, out.ResumesAt = true, pc.ResumesAt

@@ -46,7 +46,8 @@ func TestSubscriptions_Facts(t *testing.T) {
 			Items: []SubscriptionItem{
 				{ID: "si_M_base", PriceID: "price_base", Amount: ledger.Dollars(300), Interval: "month", IntervalCount: 1},
 				{ID: "si_M_seats", PriceID: "price_seat", Amount: ledger.Dollars(30), Interval: "month", IntervalCount: 1},
-			}},
+			},
+			Upcoming: ledger.Dollars(264)}, // its draft invoice; cus_Y's latest invoice is paid and counts through recognition
 		{ID: "sub_trial", CustomerID: "cus_T", Status: "trialing", PeriodStart: mar10 - 4*day, PeriodEnd: mar10 + 14*day, TrialEnd: mar10 + 14*day,
 			Items: []SubscriptionItem{{ID: "si_T", PriceID: "price_base", Amount: ledger.Dollars(300), Interval: "month", IntervalCount: 1}}},
 		{ID: "sub_metered", CustomerID: "cus_U", Status: "active", PeriodStart: mar10, PeriodEnd: apr10,
@@ -63,8 +64,10 @@ func TestSubscriptions_Facts(t *testing.T) {
 		t.Errorf("subscriptions:\n%s", gj)
 	}
 	for _, r := range f.requested("/v1/subscriptions") {
-		if !strings.Contains(r, "expand[0]=data.discounts") && !strings.Contains(r, "expand%5B0%5D=data.discounts") {
-			t.Errorf("request %s does not expand data.discounts", r)
+		for _, e := range []string{"expand[0]=data.discounts", "expand[1]=data.latest_invoice"} {
+			if !strings.Contains(r, e) {
+				t.Errorf("request %s lacks %s", r, e)
+			}
 		}
 		if strings.Contains(r, "status=") {
 			t.Errorf("request %s filters by status: the default list (all but canceled) is wanted", r)
