@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -138,4 +140,34 @@ func TestSubscriptions_AgainstStripeMock(t *testing.T) {
 	if err := c.completeItems(ctx, sub); err != nil {
 		t.Fatalf("listing subscription items: %v", err)
 	}
+}
+
+// FuzzSubscriptionFacts feeds arbitrary subscription JSON through stripe-go's decoder and the
+// conversion: it may reject, never panic, and what it accepts has a customer and a current period.
+func FuzzSubscriptionFacts(f *testing.F) {
+	var subs []json.RawMessage
+	b, err := os.ReadFile(filepath.Join("testdata", "subscriptions_forecast.json"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &subs); err != nil {
+		f.Fatal(err)
+	}
+	for _, s := range subs {
+		f.Add([]byte(s))
+	}
+	conv := converter{reporting: "usd", fx: map[string]ledger.Rate{"eur": 1_080_000_000}}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		var s stripego.Subscription
+		if json.Unmarshal(raw, &s) != nil {
+			return
+		}
+		out, err := subscriptionFacts(&s, conv)
+		if err != nil {
+			return
+		}
+		if out.CustomerID == "" || out.PeriodEnd <= out.PeriodStart {
+			t.Fatalf("accepted %+v", out)
+		}
+	})
 }
