@@ -61,7 +61,7 @@ type families struct {
 	labels                                Labels
 	cost, adjust, tokens, requests        *family
 	unpriced, revenue, costMTD, revenueMT *family
-	revenueProjected, info                *family
+	projected, info                       *family
 }
 
 func newFamilies(l Labels) *families {
@@ -75,22 +75,22 @@ func newFamilies(l Labels) *families {
 	}
 	withType := append(slices.Clip(perCustomer), "token_type")
 	return &families{
-		labels:           l,
-		cost:             newFamily("margin_llm_cost_usd_total", costHelp, prometheus.CounterValue, true, perCustomer...),
-		adjust:           newFamily("margin_llm_cost_adjustments_usd_total", adjustmentsHelp, prometheus.CounterValue, true, "provider", "customer_id"),
-		tokens:           newFamily("margin_llm_tokens_total", tokensHelp, prometheus.CounterValue, false, withType...),
-		requests:         newFamily("margin_llm_requests_total", requestsHelp, prometheus.CounterValue, false, perCustomer...),
-		unpriced:         newFamily("margin_llm_unpriced_tokens_total", unpricedHelp, prometheus.CounterValue, false, "provider", "model", "token_type"),
-		revenue:          newFamily("margin_revenue_usd_total", revenueHelp, prometheus.CounterValue, true, "customer_id"),
-		costMTD:          newFamily("margin_customer_cost_month_to_date_usd", costMTDHelp, prometheus.GaugeValue, true, "customer_id"),
-		revenueMT:        newFamily("margin_customer_revenue_month_to_date_usd", revenueMTDHelp, prometheus.GaugeValue, true, "customer_id"),
-		info:             newFamily("margin_customer_info", infoHelp, prometheus.GaugeValue, false, "customer_id", "name", "plan"),
-		revenueProjected: newFamily("margin_customer_revenue_projected_month_end_usd", projectedHelp, prometheus.GaugeValue, true, "customer_id"),
+		labels:    l,
+		cost:      newFamily("margin_llm_cost_usd_total", costHelp, prometheus.CounterValue, true, perCustomer...),
+		adjust:    newFamily("margin_llm_cost_adjustments_usd_total", adjustmentsHelp, prometheus.CounterValue, true, "provider", "customer_id"),
+		tokens:    newFamily("margin_llm_tokens_total", tokensHelp, prometheus.CounterValue, false, withType...),
+		requests:  newFamily("margin_llm_requests_total", requestsHelp, prometheus.CounterValue, false, perCustomer...),
+		unpriced:  newFamily("margin_llm_unpriced_tokens_total", unpricedHelp, prometheus.CounterValue, false, "provider", "model", "token_type"),
+		revenue:   newFamily("margin_revenue_usd_total", revenueHelp, prometheus.CounterValue, true, "customer_id"),
+		costMTD:   newFamily("margin_customer_cost_month_to_date_usd", costMTDHelp, prometheus.GaugeValue, true, "customer_id"),
+		revenueMT: newFamily("margin_customer_revenue_month_to_date_usd", revenueMTDHelp, prometheus.GaugeValue, true, "customer_id"),
+		info:      newFamily("margin_customer_info", infoHelp, prometheus.GaugeValue, false, "customer_id", "name", "plan"),
+		projected: newFamily("margin_customer_revenue_projected_month_end_usd", projectedHelp, prometheus.GaugeValue, true, "customer_id"),
 	}
 }
 
 func (f *families) all() []*family {
-	return []*family{f.cost, f.adjust, f.tokens, f.requests, f.unpriced, f.revenue, f.costMTD, f.revenueMT, f.revenueProjected, f.info}
+	return []*family{f.cost, f.adjust, f.tokens, f.requests, f.unpriced, f.revenue, f.costMTD, f.revenueMT, f.projected, f.info}
 }
 
 var (

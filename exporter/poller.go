@@ -498,7 +498,7 @@ func (p *Poller) snapshot(st *State, today usage.Day, top map[string]bool, custo
 	s := &Snapshot{business: []series{
 		{f.cost, costS}, {f.adjust, adjustS}, {f.tokens, tokensS}, {f.requests, requestsS},
 		{f.unpriced, unpricedS}, {f.revenue, revenueS}, {f.costMTD, costMTDS}, {f.revenueMT, revenueMTDS},
-		{f.revenueProjected, p.projectedRevenue(today, route, customers)}, {f.info, infoS},
+		{f.projected, p.projectedRevenue(today, route, customers)}, {f.info, infoS},
 	}}
 	for _, src := range p.sources {
 		s.sources = append(s.sources, *p.health[src])
