@@ -28,7 +28,7 @@ const (
 	costMTDHelp     = "LLM spend in USD in the current UTC month so far, today's estimate included." + staleness
 	revenueMTDHelp  = "Recognised revenue in USD in the current UTC month so far, through today, net of credit notes." + staleness
 	infoHelp        = "A Stripe customer's name and plan, always 1; join on customer_id." + staleness
-	projectedHelp   = "Projected revenue in USD for the current UTC month: recognised from invoices already issued (on all of the month's days) plus what the active Stripe subscriptions will still invoice for the month at their recurring price (renewals, discounts, trials, cancellations and paused collection applied; metered prices not projected)." + staleness
+	projectedHelp   = "Projected revenue in USD for the current UTC month: recognised from invoices already issued (on all of the month's days) plus what the active Stripe subscriptions will still invoice for the month at their recurring price (renewals, discounts, trials, cancellations and paused collection applied; metered prices from the usage reported so far)." + staleness
 )
 
 // family is one business metric: its name, HELP, type and label names. Money families hold

@@ -16,6 +16,7 @@ import (
 // whose renewal falls later in the month, and none on the 1st), and each subscription case rests
 // on what it should.
 func TestSimulatedWorld_ForecastOverEveryDayOfAMonth(t *testing.T) {
+	bases := map[string]int{}
 	for day := 1; day <= 31; day++ {
 		now := time.Date(2026, 12, day, 9, 30, 0, 0, time.UTC)
 		w := simulator.New(simulator.Config{Now: now})
@@ -54,9 +55,16 @@ func TestSimulatedWorld_ForecastOverEveryDayOfAMonth(t *testing.T) {
 			}
 		}
 		has := func(id, basis string) bool { return slices.Contains(lines[id].Basis, basis) }
+		// The metered price is projected from its usage so far once 3 days of its period have passed,
+		// and says it is not projected before.
 		for _, id := range cases["metered"] {
-			if !has(id, engine.BasisMeteredNotProjected) || !has(id, engine.BasisRunRate) {
+			if !has(id, engine.BasisRunRate) || has(id, engine.BasisMeteredNotProjected) == has(id, engine.BasisMeteredUsageSoFar) {
 				t.Errorf("%s: metered customer %s has basis %v", now.Format(time.DateOnly), id, lines[id].Basis)
+			}
+		}
+		for _, l := range fc.Customers {
+			for _, b := range l.Basis {
+				bases[b]++
 			}
 		}
 		for _, id := range cases["trial"] {
@@ -77,6 +85,11 @@ func TestSimulatedWorld_ForecastOverEveryDayOfAMonth(t *testing.T) {
 			if l := lines[id]; day < 28 && l.RunRateRevenue <= 0 {
 				t.Errorf("%s: %s renews tomorrow but has no run-rate: %+v", now.Format(time.DateOnly), id, l)
 			}
+		}
+	}
+	for _, b := range []string{engine.BasisRunRate, engine.BasisUpcomingInvoice, engine.BasisMeteredUsageSoFar, engine.BasisMeteredNotProjected} {
+		if bases[b] == 0 {
+			t.Errorf("no customer line rested on %s during the month (%v)", b, bases)
 		}
 	}
 }

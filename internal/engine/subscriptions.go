@@ -36,9 +36,13 @@ type SubscriptionItem struct {
 	Amount        ledger.Money // price × quantity per interval, before discounts
 	Interval      string       // day, week, month or year
 	IntervalCount int64
-	Metered       bool // billed in arrears from usage: not projected
+	Metered       bool // billed in arrears from usage
 	Unpriced      bool // tiered or custom price: not projected
 	Discounts     []Discount
+	// UsageSoFar is a metered item's usage this period × its unit price, read at UsageAsOf (Unix
+	// seconds; 0: unknown, not projected).
+	UsageSoFar ledger.Money
+	UsageAsOf  int64
 }
 
 // Discount is a coupon on a subscription or an item. It applies to invoices for periods that
@@ -74,7 +78,7 @@ func (e *Engine) FetchSubscriptions(ctx context.Context) (*SubscriptionFacts, er
 		}
 		for _, it := range s.Items {
 			ei := SubscriptionItem{ID: it.ID, Amount: it.Amount, Interval: it.Interval, IntervalCount: it.IntervalCount,
-				Metered: it.Metered, Unpriced: it.Unpriced}
+				Metered: it.Metered, Unpriced: it.Unpriced, UsageSoFar: it.UsageSoFar, UsageAsOf: it.UsageAsOf}
 			for _, d := range it.Discounts {
 				ei.Discounts = append(ei.Discounts, Discount{PercentOff: d.PercentOff, AmountOff: d.AmountOff, End: d.End})
 			}
@@ -95,8 +99,12 @@ const (
 	BasisUpcomingInvoice = "upcoming_invoice"
 	// BasisInvoicedOnly: no live subscription; only invoices already issued count.
 	BasisInvoicedOnly = "invoiced_only"
-	// BasisMeteredNotProjected: a metered (or tiered) price whose current period is not yet
-	// invoiced; its revenue is missing from the projection.
+	// BasisMeteredUsageSoFar: a metered price projected from the current period's usage so far,
+	// carried at the same rate to the period's end (and into renewals within the month).
+	BasisMeteredUsageSoFar = "metered_usage_so_far"
+	// BasisMeteredNotProjected: a metered (or tiered) price that cannot be projected (no usage
+	// reported yet, fewer than MinTrendDays of the period elapsed, or no flat unit price); its
+	// revenue is missing from the projection.
 	BasisMeteredNotProjected = "metered_not_projected"
 )
 
@@ -113,7 +121,8 @@ type RevenueProjection struct {
 // the month's days from invoices already issued, plus, for every live subscription, the periods
 // after its current one that start before month end, at its recurring price with the discounts
 // that will still apply, spread over each period's days as recognition will spread the invoice.
-// The current period's invoice, when still a draft Stripe will finalize, is counted the same way.
+// The current period's invoice, when still a draft Stripe will finalize, is counted the same way,
+// and so is a metered price's current period, projected from its usage so far (meteredRate).
 // Trials invoice nothing until they end, nothing is invoiced after cancel_at or a period end set
 // to cancel, paused collection invoices nothing until it resumes, and a cancel_at inside the
 // current period takes back (as the proration credit will) the invoiced time after it.
@@ -148,7 +157,10 @@ func ProjectRevenue(revenue []DailyRevenue, subs []Subscription, today usage.Day
 			addBasis(p, BasisUpcomingInvoice)
 		}
 		for _, it := range s.Items {
-			if it.Metered || it.Unpriced {
+			switch _, ok := meteredRate(s, it); {
+			case ok:
+				addBasis(p, BasisMeteredUsageSoFar)
+			case it.Metered || it.Unpriced:
 				addBasis(p, BasisMeteredNotProjected)
 			}
 		}
@@ -174,9 +186,19 @@ func runRate(s *Subscription, monthStart, monthEnd usage.Day) ledger.Money {
 	var total ledger.Money
 	// The current period's draft invoice, not recognised yet.
 	total += spreadWithin(s.Upcoming, s.PeriodStart, s.PeriodEnd, lo, hi)
+	// Metered usage is invoiced at the period's end, for the whole period: projected from the
+	// usage so far and spread over the period as its invoice will be (stopping at cancel_at).
+	if metered := periodAmount(s, s.PeriodStart, true); metered != 0 && s.TrialEnd < s.PeriodEnd {
+		stop := s.PeriodEnd
+		if s.CancelAt > s.PeriodStart && s.CancelAt < stop {
+			metered = ledger.Money(ledger.MustMulDiv(int64(metered), s.CancelAt-s.PeriodStart, s.PeriodEnd-s.PeriodStart))
+			stop = s.CancelAt
+		}
+		total += spreadWithin(metered, s.PeriodStart, stop, lo, hi)
+	}
 	// A cancel_at inside the current (invoiced, non-trial) period: the unused time is credited.
 	if s.CancelAt > s.PeriodStart && s.CancelAt < s.PeriodEnd && s.TrialEnd < s.PeriodEnd {
-		amount := periodAmount(s, s.PeriodStart)
+		amount := periodAmount(s, s.PeriodStart, false)
 		credit := ledger.Money(ledger.MustMulDiv(int64(amount), s.PeriodEnd-s.CancelAt, s.PeriodEnd-s.PeriodStart))
 		total -= spreadWithin(credit, s.CancelAt, s.PeriodEnd, lo, hi)
 	}
@@ -194,7 +216,7 @@ func runRate(s *Subscription, monthStart, monthEnd usage.Day) ledger.Money {
 		}
 		paused := s.Paused && (s.ResumesAt == 0 || start < s.ResumesAt)
 		if !paused {
-			amount := periodAmount(s, start)
+			amount := periodAmount(s, start, false) + periodAmount(s, start, true)
 			stop := end
 			if s.CancelAt > 0 && s.CancelAt < end {
 				// The last period is prorated to the cancellation.
@@ -208,16 +230,37 @@ func runRate(s *Subscription, monthStart, monthEnd usage.Day) ledger.Money {
 	return total
 }
 
-// periodAmount is what s invoices for the licensed, priced items of a period starting at start,
-// net of the discounts that still apply then (percent off per item, then amount off the invoice).
-func periodAmount(s *Subscription, start int64) ledger.Money {
+// meteredRate is a metered item's projected amount for a whole current period: its usage so far
+// scaled to the period's length. Not known before MinTrendDays of the period have elapsed (a
+// rate from hours of usage would swing wildly) or when no usage was read.
+func meteredRate(s *Subscription, it SubscriptionItem) (ledger.Money, bool) {
+	if !it.Metered || it.Unpriced || it.UsageAsOf == 0 {
+		return 0, false
+	}
+	elapsed := min(it.UsageAsOf, s.PeriodEnd) - s.PeriodStart
+	if elapsed < MinTrendDays*secondsPerDay {
+		return 0, false
+	}
+	return ledger.Money(ledger.MustMulDiv(int64(it.UsageSoFar), s.PeriodEnd-s.PeriodStart, elapsed)), true
+}
+
+// periodAmount is what s invoices for a period starting at start, net of the discounts that still
+// apply then (percent off per item, then amount off): the licensed, priced items, or with metered
+// the metered items projected by meteredRate. Subscription-level amounts off come off the licensed
+// part only (the invoice they apply to is issued at the period's start).
+func periodAmount(s *Subscription, start int64, metered bool) ledger.Money {
 	applies := func(d Discount) bool { return d.End == 0 || d.End > start }
 	var sum ledger.Money
 	for _, it := range s.Items {
-		if it.Metered || it.Unpriced {
+		a := it.Amount
+		if metered {
+			var ok bool
+			if a, ok = meteredRate(s, it); !ok {
+				continue
+			}
+		} else if it.Metered || it.Unpriced {
 			continue
 		}
-		a := it.Amount
 		for _, d := range append(slices.Clone(it.Discounts), s.Discounts...) {
 			if applies(d) && d.PercentOff > 0 {
 				a -= d.PercentOff.Apply(a)
@@ -231,7 +274,7 @@ func periodAmount(s *Subscription, start int64) ledger.Money {
 		sum += a
 	}
 	for _, d := range s.Discounts {
-		if applies(d) && d.AmountOff > 0 {
+		if !metered && applies(d) && d.AmountOff > 0 {
 			sum -= min(d.AmountOff, sum)
 		}
 	}

@@ -23,6 +23,22 @@ type stripeData struct {
 	subs        []*stSubscription
 	invoices    []*stInvoice
 	creditNotes []*stCreditNote
+	usage       map[string][]*stUsageSummary // by metered subscription item, newest period first
+}
+
+type stUsageSummary struct {
+	ID               string        `json:"id"`
+	Object           string        `json:"object"`
+	Invoice          *string       `json:"invoice"`
+	Livemode         bool          `json:"livemode"`
+	Period           stUsagePeriod `json:"period"`
+	SubscriptionItem string        `json:"subscription_item"`
+	TotalUsage       int64         `json:"total_usage"`
+}
+
+type stUsagePeriod struct {
+	End   *int64 `json:"end"`
+	Start int64  `json:"start"`
 }
 
 type stCustomer struct {
@@ -368,7 +384,7 @@ func abs(v int64) int64 {
 type period struct{ start, end time.Time }
 
 func (w *World) buildStripe() {
-	sd := &stripeData{}
+	sd := &stripeData{usage: map[string][]*stUsageSummary{}}
 	w.stripe = sd
 	base := w.now.AddDate(-2, 0, 0).Unix()
 	products := make([]*stProduct, 3)
@@ -633,6 +649,23 @@ func (w *World) buildSubscription(c *customer, cust *stCustomer, priceFor func(p
 	if c.metered {
 		items = append(items, &stSubItem{ID: meteredItemID, Object: "subscription_item", Created: c.created.Unix(),
 			Metadata: map[string]string{}, Price: meteredPrice, Subscription: subID, TaxRates: []string{}})
+		// Usage reported so far this period: the share of the calls the period's invoice will bill
+		// (the same count), as reported by now; then last period's, invoiced by the latest invoice.
+		calls := func(p period) int64 {
+			return w.between(5000, 15000, "api-calls", c.id, strconv.FormatInt(p.start.Unix(), 10))
+		}
+		soFar := calls(cur) * int64(w.now.Sub(cur.start)/time.Second) / int64(cur.end.Sub(cur.start)/time.Second)
+		prev := periodOf(1)
+		var billed *string
+		if id, ok := latest.(string); ok {
+			billed = &id
+		}
+		sd.usage[meteredItemID] = []*stUsageSummary{
+			{ID: w.id("sis_", 24, "usage", meteredItemID, "0"), Object: "usage_record_summary", Period: stUsagePeriod{Start: cur.start.Unix()},
+				SubscriptionItem: meteredItemID, TotalUsage: soFar},
+			{ID: w.id("sis_", 24, "usage", meteredItemID, "1"), Object: "usage_record_summary", Invoice: billed,
+				Period: stUsagePeriod{Start: prev.start.Unix(), End: ptr(prev.end.Unix())}, SubscriptionItem: meteredItemID, TotalUsage: calls(prev)},
+		}
 	}
 	sub := &stSubscription{ID: subID, Object: "subscription", BillingCycleAnchor: anchor(-24).Unix(),
 		CollectionMethod: "charge_automatically", Created: c.created.Unix(), Currency: c.currency,
@@ -821,6 +854,19 @@ func (w *World) stripeHandler() http.Handler {
 				okStatus := status == "all" || status == s.Status || (status == "" && s.Status != "canceled" && s.Status != "incomplete_expired")
 				return okStatus && (cust == "" || cust == s.Customer) && (price == "" || price == s.Items.Data[0].Price.ID) && createdMatches(q, s.Created)
 			})
+	})
+	mux.HandleFunc("GET /v1/subscription_items/{id}/usage_record_summaries", func(rw http.ResponseWriter, r *http.Request) {
+		id := r.PathValue("id")
+		for _, s := range sd().subs {
+			for _, it := range s.Items.Data {
+				if it.ID == id {
+					serveList(rw, r, "/v1/subscription_items/"+id+"/usage_record_summaries", sd().usage[id],
+						func(u *stUsageSummary) string { return u.ID }, nil)
+					return
+				}
+			}
+		}
+		stripeError(rw, http.StatusNotFound, "invalid_request_error", "resource_missing", "No such subscription item: '"+id+"'", "subscription_item")
 	})
 	mux.HandleFunc("GET /v1/invoices", func(rw http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()

@@ -48,6 +48,10 @@ type SubscriptionItem struct {
 	// Unpriced: the price has no flat unit amount (tiered or custom), so the item is not projected.
 	Unpriced  bool
 	Discounts []Discount // on this item only
+	// For a metered, priced item: the current period's usage so far (usage record summary
+	// total_usage × unit_amount) and when it was read (Unix seconds; 0: no summary for the period).
+	UsageSoFar ledger.Money
+	UsageAsOf  int64
 }
 
 // Discount is a coupon applied to a subscription or an item.
@@ -99,6 +103,9 @@ func (c *Client) Subscriptions(ctx context.Context) ([]Subscription, []string, e
 			}
 		}
 		sub, err := subscriptionFacts(s, conv)
+		if err == nil {
+			err = c.meteredUsage(ctx, s, &sub, conv)
+		}
 		var bad *badSubscription
 		if errors.As(err, &bad) {
 			warnings = append(warnings, bad.Error()+": not projected")
@@ -116,6 +123,52 @@ func (c *Client) Subscriptions(ctx context.Context) ([]Subscription, []string, e
 		return strings.Compare(a.ID, b.ID)
 	})
 	return out, warnings, nil
+}
+
+// meteredUsage reads, for each metered per-unit item, the usage reported so far in the current
+// period from its newest usage record summary.
+// GET /v1/subscription_items/{id}/usage_record_summaries?limit=1
+func (c *Client) meteredUsage(ctx context.Context, s *stripego.Subscription, sub *Subscription, conv converter) error {
+	for i := range sub.Items {
+		it := &sub.Items[i]
+		if !it.Metered || it.Unpriced {
+			continue
+		}
+		var unit int64
+		cur := string(s.Currency)
+		for _, si := range s.Items.Data {
+			if si != nil && si.ID == it.ID && si.Price != nil {
+				unit = si.Price.UnitAmount
+				if si.Price.Currency != "" {
+					cur = string(si.Price.Currency)
+				}
+			}
+		}
+		endpoint := "/v1/subscription_items/" + it.ID + "/usage_record_summaries"
+		p := &stripego.UsageRecordSummaryListParams{SubscriptionItem: stripego.String(it.ID)}
+		p.Context = ctx
+		p.Limit = stripego.Int64(1)
+		p.Single = true // the first summary is the current period's
+		asOf := c.now().Unix()
+		list, err := collect[*stripego.UsageRecordSummary](c.api.UsageRecordSummaries.List(p).Iter,
+			"listing usage of subscription item "+it.ID, endpoint, func(u *stripego.UsageRecordSummary) string { return u.ID })
+		if err != nil {
+			return err
+		}
+		if len(list) == 0 || list[0].Period == nil || list[0].Period.Start < s.CurrentPeriodStart {
+			continue // nothing reported for this period yet
+		}
+		minor, ok := mulInt(unit, list[0].TotalUsage)
+		if !ok {
+			return fmt.Errorf("subscription %s item %s: total_usage %d × unit_amount %d overflows", s.ID, it.ID, list[0].TotalUsage, unit)
+		}
+		m, err := conv.money(minor, cur, "subscription "+s.ID+" item "+it.ID)
+		if err != nil {
+			return err
+		}
+		it.UsageSoFar, it.UsageAsOf = m, asOf
+	}
+	return nil
 }
 
 // badSubscription is a subscription whose own fields make it impossible to project.

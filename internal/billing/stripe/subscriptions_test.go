@@ -28,6 +28,11 @@ func TestSubscriptions_Facts(t *testing.T) {
 	loadJSON(t, "subscription_items.json", &items)
 	f.fixtures["/v1/subscriptions"] = subs
 	f.fixtures["/v1/subscription_items"] = items
+	// The metered item's usage this period (newest summary first), then last period's, invoiced.
+	f.fixtures["/v1/subscription_items/si_U_metered/usage_record_summaries"] = []json.RawMessage{
+		json.RawMessage(`{"id":"sis_now","object":"usage_record_summary","invoice":null,"livemode":false,"period":{"start":1773100800,"end":null},"subscription_item":"si_U_metered","total_usage":5000}`),
+		json.RawMessage(`{"id":"sis_old","object":"usage_record_summary","invoice":"in_U_feb","livemode":false,"period":{"start":1770681600,"end":1773100800},"subscription_item":"si_U_metered","total_usage":9000}`),
+	}
 
 	got, warnings, err := newTestClient(t, srv.URL, nil).Subscriptions(context.Background())
 	if err != nil || len(warnings) != 0 {
@@ -54,7 +59,8 @@ func TestSubscriptions_Facts(t *testing.T) {
 			Items: []SubscriptionItem{{ID: "si_T", PriceID: "price_base", Amount: ledger.Dollars(300), Interval: "month", IntervalCount: 1}}},
 		{ID: "sub_metered", CustomerID: "cus_U", Status: "active", PeriodStart: mar10, PeriodEnd: apr10,
 			Items: []SubscriptionItem{
-				{ID: "si_U_metered", PriceID: "price_calls", Interval: "month", IntervalCount: 1, Metered: true},
+				{ID: "si_U_metered", PriceID: "price_calls", Interval: "month", IntervalCount: 1, Metered: true,
+					UsageSoFar: ledger.Dollars(100), UsageAsOf: fakeNow.Unix()}, // 5000 calls at $0.02
 				{ID: "si_U_tiered", PriceID: "price_tiered", Interval: "month", IntervalCount: 1, Unpriced: true},
 			}},
 		{ID: "sub_yearly", CustomerID: "cus_Y", Status: "past_due", PeriodStart: 1767225600, PeriodEnd: 1798761600,
@@ -75,8 +81,11 @@ func TestSubscriptions_Facts(t *testing.T) {
 			t.Errorf("request %s filters by status: the default list (all but canceled) is wanted", r)
 		}
 	}
-	if r := f.requested("/v1/subscription_items"); len(r) == 0 || !strings.Contains(r[0], "subscription=sub_monthly") {
+	if r := f.requested("/v1/subscription_items?"); len(r) == 0 || !strings.Contains(r[0], "subscription=sub_monthly") {
 		t.Errorf("items beyond the embedded page were not listed: %v", r)
+	}
+	if r := f.requested("/v1/subscription_items/si_U_metered/usage_record_summaries"); len(r) != 1 || !strings.Contains(r[0], "limit=1") {
+		t.Errorf("usage summaries requested as %v, want one page of one", r)
 	}
 }
 
@@ -136,9 +145,13 @@ func TestSubscriptions_AgainstStripeMock(t *testing.T) {
 	if _, warnings, err := c.Subscriptions(ctx); err != nil || len(warnings) != 1 {
 		t.Fatalf("Subscriptions: %v, warnings %q", err, warnings)
 	}
-	sub := &stripego.Subscription{ID: "sub_mock", Items: &stripego.SubscriptionItemList{ListMeta: stripego.ListMeta{HasMore: true}}}
+	sub := &stripego.Subscription{ID: "sub_mock", Currency: "usd", Items: &stripego.SubscriptionItemList{ListMeta: stripego.ListMeta{HasMore: true}}}
 	if err := c.completeItems(ctx, sub); err != nil {
 		t.Fatalf("listing subscription items: %v", err)
+	}
+	facts := &Subscription{ID: "sub_mock", Items: []SubscriptionItem{{ID: "si_mock", Metered: true}}}
+	if err := c.meteredUsage(ctx, sub, facts, converter{reporting: "usd"}); err != nil {
+		t.Fatalf("listing usage record summaries: %v", err)
 	}
 }
 
