@@ -30,7 +30,7 @@ var designMetrics = []string{
 	"margin_llm_cost_usd_total", "margin_llm_cost_adjustments_usd_total", "margin_llm_tokens_total",
 	"margin_llm_requests_total", "margin_llm_unpriced_tokens_total", "margin_revenue_usd_total",
 	"margin_customer_cost_month_to_date_usd", "margin_customer_revenue_month_to_date_usd",
-	"margin_customer_info", "margin_source_up", "margin_source_last_success_timestamp_seconds",
+	"margin_customer_revenue_projected_month_end_usd", "margin_customer_info", "margin_source_up", "margin_source_last_success_timestamp_seconds",
 	"margin_source_poll_duration_seconds", "margin_exporter_build_info",
 }
 

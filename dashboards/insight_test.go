@@ -56,6 +56,11 @@ func TestOverview_ForecastPanelsUseTheRecordingRulesExpressions(t *testing.T) {
 	if cost == "" || revenue == "" || !strings.Contains(cost, "predict_linear") {
 		t.Fatalf("the projected month-end recording rules are missing or not built on predict_linear")
 	}
+	// Revenue steps at invoices: it is projected from the subscriptions (the exporter's gauge), never
+	// extrapolated from the revenue counter.
+	if !strings.Contains(revenue, "margin_customer_revenue_projected_month_end_usd") || strings.Contains(revenue, "predict_linear") {
+		t.Errorf("projected revenue must be the subscription run-rate gauge, not a trend: %s", revenue)
+	}
 	d := findDashboard(t, "margin-overview.json")
 	forecast := d.panelTargets(t, "Month-end forecast")
 	if normalizeSpace(forecast["C"]) != cost {

@@ -28,6 +28,7 @@ const (
 	costMTDHelp     = "LLM spend in USD in the current UTC month so far, today's estimate included." + staleness
 	revenueMTDHelp  = "Recognised revenue in USD in the current UTC month so far, through today, net of credit notes." + staleness
 	infoHelp        = "A Stripe customer's name and plan, always 1; join on customer_id." + staleness
+	projectedHelp   = "Projected revenue in USD for the current UTC month: recognised from invoices already issued (on all of the month's days) plus what the active Stripe subscriptions will still invoice for the month at their recurring price (renewals, discounts, trials, cancellations and paused collection applied; metered prices from the usage reported so far)." + staleness
 )
 
 // family is one business metric: its name, HELP, type and label names. Money families hold
@@ -60,7 +61,7 @@ type families struct {
 	labels                                Labels
 	cost, adjust, tokens, requests        *family
 	unpriced, revenue, costMTD, revenueMT *family
-	info                                  *family
+	projected, info                       *family
 }
 
 func newFamilies(l Labels) *families {
@@ -84,11 +85,12 @@ func newFamilies(l Labels) *families {
 		costMTD:   newFamily("margin_customer_cost_month_to_date_usd", costMTDHelp, prometheus.GaugeValue, true, "customer_id"),
 		revenueMT: newFamily("margin_customer_revenue_month_to_date_usd", revenueMTDHelp, prometheus.GaugeValue, true, "customer_id"),
 		info:      newFamily("margin_customer_info", infoHelp, prometheus.GaugeValue, false, "customer_id", "name", "plan"),
+		projected: newFamily("margin_customer_revenue_projected_month_end_usd", projectedHelp, prometheus.GaugeValue, true, "customer_id"),
 	}
 }
 
 func (f *families) all() []*family {
-	return []*family{f.cost, f.adjust, f.tokens, f.requests, f.unpriced, f.revenue, f.costMTD, f.revenueMT, f.info}
+	return []*family{f.cost, f.adjust, f.tokens, f.requests, f.unpriced, f.revenue, f.costMTD, f.revenueMT, f.projected, f.info}
 }
 
 var (

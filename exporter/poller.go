@@ -64,6 +64,7 @@ type sourceData struct {
 	window  usage.Window // the days it covers
 	batch   *usage.Batch // providers
 	revenue *engine.RevenueFacts
+	subs    *engine.SubscriptionFacts // stripe, when the engine reads subscriptions
 }
 
 // Poller polls the sources, keeps the counter state and publishes snapshots to its Collector.
@@ -210,7 +211,7 @@ func (p *Poller) fetch(ctx context.Context, today usage.Day) error {
 			d := &sourceData{today: today, window: w}
 			var err error
 			if src == sourceStripe {
-				d.revenue, err = p.opts.Engine.FetchRevenue(ctx, w)
+				d.revenue, d.subs, err = p.fetchStripe(ctx, w, today)
 			} else {
 				d.batch, err = p.opts.Engine.FetchProvider(ctx, usage.Provider(src), w)
 			}
@@ -497,7 +498,7 @@ func (p *Poller) snapshot(st *State, today usage.Day, top map[string]bool, custo
 	s := &Snapshot{business: []series{
 		{f.cost, costS}, {f.adjust, adjustS}, {f.tokens, tokensS}, {f.requests, requestsS},
 		{f.unpriced, unpricedS}, {f.revenue, revenueS}, {f.costMTD, costMTDS}, {f.revenueMT, revenueMTDS},
-		{f.info, infoS},
+		{f.projected, p.projectedRevenue(today, route, customers)}, {f.info, infoS},
 	}}
 	for _, src := range p.sources {
 		s.sources = append(s.sources, *p.health[src])

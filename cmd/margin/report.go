@@ -181,23 +181,30 @@ func writeTable(out io.Writer, rep *engine.Report, days int) error {
 	tw.Flush()
 
 	if fc := rep.Forecast; fc != nil {
-		fmt.Fprintf(out, "\nMonth-end forecast %s (through %s, %d days left, trend of the last %d days): %d projected underwater\n",
+		fmt.Fprintf(out, "\nMonth-end forecast %s (through %s, %d days left, trend of up to the last %d days; revenue: invoiced + subscription run-rate): %d projected underwater\n",
 			fc.Month, fc.Through, fc.DaysLeft, fc.TrendDays, fc.Underwater)
-		fmt.Fprintln(tw, "CUSTOMER\tNAME\tCOST SO FAR\tDAILY TREND\tPROJECTED COST\tPROJECTED REVENUE\tPROJECTED MARGIN\t\t")
+		fmt.Fprintln(tw, "CUSTOMER\tNAME\tCOST SO FAR\tDAILY TREND\tTREND DAYS\tPROJECTED COST\tPROJECTED REVENUE\tOF WHICH RUN-RATE\tPROJECTED MARGIN\tBASIS\t\t")
 		const shown = 10 // the worst margins; --format=json has every customer
 		for i, c := range fc.Customers {
 			if i == shown {
-				fmt.Fprintf(tw, "… %d more (see --format=json)\t\t\t\t\t\t\t\t\n", len(fc.Customers)-shown)
+				fmt.Fprintf(tw, "… %d more (see --format=json)\t\t\t\t\t\t\t\t\t\t\t\n", len(fc.Customers)-shown)
 				break
 			}
 			flag := ""
 			if c.Underwater {
 				flag = "UNDERWATER"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", c.CustomerID, c.Name, money(c.CostMonthToDate), money(c.DailyCostTrend),
-				money(c.ProjectedCost), money(c.ProjectedRevenue), money(c.ProjectedMargin), flag)
+			days := strconv.Itoa(c.TrendDays)
+			if c.ShortHistory {
+				days += " (short history: not extrapolated)"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", c.CustomerID, c.Name, money(c.CostMonthToDate), money(c.DailyCostTrend),
+				days, money(c.ProjectedCost), money(c.ProjectedRevenue), money(c.RunRateRevenue), money(c.ProjectedMargin), strings.Join(c.Basis, "+"), flag)
 		}
 		tw.Flush()
+		for _, w := range fc.Warnings {
+			fmt.Fprintln(out, "  -", w)
+		}
 	}
 
 	fmt.Fprintln(out, "\nReconciliation (attributed + unattributed = billed)")

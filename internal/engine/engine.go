@@ -256,12 +256,22 @@ func (e *Engine) Compute(f *Facts) *Result {
 }
 
 // Report fetches the window and summarizes it, with the month-end forecast of the current month
-// (which needs this month's days, today's estimate included). A failing source fails the report:
-// a partial report would silently understate spend.
+// (which needs this month's days, today's estimate included, and Stripe's live subscriptions). A
+// failing source fails the report: a partial report would silently understate spend.
 func (e *Engine) Report(ctx context.Context, w usage.Window, progress Progress) (*Report, error) {
 	today := e.Today()
 	forecastWindow := ForecastWindow(today)
+	var subs *SubscriptionFacts
+	var subsErr error
+	var wg sync.WaitGroup
+	if e.stripe != nil {
+		wg.Go(func() { subs, subsErr = e.FetchSubscriptions(ctx) })
+	}
 	f, err := e.Fetch(ctx, usage.Window{From: min(w.From, forecastWindow.From), To: max(w.To, today+1)}, progress)
+	wg.Wait()
+	if err == nil && subsErr != nil {
+		err = &SourceError{Source: SourceStripe, Err: subsErr}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -270,7 +280,7 @@ func (e *Engine) Report(ctx context.Context, w usage.Window, progress Progress) 
 	rep := SummarizeFor(e.Compute(&reportFacts), e.opts.ReportingCurrency, e.targetMargin())
 	monthFacts := *f
 	monthFacts.Window = forecastWindow
-	rep.Forecast = e.Forecast(e.Compute(&monthFacts), f.Revenue)
+	rep.Forecast = e.Forecast(e.Compute(&monthFacts), f.Revenue, subs)
 	return rep, nil
 }
 
@@ -287,14 +297,24 @@ func MonthEnd(today usage.Day) usage.Day {
 }
 
 // Forecast projects month-end cost and revenue per customer from a result covering this month and
-// the week before today (through today) and Stripe's revenue, which runs to the end of the
-// invoiced service periods.
-func (e *Engine) Forecast(month *Result, rv *RevenueFacts) *Forecast {
+// the week before today (through today), Stripe's revenue, which runs to the end of the invoiced
+// service periods, and its live subscriptions (nil: none known, revenue is invoiced only).
+func (e *Engine) Forecast(month *Result, rv *RevenueFacts, subs *SubscriptionFacts) *Forecast {
 	var daily []DailyRevenue
 	if rv != nil {
 		daily = rv.Daily
 	}
-	return forecast(month, daily, e.Today())
+	var live []Subscription
+	var warnings []string
+	if subs != nil {
+		live = subs.Subscriptions
+		for _, w := range subs.Warnings {
+			warnings = append(warnings, "stripe: "+w)
+		}
+	}
+	fc := forecast(month, daily, live, e.Today())
+	fc.Warnings = warnings
+	return fc
 }
 
 // TargetMargin is the gross margin the plans view prices for.

@@ -58,9 +58,20 @@ type ForecastLine struct {
 	RevenueMonthToDate ledger.Money `json:"revenue_month_to_date_usd"`
 	DailyCostTrend     ledger.Money `json:"daily_cost_trend_usd"` // mean of the recent days
 	ProjectedCost      ledger.Money `json:"projected_cost_usd"`
-	ProjectedRevenue   ledger.Money `json:"projected_revenue_usd"`
-	ProjectedMargin    ledger.Money `json:"projected_margin_usd"`
-	Underwater         bool         `json:"projected_underwater"`
+	// ProjectedRevenue is revenue recognised on the month's days from invoices already issued
+	// plus RunRateRevenue, what live subscriptions will still invoice for the month.
+	ProjectedRevenue ledger.Money `json:"projected_revenue_usd"`
+	RunRateRevenue   ledger.Money `json:"run_rate_revenue_usd"`
+	ProjectedMargin  ledger.Money `json:"projected_margin_usd"`
+	Underwater       bool         `json:"projected_underwater"`
+	// Basis says what the revenue projection rests on: BasisRunRate, BasisInvoicedOnly, and
+	// BasisMeteredNotProjected when a metered price's revenue is missing from it.
+	Basis []string `json:"basis"`
+	// TrendDays is how many complete days of this customer's history the cost trend averages.
+	// With fewer than MinTrendDays the cost is not extrapolated: ShortHistory is set and the
+	// projected cost is the cost so far.
+	TrendDays    int  `json:"trend_days"`
+	ShortHistory bool `json:"short_history"`
 }
 
 // Forecast is the month-end projection for every customer with cost or revenue this month.
@@ -68,9 +79,10 @@ type Forecast struct {
 	Month      string         `json:"month"`      // "2026-11"
 	Through    string         `json:"through"`    // last day with data (today, partly estimated)
 	DaysLeft   int            `json:"days_left"`  // days after Through until month end
-	TrendDays  int            `json:"trend_days"` // days the daily trend averages
+	TrendDays  int            `json:"trend_days"` // days the daily trend averages at most
 	Underwater int            `json:"underwater"` // customers projected underwater
 	Customers  []ForecastLine `json:"customers"`
+	Warnings   []string       `json:"warnings,omitempty"` // subscriptions that could not be projected
 }
 
 // featureOf returns the row's feature label.
@@ -232,20 +244,26 @@ func percentile(values []ledger.Money, p int) ledger.Money {
 // trendDays is how many recent days the month-end forecast averages for its daily trend.
 const trendDays = 7
 
-// forecast projects each customer's month: cost so far (today's estimate included) plus the mean
-// daily cost of the last trendDays days for every day left; revenue so far plus what Stripe has
-// already invoiced for the rest of the month (service periods run to month end). A customer whose
-// projected cost exceeds projected revenue is flagged underwater.
-func forecast(res *Result, revenue []DailyRevenue, today usage.Day) *Forecast {
+// MinTrendDays is the least history (complete days) a customer's cost trend is extrapolated from.
+const MinTrendDays = 3
+
+// forecast projects each customer's month. Cost: cost so far (today's estimate included) plus the
+// mean daily cost of the customer's last complete days (at most trendDays, from its first day with
+// usage) for every day left; a customer with fewer than MinTrendDays days of history is not
+// extrapolated. Revenue: ProjectRevenue, recognised invoices plus the live subscriptions' run-rate
+// to month end. A customer whose projected cost exceeds projected revenue is flagged underwater.
+func forecast(res *Result, revenue []DailyRevenue, subs []Subscription, today usage.Day) *Forecast {
 	t := today.Time()
 	monthStart := usage.DayOf(timeMonthStart(t))
-	monthEnd := usage.DayOf(timeMonthStart(t).AddDate(0, 1, 0))
+	monthEnd := MonthEnd(today)
 	fc := &Forecast{Month: t.Format("2006-01"), Through: today.String(), DaysLeft: int(monthEnd - today - 1)}
 	trendFrom := max(today-trendDays, res.Window.From)
 	fc.TrendDays = int(today - trendFrom) // complete days only: today is partial
 	type acc struct {
 		line  ForecastLine
 		trend ledger.Money
+		first usage.Day // first day with usage in the result
+		used  bool
 	}
 	cs := map[string]*acc{}
 	get := func(id string) *acc {
@@ -263,6 +281,9 @@ func forecast(res *Result, revenue []DailyRevenue, today usage.Day) *Forecast {
 			continue
 		}
 		a := get(r.Customer)
+		if !a.used || r.Day < a.first {
+			a.first, a.used = r.Day, true
+		}
 		if r.Day >= monthStart && r.Day <= today {
 			a.line.CostMonthToDate += r.Cost
 		}
@@ -270,20 +291,26 @@ func forecast(res *Result, revenue []DailyRevenue, today usage.Day) *Forecast {
 			a.trend += r.Cost
 		}
 	}
-	for _, d := range revenue {
-		if d.Day < monthStart || d.Day >= monthEnd {
+	projections := ProjectRevenue(revenue, subs, today)
+	for id, p := range projections {
+		if p.Projected == 0 && p.MonthToDate == 0 && cs[id] == nil {
 			continue
 		}
-		a := get(d.Customer)
-		if d.Day <= today {
-			a.line.RevenueMonthToDate += d.Amount
-		}
-		a.line.ProjectedRevenue += d.Amount
+		l := &get(id).line
+		l.RevenueMonthToDate, l.ProjectedRevenue, l.RunRateRevenue, l.Basis = p.MonthToDate, p.Projected, p.RunRate, p.Basis
 	}
 	for _, a := range cs {
 		l := &a.line
-		if fc.TrendDays > 0 {
-			l.DailyCostTrend = ledger.Money(ledger.MustMulDiv(int64(a.trend), 1, int64(fc.TrendDays)))
+		if l.Basis == nil {
+			l.Basis = []string{BasisInvoicedOnly}
+		}
+		l.TrendDays = fc.TrendDays
+		if a.used && a.first > trendFrom {
+			l.TrendDays = int(max(today-a.first, 0))
+		}
+		l.ShortHistory = l.TrendDays < MinTrendDays
+		if !l.ShortHistory {
+			l.DailyCostTrend = ledger.Money(ledger.MustMulDiv(int64(a.trend), 1, int64(l.TrendDays)))
 		}
 		l.ProjectedCost = l.CostMonthToDate + ledger.Money(ledger.MustMulDiv(int64(l.DailyCostTrend), int64(fc.DaysLeft), 1))
 		l.ProjectedMargin = l.ProjectedRevenue - l.ProjectedCost

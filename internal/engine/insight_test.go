@@ -159,7 +159,7 @@ func TestForecast(t *testing.T) {
 		revenue = append(revenue, DailyRevenue{Customer: "cus_hot", Day: d, Amount: ledger.Dollars(1)}, DailyRevenue{Customer: "cus_ok", Day: d, Amount: ledger.Dollars(2)})
 	}
 	revenue = append(revenue, DailyRevenue{Customer: "cus_hot", Day: monthStart + 30, Amount: ledger.Dollars(99)}) // next month
-	fc := forecast(res, revenue, today)
+	fc := forecast(res, revenue, nil, today)
 	if fc.Month != "2026-11" || fc.DaysLeft != 3 || fc.TrendDays != 7 || fc.Underwater != 1 {
 		t.Fatalf("forecast = %+v", fc)
 	}
@@ -179,9 +179,10 @@ func TestForecast_OneDayOfData(t *testing.T) {
 	today, _ := usage.ParseDay("2026-12-01") // the first of the month: no complete day yet
 	res := &Result{Window: usage.Window{From: today, To: today + 1},
 		Rows: []CostRow{row("cus_new", "", today, ledger.Dollars(5), 1)}}
-	fc := forecast(res, nil, today)
+	fc := forecast(res, nil, nil, today)
 	c := fc.Customers[0]
-	if fc.TrendDays != 0 || fc.DaysLeft != 30 || c.DailyCostTrend != 0 || c.ProjectedCost != ledger.Dollars(5) || !c.Underwater {
+	if fc.TrendDays != 0 || fc.DaysLeft != 30 || c.DailyCostTrend != 0 || c.ProjectedCost != ledger.Dollars(5) || !c.Underwater ||
+		!c.ShortHistory || c.TrendDays != 0 || len(c.Basis) != 1 || c.Basis[0] != BasisInvoicedOnly {
 		t.Errorf("forecast = %+v, customer %+v", fc, c)
 	}
 }

@@ -38,20 +38,25 @@ const (
 )
 
 type customer struct {
-	idx                      int
-	id, name, email          string
-	currency                 string
-	plan                     plan
-	path                     attrPath
-	created                  time.Time
-	anchorDay                int // billing anchor day of month, 1-28
-	taxBps                   int64
-	taxInclusive             bool
-	discountPct              int64
-	marginPlan               string
-	refs                     []usage.SourceRef // what the config or metadata lists for it
-	upgrades, bigInvoice     bool
-	spendMicros              int64 // weekday LLM spend target in micro-dollars
+	idx                  int
+	id, name, email      string
+	currency             string
+	plan                 plan
+	path                 attrPath
+	created              time.Time
+	anchorDay            int // billing anchor day of month, 1-28
+	taxBps               int64
+	taxInclusive         bool
+	discountPct          int64
+	marginPlan           string
+	refs                 []usage.SourceRef // what the config or metadata lists for it
+	upgrades, bigInvoice bool
+	// Subscription shapes the month-end forecast must handle (stripe.go).
+	yearly                   bool      // billed once a year
+	trialEnd                 time.Time // a trial that ends on the 15th of now's month; zero: no trial
+	cancelAtPeriodEnd        bool      // set to cancel when the current period ends
+	metered                  bool      // a second, metered price billed in arrears
+	spendMicros              int64     // weekday LLM spend target in micro-dollars
 	sources                  []*source
 	ownProject, ownWorkspace bool
 }
@@ -305,6 +310,21 @@ func (w *World) buildCompany() {
 			c.currency, c.taxBps = "gbp", 2000
 		case 18:
 			c.discountPct = 20
+		// The forecast's cases: renewals right after today, a yearly plan, a trial ending mid-month,
+		// a subscription that cancels at period end (late in the month, so its month stays
+		// profitable) and a metered price.
+		case 2, 21:
+			c.anchorDay = w.now.Day()%28 + 1
+		case 10:
+			c.yearly = true
+			c.created = w.now.AddDate(-1, -2, 0)
+		case 20:
+			c.trialEnd = time.Date(w.now.Year(), w.now.Month(), 15, int(w.hash("anchor-hour", c.id)%24), 0, 0, 0, time.UTC)
+			c.created, c.anchorDay = c.trialEnd.AddDate(0, 0, -30), 15
+		case 26:
+			c.cancelAtPeriodEnd, c.anchorDay = true, 28
+		case 19:
+			c.metered = true
 		}
 		w.customers = append(w.customers, c)
 	}

@@ -23,6 +23,22 @@ type stripeData struct {
 	subs        []*stSubscription
 	invoices    []*stInvoice
 	creditNotes []*stCreditNote
+	usage       map[string][]*stUsageSummary // by metered subscription item, newest period first
+}
+
+type stUsageSummary struct {
+	ID               string        `json:"id"`
+	Object           string        `json:"object"`
+	Invoice          *string       `json:"invoice"`
+	Livemode         bool          `json:"livemode"`
+	Period           stUsagePeriod `json:"period"`
+	SubscriptionItem string        `json:"subscription_item"`
+	TotalUsage       int64         `json:"total_usage"`
+}
+
+type stUsagePeriod struct {
+	End   *int64 `json:"end"`
+	Start int64  `json:"start"`
 }
 
 type stCustomer struct {
@@ -171,11 +187,13 @@ type stSubscription struct {
 	Customer           string             `json:"customer"`
 	Description        *string            `json:"description"`
 	Discount           *stDiscount        `json:"discount"`
+	Discounts          []any              `json:"discounts"` // ids, or the objects with expand[]=data.discounts
 	EndedAt            *int64             `json:"ended_at"`
 	Items              stList[*stSubItem] `json:"items"`
-	LatestInvoice      string             `json:"latest_invoice"`
+	LatestInvoice      any                `json:"latest_invoice"` // id, or the invoice with expand[]=data.latest_invoice
 	Livemode           bool               `json:"livemode"`
 	Metadata           map[string]string  `json:"metadata"`
+	PauseCollection    *struct{}          `json:"pause_collection"`
 	StartDate          int64              `json:"start_date"`
 	Status             string             `json:"status"`
 	TrialEnd           *int64             `json:"trial_end"`
@@ -366,7 +384,7 @@ func abs(v int64) int64 {
 type period struct{ start, end time.Time }
 
 func (w *World) buildStripe() {
-	sd := &stripeData{}
+	sd := &stripeData{usage: map[string][]*stUsageSummary{}}
 	w.stripe = sd
 	base := w.now.AddDate(-2, 0, 0).Unix()
 	products := make([]*stProduct, 3)
@@ -379,8 +397,8 @@ func (w *World) buildStripe() {
 	sd.products = append(append([]*stProduct{}, products...), support)
 
 	prices := map[string]*stPrice{}
-	priceFor := func(p plan, currency string, inclusive bool) *stPrice {
-		key := fmt.Sprint(p, currency, inclusive)
+	priceFor := func(p plan, currency string, inclusive, yearly bool) *stPrice {
+		key := fmt.Sprint(p, currency, inclusive, yearly)
 		if pr, ok := prices[key]; ok {
 			return pr
 		}
@@ -388,15 +406,18 @@ func (w *World) buildStripe() {
 		if inclusive {
 			behavior = "inclusive"
 		}
-		amt := planAmounts[currency][p]
+		amt, interval, lookup := planAmounts[currency][p], "month", strings.ToLower(p.name())+"_"+currency
+		if yearly { // two months free
+			amt, interval, lookup = 10*amt, "year", lookup+"_yearly"
+		}
 		pr := &stPrice{ID: w.id("price_", 24, "price", key), Object: "price", Active: true, BillingScheme: "per_unit", Created: base,
-			Currency: currency, LookupKey: ptr(strings.ToLower(p.name()) + "_" + currency), Metadata: map[string]string{},
-			Nickname: ptr(p.name() + " monthly"), Product: products[p].ID,
-			Recurring:   &stRecurring{Interval: "month", IntervalCount: 1, UsageType: "licensed"},
+			Currency: currency, LookupKey: ptr(lookup), Metadata: map[string]string{},
+			Nickname: ptr(p.name() + " " + interval + "ly"), Product: products[p].ID,
+			Recurring:   &stRecurring{Interval: interval, IntervalCount: 1, UsageType: "licensed"},
 			TaxBehavior: behavior, Type: "recurring", UnitAmount: amt, UnitAmountDecimal: strconv.FormatInt(amt, 10)}
 		prices[key] = pr
 		sd.prices = append(sd.prices, pr)
-		if products[p].DefaultPrice == nil && currency == "usd" {
+		if products[p].DefaultPrice == nil && currency == "usd" && !yearly {
 			products[p].DefaultPrice = &pr.ID
 		}
 		return pr
@@ -406,6 +427,16 @@ func (w *World) buildStripe() {
 		TaxBehavior: "exclusive", Type: "one_time", UnitAmount: 25000, UnitAmountDecimal: "25000"}
 	sd.prices = append(sd.prices, supportPrice)
 	support.DefaultPrice = &supportPrice.ID
+	// API calls beyond the plan, reported as usage and billed in arrears at $0.02 a call.
+	calls := &stProduct{ID: w.id("prod_", 14, "product", "api-calls"), Object: "product", Active: true, Created: base,
+		Images: []string{}, Metadata: map[string]string{}, Name: "API calls", Type: "service", Updated: base}
+	sd.products = append(sd.products, calls)
+	meteredPrice := &stPrice{ID: w.id("price_", 24, "price", "api-calls"), Object: "price", Active: true, BillingScheme: "per_unit",
+		Created: base, Currency: "usd", Metadata: map[string]string{}, Nickname: ptr("API calls"), Product: calls.ID,
+		Recurring:   &stRecurring{AggregateUsage: ptr("sum"), Interval: "month", IntervalCount: 1, UsageType: "metered"},
+		TaxBehavior: "exclusive", Type: "recurring", UnitAmount: 2, UnitAmountDecimal: "2"}
+	sd.prices = append(sd.prices, meteredPrice)
+	calls.DefaultPrice = &meteredPrice.ID
 
 	for _, c := range w.customers {
 		meta := map[string]string{}
@@ -423,7 +454,7 @@ func (w *World) buildStripe() {
 		cust := &stCustomer{ID: c.id, Object: "customer", Created: c.created.Unix(), Currency: c.currency, Email: c.email,
 			InvoicePrefix: prefix, Metadata: meta, Name: c.name, PreferredLocales: []string{}, TaxExempt: "none"}
 		sd.customers = append(sd.customers, cust)
-		w.buildSubscription(c, cust, priceFor, supportPrice)
+		w.buildSubscription(c, cust, priceFor, supportPrice, meteredPrice)
 	}
 	byCreatedDesc := func(a, b int64, ida, idb string) int {
 		if a != b {
@@ -441,12 +472,22 @@ func (w *World) buildStripe() {
 }
 
 // buildSubscription creates a customer's subscription and the invoices of its last ~4 months.
-func (w *World) buildSubscription(c *customer, cust *stCustomer, priceFor func(plan, string, bool) *stPrice, supportPrice *stPrice) {
+func (w *World) buildSubscription(c *customer, cust *stCustomer, priceFor func(plan, string, bool, bool) *stPrice, supportPrice, meteredPrice *stPrice) {
 	sd := w.stripe
 	hour := int(w.hash("anchor-hour", c.id) % 24)
-	anchor := func(monthsFromNow int) time.Time {
+	// anchor(n) is the start of the n-th billing period from now's; a yearly plan renews in the
+	// month it was created.
+	anchor := func(periodsFromNow int) time.Time {
+		if c.yearly {
+			t := time.Date(w.now.Year(), c.created.Month(), c.anchorDay, hour, 0, 0, 0, time.UTC)
+			return t.AddDate(periodsFromNow, 0, 0)
+		}
 		t := time.Date(w.now.Year(), w.now.Month(), c.anchorDay, hour, 0, 0, 0, time.UTC)
-		return t.AddDate(0, monthsFromNow, 0)
+		return t.AddDate(0, periodsFromNow, 0)
+	}
+	interval := "month"
+	if c.yearly {
+		interval = "year"
 	}
 	// Period 0 is the current one: the latest anchor not after now.
 	shift := 0
@@ -457,6 +498,7 @@ func (w *World) buildSubscription(c *customer, cust *stCustomer, priceFor func(p
 
 	subID := w.id("sub_", 24, "subscription", c.id)
 	itemID := w.id("si_", 14, "subscription-item", c.id)
+	meteredItemID := w.id("si_", 14, "subscription-item", c.id, "metered")
 	var discount *stDiscount
 	if c.discountPct > 0 {
 		discount = &stDiscount{ID: w.id("di_", 24, "discount", c.id), Object: "discount",
@@ -518,9 +560,14 @@ func (w *World) buildSubscription(c *customer, cust *stCustomer, priceFor func(p
 	}
 
 	var invoices []*stInvoice
+	oldest := w.now.AddDate(0, 0, -125)
+	if c.yearly {
+		oldest = w.now.AddDate(-1, 0, 0)
+	}
 	for k := 4; k >= 0; k-- {
 		per := periodOf(k)
-		if per.start.Before(w.now.AddDate(0, 0, -125)) || per.start.Before(c.created) {
+		// A trial's periods invoice nothing.
+		if per.start.Before(oldest) || per.start.Before(c.created) || per.start.Before(c.trialEnd) {
 			continue
 		}
 		created := per.start.Unix()
@@ -544,13 +591,20 @@ func (w *World) buildSubscription(c *customer, cust *stCustomer, priceFor func(p
 			}
 			rest := period{upgradeAt, p1.end}
 			date := upgradeAt.Format("2 Jan 2006")
-			sp, gp := priceFor(starter, c.currency, inclusive), priceFor(growth, c.currency, inclusive)
+			sp, gp := priceFor(starter, c.currency, inclusive, false), priceFor(growth, c.currency, inclusive, false)
 			newLine(inv, "Unused time on Starter after "+date, -frac(sp.UnitAmount), rest, sp, true, true)
 			newLine(inv, "Remaining time on Growth after "+date, frac(gp.UnitAmount), rest, gp, true, true)
 		}
 		pl := planAt(per.start)
-		price := priceFor(pl, c.currency, inclusive)
-		newLine(inv, "1 × "+pl.name()+" (at "+moneyText(price.UnitAmount, c.currency)+" / month)", price.UnitAmount, per, price, false, true)
+		price := priceFor(pl, c.currency, inclusive, c.yearly)
+		newLine(inv, "1 × "+pl.name()+" (at "+moneyText(price.UnitAmount, c.currency)+" / "+interval+")", price.UnitAmount, per, price, false, true)
+		if c.metered && !prev.start.Before(c.created) {
+			// Metered usage is invoiced in arrears: this invoice bills the period before.
+			qty := w.between(5000, 15000, "api-calls", c.id, strconv.FormatInt(prev.start.Unix(), 10))
+			newLine(inv, fmt.Sprintf("%d × API calls (at $0.02 / call)", qty), qty*meteredPrice.UnitAmount, prev, meteredPrice, false, true)
+			l := inv.allLines[len(inv.allLines)-1]
+			l.Quantity, l.SubscriptionItem = qty, meteredItemID
+		}
 		if c.bigInvoice && k == 0 {
 			for wk := 1; wk <= 11; wk++ {
 				newLine(inv, fmt.Sprintf("Dedicated support hours, block %d", wk), supportPrice.UnitAmount, per, supportPrice, false, false)
@@ -585,18 +639,81 @@ func (w *World) buildSubscription(c *customer, cust *stCustomer, priceFor func(p
 	sd.invoices = append(sd.invoices, invoices...)
 
 	cur := periodOf(0)
-	price := priceFor(planAt(w.now), c.currency, inclusive)
-	latest := ""
+	price := priceFor(planAt(w.now), c.currency, inclusive, c.yearly)
+	var latest any // null for a trial that has invoiced nothing yet
 	if len(invoices) > 0 {
 		latest = invoices[len(invoices)-1].ID
 	}
-	sd.subs = append(sd.subs, &stSubscription{ID: subID, Object: "subscription", BillingCycleAnchor: anchor(-24).Unix(),
+	items := []*stSubItem{{ID: itemID, Object: "subscription_item", Created: c.created.Unix(),
+		Metadata: map[string]string{}, Price: price, Quantity: 1, Subscription: subID, TaxRates: []string{}}}
+	if c.metered {
+		items = append(items, &stSubItem{ID: meteredItemID, Object: "subscription_item", Created: c.created.Unix(),
+			Metadata: map[string]string{}, Price: meteredPrice, Subscription: subID, TaxRates: []string{}})
+		// Usage reported so far this period: the share of the calls the period's invoice will bill
+		// (the same count), as reported by now; then last period's, invoiced by the latest invoice.
+		calls := func(p period) int64 {
+			return w.between(5000, 15000, "api-calls", c.id, strconv.FormatInt(p.start.Unix(), 10))
+		}
+		soFar := calls(cur) * int64(w.now.Sub(cur.start)/time.Second) / int64(cur.end.Sub(cur.start)/time.Second)
+		prev := periodOf(1)
+		var billed *string
+		if id, ok := latest.(string); ok {
+			billed = &id
+		}
+		sd.usage[meteredItemID] = []*stUsageSummary{
+			{ID: w.id("sis_", 24, "usage", meteredItemID, "0"), Object: "usage_record_summary", Period: stUsagePeriod{Start: cur.start.Unix()},
+				SubscriptionItem: meteredItemID, TotalUsage: soFar},
+			{ID: w.id("sis_", 24, "usage", meteredItemID, "1"), Object: "usage_record_summary", Invoice: billed,
+				Period: stUsagePeriod{Start: prev.start.Unix(), End: ptr(prev.end.Unix())}, SubscriptionItem: meteredItemID, TotalUsage: calls(prev)},
+		}
+	}
+	sub := &stSubscription{ID: subID, Object: "subscription", BillingCycleAnchor: anchor(-24).Unix(),
 		CollectionMethod: "charge_automatically", Created: c.created.Unix(), Currency: c.currency,
-		CurrentPeriodEnd: cur.end.Unix(), CurrentPeriodStart: cur.start.Unix(), Customer: c.id, Discount: discount,
-		Items: stList[*stSubItem]{Object: "list", Data: []*stSubItem{{ID: itemID, Object: "subscription_item", Created: c.created.Unix(),
-			Metadata: map[string]string{}, Price: price, Quantity: 1, Subscription: subID, TaxRates: []string{}}},
-			TotalCount: 1, URL: "/v1/subscription_items?subscription=" + subID},
-		LatestInvoice: latest, Metadata: map[string]string{}, StartDate: c.created.Unix(), Status: "active"})
+		CurrentPeriodEnd: cur.end.Unix(), CurrentPeriodStart: cur.start.Unix(), Customer: c.id, Discount: discount, Discounts: []any{},
+		Items:         stList[*stSubItem]{Object: "list", Data: items, TotalCount: len(items), URL: "/v1/subscription_items?subscription=" + subID},
+		LatestInvoice: latest, Metadata: map[string]string{}, StartDate: c.created.Unix(), Status: "active"}
+	if discount != nil {
+		sub.Discounts = []any{discount.ID}
+	}
+	if !c.trialEnd.IsZero() {
+		sub.TrialStart, sub.TrialEnd = ptr(c.created.Unix()), ptr(c.trialEnd.Unix())
+		if w.now.Before(c.trialEnd) {
+			sub.Status = "trialing"
+			sub.CurrentPeriodStart, sub.CurrentPeriodEnd = c.created.Unix(), c.trialEnd.Unix()
+		}
+	}
+	if c.cancelAtPeriodEnd {
+		sub.CancelAtPeriodEnd, sub.CancelAt = true, ptr(sub.CurrentPeriodEnd)
+	}
+	sd.subs = append(sd.subs, sub)
+}
+
+// ForecastCases names the customers whose subscriptions exercise the month-end forecast: renewals
+// right after today, a yearly plan, a trial ending on the 15th, a subscription set to cancel at
+// period end, one with a metered price, one whose latest invoice is still a draft, and those with a
+// void or uncollectible invoice (revenue they really lose). Keys: renews_after_today, yearly,
+// trial, cancel_at_period_end, metered, draft_invoice, unpaid_invoice.
+func (w *World) ForecastCases() map[string][]string {
+	out := map[string][]string{}
+	for _, c := range w.customers {
+		switch {
+		case c.yearly:
+			out["yearly"] = append(out["yearly"], c.id)
+		case !c.trialEnd.IsZero():
+			out["trial"] = append(out["trial"], c.id)
+		case c.cancelAtPeriodEnd:
+			out["cancel_at_period_end"] = append(out["cancel_at_period_end"], c.id)
+		case c.metered:
+			out["metered"] = append(out["metered"], c.id)
+		case c.idx == 2 || c.idx == 21:
+			out["renews_after_today"] = append(out["renews_after_today"], c.id)
+		case c.idx == 13:
+			out["draft_invoice"] = append(out["draft_invoice"], c.id)
+		case c.idx == 11 || c.idx == 14:
+			out["unpaid_invoice"] = append(out["unpaid_invoice"], c.id)
+		}
+	}
+	return out
 }
 
 func moneyText(minor int64, currency string) string {
@@ -714,11 +831,42 @@ func (w *World) stripeHandler() http.Handler {
 	mux.HandleFunc("GET /v1/subscriptions", func(rw http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		status, cust, price := q.Get("status"), q.Get("customer"), q.Get("price")
-		serveList(rw, r, "/v1/subscriptions", sd().subs, func(s *stSubscription) string { return s.ID },
+		subs := sd().subs
+		if ex := expands(q); slices.Contains(ex, "data.discounts") || slices.Contains(ex, "data.latest_invoice") {
+			subs = make([]*stSubscription, len(sd().subs))
+			for i, s := range sd().subs {
+				c := *s
+				if c.Discount != nil && slices.Contains(ex, "data.discounts") {
+					c.Discounts = []any{c.Discount}
+				}
+				if id, ok := c.LatestInvoice.(string); ok && slices.Contains(ex, "data.latest_invoice") {
+					for _, inv := range sd().invoices {
+						if inv.ID == id {
+							c.LatestInvoice = inv
+						}
+					}
+				}
+				subs[i] = &c
+			}
+		}
+		serveList(rw, r, "/v1/subscriptions", subs, func(s *stSubscription) string { return s.ID },
 			func(s *stSubscription) bool {
 				okStatus := status == "all" || status == s.Status || (status == "" && s.Status != "canceled" && s.Status != "incomplete_expired")
 				return okStatus && (cust == "" || cust == s.Customer) && (price == "" || price == s.Items.Data[0].Price.ID) && createdMatches(q, s.Created)
 			})
+	})
+	mux.HandleFunc("GET /v1/subscription_items/{id}/usage_record_summaries", func(rw http.ResponseWriter, r *http.Request) {
+		id := r.PathValue("id")
+		for _, s := range sd().subs {
+			for _, it := range s.Items.Data {
+				if it.ID == id {
+					serveList(rw, r, "/v1/subscription_items/"+id+"/usage_record_summaries", sd().usage[id],
+						func(u *stUsageSummary) string { return u.ID }, nil)
+					return
+				}
+			}
+		}
+		stripeError(rw, http.StatusNotFound, "invalid_request_error", "resource_missing", "No such subscription item: '"+id+"'", "subscription_item")
 	})
 	mux.HandleFunc("GET /v1/invoices", func(rw http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
@@ -793,6 +941,17 @@ func stripeError(rw http.ResponseWriter, status int, typ, code, msg, param strin
 	}
 	body, _ := json.Marshal(map[string]any{"error": e})
 	writeJSON(rw, status, body)
+}
+
+// expands returns the expand[] values of a request, however the client indexed them.
+func expands(q url.Values) []string {
+	var out []string
+	for k, vs := range q {
+		if k == "expand" || k == "expand[]" || (strings.HasPrefix(k, "expand[") && strings.HasSuffix(k, "]")) {
+			out = append(out, vs...)
+		}
+	}
+	return out
 }
 
 func createdMatches(q url.Values, created int64) bool {

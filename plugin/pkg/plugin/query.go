@@ -121,18 +121,25 @@ func (d *Datasource) targetMargin(q *models.Query) ledger.Rate {
 	return engine.DefaultTargetMargin
 }
 
-// forecast projects the month from a result over engine.ForecastWindow and Stripe's revenue
-// through month end: invoiced service periods run ahead of today, like the report's forecast.
+// forecast projects the month from a result over engine.ForecastWindow, Stripe's revenue through
+// month end (invoiced service periods run ahead of today) and its live subscriptions' run-rate,
+// like the report's forecast.
 func (d *Datasource) forecast(ctx context.Context, month *computed) (*engine.Forecast, error) {
 	var rv *engine.RevenueFacts
+	var subs *engine.SubscriptionFacts
 	if d.hasStripe() {
 		var err error
 		rw := usage.Window{From: month.res.Window.From, To: engine.MonthEnd(d.eng.Today())}
 		if rv, _, err = d.facts.Revenue(ctx, rw); err != nil {
 			return nil, &engine.SourceError{Source: engine.SourceStripe, Err: err}
 		}
+		// Subscriptions change at renewals and cancellations, not by day, so they are read per
+		// forecast query rather than kept in the per-day fact cache.
+		if subs, err = d.eng.FetchSubscriptions(ctx); err != nil {
+			return nil, &engine.SourceError{Source: engine.SourceStripe, Err: err}
+		}
 	}
-	return d.eng.Forecast(month.res, rv), nil
+	return d.eng.Forecast(month.res, rv, subs), nil
 }
 
 // window turns the dashboard's time range into whole UTC days, clamped to what Margin reads (at

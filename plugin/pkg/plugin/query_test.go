@@ -286,6 +286,13 @@ func TestQueryData_ForecastMatchesTheEngine(t *testing.T) {
 	if fc.Underwater == 0 {
 		t.Fatal("the simulated world has a customer projected underwater; the engine found none")
 	}
+	var runRate bool
+	for _, l := range fc.Customers {
+		runRate = runRate || l.RunRateRevenue > 0
+	}
+	if !runRate {
+		t.Fatal("no customer's forecast carries a subscription run-rate: the frame comparison would prove little")
+	}
 	field := func(name string, i int) any {
 		f, _ := frame.FieldByName(name)
 		if f == nil {
@@ -297,10 +304,12 @@ func TestQueryData_ForecastMatchesTheEngine(t *testing.T) {
 	for i, l := range fc.Customers {
 		got := []any{field("customer_id", i), field("cost_month_to_date_usd", i), field("revenue_month_to_date_usd", i),
 			field("daily_cost_trend_usd", i), field("projected_cost_usd", i), field("projected_revenue_usd", i),
-			field("projected_margin_usd", i), field("projected_underwater", i)}
+			field("projected_margin_usd", i), field("projected_underwater", i), field("run_rate_revenue_usd", i),
+			field("basis", i), field("trend_days", i), field("short_history", i)}
 		want := []any{l.CustomerID, l.CostMonthToDate.Float64(), l.RevenueMonthToDate.Float64(),
 			l.DailyCostTrend.Float64(), l.ProjectedCost.Float64(), l.ProjectedRevenue.Float64(),
-			l.ProjectedMargin.Float64(), l.Underwater}
+			l.ProjectedMargin.Float64(), l.Underwater, l.RunRateRevenue.Float64(),
+			strings.Join(l.Basis, ","), int64(l.TrendDays), l.ShortHistory}
 		if fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("row %d: %v, engine %v", i, got, want)
 		}

@@ -8,6 +8,7 @@ package views
 import (
 	"cmp"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/data"
@@ -495,8 +496,10 @@ func Forecast(in Input) data.Frames {
 	var (
 		ids, names, plans                    []string
 		costMTD, revenueMTD, trend, projCost []float64
-		projRevenue, projMargin              []float64
-		underwater                           []bool
+		projRevenue, runRate, projMargin     []float64
+		underwater, shortHistory             []bool
+		basis                                []string
+		customerTrendDays                    []int64
 		month, through                       string
 		daysLeft, trendDays, underwaterCount int
 	)
@@ -518,8 +521,12 @@ func Forecast(in Input) data.Frames {
 			trend = append(trend, money(l.DailyCostTrend))
 			projCost = append(projCost, money(l.ProjectedCost))
 			projRevenue = append(projRevenue, money(l.ProjectedRevenue))
+			runRate = append(runRate, money(l.RunRateRevenue))
 			projMargin = append(projMargin, money(l.ProjectedMargin))
 			underwater = append(underwater, l.Underwater)
+			basis = append(basis, strings.Join(l.Basis, ","))
+			customerTrendDays = append(customerTrendDays, int64(l.TrendDays))
+			shortHistory = append(shortHistory, l.ShortHistory)
 			if l.Underwater {
 				underwaterCount++
 			}
@@ -534,9 +541,20 @@ func Forecast(in Input) data.Frames {
 		withUnit(data.NewField("daily_cost_trend_usd", nil, nonNil(trend)), UnitUSD),
 		withUnit(data.NewField("projected_cost_usd", nil, nonNil(projCost)), UnitUSD),
 		withUnit(data.NewField("projected_revenue_usd", nil, nonNil(projRevenue)), UnitUSD),
+		withUnit(data.NewField("run_rate_revenue_usd", nil, nonNil(runRate)), UnitUSD),
 		withUnit(data.NewField("projected_margin_usd", nil, nonNil(projMargin)), UnitUSD),
 		data.NewField("projected_underwater", nil, nonNil(underwater)),
+		// What the revenue projection rests on (engine.Basis* values, comma-separated) and how
+		// sure the cost trend is: its days of history, and whether they were too few to extrapolate.
+		data.NewField("basis", nil, nonNil(basis)),
+		data.NewField("trend_days", nil, nonNil(customerTrendDays)),
+		data.NewField("short_history", nil, nonNil(shortHistory)),
 	)
+	if in.Forecast != nil {
+		for _, w := range in.Forecast.Warnings {
+			f.Meta.Notices = append(f.Meta.Notices, data.Notice{Severity: data.NoticeSeverityWarning, Text: w})
+		}
+	}
 	f.Meta.Custom = ForecastMeta{Month: month, Through: through, DaysLeft: daysLeft, TrendDays: trendDays, Underwater: underwaterCount}
 	return data.Frames{f}
 }

@@ -1,0 +1,324 @@
+package stripe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	stripego "github.com/stripe/stripe-go/v76"
+
+	"github.com/marginhq/margin/internal/ledger"
+)
+
+// Subscription is a live subscription as the month-end forecast needs it: what it will invoice
+// after its current period and what stops it. Times are Unix seconds; zero means unset.
+type Subscription struct {
+	ID, CustomerID string
+	Status         string // active, trialing, past_due or unpaid: the statuses that still invoice
+	// PeriodStart and PeriodEnd bound the current period. A licensed price has invoiced it in
+	// advance (a trial's period invoices nothing); a metered one invoices it at PeriodEnd.
+	PeriodStart, PeriodEnd int64
+	TrialEnd               int64
+	CancelAt               int64 // the subscription ends then
+	CancelAtPeriodEnd      bool  // the subscription ends at PeriodEnd
+	// Paused: collection is paused (pause_collection), so invoices until ResumesAt (0: until
+	// resumed by hand) are voided, uncollectible or left as drafts and recognise nothing.
+	Paused    bool
+	ResumesAt int64
+	Discounts []Discount // on the whole subscription
+	Items     []SubscriptionItem
+	// Upcoming is the current period's invoice while it is still a draft that Stripe will
+	// finalize (auto_advance): its total excluding tax, in the reporting currency. Recognition
+	// counts drafts as nothing, so the forecast counts this instead. Zero when there is none.
+	Upcoming ledger.Money
+}
+
+// SubscriptionItem is one price on a subscription.
+type SubscriptionItem struct {
+	ID, PriceID string
+	// Amount is unit_amount × quantity for one interval, in the reporting currency, before
+	// discounts and excluding exclusive tax (an inclusive price's tax is inside it).
+	Amount        ledger.Money
+	Interval      string // day, week, month or year
+	IntervalCount int64
+	Metered       bool // usage_type metered: billed in arrears from reported usage
+	// Unpriced: the price has no flat unit amount (tiered or custom), so the item is not projected.
+	Unpriced  bool
+	Discounts []Discount // on this item only
+	// For a metered, priced item: the current period's usage so far (usage record summary
+	// total_usage × unit_amount) and when it was read (Unix seconds; 0: no summary for the period).
+	UsageSoFar ledger.Money
+	UsageAsOf  int64
+}
+
+// Discount is a coupon applied to a subscription or an item.
+type Discount struct {
+	ID         string
+	PercentOff ledger.Rate  // 0.2 for 20 %
+	AmountOff  ledger.Money // per invoice, in the reporting currency
+	End        int64        // the last moment it applies (repeating coupons); 0: no end
+}
+
+// liveStatus reports whether a subscription in status s still issues invoices that count.
+// incomplete has not been paid once and paused (a trial ended without a payment method) invoices
+// nothing; canceled and incomplete_expired are over.
+func liveStatus(s stripego.SubscriptionStatus) bool {
+	switch s {
+	case stripego.SubscriptionStatusActive, stripego.SubscriptionStatusTrialing,
+		stripego.SubscriptionStatusPastDue, stripego.SubscriptionStatusUnpaid:
+		return true
+	}
+	return false
+}
+
+// Subscriptions lists the live subscriptions with their items, prices and discounts, in the
+// reporting currency, sorted by customer then id. Items past the embedded page are listed too.
+// A subscription Margin cannot project (no current period, an unknown interval) is left out with
+// a warning naming it; a currency without an exchange rate is an error, as for invoices.
+// GET /v1/subscriptions?expand[]=data.discounts&expand[]=data.latest_invoice, GET /v1/subscription_items
+func (c *Client) Subscriptions(ctx context.Context) ([]Subscription, []string, error) {
+	sp := &stripego.SubscriptionListParams{} // the default lists every status but canceled
+	sp.Context = ctx
+	sp.Limit = stripego.Int64(pageLimit)
+	sp.AddExpand("data.discounts")
+	sp.AddExpand("data.latest_invoice")
+	subs, err := collect[*stripego.Subscription](c.api.Subscriptions.List(sp).Iter,
+		"listing subscriptions", "/v1/subscriptions", func(s *stripego.Subscription) string { return s.ID })
+	if err != nil {
+		return nil, nil, err
+	}
+	conv := converter{reporting: c.reporting, fx: c.fx}
+	var out []Subscription
+	var warnings []string
+	for _, s := range subs {
+		if !liveStatus(s.Status) {
+			continue
+		}
+		if s.Items != nil && s.Items.HasMore {
+			if err := c.completeItems(ctx, s); err != nil {
+				return nil, nil, err
+			}
+		}
+		sub, err := subscriptionFacts(s, conv)
+		if err == nil {
+			err = c.meteredUsage(ctx, s, &sub, conv)
+		}
+		var bad *badSubscription
+		if errors.As(err, &bad) {
+			warnings = append(warnings, bad.Error()+": not projected")
+			continue
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("stripe: %w", err)
+		}
+		out = append(out, sub)
+	}
+	slices.SortFunc(out, func(a, b Subscription) int {
+		if a.CustomerID != b.CustomerID {
+			return strings.Compare(a.CustomerID, b.CustomerID)
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return out, warnings, nil
+}
+
+// meteredUsage reads, for each metered per-unit item, the usage reported so far in the current
+// period from its newest usage record summary.
+// GET /v1/subscription_items/{id}/usage_record_summaries?limit=1
+func (c *Client) meteredUsage(ctx context.Context, s *stripego.Subscription, sub *Subscription, conv converter) error {
+	for i := range sub.Items {
+		it := &sub.Items[i]
+		if !it.Metered || it.Unpriced {
+			continue
+		}
+		var unit int64
+		cur := string(s.Currency)
+		for _, si := range s.Items.Data {
+			if si != nil && si.ID == it.ID && si.Price != nil {
+				unit = si.Price.UnitAmount
+				if si.Price.Currency != "" {
+					cur = string(si.Price.Currency)
+				}
+			}
+		}
+		endpoint := "/v1/subscription_items/" + it.ID + "/usage_record_summaries"
+		p := &stripego.UsageRecordSummaryListParams{SubscriptionItem: stripego.String(it.ID)}
+		p.Context = ctx
+		p.Limit = stripego.Int64(1)
+		p.Single = true // the first summary is the current period's
+		asOf := c.now().Unix()
+		list, err := collect[*stripego.UsageRecordSummary](c.api.UsageRecordSummaries.List(p).Iter,
+			"listing usage of subscription item "+it.ID, endpoint, func(u *stripego.UsageRecordSummary) string { return u.ID })
+		if err != nil {
+			return err
+		}
+		if len(list) == 0 || list[0].Period == nil || list[0].Period.Start < s.CurrentPeriodStart {
+			continue // nothing reported for this period yet
+		}
+		minor, ok := mulInt(unit, list[0].TotalUsage)
+		if !ok {
+			return fmt.Errorf("subscription %s item %s: total_usage %d × unit_amount %d overflows", s.ID, it.ID, list[0].TotalUsage, unit)
+		}
+		m, err := conv.money(minor, cur, "subscription "+s.ID+" item "+it.ID)
+		if err != nil {
+			return err
+		}
+		it.UsageSoFar, it.UsageAsOf = m, asOf
+	}
+	return nil
+}
+
+// badSubscription is a subscription whose own fields make it impossible to project.
+type badSubscription struct{ msg string }
+
+func (e *badSubscription) Error() string { return e.msg }
+
+// completeItems replaces the embedded first page of items by the full list.
+// GET /v1/subscription_items?subscription=…
+func (c *Client) completeItems(ctx context.Context, s *stripego.Subscription) error {
+	p := &stripego.SubscriptionItemListParams{Subscription: stripego.String(s.ID)}
+	p.Context = ctx
+	p.Limit = stripego.Int64(pageLimit)
+	items, err := collect[*stripego.SubscriptionItem](c.api.SubscriptionItems.List(p).Iter,
+		"listing items of subscription "+s.ID, "/v1/subscription_items", func(i *stripego.SubscriptionItem) string { return i.ID })
+	if err != nil {
+		return err
+	}
+	s.Items.Data, s.Items.HasMore = items, false
+	return nil
+}
+
+// subscriptionFacts converts one stripe-go subscription. Errors name the subscription and field.
+func subscriptionFacts(s *stripego.Subscription, conv converter) (Subscription, error) {
+	what := "subscription " + s.ID
+	if s.Customer == nil || s.Customer.ID == "" {
+		return Subscription{}, fmt.Errorf("%s has no customer", what)
+	}
+	if s.CurrentPeriodEnd <= s.CurrentPeriodStart {
+		return Subscription{}, &badSubscription{fmt.Sprintf("%s: current_period_end %d is not after current_period_start %d", what, s.CurrentPeriodEnd, s.CurrentPeriodStart)}
+	}
+	out := Subscription{
+		ID: s.ID, CustomerID: s.Customer.ID, Status: string(s.Status),
+		PeriodStart: s.CurrentPeriodStart, PeriodEnd: s.CurrentPeriodEnd,
+		TrialEnd: s.TrialEnd, CancelAt: s.CancelAt, CancelAtPeriodEnd: s.CancelAtPeriodEnd,
+	}
+	if inv := s.LatestInvoice; inv != nil && inv.Status == stripego.InvoiceStatusDraft && inv.AutoAdvance &&
+		inv.Created >= s.CurrentPeriodStart && inv.Currency != "" {
+		m, err := conv.money(inv.TotalExcludingTax, string(inv.Currency), what+" draft invoice "+inv.ID)
+		if err != nil {
+			return Subscription{}, err
+		}
+		out.Upcoming = m
+	}
+	if pc := s.PauseCollection; pc != nil && pc.Behavior != "" {
+		out.Paused, out.ResumesAt = true, pc.ResumesAt
+	}
+	cur := string(s.Currency)
+	var err error
+	if out.Discounts, err = discounts(s.Discount, s.Discounts, cur, conv, what); err != nil {
+		return Subscription{}, err
+	}
+	if s.Items == nil {
+		return out, nil
+	}
+	for _, it := range s.Items.Data {
+		if it == nil || it.Deleted {
+			continue
+		}
+		item, err := itemFacts(it, cur, conv, what)
+		if err != nil {
+			return Subscription{}, err
+		}
+		out.Items = append(out.Items, item)
+	}
+	return out, nil
+}
+
+func itemFacts(it *stripego.SubscriptionItem, cur string, conv converter, sub string) (SubscriptionItem, error) {
+	what := sub + " item " + it.ID
+	p := it.Price
+	if p == nil || p.Recurring == nil {
+		return SubscriptionItem{}, &badSubscription{what + ": price.recurring is missing"}
+	}
+	out := SubscriptionItem{
+		ID: it.ID, PriceID: p.ID,
+		Interval: string(p.Recurring.Interval), IntervalCount: max(p.Recurring.IntervalCount, 1),
+		Metered: p.Recurring.UsageType == stripego.PriceRecurringUsageTypeMetered,
+	}
+	switch out.Interval {
+	case "day", "week", "month", "year":
+	default:
+		return SubscriptionItem{}, &badSubscription{fmt.Sprintf("%s: price %s has recurring.interval %q, want day, week, month or year", what, p.ID, out.Interval)}
+	}
+	if p.Currency != "" {
+		cur = string(p.Currency)
+	}
+	if p.BillingScheme == stripego.PriceBillingSchemeTiered || p.CustomUnitAmount != nil {
+		out.Unpriced = true
+	} else if !out.Metered {
+		qty := it.Quantity
+		minor, ok := mulInt(p.UnitAmount, qty)
+		if !ok {
+			return SubscriptionItem{}, fmt.Errorf("%s: unit_amount %d × quantity %d overflows", what, p.UnitAmount, qty)
+		}
+		m, err := conv.money(minor, cur, what)
+		if err != nil {
+			return SubscriptionItem{}, err
+		}
+		out.Amount = m
+	}
+	var err error
+	if out.Discounts, err = discounts(nil, it.Discounts, cur, conv, what); err != nil {
+		return SubscriptionItem{}, err
+	}
+	return out, nil
+}
+
+func mulInt(a, b int64) (int64, bool) {
+	v, err := ledger.MulDiv(a, b, 1)
+	return v, err == nil
+}
+
+// discounts merges the legacy single discount with the discounts list (expanded; an id that was
+// not expanded is the legacy discount again, or one Margin cannot read and therefore skips).
+func discounts(single *stripego.Discount, list []*stripego.Discount, cur string, conv converter, what string) ([]Discount, error) {
+	var out []Discount
+	seen := map[string]bool{}
+	for _, d := range append([]*stripego.Discount{single}, list...) {
+		if d == nil || d.Deleted || d.Coupon == nil || seen[d.ID] {
+			continue
+		}
+		seen[d.ID] = true
+		dc := Discount{ID: d.ID, End: d.End}
+		cp := d.Coupon
+		switch {
+		case cp.PercentOff > 0:
+			if cp.PercentOff > 100 {
+				return nil, fmt.Errorf("%s: discount %s has coupon.percent_off %v, want at most 100", what, d.ID, cp.PercentOff)
+			}
+			// percent_off is a JSON number with up to two decimals; parse its text, not a float product.
+			r, err := ledger.ParseRate(strconv.FormatFloat(cp.PercentOff, 'f', -1, 64))
+			if err != nil {
+				return nil, fmt.Errorf("%s: discount %s coupon.percent_off: %w", what, d.ID, err)
+			}
+			dc.PercentOff = ledger.Rate(ledger.MustMulDiv(int64(r), 1, 100))
+		case cp.AmountOff > 0:
+			c := cur
+			if cp.Currency != "" {
+				c = string(cp.Currency)
+			}
+			m, err := conv.money(cp.AmountOff, c, what+" discount "+d.ID)
+			if err != nil {
+				return nil, err
+			}
+			dc.AmountOff = m
+		default:
+			continue
+		}
+		out = append(out, dc)
+	}
+	return out, nil
+}
