@@ -104,6 +104,14 @@ type totals struct {
 // State is the exporter's memory: what it has counted per bucket, the running totals, and per
 // source the first day that may still be revised (Since). It is persisted to state_file so
 // counters continue across restarts. It is not safe for concurrent use; the poller owns it.
+//
+// The invariant it enforces (docs/exporter.md, "Counter semantics"): every counter equals the sum
+// over days of what was counted for that day, and a day is counted once. The state keeps, per
+// bucket, what it has counted; a batch replaces only buckets of days it covers that are still
+// revisable (day >= Since[source]), and the difference goes to the counters. Since never moves
+// back, and prune forgets only days before it, so a day that left the state can never be counted
+// again: a stale batch, replayed after an outage, a restart or a day change, adds nothing for days
+// that became final after it was fetched, whatever the order of successes and failures.
 type State struct {
 	Since    map[string]usage.Day
 	cost     map[costKey]costBucket
@@ -142,20 +150,35 @@ type costValues struct {
 // provider inside v.Window: a rise adds to the counters, a fall in cost adds to the adjustments
 // counter; a bucket counted before and now absent has fallen to zero. route maps a true customer
 // to its exported label value.
+//
+// Days before Since[v.Provider] are final and left alone, even when v covers them: a batch fetched
+// before they became final must not count them again (see State).
 func (s *State) applyCost(v *costValues, route func(string) string) {
+	open := s.revisable(v.Provider)
 	for k, nb := range v.Cost {
-		s.countCost(k, nb, route)
+		if open(k.Day) {
+			s.countCost(k, nb, route)
+		}
 	}
 	for k, old := range s.cost {
-		if k.Provider == v.Provider && v.Window.Contains(k.Day) {
+		if k.Provider == v.Provider && v.Window.Contains(k.Day) && open(k.Day) {
 			if _, ok := v.Cost[k]; !ok && old.Cost != 0 {
 				s.countCost(k, costBucket{}, route)
 			}
 		}
 	}
 	for k, nt := range v.Unpriced {
-		s.countUnpriced(k, nt)
+		if open(k.Day) {
+			s.countUnpriced(k, nt)
+		}
 	}
+}
+
+// revisable reports whether source's day d may still be counted: every day before the first
+// poll, then only days from Since on.
+func (s *State) revisable(source string) func(usage.Day) bool {
+	since, ok := s.Since[source]
+	return func(d usage.Day) bool { return !ok || d >= since }
 }
 
 func (s *State) countUnpriced(k unpricedKey, nt tokenCounts) {
@@ -207,9 +230,11 @@ func (s *State) countCost(k costKey, nb costBucket, route func(string) string) {
 
 // applyRevenue counts recognised revenue for the days of w up to today: only rises count, since
 // the counter never decreases; the current value follows every change.
+// Days before Since[stripe] are final, as in applyCost.
 func (s *State) applyRevenue(w usage.Window, today usage.Day, daily map[revenueKey]ledger.Money, route func(string) string) {
+	open := s.revisable(sourceStripe)
 	for k, amount := range daily {
-		if k.Day > today || !w.Contains(k.Day) {
+		if k.Day > today || !w.Contains(k.Day) || !open(k.Day) {
 			continue
 		}
 		b := s.revenue[k]
@@ -221,7 +246,7 @@ func (s *State) applyRevenue(w usage.Window, today usage.Day, daily map[revenueK
 		s.revenue[k] = b
 	}
 	for k, b := range s.revenue {
-		if w.Contains(k.Day) && k.Day <= today {
+		if w.Contains(k.Day) && k.Day <= today && open(k.Day) {
 			if _, ok := daily[k]; !ok {
 				b.Current = 0
 				s.revenue[k] = b
