@@ -84,6 +84,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		telemetryPath = fs.String("web.telemetry-path", "/metrics", "path under which to expose the metrics")
 		demo          = fs.Bool("demo", false, "serve the built-in simulated world's metrics: no keys, no network")
 		showVersion   = fs.Bool("version", false, "print the version and exit")
+		stateReset    = fs.Bool("state.reset", false, "start the counters from zero when the state file and its previous generation are both unusable; Prometheus sees one counter reset")
 		logLevel      = promslog.NewLevel()
 		logFormat     = promslog.NewFormat()
 	)
@@ -111,8 +112,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	if err != nil {
 		return err
 	}
-	s.poller.Engine, s.poller.Logger = eng, logger
-	poller := exporter.New(s.poller)
+	s.poller.Engine, s.poller.Logger, s.poller.StateReset = eng, logger, *stateReset
+	poller, err := exporter.New(s.poller)
+	if err != nil {
+		return err
+	}
 
 	// The business metrics are rendered once per poll and written after this registry's: going
 	// through the registry costs seconds per scrape with thousands of customers.
