@@ -90,8 +90,9 @@ func New(cfg Config) (*Client, error) {
 // Provider returns the provider name the client reports in errors.
 func (c *Client) Provider() string { return c.cfg.Provider }
 
-// Get requests base URL + endpoint with the query and decodes the JSON body into out.
-// It retries network errors, 429 and 5xx; any other non-2xx status returns an *Error at once.
+// Get requests base URL + endpoint with the query and decodes the JSON body into out, then runs
+// out's Validate when it is a Validator (a field the API always sends, null or missing, is a
+// *DecodeError, not an empty answer). It retries network errors, 429 and 5xx; any other non-2xx status returns an *Error at once.
 func (c *Client) Get(ctx context.Context, endpoint string, query url.Values, out any) error {
 	u := *c.base
 	u.Path = c.base.Path + endpoint
@@ -160,6 +161,11 @@ func (c *Client) once(ctx context.Context, endpoint, rawURL string, out any) (ti
 	}
 	if err := json.Unmarshal(body, out); err != nil {
 		return 0, &Error{Provider: c.cfg.Provider, Endpoint: endpoint, StatusCode: resp.StatusCode, Err: &DecodeError{Err: err, Size: len(body)}}
+	}
+	if v, ok := out.(Validator); ok {
+		if err := v.Validate(); err != nil {
+			return 0, &Error{Provider: c.cfg.Provider, Endpoint: endpoint, StatusCode: resp.StatusCode, Err: &DecodeError{Err: err, Size: len(body)}}
+		}
 	}
 	return 0, nil
 }

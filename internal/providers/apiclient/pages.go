@@ -2,6 +2,7 @@ package apiclient
 
 import (
 	"context"
+	"fmt"
 	"iter"
 	"net/url"
 )
@@ -14,6 +15,10 @@ type CursorEnvelope[T any] struct {
 	NextPage *string `json:"next_page"`
 }
 
+// Validate refuses a page without its data array (null or missing) and checks each element that
+// is a Validator: an envelope without data is a provider fault, never an empty page.
+func (p *CursorEnvelope[T]) Validate() error { return validateData(p.Data) }
+
 // ListEnvelope is the page shape {data, has_more, first_id, last_id} of the OpenAI project and
 // key lists and the Anthropic workspace and key lists.
 type ListEnvelope[T any] struct {
@@ -21,6 +26,48 @@ type ListEnvelope[T any] struct {
 	HasMore bool   `json:"has_more"`
 	FirstID string `json:"first_id"`
 	LastID  string `json:"last_id"`
+}
+
+// Validate refuses a list page without its data array, like CursorEnvelope.Validate.
+func (p *ListEnvelope[T]) Validate() error { return validateData(p.Data) }
+
+// Data is the {"data": …} envelope of OpenRouter's answers. Validate refuses a null or missing
+// data (a JSON [] or {} is present) and checks the elements of a slice that are Validators.
+type Data[T any] struct {
+	Data *T `json:"data"`
+}
+
+// Validate implements Validator.
+func (d *Data[T]) Validate() error {
+	if d.Data == nil {
+		return Missing("data")
+	}
+	if v, ok := any(d.Data).(Validator); ok {
+		return within("data", v.Validate())
+	}
+	return nil
+}
+
+// validateData checks a required array: nil means the JSON had null or no array at all, since
+// encoding/json decodes [] to an empty, non-nil slice.
+func validateData[T any](data []T) error {
+	if data == nil {
+		return Missing("data")
+	}
+	return ValidateEach("data", data)
+}
+
+// ValidateEach runs Validate on each element of s that is a Validator, naming the first failing
+// element as field[i].
+func ValidateEach[T any](field string, s []T) error {
+	for i := range s {
+		if v, ok := any(&s[i]).(Validator); ok {
+			if err := v.Validate(); err != nil {
+				return within(fmt.Sprintf("%s[%d]", field, i), err)
+			}
+		}
+	}
+	return nil
 }
 
 // CursorPages yields every element across the pages of a {data, has_more, next_page} endpoint,

@@ -5,6 +5,8 @@ import (
 	"iter"
 	"net/url"
 	"strconv"
+
+	"github.com/marginhq/margin/internal/providers/apiclient"
 )
 
 const (
@@ -64,16 +66,14 @@ func (c *Client) ListKeys(ctx context.Context) iter.Seq2[Key, error] {
 				yield(Key{}, err)
 				return
 			}
-			var page struct {
-				Data []Key `json:"data"`
-			}
+			var page apiclient.Data[[]Key] // data null or missing is an error, not the end of the list
 			q := url.Values{"include_disabled": {"true"}, "offset": {cursor}}
 			if err := c.api.Get(ctx, keysEndpoint, q, &page); err != nil {
 				yield(Key{}, err)
 				return
 			}
 			fresh := 0
-			for _, k := range page.Data {
+			for _, k := range *page.Data {
 				if k.Hash == "" {
 					yield(Key{}, errorf(keysEndpoint, "offset %d: a key without a hash", offset))
 					return
@@ -87,7 +87,7 @@ func (c *Client) ListKeys(ctx context.Context) iter.Seq2[Key, error] {
 					return
 				}
 			}
-			if len(page.Data) < keysPageSize {
+			if len(*page.Data) < keysPageSize {
 				return
 			}
 			if fresh == 0 {
