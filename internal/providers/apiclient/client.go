@@ -191,14 +191,27 @@ func readBody(resp *http.Response, limit int64) ([]byte, error) {
 }
 
 func (c *Client) backoff(attempt int) time.Duration {
-	d := c.cfg.MinBackoff << min(attempt, 20)
-	if d <= 0 || d > c.cfg.MaxBackoff {
-		d = c.cfg.MaxBackoff
-	}
-	// Equal jitter: half fixed, half random, so retries from many clients spread out.
-	half := d / 2
-	return half + rand.N(half+1)
+	return Backoff(attempt, c.cfg.MinBackoff, c.cfg.MaxBackoff)
 }
+
+// Backoff is the wait before retry attempt+1: exponential from lo, capped at hi, with equal
+// jitter (half fixed, half random) so retries from many clients spread out.
+func Backoff(attempt int, lo, hi time.Duration) time.Duration {
+	d := lo << min(attempt, 20)
+	if d <= 0 || d > hi {
+		d = hi
+	}
+	half := d / 2
+	return half + rand.N(half+1) // #nosec G404 -- jitter, not a secret
+}
+
+// RetryAfter reads a Retry-After header (delay-seconds or an HTTP date); 0 when absent or past.
+func RetryAfter(h http.Header, now time.Time) time.Duration {
+	return parseRetryAfter(h.Get("Retry-After"), now)
+}
+
+// Sleep waits d or until ctx is done, whichever comes first.
+func Sleep(ctx context.Context, d time.Duration) error { return sleepCtx(ctx, d) }
 
 func retryable(err error) bool {
 	var e *Error
