@@ -53,3 +53,22 @@ fx_rates: {eur: 1.08, gbp: 1.27}
 		})
 	}
 }
+
+// margin check reports a key of the wrong kind with its key path, before calling any API.
+func TestCheck_WrongKeyKindNamesThePath(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "margin.yaml")
+	if err := os.WriteFile(cfg, []byte("providers:\n  openai:\n    admin_key: sk-proj-SECRETSECRET123\n    base_url: http://127.0.0.1:1/v1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, err := runCLI(t, "check", "--config.file="+cfg)
+	if exitCode(err) != 2 {
+		t.Fatalf("exit %d (%v), want 2 for a config problem", exitCode(err), err)
+	}
+	all := out + errOut + err.Error()
+	if !strings.Contains(all, "providers.openai.admin_key: this is an OpenAI project API key") || !strings.Contains(all, "sk-admin-") {
+		t.Fatalf("check does not name the key path and the kind needed:\n%s", all)
+	}
+	if strings.Contains(all, "SECRETSECRET") {
+		t.Fatal("the key leaked into the output")
+	}
+}
