@@ -14,7 +14,7 @@ PROMTOOL := $(or $(shell command -v promtool 2>/dev/null),$(GOBIN)/promtool)
 # Go packages of this module; npm packages under plugin/node_modules may carry Go files of their own.
 GOPKGS = $(shell $(GO) list ./... | grep -v /node_modules/)
 
-.PHONY: demo demo-exporter test test-short build lint bench tools dashboards plugin plugin-backend plugin-frontend test-plugin-frontend
+.PHONY: demo demo-exporter test test-short build lint bench fuzz gosec tools dashboards plugin plugin-backend plugin-frontend test-plugin-frontend
 
 demo:
 	$(GO) run ./cmd/margin report --demo
@@ -38,6 +38,17 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/catalog/
 	$(GO) test -run '^$$' -bench CustomersQuery -benchmem -benchtime=3x ./plugin/pkg/plugin/
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime=3x ./exporter/
+
+# Each Go fuzz target for FUZZTIME (`make test` runs their seed corpora, as go test always does).
+FUZZTIME ?= 20s
+FUZZ_TARGETS := ./internal/ledger:FuzzParseDollars ./internal/ledger:FuzzParseCents \
+	./internal/ledger:FuzzDecimalAndMoneyJSON ./internal/config:FuzzParse ./exporter:FuzzLoadState \
+	./internal/providers/apiclient:FuzzParseErrorBody ./internal/providers/openai:FuzzFetchPages \
+	./internal/providers/anthropic:FuzzFetchPages ./internal/providers/openrouter:FuzzFetchPages \
+	./internal/billing/stripe:FuzzFetchLists
+fuzz:
+	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; echo "== $$pkg $$fn ($(FUZZTIME))"; \
+	  $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; done
 
 # The Prometheus rules and their unit tests (the Go tests in ./dashboards run them too, plus the
 # dashboard, compose, provisioning and integration checks). promtool: PATH, else `make tools`.

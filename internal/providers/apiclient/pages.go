@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"iter"
 	"net/url"
+	"time"
 )
 
 // CursorEnvelope is the page shape {data, has_more, next_page} of the OpenAI usage and costs
@@ -137,4 +138,16 @@ func cloneValues(v url.Values) url.Values {
 		out[k] = append([]string(nil), vs...)
 	}
 	return out
+}
+
+// CheckBucket refuses a time bucket that starts outside the query [start, end): the API never
+// sends one, and a record on a day nobody asked for must not join a batch. start's UTC day counts
+// as inside, for buckets aligned to midnight.
+func CheckBucket(provider, endpoint string, bucketStart, start, end time.Time) error {
+	if !bucketStart.Before(start.UTC().Truncate(24*time.Hour)) && bucketStart.Before(end) {
+		return nil
+	}
+	return &Error{Provider: provider, Endpoint: endpoint, Err: &DecodeError{Err: fmt.Errorf(
+		"bucket starting %s outside the requested %s..%s", bucketStart.UTC().Format(time.RFC3339),
+		start.UTC().Format(time.RFC3339), end.UTC().Format(time.RFC3339))}}
 }

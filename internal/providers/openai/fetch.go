@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/marginhq/margin/internal/providers/apiclient"
 	"github.com/marginhq/margin/internal/usage"
 )
 
@@ -95,6 +96,9 @@ func (c *Client) fetchUsage(ctx context.Context, start, end time.Time) ([]usage.
 		for bucket, err := range c.Usage(ctx, ep, start, end) {
 			if err != nil {
 				return nil, fmt.Errorf("reading openai %s usage: %w", ep, err)
+			}
+			if err := apiclient.CheckBucket("openai", ep.Path(), time.Unix(bucket.StartTime, 0), start, end); err != nil {
+				return nil, err
 			}
 			day := usage.DayOf(time.Unix(bucket.StartTime, 0))
 			for _, r := range bucket.Results {
@@ -282,6 +286,9 @@ func (c *Client) fetchCosts(ctx context.Context, start, end time.Time) ([]usage.
 	for bucket, err := range c.Costs(ctx, start, end) {
 		if err != nil {
 			return nil, fmt.Errorf("reading openai costs: %w", err)
+		}
+		if err := apiclient.CheckBucket("openai", costsEndpoint, time.Unix(bucket.StartTime, 0), start, end); err != nil {
+			return nil, err
 		}
 		day := usage.DayOf(time.Unix(bucket.StartTime, 0))
 		for _, r := range bucket.Results {
