@@ -17,7 +17,7 @@ func seedState(t testing.TB) []byte {
 	s.applyCost(&costValues{Provider: "openai", Window: usage.Window{From: 19990, To: 20002},
 		Cost: map[costKey]costBucket{
 			{Day: 20000, Provider: "openai", Model: "gpt-4o", Customer: "cus_A", Feature: "chat"}: {Cost: 1_500_000_000, Requests: 3, Tokens: tokenCounts{100, 20, 5, 40, 10}},
-			{Day: 20001, Provider: "openai", Model: "o3"}: {Cost: 7, Requests: 1},
+			{Day: 20001, Provider: "openai", Model: "o3"}:                                         {Cost: 7, Requests: 1},
 		},
 		Unpriced: map[unpricedKey]tokenCounts{{Day: 20001, Provider: "openai", Model: "new"}: {1, 2, 3, 4, 5}},
 	}, route)
