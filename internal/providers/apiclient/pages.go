@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"iter"
 	"net/url"
+	"reflect"
 	"time"
 )
 
@@ -45,6 +46,16 @@ func (d *Data[T]) Validate() error {
 	}
 	if v, ok := any(d.Data).(Validator); ok {
 		return within("data", v.Validate())
+	}
+	// A slice payload: check its elements (generics cannot name "a slice of T" here).
+	if s := reflect.ValueOf(d.Data).Elem(); s.Kind() == reflect.Slice {
+		for i := range s.Len() {
+			if v, ok := s.Index(i).Addr().Interface().(Validator); ok {
+				if err := v.Validate(); err != nil {
+					return within(fmt.Sprintf("data[%d]", i), err)
+				}
+			}
+		}
 	}
 	return nil
 }
