@@ -203,9 +203,9 @@ func (p *Poller) window(source string, today usage.Day) usage.Window {
 	}
 	from, ok := p.state.Since[source]
 	if !ok {
-		from = today - usage.Day(p.opts.BackfillDays)
+		from = today - usage.Day(p.opts.BackfillDays) // #nosec G115 -- backfill_days is validated to a few hundred days
 	}
-	return usage.Window{From: max(from, today-usage.Day(keep)), To: today + 1}
+	return usage.Window{From: max(from, today-usage.Day(keep)), To: today + 1} // #nosec G115 -- keep is backfill_days or a provider retention, a few hundred days at most
 }
 
 // fetch reads every source concurrently; a failure keeps the source's last good data.
@@ -371,7 +371,7 @@ func (p *Poller) account(today usage.Day) (map[string]bool, []engine.CustomerInf
 	top := topCustomers(c, p.opts.MaxCustomers)
 	route := router(top)
 	monthStart := usage.DayOf(today.Time().AddDate(0, 0, 1-today.Time().Day()))
-	k := usage.Day(p.opts.TrailingDays)
+	k := usage.Day(p.opts.TrailingDays) // #nosec G115 -- trailing_days is validated to a few days
 	for _, v := range c.cost {
 		p.state.applyCost(v, route)
 		p.advance(v.Provider, p.last[v.Provider].today-k, monthStart)

@@ -450,18 +450,16 @@ func writeTemp(dir, base string, data []byte) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return "", err
+	_, err = tmp.Write(data)
+	if err == nil {
+		err = tmp.Sync()
 	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return "", err
+	// Close reports what a delayed write failed with; the first error wins.
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
 	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
+	if err != nil {
+		_ = os.Remove(tmp.Name())
 		return "", err
 	}
 	return tmp.Name(), nil
@@ -489,7 +487,7 @@ func keepPrevious(path string) error {
 func syncDir(dir string) {
 	if d, err := os.Open(dir); err == nil { // #nosec G304 -- the state file's own directory, from the config
 		_ = d.Sync()
-		d.Close()
+		_ = d.Close()
 	}
 }
 

@@ -46,7 +46,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if resp != nil {
 			// Drain a little so the connection can be reused, then drop the error body.
 			_, _ = io.CopyN(io.Discard, resp.Body, 64<<10)
-			resp.Body.Close()
+			_ = resp.Body.Close()
 		}
 		t.logger.Warn("retrying stripe request", "endpoint", req.URL.Path, "attempt", n+1, "wait", wait, "reason", why)
 		if err := t.sleep(req.Context(), wait); err != nil {
@@ -115,7 +115,7 @@ func (b *cancelBody) Close() error {
 func retryingClient(hc *http.Client, maxRetries int, sleep func(context.Context, time.Duration) error, now func() time.Time, logger *slog.Logger) *http.Client {
 	out := &http.Client{}
 	if hc != nil {
-		*out = *hc // #nosec G601 -- a copy of the caller's client settings
+		*out = *hc
 	}
 	base := out.Transport
 	if base == nil {

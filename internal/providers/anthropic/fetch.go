@@ -57,7 +57,7 @@ func (c *Client) Fetch(ctx context.Context, w usage.Window) (*usage.Batch, error
 // today itself.
 func clampWindow(w usage.Window, now time.Time) (usage.Window, []string) {
 	today := usage.DayOf(now)
-	served := usage.Window{From: today - usage.Day(usage.Anthropic.RetentionDays()), To: today + 1}
+	served := usage.Window{From: today - usage.Day(usage.Anthropic.RetentionDays()), To: today + 1} // #nosec G115 -- retention is 31 days
 	out := usage.Window{From: max(w.From, served.From), To: min(w.To, served.To)}
 	if out.To < out.From {
 		out.To = out.From

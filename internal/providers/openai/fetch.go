@@ -61,7 +61,7 @@ func (c *Client) Fetch(ctx context.Context, w usage.Window) (*usage.Batch, error
 
 // clampWindow limits w to [today-31, today+1) and says what it cut.
 func clampWindow(w usage.Window, today usage.Day) (usage.Window, []string) {
-	earliest := today - usage.Day(usage.OpenAI.RetentionDays())
+	earliest := today - usage.Day(usage.OpenAI.RetentionDays()) // #nosec G115 -- retention is 31 days
 	latest := today + 1
 	var warnings []string
 	if w.From < earliest {

@@ -59,7 +59,7 @@ func (c *Client) Fetch(ctx context.Context, w usage.Window) (*usage.Batch, error
 // and nothing older than 30 completed days (provider-apis.md trap 11).
 func clampWindow(w usage.Window, today usage.Day) (usage.Window, []string) {
 	days := usage.OpenRouter.RetentionDays()
-	earliest := today - usage.Day(days)
+	earliest := today - usage.Day(days) // #nosec G115 -- retention is 30 days
 	var warnings []string
 	if w.From < earliest {
 		warnings = append(warnings, fmt.Sprintf("openrouter: window starts %s but /activity serves the last %d completed days only: reading from %s", w.From, days, earliest))

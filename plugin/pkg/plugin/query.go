@@ -155,7 +155,7 @@ func (d *Datasource) window(tr backend.TimeRange) (usage.Window, string) {
 	to = min(to, today+1) // no usage exists after today
 	// A provider that keeps fewer days than the others (OpenRouter's 30) says so for this range.
 	for _, p := range d.providers(nil) {
-		if kept := today - usage.Day(p.RetentionDays()); kept > from && kept < to {
+		if kept := today - usage.Day(p.RetentionDays()); kept > from && kept < to { // #nosec G115 -- retention is 30 or 31 days
 			notice = joinNotice(notice, fmt.Sprintf("%s keeps %d complete days: its spend before %s is not in this range.", p, p.RetentionDays(), kept))
 		}
 	}
