@@ -125,8 +125,8 @@ func New(opts Options) (*Poller, error) {
 			p.log.Info("no state file yet: counters start from zero", "state_file", f)
 		case o.recovered:
 			p.recovered = true
-			p.log.Warn("state file unusable: recovered its previous generation, set it aside as "+f+corruptSuffix+"; the first poll recounts the trailing days since",
-				"state_file", f, "previous", f+prevSuffix, "err", o.problem)
+			p.log.Warn("state file unusable: recovered its previous generation; the first poll recounts the trailing days since",
+				"state_file", f, "previous", f+prevSuffix, "set_aside", f+corruptSuffix, "err", o.problem)
 		case o.reset:
 			p.log.Warn("state file and its previous generation unusable: --state.reset given, counters start from zero (Prometheus sees one counter reset)",
 				"state_file", f, "err", o.problem)
