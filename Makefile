@@ -53,7 +53,7 @@ FUZZ_TARGETS := ./internal/ledger:FuzzParseDollars ./internal/ledger:FuzzParseCe
 	./internal/billing/stripe:FuzzFetchLists
 fuzz:
 	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; echo "== $$pkg $$fn ($(FUZZTIME))"; \
-	  $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; done
+	  $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s $$pkg || exit 1; done
 
 # The Prometheus rules and their unit tests (the Go tests in ./dashboards run them too, plus the
 # dashboard, compose, provisioning and integration checks). promtool: PATH, else `make tools`.
