@@ -261,7 +261,7 @@ func (h *history) write(w io.Writer, fams *families) (BackfillStats, error) {
 			}
 		}
 	}
-	bw.WriteString("# EOF\n")
+	_, _ = bw.WriteString("# EOF\n") // a write error is sticky: Flush returns it
 	return stats, bw.Flush()
 }
 

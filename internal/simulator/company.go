@@ -182,10 +182,11 @@ func splitmix(x uint64) uint64 {
 
 func (w *World) hash(parts ...string) uint64 {
 	h := fnv.New64a()
-	h.Write([]byte(strconv.FormatUint(w.cfg.Seed, 10)))
+	// hash.Hash writes never fail.
+	_, _ = h.Write([]byte(strconv.FormatUint(w.cfg.Seed, 10)))
 	for _, p := range parts {
-		h.Write([]byte{0})
-		h.Write([]byte(p))
+		_, _ = h.Write([]byte{0})
+		_, _ = h.Write([]byte(p))
 	}
 	return splitmix(h.Sum64())
 }
