@@ -72,7 +72,10 @@ type point struct {
 // sets, same values. The state file is neither read nor written. Every source must answer.
 func Backfill(ctx context.Context, opts Options, res Resolution, w io.Writer) (BackfillStats, error) {
 	opts.StateFile = ""
-	p := New(opts)
+	p, err := New(opts)
+	if err != nil {
+		return BackfillStats{}, err
+	}
 	today := p.opts.Engine.Today()
 	if err := p.fetch(ctx, today); err != nil {
 		return BackfillStats{}, fmt.Errorf("backfill needs every source: %w", err)
@@ -258,7 +261,7 @@ func (h *history) write(w io.Writer, fams *families) (BackfillStats, error) {
 			}
 		}
 	}
-	bw.WriteString("# EOF\n")
+	_, _ = bw.WriteString("# EOF\n") // a write error is sticky: Flush returns it
 	return stats, bw.Flush()
 }
 

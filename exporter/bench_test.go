@@ -44,7 +44,10 @@ func scaleState() (*State, []engine.CustomerInfo) {
 // client_golang's Gather and expfmt, which the exporter avoids.
 func BenchmarkScrape(b *testing.B) {
 	st, customers := scaleState()
-	p := New(Options{Engine: &fakeEngine{today: 20000, sources: []string{"openai", "anthropic", "openrouter", "stripe"}}})
+	p, err := New(Options{Engine: &fakeEngine{today: 20000, sources: []string{"openai", "anthropic", "openrouter", "stripe"}}})
+	if err != nil {
+		b.Fatal(err)
+	}
 	snap := p.snapshot(st, 20000, nil, customers)
 	ops := prometheus.NewRegistry()
 	ops.MustRegister(p.Collector().Health())

@@ -62,8 +62,8 @@ func (e *Exposition) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// Health is the collector of the margin_source_* metrics alone, for the operational registry
-// of an Exposition.
+// Health is the collector of the margin_source_* and margin_state_recovered metrics alone, for
+// the operational registry of an Exposition.
 func (c *Collector) Health() prometheus.Collector { return healthCollector{c} }
 
 type healthCollector struct{ c *Collector }
@@ -72,11 +72,12 @@ func (h healthCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- sourceUpDesc
 	ch <- sourceLastSuccessDesc
 	ch <- sourceDurationDesc
+	ch <- stateRecoveredDesc
 }
 
 func (h healthCollector) Collect(ch chan<- prometheus.Metric) {
 	if s := h.c.snap.Load(); s != nil {
-		collectSources(ch, s.sources)
+		collectHealth(ch, s)
 	}
 }
 

@@ -103,6 +103,9 @@ var (
 	sourceDurationDesc = prometheus.NewDesc("margin_source_poll_duration_seconds",
 		"How long the source's last poll took, in seconds.",
 		[]string{"source"}, nil)
+	stateRecoveredDesc = prometheus.NewDesc("margin_state_recovered",
+		"1 when this process started from the previous generation of the state file because the newest was missing or unusable, else 0.",
+		nil, nil)
 )
 
 // sample is one series of a snapshot: label values in the family's order, and the exact value:
@@ -137,7 +140,9 @@ type series struct {
 type Snapshot struct {
 	business []series // in exposition order
 	sources  []SourceStatus
-	rendered rendered // the business families as text, for Exposition
+	// stateRecovered: the state came from the state file's previous generation.
+	stateRecovered bool
+	rendered       rendered // the business families as text, for Exposition
 }
 
 // of returns the samples of family f.
@@ -169,7 +174,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, f := range c.fams.all() {
 		ch <- f.desc
 	}
-	for _, d := range []*prometheus.Desc{sourceUpDesc, sourceLastSuccessDesc, sourceDurationDesc} {
+	for _, d := range []*prometheus.Desc{sourceUpDesc, sourceLastSuccessDesc, sourceDurationDesc, stateRecoveredDesc} {
 		ch <- d
 	}
 }
@@ -185,7 +190,17 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(x.fam.desc, x.fam.typ, x.fam.value(smp.n), smp.labels...)
 		}
 	}
+	collectHealth(ch, s)
+}
+
+// collectHealth emits the operational metrics of a snapshot: source health and state recovery.
+func collectHealth(ch chan<- prometheus.Metric, s *Snapshot) {
 	collectSources(ch, s.sources)
+	recovered := 0.0
+	if s.stateRecovered {
+		recovered = 1
+	}
+	ch <- prometheus.MustNewConstMetric(stateRecoveredDesc, prometheus.GaugeValue, recovered)
 }
 
 func collectSources(ch chan<- prometheus.Metric, sources []SourceStatus) {

@@ -38,6 +38,9 @@ type Options struct {
 	Engine Engine
 	// StateFile persists the counters; "" keeps them in memory only.
 	StateFile string
+	// StateReset allows starting from zero when the state file and its previous generation are
+	// both unusable (--state.reset); a usable state file is always loaded.
+	StateReset bool
 	// BackfillDays is the window of the first fill (default 31, capped per provider).
 	BackfillDays int
 	// TrailingDays is how many days before today every poll re-reads, because providers revise
@@ -77,14 +80,17 @@ type Poller struct {
 	running sync.Mutex // held for a whole poll: TryLock skips overlapping cycles
 
 	// Owned by the goroutine holding running.
-	state  *State
-	last   map[string]*sourceData
-	health map[string]*SourceStatus
+	state     *State
+	recovered bool // the state came from the previous generation of the state file
+	last      map[string]*sourceData
+	health    map[string]*SourceStatus
 }
 
-// New builds a poller and loads the state file. A missing, corrupt or foreign state file is
-// logged and the counters start from zero; it never stops the exporter.
-func New(opts Options) *Poller {
+// New builds a poller and opens the state file. A missing file starts the counters from zero;
+// a missing or unusable one with a usable previous generation recovers from it (logged, and
+// margin_state_recovered is 1); with neither usable New fails, naming the files, unless
+// opts.StateReset allows starting from zero, which Prometheus sees as one counter reset.
+func New(opts Options) (*Poller, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -109,20 +115,28 @@ func New(opts Options) *Poller {
 		p.health[s] = &SourceStatus{Source: s}
 	}
 	p.state = NewState()
-	if opts.StateFile != "" {
-		st, err := LoadState(opts.StateFile)
+	if f := opts.StateFile; f != "" {
+		o, err := openState(f, opts.StateReset)
+		if err != nil {
+			return nil, err
+		}
+		p.state = o.state
 		switch {
-		case errors.Is(err, ErrNoState):
-			p.log.Info("no state file yet: counters start from zero", "state_file", opts.StateFile)
-		case err != nil:
-			p.log.Warn("state file unusable: counters start from zero and recount the backfill window", "state_file", opts.StateFile, "err", err)
+		case o.fresh:
+			p.log.Info("no state file yet: counters start from zero", "state_file", f)
+		case o.recovered:
+			p.recovered = true
+			p.log.Warn("state file unusable: recovered its previous generation; the first poll recounts the trailing days since",
+				"state_file", f, "previous", f+prevSuffix, "set_aside", f+corruptSuffix, "err", o.problem)
+		case o.reset:
+			p.log.Warn("state file and its previous generation unusable: --state.reset given, counters start from zero (Prometheus sees one counter reset)",
+				"state_file", f, "err", o.problem)
 		default:
-			p.state = st
-			p.log.Info("state loaded: counters continue", "state_file", opts.StateFile)
+			p.log.Info("state loaded: counters continue", "state_file", f)
 		}
 	}
 	p.collector.Set(p.snapshot(p.state, opts.Engine.Today(), nil, nil))
-	return p
+	return p, nil
 }
 
 // Collector is the collector that exposes the poller's snapshots.
@@ -190,9 +204,9 @@ func (p *Poller) window(source string, today usage.Day) usage.Window {
 	}
 	from, ok := p.state.Since[source]
 	if !ok {
-		from = today - usage.Day(p.opts.BackfillDays)
+		from = today - usage.Day(p.opts.BackfillDays) // #nosec G115 -- backfill_days is validated to a few hundred days
 	}
-	return usage.Window{From: max(from, today-usage.Day(keep)), To: today + 1}
+	return usage.Window{From: max(from, today-usage.Day(keep)), To: today + 1} // #nosec G115 -- keep is backfill_days or a provider retention, a few hundred days at most
 }
 
 // fetch reads every source concurrently; a failure keeps the source's last good data.
@@ -358,7 +372,7 @@ func (p *Poller) account(today usage.Day) (map[string]bool, []engine.CustomerInf
 	top := topCustomers(c, p.opts.MaxCustomers)
 	route := router(top)
 	monthStart := usage.DayOf(today.Time().AddDate(0, 0, 1-today.Time().Day()))
-	k := usage.Day(p.opts.TrailingDays)
+	k := usage.Day(p.opts.TrailingDays) // #nosec G115 -- trailing_days is validated to a few days
 	for _, v := range c.cost {
 		p.state.applyCost(v, route)
 		p.advance(v.Provider, p.last[v.Provider].today-k, monthStart)
@@ -499,7 +513,7 @@ func (p *Poller) snapshot(st *State, today usage.Day, top map[string]bool, custo
 		{f.cost, costS}, {f.adjust, adjustS}, {f.tokens, tokensS}, {f.requests, requestsS},
 		{f.unpriced, unpricedS}, {f.revenue, revenueS}, {f.costMTD, costMTDS}, {f.revenueMT, revenueMTDS},
 		{f.projected, p.projectedRevenue(today, route, customers)}, {f.info, infoS},
-	}}
+	}, stateRecovered: p.recovered}
 	for _, src := range p.sources {
 		s.sources = append(s.sources, *p.health[src])
 	}

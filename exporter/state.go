@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/marginhq/margin/internal/ledger"
 	"github.com/marginhq/margin/internal/usage"
@@ -104,6 +105,14 @@ type totals struct {
 // State is the exporter's memory: what it has counted per bucket, the running totals, and per
 // source the first day that may still be revised (Since). It is persisted to state_file so
 // counters continue across restarts. It is not safe for concurrent use; the poller owns it.
+//
+// The invariant it enforces (docs/exporter.md, "Counter semantics"): every counter equals the sum
+// over days of what was counted for that day, and a day is counted once. The state keeps, per
+// bucket, what it has counted; a batch replaces only buckets of days it covers that are still
+// revisable (day >= Since[source]), and the difference goes to the counters. Since never moves
+// back, and prune forgets only days before it, so a day that left the state can never be counted
+// again: a stale batch, replayed after an outage, a restart or a day change, adds nothing for days
+// that became final after it was fetched, whatever the order of successes and failures.
 type State struct {
 	Since    map[string]usage.Day
 	cost     map[costKey]costBucket
@@ -142,20 +151,35 @@ type costValues struct {
 // provider inside v.Window: a rise adds to the counters, a fall in cost adds to the adjustments
 // counter; a bucket counted before and now absent has fallen to zero. route maps a true customer
 // to its exported label value.
+//
+// Days before Since[v.Provider] are final and left alone, even when v covers them: a batch fetched
+// before they became final must not count them again (see State).
 func (s *State) applyCost(v *costValues, route func(string) string) {
+	open := s.revisable(v.Provider)
 	for k, nb := range v.Cost {
-		s.countCost(k, nb, route)
+		if open(k.Day) {
+			s.countCost(k, nb, route)
+		}
 	}
 	for k, old := range s.cost {
-		if k.Provider == v.Provider && v.Window.Contains(k.Day) {
+		if k.Provider == v.Provider && v.Window.Contains(k.Day) && open(k.Day) {
 			if _, ok := v.Cost[k]; !ok && old.Cost != 0 {
 				s.countCost(k, costBucket{}, route)
 			}
 		}
 	}
 	for k, nt := range v.Unpriced {
-		s.countUnpriced(k, nt)
+		if open(k.Day) {
+			s.countUnpriced(k, nt)
+		}
 	}
+}
+
+// revisable reports whether source's day d may still be counted: every day before the first
+// poll, then only days from Since on.
+func (s *State) revisable(source string) func(usage.Day) bool {
+	since, ok := s.Since[source]
+	return func(d usage.Day) bool { return !ok || d >= since }
 }
 
 func (s *State) countUnpriced(k unpricedKey, nt tokenCounts) {
@@ -207,9 +231,11 @@ func (s *State) countCost(k costKey, nb costBucket, route func(string) string) {
 
 // applyRevenue counts recognised revenue for the days of w up to today: only rises count, since
 // the counter never decreases; the current value follows every change.
+// Days before Since[stripe] are final, as in applyCost.
 func (s *State) applyRevenue(w usage.Window, today usage.Day, daily map[revenueKey]ledger.Money, route func(string) string) {
+	open := s.revisable(sourceStripe)
 	for k, amount := range daily {
-		if k.Day > today || !w.Contains(k.Day) {
+		if k.Day > today || !w.Contains(k.Day) || !open(k.Day) {
 			continue
 		}
 		b := s.revenue[k]
@@ -221,7 +247,7 @@ func (s *State) applyRevenue(w usage.Window, today usage.Day, daily map[revenueK
 		s.revenue[k] = b
 	}
 	for k, b := range s.revenue {
-		if w.Contains(k.Day) && k.Day <= today {
+		if w.Contains(k.Day) && k.Day <= today && open(k.Day) {
 			if _, ok := daily[k]; !ok {
 				b.Current = 0
 				s.revenue[k] = b
@@ -384,55 +410,168 @@ func (s *State) file() *stateFile {
 	return f
 }
 
-// Save writes the state to path atomically: a temporary file in the same directory, synced, then
-// renamed over the old one, so a crash leaves either the old or the new state, never half of one.
+// Beside the state file live its previous good generation and, after a recovery or a reset, the
+// unusable file set aside for inspection.
+const (
+	prevSuffix    = ".prev"
+	corruptSuffix = ".corrupt"
+)
+
+// Save writes the state to path atomically and keeps the generation it replaces as path.prev: a
+// temporary file in the same directory is written and synced, the current file is linked to
+// path.prev, the temporary file is renamed over path, and the directory is synced, so a crash at
+// any point leaves path (old or new) or, failing that, path.prev whole. The file being replaced is
+// always good: it was loaded or written by this process (an unusable one was set aside at start).
 func (s *State) Save(path string) error {
 	data, err := json.Marshal(s.file())
 	if err != nil {
 		return fmt.Errorf("encoding state: %w", err)
 	}
 	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	tmp, err := writeTemp(dir, filepath.Base(path), data)
 	if err != nil {
-		return fmt.Errorf("writing state: %w", err)
+		return fmt.Errorf("writing state file %s: %w", path, err)
 	}
-	defer os.Remove(tmp.Name()) // a no-op after the rename
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("writing state: %w", err)
+	defer os.Remove(tmp) // a no-op after the rename
+	if err := keepPrevious(path); err != nil {
+		return fmt.Errorf("keeping the previous generation of %s: %w", path, err)
 	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("syncing state: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("writing state: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("replacing state: %w", err)
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("replacing state file %s: %w", path, err)
 	}
 	// The rename is durable once the directory entry is; best effort where directories cannot be synced.
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
+	syncDir(dir)
+	return nil
+}
+
+// writeTemp writes data to a new synced file in dir and returns its name.
+func writeTemp(dir, base string, data []byte) (string, error) {
+	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	if err != nil {
+		return "", err
+	}
+	_, err = tmp.Write(data)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	// Close reports what a delayed write failed with; the first error wins.
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = os.Remove(tmp.Name())
+		return "", err
+	}
+	return tmp.Name(), nil
+}
+
+// keepPrevious makes path's current content path.prev. A hard link keeps path in place meanwhile;
+// where links are not supported the file is renamed, and a crash before the new file lands leaves
+// only path.prev, which openState recovers from.
+func keepPrevious(path string) error {
+	prev, link := path+prevSuffix, path+prevSuffix+".tmp"
+	_ = os.Remove(link)
+	err := os.Link(path, link)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil // the first save
+	case err == nil:
+		return os.Rename(link, prev)
+	}
+	if err := os.Rename(path, prev); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
 	}
 	return nil
+}
+
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil { // #nosec G304 -- the state file's own directory, from the config
+		_ = d.Sync()
+		_ = d.Close()
+	}
 }
 
 // ErrNoState means there is no state file yet: the first start.
 var ErrNoState = errors.New("no state file")
 
+// openedState is how openState got its state.
+type openedState struct {
+	state     *State
+	fresh     bool  // no state file yet: the first start
+	recovered bool  // from path.prev: path was missing or unusable
+	reset     bool  // nothing usable, and the operator allowed starting from zero
+	problem   error // what was wrong, when recovered or reset
+}
+
+// openState loads the state file, falling back to its previous generation when it is missing or
+// unusable. With neither usable it fails, naming both files, unless reset allows starting from
+// zero. An unusable file is renamed to path.corrupt (never overwritten) before the first save.
+// Temporary files a crash left behind are removed.
+func openState(path string, reset bool) (*openedState, error) {
+	removeTemps(path)
+	st, err := LoadState(path)
+	if err == nil {
+		return &openedState{state: st}, nil
+	}
+	prev, perr := LoadState(path + prevSuffix)
+	if errors.Is(err, ErrNoState) && errors.Is(perr, ErrNoState) {
+		return &openedState{state: NewState(), fresh: true}, nil
+	}
+	if perr == nil {
+		if err := setAside(path); err != nil {
+			return nil, err
+		}
+		return &openedState{state: prev, recovered: true, problem: fmt.Errorf("%s: %w", path, err)}, nil
+	}
+	problem := fmt.Errorf("state file %s: %w; previous generation %s: %w", path, err, path+prevSuffix, perr)
+	if !reset {
+		return nil, fmt.Errorf("%w: refusing to start from zero, which Prometheus would see as a counter reset "+
+			"(increase() would count the backfill window again); restore the file, or start once with --state.reset", problem)
+	}
+	if err := setAside(path); err != nil {
+		return nil, err
+	}
+	return &openedState{state: NewState(), reset: true, problem: problem}, nil
+}
+
+// setAside renames an unusable state file to path.corrupt, keeping it for inspection.
+func setAside(path string) error {
+	err := os.Rename(path, path+corruptSuffix)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("setting aside the unusable state file %s: %w", path, err)
+	}
+	return nil
+}
+
+// removeTemps removes the temporary files of path that a crash during Save left behind.
+func removeTemps(path string) {
+	dir, prefix := filepath.Dir(path), "."+filepath.Base(path)+".tmp-"
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), prefix) && e.Type().IsRegular() {
+			_ = os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
+}
+
 // LoadState reads a state file written by Save. A missing file is ErrNoState; a file that does
-// not parse, or was written by another version, is an error saying so. Either way the caller
-// starts from NewState: a clean recount.
+// not parse, or was written by another version, is an error saying so.
 func LoadState(path string) (*State, error) {
-	data, err := os.ReadFile(path)
+	data, err := os.ReadFile(path) // #nosec G304 -- the operator's state_file
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, ErrNoState
 	}
 	if err != nil {
 		return nil, err
 	}
+	return decodeState(data)
+}
+
+// decodeState parses a state file's content.
+func decodeState(data []byte) (*State, error) {
 	var f stateFile
 	if err := json.Unmarshal(data, &f); err != nil {
 		return nil, fmt.Errorf("state file is not valid: %w", err)
@@ -478,5 +617,45 @@ func LoadState(path string) (*State, error) {
 		}
 		s.totals.Unpriced[unpricedSeries{u.Provider, u.Model, i}] = u.Tokens
 	}
+	if err := s.totals.check(); err != nil {
+		return nil, fmt.Errorf("state file is not valid: %w", err)
+	}
 	return s, nil
+}
+
+// check refuses totals no exporter writes: a counter below zero.
+func (t *totals) check() error {
+	for k, v := range t.Cost {
+		if v < 0 {
+			return fmt.Errorf("negative cost counter for %s/%s/%s", k.Provider, k.Model, k.Customer)
+		}
+	}
+	for k, v := range t.Adjustments {
+		if v < 0 {
+			return fmt.Errorf("negative adjustments counter for %s/%s", k.Provider, k.Customer)
+		}
+	}
+	for k, v := range t.Requests {
+		if v < 0 {
+			return fmt.Errorf("negative requests counter for %s/%s/%s", k.Provider, k.Model, k.Customer)
+		}
+	}
+	for k, v := range t.Tokens {
+		for i, n := range v {
+			if n < 0 {
+				return fmt.Errorf("negative %s tokens counter for %s/%s/%s", TokenTypes[i], k.Provider, k.Model, k.Customer)
+			}
+		}
+	}
+	for c, v := range t.Revenue {
+		if v < 0 {
+			return fmt.Errorf("negative revenue counter for %s", c)
+		}
+	}
+	for k, v := range t.Unpriced {
+		if v < 0 {
+			return fmt.Errorf("negative unpriced tokens counter for %s/%s", k.Provider, k.Model)
+		}
+	}
+	return nil
 }

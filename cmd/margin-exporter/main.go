@@ -91,6 +91,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		telemetryPath = app.Flag("web.telemetry-path", "Path under which to expose the metrics.").Default("/metrics").String()
 		demo          = app.Flag("demo", "Serve the built-in simulated world's metrics: no keys, no network.").Bool()
 		webFlags      = kingpinflag.AddFlags(app, ":9479")
+		stateReset    = app.Flag("state.reset", "Start the counters from zero when the state file and its previous generation are both unusable; Prometheus sees one counter reset.").Bool()
 		logConfig     = &promslog.Config{Writer: stderr}
 	)
 	promslogflag.AddFlags(app, logConfig)
@@ -117,8 +118,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	if err != nil {
 		return err
 	}
-	s.poller.Engine, s.poller.Logger = eng, logger
-	poller := exporter.New(s.poller)
+	s.poller.Engine, s.poller.Logger, s.poller.StateReset = eng, logger, *stateReset
+	poller, err := exporter.New(s.poller)
+	if err != nil {
+		return err
+	}
 
 	// The business metrics are rendered once per poll and written after this registry's: going
 	// through the registry costs seconds per scrape with thousands of customers.

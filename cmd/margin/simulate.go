@@ -31,11 +31,11 @@ func runSimulate(ctx context.Context, listen string, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "Simulated world serving on %s\n  openai     %s\n  anthropic  %s\n  openrouter %s\n  stripe     %s\n", root, oa, an, or, st)
 	fmt.Fprintln(stdout, "Point a config's base_url keys at these; the simulator accepts the demo keys in internal/simulator.")
 	srv := &http.Server{Handler: w.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	go func() {
+	go func() { // #nosec G118 -- shutdown starts once ctx is done and needs a deadline of its own
 		<-ctx.Done()
 		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		srv.Shutdown(shutdown)
+		_ = srv.Shutdown(shutdown) // Serve returns ErrServerClosed either way
 	}()
 	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err

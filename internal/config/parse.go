@@ -269,11 +269,18 @@ func (p *parser) root(n *yaml.Node) {
 func (p *parser) source(path string, n *yaml.Node, keyName string, dst *Source) {
 	var inline, file *yaml.Node
 	fileKey := keyName + "_file"
+	checkKind := func(kp string, v *yaml.Node, key string) {
+		name := path[strings.LastIndex(path, ".")+1:] // providers.openai → openai; stripe
+		if msg := KeyKindProblem(name, key); msg != "" {
+			p.fail(kp, v, "%s", msg)
+		}
+	}
 	p.fields(path, n, map[string]func(string, *yaml.Node){
 		keyName: func(kp string, v *yaml.Node) {
 			inline = v
 			if s, ok := p.scalar(kp, v); ok {
 				dst.Key = secret.String(s)
+				checkKind(kp, v, s)
 			}
 		},
 		fileKey: func(kp string, v *yaml.Node) {
@@ -296,6 +303,7 @@ func (p *parser) source(path string, n *yaml.Node, keyName string, dst *Source) 
 				return
 			}
 			dst.Key = secret.String(key)
+			checkKind(kp, v, key)
 		},
 		"base_url": func(kp string, v *yaml.Node) {
 			s, ok := p.scalar(kp, v)

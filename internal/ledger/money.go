@@ -136,7 +136,7 @@ func (m Money) Float64() float64 {
 // String formats the amount with all nine decimals, trailing zeros trimmed to at least two: "12.50", "-0.000001".
 func (m Money) String() string {
 	neg := m < 0
-	u := uint64(m)
+	u := uint64(m) // #nosec G115 -- the bit pattern of a non-negative m; negative m is negated on the next line
 	if neg {
 		u = uint64(-m)
 	}

@@ -67,7 +67,7 @@ func Split(total Money, weights []int64) []Money {
 
 // mulDivRem returns floor(a*b/c) and the remainder for non-negative a, b and positive c, in 128 bits.
 func mulDivRem(a, b, c int64) (int64, uint64) {
-	hi, lo := mul64(uint64(a), uint64(b))
-	q, r := div64(hi, lo, uint64(c))
-	return int64(q), r
+	hi, lo := mul64(uint64(a), uint64(b)) // #nosec G115 -- a and b are non-negative, as documented
+	q, r := div64(hi, lo, uint64(c))      // #nosec G115 -- c is positive, as documented
+	return int64(q), r                    // #nosec G115 -- the quotient of non-negative operands that callers keep within int64
 }

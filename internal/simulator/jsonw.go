@@ -107,7 +107,7 @@ func dollarText(m ledger.Money) string { return scaledText(m, 9) }
 // scaledText writes m/10^digits with trailing zeros trimmed to at least two decimals.
 func scaledText(m ledger.Money, digits int) string {
 	neg := m < 0
-	u := uint64(m)
+	u := uint64(m) // #nosec G115 -- the bit pattern of a non-negative m; negative m is negated on the next line
 	if neg {
 		u = uint64(-m)
 	}

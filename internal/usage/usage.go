@@ -182,7 +182,7 @@ func DayOf(t time.Time) Day {
 	if u < 0 && u%86400 != 0 {
 		d--
 	}
-	return Day(d)
+	return Day(d) // #nosec G115 -- Unix days fit int32 for 5.8 million years either side of 1970
 }
 
 // ParseDay parses "2006-01-02".
@@ -219,7 +219,7 @@ func (w Window) Contains(d Day) bool { return d >= w.From && d < w.To }
 // LastCompleteDays returns the n complete UTC days before the day of now.
 func LastCompleteDays(now time.Time, n int) Window {
 	today := DayOf(now)
-	return Window{From: today - Day(n), To: today}
+	return Window{From: today - Day(n), To: today} // #nosec G115 -- n is a window length in days, validated by callers
 }
 
 func (w Window) String() string { return fmt.Sprintf("%s..%s", w.From, w.To-1) }

@@ -28,10 +28,6 @@ const DefaultBaseURL = "https://api.stripe.com"
 // providerName names Stripe in errors and logs.
 const providerName = "stripe"
 
-// maxNetworkRetries is handed to stripe-go, which retries network errors, 409, 429 and 5xx with
-// its own capped, jittered backoff (and honours Stripe-Should-Retry).
-const maxNetworkRetries = 2
-
 // Options configures a Client. Zero values take the defaults noted per field.
 type Options struct {
 	APIKey            secret.String          // a restricted read-only key is enough
@@ -41,6 +37,14 @@ type Options struct {
 	FXRates           map[string]ledger.Rate // reporting-currency units per unit, lower-case keys
 	Logger            *slog.Logger           // default: discard
 	Now               func() time.Time       // default time.Now
+	// MaxRetries is how many times a 429, 5xx or network fault is retried (default 4; negative:
+	// none); see retry.go.
+	MaxRetries int
+	// Sleep waits between attempts; tests replace it to run without waiting.
+	Sleep func(context.Context, time.Duration) error
+	// MaxCustomers bounds the customer listing (default 100,000); the other listings' bounds
+	// derive from the customers listed (see bounds.go).
+	MaxCustomers int
 }
 
 // Customer is a Stripe customer as Margin needs it.
@@ -74,6 +78,8 @@ type Client struct {
 	fx        map[string]ledger.Rate
 	now       func() time.Time
 	logger    *slog.Logger
+	// maxCustomers bounds the customer listing; the other bounds follow from it.
+	maxCustomers int
 }
 
 // New returns a client. It never sets stripe-go's global key or backends: the key lives in this
@@ -103,19 +109,36 @@ func New(opts Options) (*Client, error) {
 	if now == nil {
 		now = time.Now
 	}
+	retries := opts.MaxRetries
+	switch {
+	case retries == 0:
+		retries = defaultMaxRetries
+	case retries < 0:
+		retries = 0
+	}
+	sleep := opts.Sleep
+	if sleep == nil {
+		sleep = apiclient.Sleep
+	}
+	maxCustomers := opts.MaxCustomers
+	if maxCustomers <= 0 {
+		maxCustomers = defaultMaxCustomers
+	}
+	// stripe-go's own retries are off: they skip most 429s and ignore Retry-After (retry.go).
 	backend := stripego.GetBackendWithConfig(stripego.APIBackend, &stripego.BackendConfig{
 		URL:               stripego.String(base),
-		HTTPClient:        opts.HTTPClient,
+		HTTPClient:        retryingClient(opts.HTTPClient, retries, sleep, now, logger),
 		LeveledLogger:     leveledLogger{logger},
-		MaxNetworkRetries: stripego.Int64(maxNetworkRetries),
+		MaxNetworkRetries: stripego.Int64(0),
 		EnableTelemetry:   stripego.Bool(false),
 	})
 	return &Client{
-		api:       client.New(opts.APIKey.Reveal(), &stripego.Backends{API: backend}),
-		reporting: reporting,
-		fx:        fx,
-		now:       now,
-		logger:    logger,
+		api:          client.New(opts.APIKey.Reveal(), &stripego.Backends{API: backend}),
+		reporting:    reporting,
+		fx:           fx,
+		now:          now,
+		logger:       logger,
+		maxCustomers: maxCustomers,
 	}, nil
 }
 

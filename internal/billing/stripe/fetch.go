@@ -26,10 +26,6 @@ const invoiceLookbackDays = 400
 // pageLimit is Stripe's largest page.
 const pageLimit = 100
 
-// maxObjects bounds every listing; an account near it needs a different approach anyway, and a
-// server that never stops paging must not run Margin out of memory.
-const maxObjects = 1_000_000
-
 // Fetch reads customers, plans, invoices and credit notes and returns the revenue recognised on
 // the days of w, per customer, in the reporting currency.
 // GET /v1/customers, /v1/subscriptions, /v1/products, /v1/invoices, /v1/invoices/{id}/lines, /v1/credit_notes
@@ -38,7 +34,8 @@ func (c *Client) Fetch(ctx context.Context, w usage.Window) (*Revenue, error) {
 	if err != nil {
 		return nil, err
 	}
-	plans, err := c.plans(ctx)
+	n := len(customers)
+	plans, err := c.plans(ctx, n)
 	if err != nil {
 		return nil, err
 	}
@@ -50,11 +47,11 @@ func (c *Client) Fetch(ctx context.Context, w usage.Window) (*Revenue, error) {
 
 	from := (w.From - invoiceLookbackDays).Time().Unix()
 	to := c.now().Unix()
-	invoices, err := c.invoices(ctx, from, to)
+	invoices, err := c.invoices(ctx, from, to, n)
 	if err != nil {
 		return nil, err
 	}
-	notes, err := c.creditNotes(ctx, from, to)
+	notes, err := c.creditNotes(ctx, from, to, n)
 	if err != nil {
 		return nil, err
 	}
@@ -75,7 +72,7 @@ func (c *Client) customers(ctx context.Context) ([]Customer, []string, error) {
 	params.Context = ctx
 	params.Limit = stripego.Int64(pageLimit)
 	list, err := collect[*stripego.Customer](c.api.Customers.List(params).Iter,
-		"listing customers", "/v1/customers", func(c *stripego.Customer) string { return c.ID })
+		listing{"listing customers", "/v1/customers", c.maxCustomers}, func(c *stripego.Customer) string { return c.ID })
 	if err != nil {
 		return nil, nil, err
 	}
@@ -133,12 +130,12 @@ func parseSources(v string) ([]usage.SourceRef, []badSource) {
 // Products are listed once and joined by id, because expanding data.items.data.price.product
 // would exceed Stripe's expansion depth of four.
 // GET /v1/subscriptions?status=all, GET /v1/products
-func (c *Client) plans(ctx context.Context) (map[string]string, error) {
+func (c *Client) plans(ctx context.Context, customers int) (map[string]string, error) {
 	sp := &stripego.SubscriptionListParams{Status: stripego.String("all")}
 	sp.Context = ctx
 	sp.Limit = stripego.Int64(pageLimit)
 	subs, err := collect[*stripego.Subscription](c.api.Subscriptions.List(sp).Iter,
-		"listing subscriptions", "/v1/subscriptions", func(s *stripego.Subscription) string { return s.ID })
+		listing{"listing subscriptions", "/v1/subscriptions", subscriptionBound(customers)}, func(s *stripego.Subscription) string { return s.ID })
 	if err != nil {
 		return nil, err
 	}
@@ -146,7 +143,7 @@ func (c *Client) plans(ctx context.Context) (map[string]string, error) {
 	pp.Context = ctx
 	pp.Limit = stripego.Int64(pageLimit)
 	products, err := collect[*stripego.Product](c.api.Products.List(pp).Iter,
-		"listing products", "/v1/products", func(p *stripego.Product) string { return p.ID })
+		listing{"listing products", "/v1/products", maxProducts}, func(p *stripego.Product) string { return p.ID })
 	if err != nil {
 		return nil, err
 	}
@@ -210,16 +207,23 @@ func planName(s *stripego.Subscription, productNames map[string]string) string {
 // invoices lists invoices of every status created in [from, to] (status is filtered later, in
 // Recognize) and completes the lines of any invoice whose embedded lines have more pages.
 // GET /v1/invoices, GET /v1/invoices/{id}/lines
-func (c *Client) invoices(ctx context.Context, from, to int64) ([]*stripego.Invoice, error) {
+func (c *Client) invoices(ctx context.Context, from, to int64, customers int) ([]*stripego.Invoice, error) {
 	params := &stripego.InvoiceListParams{
 		CreatedRange: &stripego.RangeQueryParams{GreaterThanOrEqual: from, LesserThanOrEqual: to},
 	}
 	params.Context = ctx
 	params.Limit = stripego.Int64(pageLimit)
-	invoices, err := collect[*stripego.Invoice](c.api.Invoices.List(params).Iter,
-		"listing invoices", "/v1/invoices", func(i *stripego.Invoice) string { return i.ID })
+	l := listing{"listing invoices", "/v1/invoices", invoiceBound(customers, from, to)}
+	invoices, err := collect[*stripego.Invoice](c.api.Invoices.List(params).Iter, l,
+		func(i *stripego.Invoice) string { return i.ID })
 	if err != nil {
 		return nil, err
+	}
+	for i, inv := range invoices {
+		// Every invoice embeds its first page of lines: without it the invoice recognises nothing.
+		if inv.Lines == nil || inv.Lines.Data == nil {
+			return nil, l.decodeError(apiclient.Missing(fmt.Sprintf("data[%d].lines.data (invoice %s)", i, inv.ID)))
+		}
 	}
 	for _, inv := range invoices {
 		if inv.Lines == nil || !inv.Lines.HasMore || len(inv.Lines.Data) == 0 {
@@ -241,7 +245,7 @@ func (c *Client) completeLines(ctx context.Context, inv *stripego.Invoice) error
 	lp.Limit = stripego.Int64(pageLimit)
 	lp.StartingAfter = stripego.String(inv.Lines.Data[len(inv.Lines.Data)-1].ID)
 	rest, err := collect[*stripego.InvoiceLineItem](c.api.Invoices.ListLines(lp).Iter,
-		"listing lines of invoice "+inv.ID, endpoint, func(l *stripego.InvoiceLineItem) string { return l.ID })
+		listing{"listing lines of invoice " + inv.ID, endpoint, maxLinesPerInvoice}, func(l *stripego.InvoiceLineItem) string { return l.ID })
 	if err != nil {
 		return err
 	}
@@ -265,49 +269,16 @@ func (c *Client) completeLines(ctx context.Context, inv *stripego.Invoice) error
 // API version 2023-10-16 has no created filter on this list (stripe-mock rejects it), but the list
 // comes newest first, so paging stops at the first note created before from.
 // GET /v1/credit_notes
-func (c *Client) creditNotes(ctx context.Context, from, to int64) ([]*stripego.CreditNote, error) {
+func (c *Client) creditNotes(ctx context.Context, from, to int64, customers int) ([]*stripego.CreditNote, error) {
 	params := &stripego.CreditNoteListParams{}
 	params.Context = ctx
 	params.Limit = stripego.Int64(pageLimit)
 	it := c.api.CreditNotes.List(params).Iter
-	notes, err := collectUntil(it, "listing credit notes", "/v1/credit_notes",
+	notes, err := collectUntil(it, listing{"listing credit notes", "/v1/credit_notes", invoiceBound(customers, from, to)},
 		func(n *stripego.CreditNote) string { return n.ID },
 		func(n *stripego.CreditNote) bool { return n.Created < from })
 	if err != nil {
 		return nil, err
 	}
 	return slices.DeleteFunc(notes, func(n *stripego.CreditNote) bool { return n.Created > to }), nil
-}
-
-// collect drains a stripe-go list iterator (which follows has_more with starting_after) and
-// guards it: an object id seen twice means the server repeats pages, which would never end.
-func collect[T any](it *stripego.Iter, op, endpoint string, id func(T) string) ([]T, error) {
-	return collectUntil(it, op, endpoint, id, nil)
-}
-
-// collectUntil is collect that stops, without requesting further pages, at the first object for
-// which stop is true; that object is not returned. A nil stop never stops.
-func collectUntil[T any](it *stripego.Iter, op, endpoint string, id func(T) string, stop func(T) bool) ([]T, error) {
-	var out []T
-	seen := map[string]bool{}
-	for it.Next() {
-		v, ok := it.Current().(T)
-		if !ok {
-			return nil, fmt.Errorf("%s: stripe returned %T, want %T", op, it.Current(), v)
-		}
-		if stop != nil && stop(v) {
-			return out, nil
-		}
-		k := id(v)
-		if seen[k] || len(out) >= maxObjects {
-			return nil, fmt.Errorf("%s: %w", op, &apiclient.PagingError{Provider: providerName, Endpoint: endpoint,
-				Reason: fmt.Sprintf("object %s returned twice or more than %d objects", k, maxObjects)})
-		}
-		seen[k] = true
-		out = append(out, v)
-	}
-	if err := wrapErr(op, endpoint, it.Err()); err != nil {
-		return nil, err
-	}
-	return out, nil
 }

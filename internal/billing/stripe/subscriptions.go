@@ -86,7 +86,7 @@ func (c *Client) Subscriptions(ctx context.Context) ([]Subscription, []string, e
 	sp.AddExpand("data.discounts")
 	sp.AddExpand("data.latest_invoice")
 	subs, err := collect[*stripego.Subscription](c.api.Subscriptions.List(sp).Iter,
-		"listing subscriptions", "/v1/subscriptions", func(s *stripego.Subscription) string { return s.ID })
+		listing{"listing subscriptions", "/v1/subscriptions", subscriptionBound(c.maxCustomers)}, func(s *stripego.Subscription) string { return s.ID })
 	if err != nil {
 		return nil, nil, err
 	}
@@ -151,7 +151,7 @@ func (c *Client) meteredUsage(ctx context.Context, s *stripego.Subscription, sub
 		p.Single = true // the first summary is the current period's
 		asOf := c.now().Unix()
 		list, err := collect[*stripego.UsageRecordSummary](c.api.UsageRecordSummaries.List(p).Iter,
-			"listing usage of subscription item "+it.ID, endpoint, func(u *stripego.UsageRecordSummary) string { return u.ID })
+			listing{"listing usage of subscription item " + it.ID, endpoint, 1}, func(u *stripego.UsageRecordSummary) string { return u.ID })
 		if err != nil {
 			return err
 		}
@@ -183,7 +183,7 @@ func (c *Client) completeItems(ctx context.Context, s *stripego.Subscription) er
 	p.Context = ctx
 	p.Limit = stripego.Int64(pageLimit)
 	items, err := collect[*stripego.SubscriptionItem](c.api.SubscriptionItems.List(p).Iter,
-		"listing items of subscription "+s.ID, "/v1/subscription_items", func(i *stripego.SubscriptionItem) string { return i.ID })
+		listing{"listing items of subscription " + s.ID, "/v1/subscription_items", maxItemsPerSubscription}, func(i *stripego.SubscriptionItem) string { return i.ID })
 	if err != nil {
 		return err
 	}

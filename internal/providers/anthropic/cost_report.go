@@ -24,6 +24,14 @@ type CostBucket struct {
 	Results    []CostResult `json:"results"`
 }
 
+// Validate refuses a bucket whose results are null or missing: a bucket without usage sends [].
+func (b *CostBucket) Validate() error {
+	if b.Results == nil {
+		return apiclient.Missing("results")
+	}
+	return nil
+}
+
 // CostResult is one line of a cost bucket. Dimensions are nil unless grouped by; workspace_id is
 // also nil for the default workspace, and model for charges that are not model specific.
 type CostResult struct {

@@ -70,7 +70,7 @@ func usageEndingAt(w usage.Window, now time.Time) time.Time {
 // today, and today itself.
 func clampWindow(w usage.Window, now time.Time) (usage.Window, []string) {
 	today := usage.DayOf(now)
-	served := usage.Window{From: today - usage.Day(usage.Anthropic.RetentionDays()), To: today + 1}
+	served := usage.Window{From: today - usage.Day(usage.Anthropic.RetentionDays()), To: today + 1} // #nosec G115 -- retention is 31 days
 	out := usage.Window{From: max(w.From, served.From), To: min(w.To, served.To)}
 	if out.To < out.From {
 		out.To = out.From
@@ -102,7 +102,7 @@ func (c *Client) fetchUsage(ctx context.Context, start, end time.Time) ([]usage.
 		if err != nil {
 			return nil, err
 		}
-		day, err := bucketDay(usageEndpoint, bucket.StartingAt)
+		day, err := bucketDay(usageEndpoint, bucket.StartingAt, start, end)
 		if err != nil {
 			return nil, err
 		}
@@ -167,11 +167,15 @@ func compareBool(a, b bool) int {
 	return 1
 }
 
-// bucketDay returns the UTC day a bucket starts on; a bucket without a start is malformed.
-func bucketDay(endpoint string, startingAt time.Time) (usage.Day, error) {
+// bucketDay returns the UTC day a bucket starts on; a bucket without a start, or starting outside
+// the query [start, end), is malformed.
+func bucketDay(endpoint string, startingAt, start, end time.Time) (usage.Day, error) {
 	if startingAt.IsZero() {
 		return 0, &apiclient.Error{Provider: string(usage.Anthropic), Endpoint: endpoint,
 			Err: &apiclient.DecodeError{Err: errors.New("bucket without starting_at")}}
+	}
+	if err := apiclient.CheckBucket(string(usage.Anthropic), endpoint, startingAt, start, end); err != nil {
+		return 0, err
 	}
 	return usage.DayOf(startingAt), nil
 }
@@ -182,7 +186,7 @@ func (c *Client) fetchCosts(ctx context.Context, start, end time.Time) ([]usage.
 		if err != nil {
 			return nil, err
 		}
-		day, err := bucketDay(costEndpoint, bucket.StartingAt)
+		day, err := bucketDay(costEndpoint, bucket.StartingAt, start, end)
 		if err != nil {
 			return nil, err
 		}

@@ -32,6 +32,14 @@ type UsageBucket struct {
 	Results    []UsageResult `json:"results"`
 }
 
+// Validate refuses a bucket whose results are null or missing: a bucket without usage sends [].
+func (b *UsageBucket) Validate() error {
+	if b.Results == nil {
+		return apiclient.Missing("results")
+	}
+	return nil
+}
+
 // UsageResult is one row of a usage bucket: one combination of the group-by dimensions. Token
 // counts are disjoint; cache writes nest under cache_creation (trap 15: some third-party schemas
 // flatten them, the API does not). Dimensions are nil unless grouped by; api_key_id is also nil

@@ -90,8 +90,9 @@ func New(cfg Config) (*Client, error) {
 // Provider returns the provider name the client reports in errors.
 func (c *Client) Provider() string { return c.cfg.Provider }
 
-// Get requests base URL + endpoint with the query and decodes the JSON body into out.
-// It retries network errors, 429 and 5xx; any other non-2xx status returns an *Error at once.
+// Get requests base URL + endpoint with the query and decodes the JSON body into out, then runs
+// out's Validate when it is a Validator (a field the API always sends, null or missing, is a
+// *DecodeError, not an empty answer). It retries network errors, 429 and 5xx; any other non-2xx status returns an *Error at once.
 func (c *Client) Get(ctx context.Context, endpoint string, query url.Values, out any) error {
 	u := *c.base
 	u.Path = c.base.Path + endpoint
@@ -161,6 +162,11 @@ func (c *Client) once(ctx context.Context, endpoint, rawURL string, out any) (ti
 	if err := json.Unmarshal(body, out); err != nil {
 		return 0, &Error{Provider: c.cfg.Provider, Endpoint: endpoint, StatusCode: resp.StatusCode, Err: &DecodeError{Err: err, Size: len(body)}}
 	}
+	if v, ok := out.(Validator); ok {
+		if err := v.Validate(); err != nil {
+			return 0, &Error{Provider: c.cfg.Provider, Endpoint: endpoint, StatusCode: resp.StatusCode, Err: &DecodeError{Err: err, Size: len(body)}}
+		}
+	}
 	return 0, nil
 }
 
@@ -185,14 +191,27 @@ func readBody(resp *http.Response, limit int64) ([]byte, error) {
 }
 
 func (c *Client) backoff(attempt int) time.Duration {
-	d := c.cfg.MinBackoff << min(attempt, 20)
-	if d <= 0 || d > c.cfg.MaxBackoff {
-		d = c.cfg.MaxBackoff
-	}
-	// Equal jitter: half fixed, half random, so retries from many clients spread out.
-	half := d / 2
-	return half + rand.N(half+1)
+	return Backoff(attempt, c.cfg.MinBackoff, c.cfg.MaxBackoff)
 }
+
+// Backoff is the wait before retry attempt+1: exponential from lo, capped at hi, with equal
+// jitter (half fixed, half random) so retries from many clients spread out.
+func Backoff(attempt int, lo, hi time.Duration) time.Duration {
+	d := lo << min(attempt, 20)
+	if d <= 0 || d > hi {
+		d = hi
+	}
+	half := d / 2
+	return half + rand.N(half+1) // #nosec G404 -- jitter, not a secret
+}
+
+// RetryAfter reads a Retry-After header (delay-seconds or an HTTP date); 0 when absent or past.
+func RetryAfter(h http.Header, now time.Time) time.Duration {
+	return parseRetryAfter(h.Get("Retry-After"), now)
+}
+
+// Sleep waits d or until ctx is done, whichever comes first.
+func Sleep(ctx context.Context, d time.Duration) error { return sleepCtx(ctx, d) }
 
 func retryable(err error) bool {
 	var e *Error

@@ -46,7 +46,7 @@ func (e *Error) Error() string {
 func (e *Error) Unwrap() error { return e.Err }
 
 // DecodeError is a success response whose body is not the JSON the client expects
-// (truncated or malformed).
+// (truncated or malformed, or without a field the API always sends).
 type DecodeError struct {
 	Err  error
 	Size int
@@ -54,6 +54,38 @@ type DecodeError struct {
 
 func (e *DecodeError) Error() string {
 	return fmt.Sprintf("malformed JSON response (%d bytes): %v", e.Size, e.Err)
+}
+
+// Validator is implemented by response shapes that check, once decoded, that what the API always
+// sends is there. Get calls it on its out value and reports a failure as a *DecodeError; the
+// envelopes call it on their elements.
+type Validator interface {
+	Validate() error
+}
+
+// MissingFieldError is a field the API documents as always present that came null or missing.
+// Field is its path in the response, e.g. "data[3].results".
+type MissingFieldError struct {
+	Field string
+}
+
+func (e *MissingFieldError) Error() string {
+	return fmt.Sprintf("%s is null or missing; the API always sends it", e.Field)
+}
+
+// Missing returns the error for a required field that is null or missing.
+func Missing(field string) error { return &MissingFieldError{Field: field} }
+
+// within places a nested Validate error's field under parent.
+func within(parent string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var m *MissingFieldError
+	if errors.As(err, &m) {
+		return &MissingFieldError{Field: parent + "." + m.Field}
+	}
+	return fmt.Errorf("%s: %w", parent, err)
 }
 
 func (e *DecodeError) Unwrap() error { return e.Err }

@@ -2,8 +2,11 @@ package apiclient
 
 import (
 	"context"
+	"fmt"
 	"iter"
 	"net/url"
+	"reflect"
+	"time"
 )
 
 // CursorEnvelope is the page shape {data, has_more, next_page} of the OpenAI usage and costs
@@ -14,6 +17,10 @@ type CursorEnvelope[T any] struct {
 	NextPage *string `json:"next_page"`
 }
 
+// Validate refuses a page without its data array (null or missing) and checks each element that
+// is a Validator: an envelope without data is a provider fault, never an empty page.
+func (p *CursorEnvelope[T]) Validate() error { return validateData(p.Data) }
+
 // ListEnvelope is the page shape {data, has_more, first_id, last_id} of the OpenAI project and
 // key lists and the Anthropic workspace and key lists.
 type ListEnvelope[T any] struct {
@@ -21,6 +28,58 @@ type ListEnvelope[T any] struct {
 	HasMore bool   `json:"has_more"`
 	FirstID string `json:"first_id"`
 	LastID  string `json:"last_id"`
+}
+
+// Validate refuses a list page without its data array, like CursorEnvelope.Validate.
+func (p *ListEnvelope[T]) Validate() error { return validateData(p.Data) }
+
+// Data is the {"data": …} envelope of OpenRouter's answers. Validate refuses a null or missing
+// data (a JSON [] or {} is present) and checks the elements of a slice that are Validators.
+type Data[T any] struct {
+	Data *T `json:"data"`
+}
+
+// Validate implements Validator.
+func (d *Data[T]) Validate() error {
+	if d.Data == nil {
+		return Missing("data")
+	}
+	if v, ok := any(d.Data).(Validator); ok {
+		return within("data", v.Validate())
+	}
+	// A slice payload: check its elements (generics cannot name "a slice of T" here).
+	if s := reflect.ValueOf(d.Data).Elem(); s.Kind() == reflect.Slice {
+		for i := range s.Len() {
+			if v, ok := s.Index(i).Addr().Interface().(Validator); ok {
+				if err := v.Validate(); err != nil {
+					return within(fmt.Sprintf("data[%d]", i), err)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// validateData checks a required array: nil means the JSON had null or no array at all, since
+// encoding/json decodes [] to an empty, non-nil slice.
+func validateData[T any](data []T) error {
+	if data == nil {
+		return Missing("data")
+	}
+	return ValidateEach("data", data)
+}
+
+// ValidateEach runs Validate on each element of s that is a Validator, naming the first failing
+// element as field[i].
+func ValidateEach[T any](field string, s []T) error {
+	for i := range s {
+		if v, ok := any(&s[i]).(Validator); ok {
+			if err := v.Validate(); err != nil {
+				return within(fmt.Sprintf("%s[%d]", field, i), err)
+			}
+		}
+	}
+	return nil
 }
 
 // CursorPages yields every element across the pages of a {data, has_more, next_page} endpoint,
@@ -90,4 +149,16 @@ func cloneValues(v url.Values) url.Values {
 		out[k] = append([]string(nil), vs...)
 	}
 	return out
+}
+
+// CheckBucket refuses a time bucket that starts outside the query [start, end): the API never
+// sends one, and a record on a day nobody asked for must not join a batch. start's UTC day counts
+// as inside, for buckets aligned to midnight.
+func CheckBucket(provider, endpoint string, bucketStart, start, end time.Time) error {
+	if !bucketStart.Before(start.UTC().Truncate(24*time.Hour)) && bucketStart.Before(end) {
+		return nil
+	}
+	return &Error{Provider: provider, Endpoint: endpoint, Err: &DecodeError{Err: fmt.Errorf(
+		"bucket starting %s outside the requested %s..%s", bucketStart.UTC().Format(time.RFC3339),
+		start.UTC().Format(time.RFC3339), end.UTC().Format(time.RFC3339))}}
 }

@@ -23,6 +23,14 @@ type CostBucket struct {
 	Results   []CostResult `json:"results"`
 }
 
+// Validate refuses a bucket whose results are null or missing: a bucket without usage sends [].
+func (b *CostBucket) Validate() error {
+	if b.Results == nil {
+		return apiclient.Missing("results")
+	}
+	return nil
+}
+
 // CostResult is one billed line of a cost bucket. Group-by dimensions are nil unless requested or
 // when the provider has no value (no key, the default project).
 type CostResult struct {

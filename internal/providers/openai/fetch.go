@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/marginhq/margin/internal/providers/apiclient"
 	"github.com/marginhq/margin/internal/usage"
 )
 
@@ -66,7 +67,7 @@ func (c *Client) Fetch(ctx context.Context, w usage.Window) (*usage.Batch, error
 
 // clampWindow limits w to [today-usage.MaxBackfillDays, today+1) and says what it cut.
 func clampWindow(w usage.Window, today usage.Day) (usage.Window, []string) {
-	earliest := today - usage.Day(usage.OpenAI.RetentionDays())
+	earliest := today - usage.Day(usage.OpenAI.RetentionDays()) // #nosec G115 -- retention is 31 days
 	latest := today + 1
 	var warnings []string
 	if w.From < earliest {
@@ -102,6 +103,9 @@ func (c *Client) fetchUsage(ctx context.Context, start, end time.Time) ([]usage.
 		for bucket, err := range c.Usage(ctx, ep, start, end) {
 			if err != nil {
 				return nil, fmt.Errorf("reading openai %s usage: %w", ep, err)
+			}
+			if err := apiclient.CheckBucket("openai", ep.Path(), time.Unix(bucket.StartTime, 0), start, end); err != nil {
+				return nil, err
 			}
 			day := usage.DayOf(time.Unix(bucket.StartTime, 0))
 			for _, r := range bucket.Results {
@@ -292,6 +296,9 @@ func (c *Client) fetchCosts(ctx context.Context, start, end time.Time) ([]usage.
 	for bucket, err := range c.Costs(ctx, start, end) {
 		if err != nil {
 			return nil, fmt.Errorf("reading openai costs: %w", err)
+		}
+		if err := apiclient.CheckBucket("openai", costsEndpoint, time.Unix(bucket.StartTime, 0), start, end); err != nil {
+			return nil, err
 		}
 		day := usage.DayOf(time.Unix(bucket.StartTime, 0))
 		for _, r := range bucket.Results {

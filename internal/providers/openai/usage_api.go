@@ -45,6 +45,14 @@ type UsageBucket struct {
 	Results   []UsageResult `json:"results"`    // empty for a bucket without usage
 }
 
+// Validate refuses a bucket whose results are null or missing: a bucket without usage sends [].
+func (b *UsageBucket) Validate() error {
+	if b.Results == nil {
+		return apiclient.Missing("results")
+	}
+	return nil
+}
+
 // UsageResult is one row of a usage bucket: one combination of the group-by dimensions. It is the
 // union of the fields Margin reads from every usage endpoint; absent fields decode as zero, so rows
 // from before the 2026-07 token split (no cache-write field) decode too. Group-by dimensions are

@@ -3,6 +3,8 @@ package openrouter
 import (
 	"context"
 	"net/url"
+
+	"github.com/marginhq/margin/internal/providers/apiclient"
 )
 
 const activityEndpoint = "/activity"
@@ -33,13 +35,11 @@ type ActivityItem struct {
 // not page.
 // GET /activity
 func (c *Client) Activity(ctx context.Context, keyHash string) ([]ActivityItem, error) {
-	var out struct {
-		Data []ActivityItem `json:"data"`
-	}
+	var out apiclient.Data[[]ActivityItem] // data null or missing is an error, not a quiet day
 	if err := c.api.Get(ctx, activityEndpoint, url.Values{"api_key_hash": {keyHash}}, &out); err != nil {
 		return nil, err
 	}
-	return out.Data, nil
+	return *out.Data, nil
 }
 
 // AccountActivity returns the whole account's activity over the last 30 completed UTC days: every

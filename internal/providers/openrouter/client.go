@@ -122,13 +122,11 @@ type CurrentKey struct {
 // CurrentKey returns the key the client authenticates with. Any key may call it.
 // GET /key
 func (c *Client) CurrentKey(ctx context.Context) (*CurrentKey, error) {
-	var out struct {
-		Data CurrentKey `json:"data"`
-	}
+	var out apiclient.Data[CurrentKey] // data null or missing is an error, not a zero value
 	if err := c.api.Get(ctx, currentKeyEndpoint, nil, &out); err != nil {
 		return nil, err
 	}
-	return &out.Data, nil
+	return out.Data, nil
 }
 
 // Credits is the account balance in USD: credits bought and credits spent, all time.
@@ -140,13 +138,11 @@ type Credits struct {
 // Credits returns the account's purchased and spent credits. It needs a management key.
 // GET /credits
 func (c *Client) Credits(ctx context.Context) (*Credits, error) {
-	var out struct {
-		Data Credits `json:"data"`
-	}
+	var out apiclient.Data[Credits] // data null or missing is an error, not a zero value
 	if err := c.api.Get(ctx, creditsEndpoint, nil, &out); err != nil {
 		return nil, err
 	}
-	return &out.Data, nil
+	return out.Data, nil
 }
 
 // keyRef returns the source reference of a key hash.

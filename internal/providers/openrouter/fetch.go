@@ -192,7 +192,7 @@ func unlistedUsage(w usage.Window, sums map[usageKey]*usage.UsageRecord, account
 // and nothing older than 30 completed days (provider-apis.md trap 11).
 func clampWindow(w usage.Window, today usage.Day) (usage.Window, []string) {
 	days := usage.OpenRouter.RetentionDays()
-	earliest := today - usage.Day(days)
+	earliest := today - usage.Day(days) // #nosec G115 -- retention is 30 days
 	var warnings []string
 	if w.From < earliest {
 		warnings = append(warnings, fmt.Sprintf("openrouter: window starts %s but OpenRouter documents /activity as the last %d completed UTC days only: reading from %s", w.From, days, earliest))

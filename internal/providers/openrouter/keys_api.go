@@ -5,6 +5,8 @@ import (
 	"iter"
 	"net/url"
 	"strconv"
+
+	"github.com/marginhq/margin/internal/providers/apiclient"
 )
 
 const (
@@ -81,9 +83,7 @@ func (c *Client) listKeys(ctx context.Context, workspaceID string) iter.Seq2[Key
 				yield(Key{}, err)
 				return
 			}
-			var page struct {
-				Data []Key `json:"data"`
-			}
+			var page apiclient.Data[[]Key] // data null or missing is an error, not the end of the list
 			q := url.Values{"include_disabled": {"true"}, "offset": {cursor}}
 			if workspaceID != "" {
 				q.Set("workspace_id", workspaceID)
@@ -93,7 +93,7 @@ func (c *Client) listKeys(ctx context.Context, workspaceID string) iter.Seq2[Key
 				return
 			}
 			fresh := 0
-			for _, k := range page.Data {
+			for _, k := range *page.Data {
 				if k.Hash == "" {
 					yield(Key{}, errorf(keysEndpoint, "offset %d: a key without a hash", offset))
 					return
@@ -107,7 +107,7 @@ func (c *Client) listKeys(ctx context.Context, workspaceID string) iter.Seq2[Key
 					return
 				}
 			}
-			if len(page.Data) < keysPageSize {
+			if len(*page.Data) < keysPageSize {
 				return
 			}
 			if fresh == 0 {
