@@ -172,7 +172,7 @@ func (d *Datasource) window(tr backend.TimeRange) (usage.Window, string) {
 	// A provider that documents fewer days than the range covers (OpenRouter's 30) says so.
 	for _, p := range d.providers(nil) {
 		r := p.DocumentedRetentionDays()
-		if kept := today - usage.Day(r); r > 0 && kept > from && kept < to {
+		if kept := today - usage.Day(r); r > 0 && kept > from && kept < to { // #nosec G115 -- documented retention is at most 365 days
 			notice = joinNotice(notice, fmt.Sprintf("%s documents its last %d completed days: its spend before %s is not in this range.", p, r, kept))
 		}
 	}
