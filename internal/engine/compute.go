@@ -222,6 +222,40 @@ type refDay struct {
 	d      usage.Day
 }
 
+// refDays is a set of (source, day) pairs as a bit per day of the window and interned source:
+// the hot loops ask it once or twice per cell, far cheaper than a map. Source ids already
+// differ by provider, so the provider is not part of the key.
+type refDays struct {
+	from usage.Day
+	days int
+	bits []uint64
+}
+
+func newRefDays(w usage.Window) refDays { return refDays{from: w.From, days: max(w.Days(), 1)} }
+
+func (s *refDays) index(ref uint32, d usage.Day) (int, bool) {
+	if d < s.from || int(d-s.from) >= s.days {
+		return 0, false
+	}
+	return int(ref)*s.days + int(d-s.from), true
+}
+
+func (s *refDays) set(ref uint32, d usage.Day) {
+	i, ok := s.index(ref, d)
+	if !ok {
+		return
+	}
+	if w := i/64 + 1; w > len(s.bits) {
+		s.bits = append(s.bits, make([]uint64, w-len(s.bits)+len(s.bits)/2)...)
+	}
+	s.bits[i/64] |= 1 << (i % 64)
+}
+
+func (s *refDays) has(ref uint32, d usage.Day) bool {
+	i, ok := s.index(ref, d)
+	return ok && i/64 < len(s.bits) && s.bits[i/64]&(1<<(i%64)) != 0
+}
+
 // famDay is the usage of one model family under one source on one day.
 type famDay struct {
 	p, ref, fam uint32
@@ -371,9 +405,15 @@ type batchComputer struct {
 	canons     map[uint32]uint32 // model id -> canonical id
 	isKey      map[uint32]bool
 	scopeOfKey map[uint32]uint32 // key id -> the scope the provider lists it under
+	lastKey    uint32            // one-entry cache in front of scopeOfKey: bills come grouped by key
+	// lastCell caches the fast path's index lookup for the next bill of the same cell.
+	lastCellKey cellKey
+	lastCell    int32
+	lastCellOK  bool
+	lastScope   uint32
 
 	bills        []bill
-	billedRefs   map[refDay]bool // sources with a bill that day
+	billedRefs   refDays         // sources with a bill that day
 	keyFamBilled map[famDay]bool // keys with a key-level bill for a family (0: any model) that day
 	billedTotal  map[refDay]ledger.Money
 
@@ -391,7 +431,7 @@ func newBatchComputer(f *Facts, b *usage.Batch, pricer Pricer, resolver *attribu
 		f: f, b: b, pricer: pricer, resolver: resolver, sources: sources, in: newInterner(),
 		cells: make([]cell, 0, n+n/16), rows: rows, index: make(map[cellKey]int32, n),
 		unpriced: map[int32]*usage.Tokens{}, canons: map[uint32]uint32{}, isKey: map[uint32]bool{}, scopeOfKey: map[uint32]uint32{},
-		billedRefs: map[refDay]bool{}, keyFamBilled: map[famDay]bool{}, billedTotal: map[refDay]ledger.Money{},
+		billedRefs: newRefDays(f.Window), keyFamBilled: map[famDay]bool{}, billedTotal: map[refDay]ledger.Money{},
 		rates: map[rateKey]rate{},
 	}
 }
@@ -439,11 +479,15 @@ func (bc *batchComputer) family(p, model uint32) uint32 {
 
 // listedScope returns the project or workspace the provider lists a key under.
 func (bc *batchComputer) listedScope(key uint32) uint32 {
+	if bc.lastKey == key && key != 0 {
+		return bc.lastScope
+	}
 	sc, ok := bc.scopeOfKey[key]
 	if !ok {
 		sc = bc.in.id(string(bc.sources[usage.SourceRef(bc.in.str(key))].Scope))
 		bc.scopeOfKey[key] = sc
 	}
+	bc.lastKey, bc.lastScope = key, sc
 	return sc
 }
 
@@ -454,6 +498,13 @@ func (bc *batchComputer) canon(p, model uint32) uint32 {
 	c := bc.in.id(usage.CanonicalModel(usage.Provider(bc.in.str(p)), bc.in.str(model)))
 	bc.canons[model] = c
 	return c
+}
+
+func boolID(b bool) uint32 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func (bc *batchComputer) keyLevel(ref uint32) bool {
@@ -514,6 +565,7 @@ func (bc *batchComputer) collectBills() {
 	in := bc.in
 	var lastSource, lastModel lastID
 	lastRef, lastFam := refDay{ref: ^uint32(0)}, famDay{ref: ^uint32(0)}
+	lastKeyLevel := refDay{ref: ^uint32(0)} // p holds the answer
 	p := in.id(string(bc.b.Provider))
 	bc.bills = make([]bill, 0, len(bc.b.Costs))
 	lastDay, dayTotal := refDay{ref: ^uint32(0)}, ledger.Money(0)
@@ -541,10 +593,14 @@ func (bc *batchComputer) collectBills() {
 		if b.model != 0 {
 			b.fam = bc.family(bp, b.model)
 		}
-		b.keyLevel = bc.keyLevel(b.source)
+		if b.source != lastKeyLevel.ref {
+			lastKeyLevel = refDay{ref: b.source, p: boolID(bc.keyLevel(b.source))}
+		}
+		b.keyLevel = lastKeyLevel.p == 1
 		// Bills come grouped by day and source: mark each source and family once per run.
 		if rd := (refDay{p: bp, ref: b.source, d: b.d}); rd != lastRef {
-			bc.billedRefs[rd], lastRef = true, rd
+			bc.billedRefs.set(rd.ref, rd.d)
+			lastRef = rd
 		}
 		if fd := (famDay{p: bp, ref: b.source, fam: b.fam, d: b.d}); b.keyLevel && fd != lastFam {
 			bc.keyFamBilled[fd], lastFam = true, fd
@@ -587,7 +643,7 @@ func (bc *batchComputer) pool(keyLevel bool) *pool {
 		if keyLevel {
 			ref = c.key
 		}
-		if ref == 0 || c.hasOwn || bc.unbilledTier(c) || !bc.billedRefs[refDay{p: c.p, ref: ref, d: c.d}] {
+		if ref == 0 || c.hasOwn || bc.unbilledTier(c) || !bc.billedRefs.has(ref, c.d) {
 			continue
 		}
 		es = append(es, entry{ref: ref, fam: bc.family(c.p, c.model), d: c.d, i: int32(i)})
@@ -699,7 +755,7 @@ func (bc *batchComputer) splitBills() {
 		if c.hasOwn || bc.unbilledTier(c) {
 			continue
 		}
-		if bc.billedRefs[refDay{p: c.p, ref: c.key, d: c.d}] && c.key != 0 || bc.billedRefs[refDay{p: c.p, ref: c.scope, d: c.d}] && c.scope != 0 {
+		if c.key != 0 && bc.billedRefs.has(c.key, c.d) || c.scope != 0 && bc.billedRefs.has(c.scope, c.d) {
 			c.billed = true
 		}
 	}
@@ -734,7 +790,13 @@ func (bc *batchComputer) candidates(b *bill) ([]int32, match) {
 	defer func() { bc.cand = cand }()
 	// A key's usage of one model in one class is one cell: found directly, no pool needed.
 	if b.keyLevel && b.model != 0 && b.tt != usage.TokenNone {
-		if i, ok := bc.index[cellKey{p: b.p, key: b.source, scope: bc.listedScope(b.source), model: b.model, d: b.d, cls: b.cls}]; ok {
+		k := cellKey{p: b.p, key: b.source, scope: bc.listedScope(b.source), model: b.model, d: b.d, cls: b.cls}
+		i, ok := bc.lastCell, bc.lastCellOK && bc.lastCellKey == k // a key's token types come in a row
+		if !ok {
+			i, ok = bc.index[k]
+			bc.lastCellKey, bc.lastCell, bc.lastCellOK = k, i, ok
+		}
+		if ok {
 			if c := &bc.cells[i]; !c.hasOwn && !bc.unbilledTier(c) && bc.rows[i].Tokens.Of(b.tt) > 0 {
 				cand = append(cand, i)
 				return cand, matchExact
