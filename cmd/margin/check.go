@@ -6,7 +6,7 @@ import (
 	"io"
 
 	"github.com/marginhq/margin/internal/engine"
-	"github.com/marginhq/margin/internal/providers/apiclient"
+	"github.com/marginhq/margin/internal/fault"
 )
 
 func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -32,7 +32,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			continue
 		}
 		failed++
-		fmt.Fprintf(stdout, "%-10s FAILED: %s (%v)\n", r.Source, apiclient.Explain(r.Err), r.Err)
+		fmt.Fprintf(stdout, "%-10s FAILED: %s (%v)\n", r.Source, fault.Explain(r.Err), r.Err)
 	}
 	if failed > 0 {
 		return fmt.Errorf("%d of %d sources failed the check", failed, len(eng.Sources()))

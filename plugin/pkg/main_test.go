@@ -128,7 +128,7 @@ func TestPluginProtocol(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep := engine.Summarize(eng.Compute(facts), "usd")
+	rep := engine.SummarizeFor(eng.Compute(facts), "usd", engine.DefaultTargetMargin)
 	if len(frames) != 1 || frames[0].Meta == nil || frames[0].Meta.Type != data.FrameTypeNumericLong {
 		t.Fatalf("want one numeric-long frame, got %d frames", len(frames))
 	}

@@ -389,13 +389,3 @@ func deref(s *string) string {
 	}
 	return *s
 }
-
-func compareBool(a, b bool) int {
-	switch {
-	case a == b:
-		return 0
-	case !a:
-		return -1
-	}
-	return 1
-}

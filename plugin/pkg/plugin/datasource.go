@@ -20,8 +20,8 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/marginhq/margin/internal/engine"
+	"github.com/marginhq/margin/internal/fault"
 	"github.com/marginhq/margin/internal/ledger"
-	"github.com/marginhq/margin/internal/providers/apiclient"
 	"github.com/marginhq/margin/internal/secret"
 	"github.com/marginhq/margin/internal/usage"
 	"github.com/marginhq/margin/plugin/pkg/factcache"
@@ -293,7 +293,7 @@ func (d *Datasource) plain(err error) string {
 	if errors.Is(err, context.Canceled) {
 		return "the request was cancelled"
 	}
-	return apiclient.Explain(err)
+	return fault.Explain(err)
 }
 
 func (d *Datasource) scrub(s string) string {
