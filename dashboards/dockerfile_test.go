@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/marginhq/margin/internal/testbin"
 )
 
 // The Dockerfile has the targets compose builds and builds packages that exist.
@@ -70,7 +72,7 @@ func TestDockerfile_BuildsFromTheCopiedPathsAlone(t *testing.T) {
 		t.Fatalf("no ./cmd/... packages in the build stage's go build line %q", build)
 	}
 	// One JSON object per package, as `go list -json` prints them.
-	cmd := exec.Command(goTool(), append([]string{"list", "-deps", "-e",
+	cmd := exec.Command(testbin.GoTool(), append([]string{"list", "-deps", "-e",
 		"-json=ImportPath,Dir,Module,EmbedFiles,Error,DepsErrors,Incomplete"}, pkgs...)...)
 	cmd.Dir = ctx
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-mod=readonly", "GOWORK=off")

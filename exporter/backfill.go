@@ -258,7 +258,7 @@ func (h *history) write(w io.Writer, fams *families) (BackfillStats, error) {
 			}
 		}
 	}
-	bw.WriteString("# EOF\n")
+	_, _ = bw.WriteString("# EOF\n") // a bufio.Writer's error is sticky: Flush returns it
 	return stats, bw.Flush()
 }
 
