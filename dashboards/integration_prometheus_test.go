@@ -26,6 +26,7 @@ import (
 // scrapes the exporter live, continuing the same counters. Every dashboard PromQL query and every
 // recording rule must then return data.
 func TestIntegration_PrometheusScrapesTheDemoExporterAndEveryQueryReturnsData(t *testing.T) {
+	t.Parallel() // mostly waiting for Prometheus: overlaps promtool's CPU-bound rule tests
 	promBin := peerBinary(t, "PROMETHEUS_BIN", "prometheus")
 	exporterBin := testbin.Path(t, testbin.MarginExporter)
 	marginBin := testbin.Path(t, testbin.Margin)

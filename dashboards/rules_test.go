@@ -12,7 +12,10 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
+// The slow tests of this package (promtool's suite, its mutated subset, the Prometheus
+// integration) run in parallel: each works in its own directory, ports and processes.
 func TestRules_PromtoolCheckAndUnitTests(t *testing.T) {
+	t.Parallel()
 	bin := promtool(t)
 	for _, args := range [][]string{{"check", "rules", rulesFile}, {"test", "rules", rulesTestFile}} {
 		out, err := exec.Command(bin, args...).CombinedOutput()
@@ -29,6 +32,7 @@ func TestRules_PromtoolCheckAndUnitTests(t *testing.T) {
 // that must now fail; TestRules_PromtoolCheckAndUnitTests runs the whole suite on the real rules),
 // so the slow suite runs once.
 func TestRules_UnitTestsFailWhenAThresholdChanges(t *testing.T) {
+	t.Parallel()
 	bin := promtool(t)
 	raw, err := os.ReadFile(rulesFile)
 	if err != nil {
