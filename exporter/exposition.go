@@ -132,7 +132,7 @@ func gzipText(text []byte) gzipped {
 	return gzipped{head: b.Bytes(), crc: crc32.ChecksumIEEE(text), size: len(text)}
 }
 
-// flaters are compressors for the operational tail of a gzipped scrape (each holds about 1 MB).
+// flaters are compressors for the operational tail of a gzipped scrape (each holds hundreds of KB).
 var flaters = sync.Pool{New: func() any {
 	fw, _ := flate.NewWriter(nil, flate.BestSpeed) // the level is valid
 	return fw
@@ -141,7 +141,10 @@ var flaters = sync.Pool{New: func() any {
 // finish writes tail as the final deflate blocks after z.head, then the gzip trailer.
 func (z *gzipped) finish(w io.Writer, tail []byte) error {
 	fw := flaters.Get().(*flate.Writer)
-	defer flaters.Put(fw)
+	defer func() {
+		fw.Reset(io.Discard) // the pool keeps no response writer alive
+		flaters.Put(fw)
+	}()
 	fw.Reset(w)
 	if _, err := fw.Write(tail); err != nil {
 		return err
