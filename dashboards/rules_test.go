@@ -1,28 +1,121 @@
 package dashboards
 
 import (
+	"cmp"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/prometheus/common/model"
 	"gopkg.in/yaml.v3"
 )
 
 // The slow tests of this package (promtool's suite, its mutated subset, the Prometheus
-// integration) run in parallel: each works in its own directory, ports and processes.
+// integration) run in parallel: each works in its own directory, ports and processes. promtool
+// evaluates one test group after another, so the suite runs as two shards, two processes.
 func TestRules_PromtoolCheckAndUnitTests(t *testing.T) {
 	t.Parallel()
 	bin := promtool(t)
-	for _, args := range [][]string{{"check", "rules", rulesFile}, {"test", "rules", rulesTestFile}} {
-		out, err := exec.Command(bin, args...).CombinedOutput()
-		if err != nil {
-			t.Errorf("promtool %s: %v\n%s", strings.Join(args, " "), err, out)
+	if out, err := exec.Command(bin, "check", "rules", rulesFile).CombinedOutput(); err != nil {
+		t.Errorf("promtool check rules %s: %v\n%s", rulesFile, err, out)
+	}
+	rules, err := os.ReadFile(rulesFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, shard := range testShards(t, 2) {
+		t.Run(fmt.Sprintf("shard %d", i), func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			write(t, filepath.Join(dir, filepath.Base(rulesFile)), string(rules))
+			write(t, filepath.Join(dir, filepath.Base(rulesTestFile)), shard)
+			cmd := exec.Command(bin, "test", "rules", filepath.Base(rulesTestFile))
+			cmd.Dir = dir
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Errorf("promtool test rules (%s, shard %d): %v\n%s", rulesTestFile, i, err, out)
+			}
+		})
+	}
+}
+
+// testShards splits the rules' unit test file into n files of about equal cost (promtool
+// evaluates every rule up to each group's last eval_time), together holding every group once.
+func testShards(t *testing.T, n int) []string {
+	t.Helper()
+	doc, tests := readTestFile(t)
+	groups := tests.Content
+	cost := make([]time.Duration, len(groups))
+	for i, g := range groups {
+		for _, kind := range []string{"alert_rule_test", "promql_expr_test"} {
+			if seq := mappingValue(g, kind); seq != nil {
+				for _, c := range seq.Content {
+					if et := mappingValue(c, "eval_time"); et != nil {
+						d, err := model.ParseDuration(et.Value)
+						if err != nil {
+							t.Fatalf("%s: group %d: eval_time %q: %v", rulesTestFile, i, et.Value, err)
+						}
+						cost[i] = max(cost[i], time.Duration(d))
+					}
+				}
+			}
 		}
 	}
+	order := make([]int, len(groups))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(cost[b], cost[a]) })
+	shards := make([][]*yaml.Node, n)
+	load := make([]time.Duration, n)
+	for _, i := range order { // the costliest group to the least loaded shard
+		s := slices.Index(load, slices.Min(load))
+		shards[s] = append(shards[s], groups[i])
+		load[s] += cost[i]
+	}
+	var out []string
+	total := 0
+	for _, s := range shards {
+		if len(s) == 0 {
+			continue
+		}
+		total += len(s)
+		tests.Content = s
+		raw, err := yaml.Marshal(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, string(raw))
+	}
+	tests.Content = groups
+	if total != len(groups) || len(groups) == 0 {
+		t.Fatalf("shards hold %d of %d test groups", total, len(groups))
+	}
+	return out
+}
+
+// readTestFile parses the rules' unit test file, returning the document and its tests sequence.
+func readTestFile(t *testing.T) (*yaml.Node, *yaml.Node) {
+	t.Helper()
+	raw, err := os.ReadFile(rulesTestFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		t.Fatalf("%s: %v", rulesTestFile, err)
+	}
+	tests := mappingValue(doc.Content[0], "tests")
+	if tests == nil || tests.Kind != yaml.SequenceNode {
+		t.Fatalf("%s: no tests sequence", rulesTestFile)
+	}
+	return &doc, tests
 }
 
 // The unit tests are only worth something if they fail when a threshold moves: in a copy of the
@@ -82,18 +175,7 @@ func TestRules_UnitTestsFailWhenAThresholdChanges(t *testing.T) {
 // of alerts is expected to fire; every one of alerts must fire in some group.
 func testGroupsWhereAlertsFire(t *testing.T, alerts map[string]bool) string {
 	t.Helper()
-	raw, err := os.ReadFile(rulesTestFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(raw, &doc); err != nil {
-		t.Fatalf("%s: %v", rulesTestFile, err)
-	}
-	tests := mappingValue(doc.Content[0], "tests")
-	if tests == nil || tests.Kind != yaml.SequenceNode {
-		t.Fatalf("%s: no tests sequence", rulesTestFile)
-	}
+	doc, tests := readTestFile(t)
 	fired := map[string]bool{}
 	var kept []*yaml.Node
 	for _, group := range tests.Content {
@@ -116,7 +198,7 @@ func testGroupsWhereAlertsFire(t *testing.T, alerts map[string]bool) string {
 		}
 	}
 	tests.Content = kept
-	out, err := yaml.Marshal(&doc)
+	out, err := yaml.Marshal(doc)
 	if err != nil {
 		t.Fatal(err)
 	}
