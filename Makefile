@@ -37,8 +37,8 @@ test: tools test-plugin-frontend
 	CGO_ENABLED=0 $(GO) build -tags arrow_json_stdlib -o $(TESTBIN)/gpx_margin ./plugin/pkg
 	MARGIN_TEST_BIN=$(TESTBIN) STRIPE_MOCK_BIN=$(STRIPE_MOCK) PROMETHEUS_BIN=$(PROMETHEUS) PROMTOOL_BIN=$(PROMTOOL) $(GO) test -count=1 $(GOPKGS)
 
-# The Go unit tests alone, in seconds: no test peers (promtool, Prometheus, stripe-mock), no
-# executables built; the tests that need them skip under -short.
+# The Go unit tests alone: no test peers (promtool, Prometheus, stripe-mock), no executables
+# built; the tests that need them skip under -short.
 test-short:
 	$(GO) test -short -count=1 $(GOPKGS)
 
