@@ -26,6 +26,14 @@ GOSEC := $(or $(shell command -v gosec 2>/dev/null),$(GOBIN)/gosec)
 # Go packages of this module; npm packages under plugin/node_modules may carry Go files of their own.
 GOPKGS = $(shell $(GO) list ./... | grep -v /node_modules/)
 
+# The executables tests run as processes (internal/testbin), built once per `make test` and shared
+# by every test package through $MARGIN_TEST_BIN.
+TESTBIN := $(CURDIR)/bin/test
+
+# golangci-lint pinned (.golangci.yml is v2 config); `make lint` installs it when missing or another version.
+GOLANGCI_LINT_VERSION := v2.15.0
+GOLANGCI_LINT := $(GOBIN)/golangci-lint
+
 .PHONY: demo demo-exporter test test-short build docker ldflags lint bench fuzz tools chromium screenshots dashboards plugin plugin-backend plugin-frontend test-plugin-frontend
 
 demo:
@@ -34,9 +42,17 @@ demo:
 demo-exporter:
 	$(GO) run ./cmd/margin-exporter --demo
 
-test: tools chromium dashboards test-plugin-frontend
+# The Go tests in ./dashboards run promtool's rule checks and unit tests, once.
+test: tools chromium test-plugin-frontend
 	$(GO) vet $(GOPKGS)
-	STRIPE_MOCK_BIN=$(STRIPE_MOCK) PROMETHEUS_BIN=$(PROMETHEUS) PROMTOOL_BIN=$(PROMTOOL) CHROMIUM_BIN=$(CHROMIUM) $(GO) test -count=1 $(GOPKGS)
+	CGO_ENABLED=0 $(GO) build -o $(TESTBIN)/ ./cmd/margin ./cmd/margin-exporter
+	CGO_ENABLED=0 $(GO) build -tags arrow_json_stdlib -o $(TESTBIN)/gpx_margin ./plugin/pkg
+	MARGIN_TEST_BIN=$(TESTBIN) STRIPE_MOCK_BIN=$(STRIPE_MOCK) PROMETHEUS_BIN=$(PROMETHEUS) PROMTOOL_BIN=$(PROMTOOL) CHROMIUM_BIN=$(CHROMIUM) $(GO) test -count=1 $(GOPKGS)
+
+# The Go unit tests alone: no test peers (promtool, Prometheus, stripe-mock, Chromium), no
+# executables built; the tests that need them skip under -short.
+test-short:
+	$(GO) test -short -count=1 $(GOPKGS)
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o bin/ ./cmd/...
@@ -65,7 +81,8 @@ lint: $(GOSEC)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(GOPKGS)
 	$(GOSEC) -quiet -severity=medium -exclude-dir=plugin/node_modules ./...
-
+	@$(GOLANGCI_LINT) version 2>/dev/null | grep -q 'version $(GOLANGCI_LINT_VERSION:v%=%) ' || $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+	$(GOLANGCI_LINT) run $$($(GO) list -f '{{.Dir}}' ./... | grep -v /node_modules/)
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime=20x ./internal/engine/
@@ -84,8 +101,9 @@ fuzz:
 	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; echo "== $$pkg $$fn ($(FUZZTIME))"; \
 	  $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s $$pkg || exit 1; done
 
-# The Prometheus rules and their unit tests (the Go tests in ./dashboards run them too, plus the
-# dashboard, compose, provisioning and integration checks). promtool: PATH, else `make tools`.
+# The Prometheus rules and their unit tests, by hand (`make test` runs them through the Go tests in
+# ./dashboards, with the dashboard, compose, provisioning and integration checks). promtool: PATH,
+# else `make tools`.
 dashboards: $(PROMTOOL)
 	@command -v $(PROMTOOL) >/dev/null || { echo "promtool not found: apt-get install prometheus (or go install github.com/prometheus/prometheus/cmd/promtool@v0.316.0)"; exit 1; }
 	$(PROMTOOL) check rules dashboards/alerts/margin-rules.yml

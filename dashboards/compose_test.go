@@ -173,9 +173,11 @@ func TestCompose_ServicesFindEachOther(t *testing.T) {
 	if len(prom.RuleFiles) == 0 {
 		t.Error("prometheus loads no rule files")
 	}
-	out, err := exec.Command(promtool(t), "check", "config", "--syntax-only", "prometheus/prometheus.yml").CombinedOutput()
-	if err != nil {
-		t.Errorf("promtool check config: %v\n%s", err, out)
+	if !testing.Short() { // -short runs no peers; the other checks of this test still run
+		out, err := exec.Command(promtool(t), "check", "config", "--syntax-only", "prometheus/prometheus.yml").CombinedOutput()
+		if err != nil {
+			t.Errorf("promtool check config: %v\n%s", err, out)
+		}
 	}
 	// Grafana's dashboard provider reads the directory the dashboards are mounted at.
 	var prov struct {

@@ -13,6 +13,8 @@ import (
 
 	"github.com/prometheus/prometheus/promql/parser"
 	"gopkg.in/yaml.v3"
+
+	"github.com/marginhq/margin/internal/testbin"
 )
 
 // repoRoot is the repository root, one level above this package.
@@ -327,6 +329,9 @@ func uniq(s []string) []string {
 	return slices.Compact(out)
 }
 
+// TestMain removes the executables testbin built for this run.
+func TestMain(m *testing.M) { os.Exit(testbin.Main(m)) }
+
 // promtool returns the promtool binary: $PROMTOOL_BIN (set by `make test`) or promtool from PATH,
 // failing (never skipping) when there is none.
 func promtool(t *testing.T) string {
@@ -335,9 +340,12 @@ func promtool(t *testing.T) string {
 }
 
 // peerBinary finds a test peer by its environment variable, else on PATH; missing is a failure
-// with an install hint.
+// with an install hint. Under -short (`make test-short`, no peers needed) it skips the test.
 func peerBinary(t *testing.T, env, name string) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skipf("-short: runs %s", name)
+	}
 	if p := os.Getenv(env); p != "" {
 		if _, err := os.Stat(p); err == nil {
 			return p

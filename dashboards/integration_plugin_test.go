@@ -6,11 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net/http/httptest"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -22,32 +19,8 @@ import (
 	goplugin "github.com/hashicorp/go-plugin"
 
 	"github.com/marginhq/margin/internal/simulator"
+	"github.com/marginhq/margin/internal/testbin"
 )
-
-// goTool is the go command that runs these tests.
-func goTool() string {
-	if p, err := exec.LookPath("go"); err == nil {
-		return p
-	}
-	return filepath.Join(runtime.GOROOT(), "bin", "go")
-}
-
-// buildBinary compiles a main package of this module into a temporary directory.
-func buildBinary(t *testing.T, pkg string, tags ...string) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), filepath.Base(pkg))
-	args := []string{"build", "-o", bin}
-	if len(tags) > 0 {
-		args = append(args, "-tags", strings.Join(tags, ","))
-	}
-	cmd := exec.Command(goTool(), append(args, pkg)...)
-	cmd.Dir = repoRoot
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build %s: %v\n%s", pkg, err, out)
-	}
-	return bin
-}
 
 // launchPlugin starts gpx_margin as Grafana does: go-plugin with the SDK's handshake over gRPC.
 func launchPlugin(t *testing.T, bin string) pluginv2.DataClient {
@@ -111,7 +84,7 @@ func TestIntegration_MarginQueriesReturnFramesThroughThePlugin(t *testing.T) {
 	srv := httptest.NewServer(world.Handler())
 	t.Cleanup(srv.Close)
 	jsonData, secure := demoSettings(t, srv.URL)
-	dataC := launchPlugin(t, buildBinary(t, "./plugin/pkg", "arrow_json_stdlib"))
+	dataC := launchPlugin(t, testbin.Path(t, testbin.Plugin))
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	pctx := &pluginv2.PluginContext{OrgId: 1, PluginId: marginPluginID,

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/marginhq/margin/internal/simulator"
+	"github.com/marginhq/margin/internal/testbin"
 )
 
 // Day-one history comes the documented way, as in docker-compose.yml: `margin backfill
@@ -25,9 +26,10 @@ import (
 // scrapes the exporter live, continuing the same counters. Every dashboard PromQL query and every
 // recording rule must then return data.
 func TestIntegration_PrometheusScrapesTheDemoExporterAndEveryQueryReturnsData(t *testing.T) {
+	t.Parallel() // mostly waiting for Prometheus: overlaps promtool's CPU-bound rule tests
 	promBin := peerBinary(t, "PROMETHEUS_BIN", "prometheus")
-	exporterBin := buildBinary(t, "./cmd/margin-exporter")
-	marginBin := buildBinary(t, "./cmd/margin")
+	exporterBin := testbin.Path(t, testbin.MarginExporter)
+	marginBin := testbin.Path(t, testbin.Margin)
 	dir := t.TempDir()
 	now := time.Now().UTC().Truncate(time.Second)
 
@@ -73,7 +75,7 @@ scrape_configs:
 	if err := prom.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { prom.Process.Kill(); prom.Wait() })
+	t.Cleanup(func() { _ = prom.Process.Kill(); _ = prom.Wait() })
 	api := "http://" + promAddr
 
 	// Wait until Prometheus has scraped the live exporter a few times and evaluated the rules.
@@ -176,13 +178,13 @@ func startExporter(t *testing.T, bin, cfgFile string) (string, func()) {
 	stop := func() {
 		if !stopped {
 			stopped = true
-			cmd.Process.Signal(os.Interrupt)
+			_ = cmd.Process.Signal(os.Interrupt)
 			done := make(chan struct{})
-			go func() { cmd.Wait(); close(done) }()
+			go func() { _ = cmd.Wait(); close(done) }()
 			select {
 			case <-done:
 			case <-time.After(10 * time.Second):
-				cmd.Process.Kill()
+				_ = cmd.Process.Kill()
 				<-done
 			}
 		}

@@ -1,30 +1,131 @@
 package dashboards
 
 import (
+	"cmp"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"gopkg.in/yaml.v3"
 )
 
+// The slow tests of this package (promtool's suite, its mutated subset, the Prometheus
+// integration) run in parallel: each works in its own directory, ports and processes. promtool
+// evaluates one test group after another, so the suite runs as two shards, two processes.
 func TestRules_PromtoolCheckAndUnitTests(t *testing.T) {
+	t.Parallel()
 	bin := promtool(t)
-	for _, args := range [][]string{{"check", "rules", rulesFile}, {"test", "rules", rulesTestFile}} {
-		out, err := exec.Command(bin, args...).CombinedOutput()
-		if err != nil {
-			t.Errorf("promtool %s: %v\n%s", strings.Join(args, " "), err, out)
+	if out, err := exec.Command(bin, "check", "rules", rulesFile).CombinedOutput(); err != nil {
+		t.Errorf("promtool check rules %s: %v\n%s", rulesFile, err, out)
+	}
+	rules, err := os.ReadFile(rulesFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, shard := range testShards(t, 2) {
+		t.Run(fmt.Sprintf("shard %d", i), func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			write(t, filepath.Join(dir, filepath.Base(rulesFile)), string(rules))
+			write(t, filepath.Join(dir, filepath.Base(rulesTestFile)), shard)
+			cmd := exec.Command(bin, "test", "rules", filepath.Base(rulesTestFile))
+			cmd.Dir = dir
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Errorf("promtool test rules (%s, shard %d): %v\n%s", rulesTestFile, i, err, out)
+			}
+		})
+	}
+}
+
+// testShards splits the rules' unit test file into n files of about equal cost (promtool
+// evaluates every rule up to each group's last eval_time), together holding every group once.
+func testShards(t *testing.T, n int) []string {
+	t.Helper()
+	doc, tests := readTestFile(t)
+	groups := tests.Content
+	cost := make([]time.Duration, len(groups))
+	for i, g := range groups {
+		for _, kind := range []string{"alert_rule_test", "promql_expr_test"} {
+			if seq := mappingValue(g, kind); seq != nil {
+				for _, c := range seq.Content {
+					if et := mappingValue(c, "eval_time"); et != nil {
+						d, err := model.ParseDuration(et.Value)
+						if err != nil {
+							t.Fatalf("%s: group %d: eval_time %q: %v", rulesTestFile, i, et.Value, err)
+						}
+						cost[i] = max(cost[i], time.Duration(d))
+					}
+				}
+			}
 		}
 	}
+	order := make([]int, len(groups))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(cost[b], cost[a]) })
+	shards := make([][]*yaml.Node, n)
+	load := make([]time.Duration, n)
+	for _, i := range order { // the costliest group to the least loaded shard
+		s := slices.Index(load, slices.Min(load))
+		shards[s] = append(shards[s], groups[i])
+		load[s] += cost[i]
+	}
+	var out []string
+	total := 0
+	for _, s := range shards {
+		if len(s) == 0 {
+			continue
+		}
+		total += len(s)
+		tests.Content = s
+		raw, err := yaml.Marshal(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, string(raw))
+	}
+	tests.Content = groups
+	if total != len(groups) || len(groups) == 0 {
+		t.Fatalf("shards hold %d of %d test groups", total, len(groups))
+	}
+	return out
+}
+
+// readTestFile parses the rules' unit test file, returning the document and its tests sequence.
+func readTestFile(t *testing.T) (*yaml.Node, *yaml.Node) {
+	t.Helper()
+	raw, err := os.ReadFile(rulesTestFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		t.Fatalf("%s: %v", rulesTestFile, err)
+	}
+	tests := mappingValue(doc.Content[0], "tests")
+	if tests == nil || tests.Kind != yaml.SequenceNode {
+		t.Fatalf("%s: no tests sequence", rulesTestFile)
+	}
+	return &doc, tests
 }
 
 // The unit tests are only worth something if they fail when a threshold moves: in a copy of the
 // rules, raise the spike factor tenfold and lower the projected-underwater floor from $10 to $5 (the
 // quiet neighbour, $9 short, then fires); promtool must report both alerts' tests as failed. One
-// mutated copy for all, so the slow suite runs once.
+// mutated copy for all, tested with only the test groups where a mutated alert fires (the groups
+// that must now fail; TestRules_PromtoolCheckAndUnitTests runs the whole suite on the real rules),
+// so the slow suite runs once.
 func TestRules_UnitTestsFailWhenAThresholdChanges(t *testing.T) {
+	t.Parallel()
 	bin := promtool(t)
 	raw, err := os.ReadFile(rulesFile)
 	if err != nil {
@@ -50,12 +151,13 @@ func TestRules_UnitTestsFailWhenAThresholdChanges(t *testing.T) {
 		rules = strings.Replace(rules, m.from, m.to, 1)
 	}
 	dir := t.TempDir()
-	tests, err := os.ReadFile(rulesTestFile)
-	if err != nil {
-		t.Fatal(err)
+	alerts := map[string]bool{}
+	for _, m := range mutations {
+		alerts[m.alert] = true
 	}
+	tests := testGroupsWhereAlertsFire(t, alerts)
 	write(t, filepath.Join(dir, filepath.Base(rulesFile)), rules)
-	write(t, filepath.Join(dir, filepath.Base(rulesTestFile)), string(tests))
+	write(t, filepath.Join(dir, filepath.Base(rulesTestFile)), tests)
 	cmd := exec.Command(bin, "test", "rules", filepath.Base(rulesTestFile))
 	cmd.Dir = dir
 	out, err := cmd.CombinedOutput()
@@ -67,6 +169,53 @@ func TestRules_UnitTestsFailWhenAThresholdChanges(t *testing.T) {
 			t.Errorf("want %s's test to fail after %q, got:\n%s", m.alert, m.to, out)
 		}
 	}
+}
+
+// testGroupsWhereAlertsFire is the rules' unit test file with only the test groups in which one
+// of alerts is expected to fire; every one of alerts must fire in some group.
+func testGroupsWhereAlertsFire(t *testing.T, alerts map[string]bool) string {
+	t.Helper()
+	doc, tests := readTestFile(t)
+	fired := map[string]bool{}
+	var kept []*yaml.Node
+	for _, group := range tests.Content {
+		keep := false
+		if art := mappingValue(group, "alert_rule_test"); art != nil {
+			for _, a := range art.Content {
+				name, exp := mappingValue(a, "alertname"), mappingValue(a, "exp_alerts")
+				if name != nil && alerts[name.Value] && exp != nil && len(exp.Content) > 0 {
+					keep, fired[name.Value] = true, true
+				}
+			}
+		}
+		if keep {
+			kept = append(kept, group)
+		}
+	}
+	for a := range alerts {
+		if !fired[a] {
+			t.Fatalf("%s: no test group where %s fires", rulesTestFile, a)
+		}
+	}
+	tests.Content = kept
+	out, err := yaml.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(out)
+}
+
+// mappingValue is the value of key in a YAML mapping node, or nil.
+func mappingValue(m *yaml.Node, key string) *yaml.Node {
+	if m == nil || m.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i+1]
+		}
+	}
+	return nil
 }
 
 func write(t *testing.T, path, text string) {

@@ -29,10 +29,14 @@ var backfillOptions = []struct {
 	{"feature_label", func(o *Options) { o.FeatureLabel = true }},
 }
 
+// The backfill tests are the package's slowest (a simulated month, polled and backfilled) and
+// share nothing: they run in parallel.
 func TestBackfill_LastPointsEqualTheExportersFirstFill(t *testing.T) {
+	t.Parallel()
 	for _, tt := range backfillOptions {
 		for _, res := range []Resolution{Daily, Hourly} {
 			t.Run(tt.name+"/"+[]string{"1d", "1h"}[res], func(t *testing.T) {
+				t.Parallel()
 				_, eng := simWorld(t)
 				p, _ := newPoller(t, eng, "", tt.mod)
 				if err := p.Poll(context.Background()); err != nil {
@@ -65,6 +69,7 @@ func TestBackfill_LastPointsEqualTheExportersFirstFill(t *testing.T) {
 // Hourly points split each day exactly: at every day's end they equal the daily points, and no
 // counter ever decreases.
 func TestBackfill_HourlyPointsMeetTheDailyOnesAndCountersNeverDecrease(t *testing.T) {
+	t.Parallel()
 	_, eng := simWorld(t)
 	daily, dstats := backfill(t, eng, Daily, nil)
 	hourly, stats := backfill(t, eng, Hourly, nil)
@@ -98,6 +103,7 @@ func TestBackfill_HourlyPointsMeetTheDailyOnesAndCountersNeverDecrease(t *testin
 }
 
 func TestBackfill_PromtoolCreatesBlocks(t *testing.T) {
+	t.Parallel()
 	promtool := tool(t, "promtool", "PROMTOOL_BIN")
 	// The simulated world's month daily, five days of the small golden world hourly: promtool
 	// without --max-block-duration (Debian's 2.42) writes 2h blocks, minutes for a month of hours.

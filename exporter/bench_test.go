@@ -39,8 +39,9 @@ func scaleState() (*State, []engine.CustomerInfo) {
 }
 
 // BenchmarkScrape is one scrape of the 1,000-customer snapshot as the exporter serves it
-// (Exposition: the operational registry, then the business families' text, rendered once per
-// poll). "render" is that per-poll rendering; "registry" is the same exposition through
+// (Exposition: the business families' text, rendered and gzipped once per poll, then the
+// operational registry). "render" is that per-poll work (text and gzip); "http" and "http_gzip"
+// are scrapes without and with Accept-Encoding: gzip; "registry" is the same exposition through
 // client_golang's Gather and expfmt, which the exporter avoids.
 func BenchmarkScrape(b *testing.B) {
 	st, customers := scaleState()
@@ -73,14 +74,44 @@ func BenchmarkScrape(b *testing.B) {
 		p.collector.Set(snap)
 		srv := httptest.NewServer(e)
 		defer srv.Close()
+		req, err := http.NewRequest(http.MethodGet, srv.URL, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		req.Header.Set("Accept-Encoding", "identity") // the uncompressed text, as before gzip
 		b.ReportAllocs()
 		for b.Loop() {
-			resp, err := http.Get(srv.URL)
+			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
 				b.Fatal(err)
 			}
 			n, _ := io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
+			b.SetBytes(n)
+		}
+	})
+	// As Prometheus scrapes: gzip, the business part compressed once by the poll (snap.text
+	// above), the operational part per scrape. SetBytes counts the compressed bytes on the wire.
+	b.Run("http_gzip", func(b *testing.B) {
+		p.collector.Set(snap)
+		srv := httptest.NewServer(e)
+		defer srv.Close()
+		req, err := http.NewRequest(http.MethodGet, srv.URL, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		req.Header.Set("Accept-Encoding", "gzip") // explicit: net/http leaves the body compressed
+		b.ReportAllocs()
+		for b.Loop() {
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			n, _ := io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.Header.Get("Content-Encoding") != "gzip" {
+				b.Fatal("not gzipped")
+			}
 			b.SetBytes(n)
 		}
 	})

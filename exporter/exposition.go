@@ -3,6 +3,10 @@ package exporter
 import (
 	"bytes"
 	"cmp"
+	"compress/flate"
+	"compress/gzip"
+	"encoding/binary"
+	"hash/crc32"
 	"io"
 	"log/slog"
 	"net/http"
@@ -15,11 +19,11 @@ import (
 	"github.com/prometheus/common/expfmt"
 )
 
-// Exposition is what a scrape or a push sends: the small operational registry (Go, process,
-// build info, source health) through client_golang, then the business families, rendered as text
-// once per snapshot. Going through the registry builds a protobuf message per series and sorts
-// them on every scrape: about 3 s for 1,000 customers × 20 models × 3 providers; the rendered
-// snapshot is a copy.
+// Exposition is what a scrape or a push sends: the business families, rendered as text (and
+// gzipped) once per snapshot, then the small operational registry (Go, process, build info, source
+// health) through client_golang. Going through the registry builds a protobuf message per series
+// and sorts them on every scrape: about 3 s for 1,000 customers × 20 models × 3 providers; the
+// rendered snapshot is a copy.
 type Exposition struct {
 	ops prometheus.Gatherer
 	c   *Collector
@@ -37,29 +41,122 @@ func NewExposition(ops prometheus.Gatherer, c *Collector, log *slog.Logger) *Exp
 
 // Write writes the whole exposition in the Prometheus text format, HELP and TYPE on every family.
 func (e *Exposition) Write(w io.Writer) error {
-	if err := WriteExposition(w, e.ops); err != nil {
-		return err
-	}
 	if s := e.c.snap.Load(); s != nil {
-		_, err := w.Write(s.text())
-		return err
+		if _, err := w.Write(s.text()); err != nil {
+			return err
+		}
 	}
-	return nil
+	return WriteExposition(w, e.ops)
 }
 
-// ServeHTTP serves the exposition as text/plain version 0.0.4, which every Prometheus scrapes.
+// ServeHTTP serves the exposition as text/plain version 0.0.4, which every Prometheus scrapes,
+// gzipped when the scraper accepts it (Prometheus always does).
 func (e *Exposition) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	var b bytes.Buffer
-	if err := WriteExposition(&b, e.ops); err != nil {
+	var ops bytes.Buffer
+	if err := WriteExposition(&ops, e.ops); err != nil {
 		e.log.Error("gathering the operational metrics", "err", err)
 		http.Error(w, "gathering metrics failed", http.StatusInternalServerError)
 		return
 	}
-	w.Header().Set("Content-Type", string(expfmt.NewFormat(expfmt.TypeTextPlain)))
-	_, _ = w.Write(b.Bytes())
-	if s := e.c.snap.Load(); s != nil {
-		_, _ = w.Write(s.text())
+	h := w.Header()
+	h.Set("Content-Type", string(expfmt.NewFormat(expfmt.TypeTextPlain)))
+	h.Add("Vary", "Accept-Encoding")
+	s := e.c.snap.Load()
+	if !acceptsGzip(r.Header.Values("Accept-Encoding")) {
+		if s != nil {
+			_, _ = w.Write(s.text())
+		}
+		_, _ = w.Write(ops.Bytes())
+		return
 	}
+	z := &emptyGzipped
+	if s != nil {
+		z = s.gzipped()
+	}
+	h.Set("Content-Encoding", "gzip")
+	_, _ = w.Write(z.head)
+	if err := z.finish(w, ops.Bytes()); err != nil {
+		e.log.Debug("writing the scrape", "err", err)
+	}
+}
+
+// acceptsGzip reports whether Accept-Encoding headers accept gzip: listed (or x-gzip), else
+// covered by *, with a q-value other than 0.
+func acceptsGzip(values []string) bool {
+	named, star := -1, -1 // -1 absent, 0 refused, 1 accepted
+	for _, v := range values {
+		for _, part := range strings.Split(v, ",") {
+			coding, params, _ := strings.Cut(part, ";")
+			ok := 1
+			if q, found := strings.CutPrefix(strings.ReplaceAll(strings.TrimSpace(params), " ", ""), "q="); found {
+				if f, err := strconv.ParseFloat(q, 64); err == nil && f == 0 {
+					ok = 0
+				}
+			}
+			switch strings.ToLower(strings.TrimSpace(coding)) {
+			case "gzip", "x-gzip":
+				named = max(named, ok)
+			case "*":
+				star = max(star, ok)
+			}
+		}
+	}
+	if named >= 0 {
+		return named == 1
+	}
+	return star == 1
+}
+
+// gzipped is the business text as the head of one gzip member: the gzip header and the text's
+// deflate blocks, ended with a sync flush instead of a final block, plus the text's CRC-32 and
+// size. A scrape copies the head, deflates the small operational part after it as the final
+// blocks, and writes the trailer with the CRC continued over that part: one standard gzip
+// stream, the large part compressed once per poll. (Deflate back-references stay inside the
+// blocks that made them, so blocks written by two compressors concatenate.)
+type gzipped struct {
+	head []byte
+	crc  uint32
+	size int
+}
+
+// emptyGzipped is the head of a scrape before the first snapshot: only the gzip header.
+var emptyGzipped = gzipText(nil)
+
+func gzipText(text []byte) gzipped {
+	var b bytes.Buffer
+	// BestSpeed: on 1,000 customers' 50 MB of text, 0.4 s for 2.0 MB against the default
+	// level's 3.4 s for 1.6 MB; the poll waits for this, a scrape only copies the result.
+	zw, _ := gzip.NewWriterLevel(&b, gzip.BestSpeed) // the level is valid
+	_, _ = zw.Write(text)                            // a bytes.Buffer does not fail
+	_ = zw.Flush()                                   // a sync flush: no final block, no trailer
+	return gzipped{head: b.Bytes(), crc: crc32.ChecksumIEEE(text), size: len(text)}
+}
+
+// flaters are compressors for the operational tail of a gzipped scrape (each holds hundreds of KB).
+var flaters = sync.Pool{New: func() any {
+	fw, _ := flate.NewWriter(nil, flate.BestSpeed) // the level is valid
+	return fw
+}}
+
+// finish writes tail as the final deflate blocks after z.head, then the gzip trailer.
+func (z *gzipped) finish(w io.Writer, tail []byte) error {
+	fw := flaters.Get().(*flate.Writer)
+	defer func() {
+		fw.Reset(io.Discard) // the pool keeps no response writer alive
+		flaters.Put(fw)
+	}()
+	fw.Reset(w)
+	if _, err := fw.Write(tail); err != nil {
+		return err
+	}
+	if err := fw.Close(); err != nil {
+		return err
+	}
+	var trailer [8]byte
+	binary.LittleEndian.PutUint32(trailer[:4], crc32.Update(z.crc, crc32.IEEETable, tail))
+	binary.LittleEndian.PutUint32(trailer[4:], uint32(z.size+len(tail))) // ISIZE is the size mod 2^32
+	_, err := w.Write(trailer[:])
+	return err
 }
 
 // Health is the collector of the margin_source_* and margin_state_recovered metrics alone, for
@@ -81,15 +178,29 @@ func (h healthCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// rendered is a snapshot's business families as text, built at the first scrape.
+// rendered is a snapshot's business families as text and gzipped, built once: by the poll that
+// made the snapshot (Poller.Poll calls text), else at the first scrape.
 type rendered struct {
 	once sync.Once
 	text []byte
+	gz   gzipped
+}
+
+func (s *Snapshot) prepare() {
+	s.rendered.once.Do(func() {
+		s.rendered.text = s.render()
+		s.rendered.gz = gzipText(s.rendered.text)
+	})
 }
 
 func (s *Snapshot) text() []byte {
-	s.rendered.once.Do(func() { s.rendered.text = s.render() })
+	s.prepare()
 	return s.rendered.text
+}
+
+func (s *Snapshot) gzipped() *gzipped {
+	s.prepare()
+	return &s.rendered.gz
 }
 
 // render writes what expfmt writes for the gathered business families, byte for byte: families

@@ -2,11 +2,14 @@ package exporter
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -77,5 +80,152 @@ func TestExposition_BeforeTheFirstSnapshotHasOnlyTheOperationalMetrics(t *testin
 	}
 	if got := b.String(); !strings.Contains(got, "up_probe 0") || strings.Contains(got, "margin_") {
 		t.Fatalf("exposition before any snapshot:\n%s", got)
+	}
+}
+
+// scrape GETs url with the given Accept-Encoding, returning the raw (still encoded) body.
+func scrape(t *testing.T, url, acceptEncoding string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Set explicitly, so net/http neither adds gzip nor decodes the body behind the test's back.
+	req.Header.Set("Accept-Encoding", acceptEncoding)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, body
+}
+
+// gunzipOneMember decodes raw as exactly one gzip member (header, deflate, CRC-32 and size
+// checked by compress/gzip) with nothing after it.
+func gunzipOneMember(t *testing.T, raw []byte) []byte {
+	t.Helper()
+	br := bytes.NewReader(raw)
+	zr, err := gzip.NewReader(br)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zr.Multistream(false)
+	out, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatalf("gunzip: %v", err)
+	}
+	if br.Len() != 0 {
+		t.Fatalf("%d bytes after the gzip member", br.Len())
+	}
+	return out
+}
+
+func TestExposition_GzipScrapeDecodesToTheSameBytes(t *testing.T) {
+	eng := goldenEngine(t)
+	p, _ := newPoller(t, eng, "")
+	ops := prometheus.NewPedanticRegistry()
+	ops.MustRegister(p.Collector().Health(), prometheus.NewGauge(prometheus.GaugeOpts{Name: "up_probe", Help: "A probe."}))
+	e := NewExposition(ops, p.Collector(), nil)
+	srv := httptest.NewServer(e)
+	defer srv.Close()
+
+	check := func(t *testing.T) []byte {
+		var written bytes.Buffer
+		if err := e.Write(&written); err != nil {
+			t.Fatal(err)
+		}
+		resp, plain := scrape(t, srv.URL, "identity")
+		if resp.Header.Get("Content-Encoding") != "" || !bytes.Equal(plain, written.Bytes()) {
+			t.Fatalf("identity scrape: encoding %q, %d bytes, want the %d written", resp.Header.Get("Content-Encoding"), len(plain), written.Len())
+		}
+		for _, ae := range []string{"gzip", "deflate, gzip;q=1.0, *;q=0.5", "GZIP", "*"} {
+			resp, raw := scrape(t, srv.URL, ae)
+			if resp.Header.Get("Content-Encoding") != "gzip" || resp.Header.Get("Vary") != "Accept-Encoding" {
+				t.Fatalf("Accept-Encoding %q: Content-Encoding %q, Vary %q", ae, resp.Header.Get("Content-Encoding"), resp.Header.Get("Vary"))
+			}
+			if got := gunzipOneMember(t, raw); !bytes.Equal(got, plain) {
+				t.Fatalf("Accept-Encoding %q: gzip scrape decodes to %d bytes that differ from the %d plain ones:\n%s", ae, len(got), len(plain), got)
+			}
+			if len(raw) >= len(plain) && len(plain) > 1000 {
+				t.Errorf("gzip body %d bytes, plain %d", len(raw), len(plain))
+			}
+		}
+		resp, raw := scrape(t, srv.URL, "gzip;q=0, br")
+		if resp.Header.Get("Content-Encoding") != "" || !bytes.Equal(raw, plain) {
+			t.Fatalf("gzip;q=0 refused, yet the body came with encoding %q", resp.Header.Get("Content-Encoding"))
+		}
+		return plain
+	}
+	t.Run("before the first poll", func(t *testing.T) {
+		if plain := check(t); strings.Contains(string(plain), "margin_llm") || !strings.Contains(string(plain), "up_probe 0") {
+			t.Fatalf("exposition before any snapshot:\n%s", plain)
+		}
+	})
+	if err := p.Poll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("after a poll", func(t *testing.T) {
+		plain := check(t)
+		if !strings.Contains(string(plain), "margin_llm_cost_usd_total{") {
+			t.Fatalf("no business families in\n%s", plain)
+		}
+		promtoolCheckMetrics(t, plain)
+		// The business part was compressed by the poll: every gzip scrape starts with its bytes.
+		head := p.Collector().snap.Load().gzipped().head
+		for range 2 {
+			if _, raw := scrape(t, srv.URL, "gzip"); !bytes.HasPrefix(raw, head) {
+				t.Fatal("the gzip scrape does not start with the snapshot's precompressed business text")
+			}
+		}
+	})
+}
+
+// Over generated texts (empty, under and over deflate's 32 KiB window and its 64 KiB block, with
+// repeats that invite back-references) and tails, the spliced member decodes to text+tail.
+func TestGzipped_SplicedMemberDecodesToTextAndTail(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	word := func() string {
+		words := []string{"margin_llm_cost_usd_total", `{customer_id="cus_`, `",model="gpt-4o"}`, " 0.25\n", "# HELP ", "\n"}
+		return words[rng.IntN(len(words))] + strconv.Itoa(rng.IntN(1000))
+	}
+	gen := func(n int) []byte {
+		var b strings.Builder
+		for b.Len() < n {
+			b.WriteString(word())
+		}
+		return []byte(b.String())
+	}
+	for _, size := range []int{0, 1, 100, 32 << 10, 70 << 10, 300 << 10} {
+		for _, tailSize := range []int{0, 50, 5000, 40 << 10} {
+			text, tail := gen(size), gen(tailSize)
+			z := gzipText(text)
+			var b bytes.Buffer
+			b.Write(z.head)
+			if err := z.finish(&b, tail); err != nil {
+				t.Fatal(err)
+			}
+			if got := gunzipOneMember(t, b.Bytes()); !bytes.Equal(got, append(slices.Clip(text), tail...)) {
+				t.Fatalf("text %d + tail %d bytes: decoded %d bytes that differ", len(text), len(tail), len(got))
+			}
+		}
+	}
+}
+
+func TestAcceptsGzip(t *testing.T) {
+	for ae, want := range map[string]bool{
+		"": false, "identity": false, "gzip": true, "x-gzip": true, "br, gzip": true, "gzip;q=0": false,
+		"gzip; q=0.0": false, "gzip;q=0.001": true, "deflate": false, "*": true, "*;q=0": false, " GZip ;q=1": true,
+		"*, gzip;q=0": false, "gzip;q=0, *": false, "*;q=0, gzip": true,
+	} {
+		if got := acceptsGzip([]string{ae}); got != want {
+			t.Errorf("acceptsGzip(%q) = %v, want %v", ae, got, want)
+		}
+	}
+	if !acceptsGzip([]string{"br", "gzip"}) {
+		t.Error("gzip in a second Accept-Encoding header is accepted")
 	}
 }

@@ -145,16 +145,6 @@ type Snapshot struct {
 	rendered       rendered // the business families as text, for Exposition
 }
 
-// of returns the samples of family f.
-func (s *Snapshot) of(f *family) []sample {
-	for _, x := range s.business {
-		if x.fam == f {
-			return x.samples
-		}
-	}
-	return nil
-}
-
 // Collector exposes the current snapshot as const metrics; it keeps no metric vectors, so a
 // scrape never waits for a poll and never sees half of one.
 type Collector struct {

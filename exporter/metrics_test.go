@@ -19,6 +19,16 @@ import (
 	"github.com/marginhq/margin/internal/usage"
 )
 
+// of returns the samples of family f in s (the tests' view of a snapshot).
+func (s *Snapshot) of(f *family) []sample {
+	for _, x := range s.business {
+		if x.fam == f {
+			return x.samples
+		}
+	}
+	return nil
+}
+
 var update = flag.Bool("update", false, "rewrite testdata/*.prom from the current output")
 
 // goldenEngine is a small fixed world: two customers on two providers, unattributed spend, an

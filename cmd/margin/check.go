@@ -8,7 +8,7 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 
 	"github.com/marginhq/margin/internal/engine"
-	"github.com/marginhq/margin/internal/providers/apiclient"
+	"github.com/marginhq/margin/internal/fault"
 )
 
 func checkCommand(app *kingpin.Application, env *cliEnv) (*kingpin.CmdClause, func(context.Context) error) {
@@ -34,7 +34,7 @@ func runCheck(ctx context.Context, src *sourceFlags, stdout io.Writer) error {
 			continue
 		}
 		failed++
-		fmt.Fprintf(stdout, "%-10s FAILED: %s (%v)\n", r.Source, apiclient.Explain(r.Err), r.Err)
+		fmt.Fprintf(stdout, "%-10s FAILED: %s (%v)\n", r.Source, fault.Explain(r.Err), r.Err)
 	}
 	if failed > 0 {
 		return fmt.Errorf("%d of %d sources failed the check", failed, len(eng.Sources()))

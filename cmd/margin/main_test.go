@@ -136,7 +136,9 @@ func TestCheck_BadKeySaysWhyWithoutTheKey(t *testing.T) {
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "margin.yaml")
 	// A closed port: unreachable, and the key must not be echoed.
-	os.WriteFile(cfg, []byte("providers:\n  openai:\n    admin_key: sk-admin-SECRETSECRET123\n    base_url: http://127.0.0.1:1/v1\n"), 0o600)
+	if err := os.WriteFile(cfg, []byte("providers:\n  openai:\n    admin_key: sk-admin-SECRETSECRET123\n    base_url: http://127.0.0.1:1/v1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	out, errOut, err := runCLI(t, "check", "--config.file="+cfg)
 	if err == nil {
 		t.Fatal("check against an unreachable API succeeded")
@@ -152,7 +154,9 @@ func TestCheck_BadKeySaysWhyWithoutTheKey(t *testing.T) {
 func TestUsageErrors(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.yaml")
-	os.WriteFile(bad, []byte("providers:\n  openai:\n    admin_kye: x\n"), 0o600)
+	if err := os.WriteFile(bad, []byte("providers:\n  openai:\n    admin_kye: x\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		args []string
 		want string

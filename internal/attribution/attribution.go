@@ -11,21 +11,10 @@ import (
 	"github.com/marginhq/margin/internal/usage"
 )
 
-// Via says which rule attributed a source.
-type Via string
-
-const (
-	ViaConfig   Via = "config"          // the customers block of the config (or plugin settings)
-	ViaMetadata Via = "stripe_metadata" // the Stripe customer's margin_sources metadata
-	ViaName     Via = "name"            // a cus_… id in the source's provider-side name
-)
-
 // Resolution is the outcome for one source. Customer is "" when the source is unattributed.
 type Resolution struct {
 	Customer string
-	Feature  string          // "" when no feature is mapped
-	Via      Via             // empty when unattributed
-	Matched  usage.SourceRef // the reference the mapping named: the key itself or its scope
+	Feature  string // "" when no feature is mapped
 }
 
 // Input is what resolution draws on.
@@ -95,15 +84,15 @@ func (r *Resolver) Resolve(key, scope usage.SourceRef) Resolution {
 			continue
 		}
 		if c, ok := r.config[ref]; ok {
-			res.Customer, res.Via, res.Matched = c, ViaConfig, ref
+			res.Customer = c
 			return res
 		}
 		if c, ok := r.metadata[ref]; ok {
-			res.Customer, res.Via, res.Matched = c, ViaMetadata, ref
+			res.Customer = c
 			return res
 		}
 		if c := r.fromName(ref); c != "" {
-			res.Customer, res.Via, res.Matched = c, ViaName, ref
+			res.Customer = c
 			return res
 		}
 	}

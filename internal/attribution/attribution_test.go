@@ -42,11 +42,11 @@ func TestResolve_OrderAndSpecificity(t *testing.T) {
 		key, scope usage.SourceRef
 		want       Resolution
 	}{
-		{"key in metadata beats project in config", keyA, projP, Resolution{Customer: "cus_meta", Feature: "summarizer", Via: ViaMetadata, Matched: keyA}},
-		{"config beats metadata for the same key", keyB, projP, Resolution{Customer: "cus_config", Feature: "chat", Via: ViaConfig, Matched: keyB}},
-		{"unmapped key falls back to its project", "openai:api_key:key_Z", projP, Resolution{Customer: "cus_config", Feature: "chat", Via: ViaConfig, Matched: projP}},
-		{"key name carries a known customer id", antK, wsDflt, Resolution{Customer: "cus_named", Via: ViaName, Matched: antK}},
-		{"workspace mapped in metadata, Workbench usage without key", "", wsW, Resolution{Customer: "cus_meta", Via: ViaMetadata, Matched: wsW}},
+		{"key in metadata beats project in config", keyA, projP, Resolution{Customer: "cus_meta", Feature: "summarizer"}},
+		{"config beats metadata for the same key", keyB, projP, Resolution{Customer: "cus_config", Feature: "chat"}},
+		{"unmapped key falls back to its project", "openai:api_key:key_Z", projP, Resolution{Customer: "cus_config", Feature: "chat"}},
+		{"key name carries a known customer id", antK, wsDflt, Resolution{Customer: "cus_named"}},
+		{"workspace mapped in metadata, Workbench usage without key", "", wsW, Resolution{Customer: "cus_meta"}},
 		{"unknown customer id in a name stays unattributed", orKey, "", Resolution{}},
 		{"nothing maps", "anthropic:api_key:apikey_X", wsDflt, Resolution{}},
 	}
@@ -61,7 +61,7 @@ func TestResolve_OrderAndSpecificity(t *testing.T) {
 
 func TestResolve_NameTrustedWithoutStripe(t *testing.T) {
 	r, _ := New(Input{Names: map[usage.SourceRef]string{orKey: "cus_free"}})
-	if got := r.Resolve(orKey, ""); got.Customer != "cus_free" || got.Via != ViaName {
+	if got := r.Resolve(orKey, ""); got.Customer != "cus_free" {
 		t.Fatalf("got %+v, want cus_free via name", got)
 	}
 }

@@ -9,8 +9,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/marginhq/margin/internal/catalog"
 	"github.com/marginhq/margin/internal/engine"
 	"github.com/marginhq/margin/internal/ledger"
@@ -155,140 +153,16 @@ func cloneEntry(e catalog.Entry) catalog.Entry {
 	return e
 }
 
-// view is the printable form of a Config: the file's key names, durations and amounts as text,
-// and keys masked by secret.String.
-type view struct {
-	ReportingCurrency string                     `yaml:"reporting_currency" json:"reporting_currency"`
-	BackfillDays      int                        `yaml:"backfill_days" json:"backfill_days"`
-	PollInterval      string                     `yaml:"poll_interval" json:"poll_interval"`
-	StateFile         string                     `yaml:"state_file" json:"state_file"`
-	TargetMargin      string                     `yaml:"target_margin" json:"target_margin"`
-	Providers         providersView              `yaml:"providers" json:"providers"`
-	Stripe            sourceView                 `yaml:"stripe" json:"stripe"`
-	FXRates           map[string]string          `yaml:"fx_rates,omitempty" json:"fx_rates,omitempty"`
-	Customers         map[string][]string        `yaml:"customers,omitempty" json:"customers,omitempty"`
-	Features          map[usage.SourceRef]string `yaml:"features,omitempty" json:"features,omitempty"`
-	Prices            []priceRowView             `yaml:"prices,omitempty" json:"prices,omitempty"`
-	TrailingDays      int                        `yaml:"trailing_days,omitempty" json:"trailing_days,omitempty"`
-	MaxCustomers      int                        `yaml:"max_customers,omitempty" json:"max_customers,omitempty"`
-	DropModelLabel    bool                       `yaml:"drop_model_label,omitempty" json:"drop_model_label,omitempty"`
-	FeatureLabel      bool                       `yaml:"feature_label,omitempty" json:"feature_label,omitempty"`
-	Push              *pushView                  `yaml:"push,omitempty" json:"push,omitempty"`
-}
+// opaque is what a Config prints as. A Config holds credentials (the keys, and a key pasted into a
+// base URL's user info) and nothing prints one on purpose; these methods keep an accidental %v,
+// log line or JSON/YAML dump from showing them.
+const opaque = "<config.Config: not printed, it holds credentials>"
 
-type pushView struct {
-	URL      secret.String `yaml:"url" json:"url"`
-	Interval string        `yaml:"interval" json:"interval"`
-}
+func (c *Config) String() string   { return opaque }
+func (c *Config) GoString() string { return opaque }
 
-type providersView struct {
-	OpenAI     sourceView `yaml:"openai" json:"openai"`
-	Anthropic  sourceView `yaml:"anthropic" json:"anthropic"`
-	OpenRouter sourceView `yaml:"openrouter" json:"openrouter"`
-}
+// MarshalYAML writes the placeholder, never the keys.
+func (c *Config) MarshalYAML() (any, error) { return opaque, nil }
 
-type sourceView struct {
-	Key     secret.String `yaml:"key,omitempty" json:"key,omitempty"`
-	BaseURL string        `yaml:"base_url" json:"base_url"`
-}
-
-func newSourceView(s Source) sourceView { return sourceView{Key: s.Key, BaseURL: redactURL(s.BaseURL)} }
-
-type priceRowView struct {
-	Provider      usage.Provider `yaml:"provider" json:"provider"`
-	Model         string         `yaml:"model" json:"model"`
-	EffectiveFrom string         `yaml:"effective_from,omitempty" json:"effective_from,omitempty"`
-	Price         priceView      `yaml:",inline" json:"price"`
-	Batch         *priceView     `yaml:"batch,omitempty" json:"batch,omitempty"`
-	LongContext   *priceView     `yaml:"long_context,omitempty" json:"long_context,omitempty"`
-}
-
-type priceView struct {
-	Input        string `yaml:"input,omitempty" json:"input,omitempty"`
-	CachedInput  string `yaml:"cached_input,omitempty" json:"cached_input,omitempty"`
-	CacheWrite5m string `yaml:"cache_write_5m,omitempty" json:"cache_write_5m,omitempty"`
-	CacheWrite1h string `yaml:"cache_write_1h,omitempty" json:"cache_write_1h,omitempty"`
-	Output       string `yaml:"output,omitempty" json:"output,omitempty"`
-}
-
-// newPriceView leaves out zero prices: the catalog reads them as "not set" and applies its
-// fallbacks (cache prices cost what input costs).
-func newPriceView(p catalog.Price) priceView {
-	text := func(m ledger.Money) string {
-		if m == 0 {
-			return ""
-		}
-		return m.String()
-	}
-	return priceView{text(p.Input), text(p.CachedInput), text(p.CacheWrite5m), text(p.CacheWrite1h), text(p.Output)}
-}
-
-func (c *Config) view() view {
-	v := view{
-		ReportingCurrency: c.ReportingCurrency,
-		BackfillDays:      c.BackfillDays,
-		PollInterval:      c.PollInterval.String(),
-		StateFile:         c.StateFile,
-		TargetMargin:      c.TargetMargin.String(),
-		Providers: providersView{
-			OpenAI:     newSourceView(c.OpenAI),
-			Anthropic:  newSourceView(c.Anthropic),
-			OpenRouter: newSourceView(c.OpenRouter),
-		},
-		Stripe:   newSourceView(c.Stripe),
-		Features: c.Features,
-
-		TrailingDays:   c.Exporter.TrailingDays,
-		MaxCustomers:   c.Exporter.MaxCustomers,
-		DropModelLabel: c.Exporter.DropModelLabel,
-		FeatureLabel:   c.Exporter.FeatureLabel,
-	}
-	if c.Exporter.Push != nil {
-		v.Push = &pushView{URL: c.Exporter.Push.URL, Interval: c.Exporter.Push.Interval.String()}
-	}
-	if len(c.FXRates) > 0 {
-		v.FXRates = map[string]string{}
-		for k, r := range c.FXRates {
-			v.FXRates[k] = r.String()
-		}
-	}
-	if len(c.Customers) > 0 {
-		v.Customers = map[string][]string{}
-		for k, refs := range c.Customers {
-			for _, r := range refs {
-				v.Customers[k] = append(v.Customers[k], string(r))
-			}
-		}
-	}
-	for _, e := range c.Prices {
-		row := priceRowView{Provider: e.Provider, Model: e.Model, Price: newPriceView(e.Standard)}
-		if e.EffectiveFrom != 0 {
-			row.EffectiveFrom = e.EffectiveFrom.String()
-		}
-		if e.Batch != nil {
-			p := newPriceView(*e.Batch)
-			row.Batch = &p
-		}
-		if e.LongContext != nil {
-			p := newPriceView(*e.LongContext)
-			row.LongContext = &p
-		}
-		v.Prices = append(v.Prices, row)
-	}
-	return v
-}
-
-// String renders the effective config as YAML with every key masked.
-func (c *Config) String() string {
-	out, err := yaml.Marshal(c.view())
-	if err != nil {
-		return "<config: " + err.Error() + ">"
-	}
-	return string(out)
-}
-
-// MarshalYAML writes the effective config with every key masked.
-func (c *Config) MarshalYAML() (any, error) { return c.view(), nil }
-
-// MarshalJSON writes the effective config with every key masked.
-func (c *Config) MarshalJSON() ([]byte, error) { return json.Marshal(c.view()) }
+// MarshalJSON writes the placeholder, never the keys.
+func (c *Config) MarshalJSON() ([]byte, error) { return json.Marshal(opaque) }

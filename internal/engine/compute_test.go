@@ -143,7 +143,7 @@ func TestCompute_KeyLevelBillsWinOverProjectBills(t *testing.T) {
 			t.Errorf("%s %s = %s, want %s", tc.src, tc.model, got, tc.want)
 		}
 	}
-	rep := Summarize(res, "usd")
+	rep := SummarizeFor(res, "usd", DefaultTargetMargin)
 	if rep.Totals.Attributed != ledger.Dollars(9) || rep.Totals.Unattributed != 0 {
 		t.Errorf("totals = %+v", rep.Totals)
 	}
@@ -158,7 +158,7 @@ func TestCompute_BillWithoutUsageStaysOnBilledSource(t *testing.T) {
 			Sources:  []usage.SourceInfo{{Ref: proj, Name: "Internal tools"}},
 		}},
 	}
-	rep := Summarize(Compute(f, flatPricer{}, Mapping{}), "usd")
+	rep := SummarizeFor(Compute(f, flatPricer{}, Mapping{}), "usd", DefaultTargetMargin)
 	if len(rep.Unattributed) != 1 || rep.Unattributed[0].Source != proj || rep.Unattributed[0].Name != "Internal tools" || rep.Unattributed[0].Cost != ledger.Dollars(2) {
 		t.Fatalf("unattributed = %+v", rep.Unattributed)
 	}
@@ -183,7 +183,7 @@ func TestCompute_TodayIsEstimatedAndUnpricedIsNotFree(t *testing.T) {
 		}},
 	}
 	res := Compute(f, flatPricer{"gpt": ledger.Micro}, Mapping{})
-	rep := Summarize(res, "usd")
+	rep := SummarizeFor(res, "usd", DefaultTargetMargin)
 	if rep.Totals.Estimated != 500*ledger.Micro || rep.Totals.Cost != 500*ledger.Micro {
 		t.Errorf("totals = %+v, want 500 µ$ estimated", rep.Totals)
 	}
@@ -208,7 +208,7 @@ func TestCompute_OpenRouterRowsCarryTheirOwnBill(t *testing.T) {
 			Daily:     []DailyRevenue{{Customer: "cus_X", Day: day0, Amount: ledger.Dollars(10)}, {Customer: "cus_X", Day: day0 - 1, Amount: ledger.Dollars(99)}},
 		},
 	}
-	rep := Summarize(Compute(f, flatPricer{}, Mapping{}), "usd")
+	rep := SummarizeFor(Compute(f, flatPricer{}, Mapping{}), "usd", DefaultTargetMargin)
 	if len(rep.Customers) != 1 {
 		t.Fatalf("customers = %+v", rep.Customers)
 	}
@@ -229,7 +229,7 @@ func TestSummarize_ZeroRevenueHasNoRatio(t *testing.T) {
 	r.Billed, r.HasBilled = ledger.Dollars(1), true
 	f := &Facts{Window: usage.Window{From: day0, To: day0 + 1}, Today: day0 + 1,
 		Batches: []*usage.Batch{{Provider: usage.OpenRouter, Usage: []usage.UsageRecord{r}}}}
-	rep := Summarize(Compute(f, flatPricer{}, Mapping{Customers: map[string][]usage.SourceRef{"cus_free": {orK}}}), "usd")
+	rep := SummarizeFor(Compute(f, flatPricer{}, Mapping{Customers: map[string][]usage.SourceRef{"cus_free": {orK}}}), "usd", DefaultTargetMargin)
 	if rep.Customers[0].GrossMarginRatio != nil || rep.Totals.GrossMarginRatio != nil {
 		t.Fatalf("ratio with zero revenue must be undefined, got %+v", rep.Customers[0])
 	}

@@ -52,7 +52,7 @@ func TestSimulatedWorld_UnlistedSpendIsShownNotLost(t *testing.T) {
 	if !sawDeleted {
 		t.Fatal("the deleted key billed nothing in the window")
 	}
-	rep := engine.Summarize(eng.Compute(f), "usd")
+	rep := engine.SummarizeFor(eng.Compute(f), "usd", engine.DefaultTargetMargin)
 	var shown bool
 	for _, u := range rep.Unattributed {
 		if u.Source == usage.OpenRouterUnlisted {

@@ -217,7 +217,7 @@ func (e *Engine) Fetch(ctx context.Context, w usage.Window, progress Progress) (
 			f.Batches = append(f.Batches, b)
 		}
 	}
-	sort.Slice(errs, func(i, j int) bool { return errs[i].(*SourceError).Source < errs[j].(*SourceError).Source })
+	sort.Slice(errs, func(i, j int) bool { return errs[i].(*SourceError).Source < errs[j].(*SourceError).Source }) //nolint:errorlint // only *SourceError values, made above
 	return f, errors.Join(errs...)
 }
 

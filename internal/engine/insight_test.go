@@ -25,7 +25,7 @@ func TestFeatureLines(t *testing.T) {
 		Revenue:   []DailyRevenue{{Customer: "cus_a", Day: day0, Amount: ledger.Dollars(8)}, {Customer: "cus_b", Day: day0, Amount: ledger.Dollars(4)}},
 		Customers: map[string]CustomerInfo{"cus_a": {ID: "cus_a"}, "cus_b": {ID: "cus_b"}},
 	}
-	rep := Summarize(res, "usd")
+	rep := SummarizeFor(res, "usd", DefaultTargetMargin)
 	got := map[string]FeatureLine{}
 	for _, f := range rep.Features {
 		got[f.Feature] = f
@@ -112,7 +112,7 @@ func TestAverages(t *testing.T) {
 		},
 		Revenue: []DailyRevenue{{Customer: "cus_big", Day: day0, Amount: ledger.Dollars(50)}, {Customer: "cus_small", Day: day0, Amount: ledger.Dollars(50)}},
 	}
-	rep := Summarize(res, "usd")
+	rep := SummarizeFor(res, "usd", DefaultTargetMargin)
 	want := map[string]struct {
 		tokens, cost float64
 		rank         int
@@ -129,7 +129,7 @@ func TestAverages(t *testing.T) {
 	}
 	// No paying customer: multiples are undefined.
 	res.Revenue = nil
-	for _, c := range Summarize(res, "usd").Customers {
+	for _, c := range SummarizeFor(res, "usd", DefaultTargetMargin).Customers {
 		if c.TokensVsAverage != nil || c.CostVsAverage != nil {
 			t.Errorf("%s has multiples without paying customers", c.CustomerID)
 		}

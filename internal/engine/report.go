@@ -127,11 +127,6 @@ func ratio(num, den ledger.Money) *float64 {
 	return &r
 }
 
-// Summarize turns a result into the report, pricing plans for the default target margin.
-func Summarize(res *Result, currency string) *Report {
-	return SummarizeFor(res, currency, DefaultTargetMargin)
-}
-
 // SummarizeFor turns a result into the report, pricing plans for the target gross margin.
 func SummarizeFor(res *Result, currency string, target ledger.Rate) *Report {
 	rep := &Report{

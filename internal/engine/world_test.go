@@ -83,7 +83,7 @@ func TestSimulatedWorld_AttributedPlusUnattributedEqualsBilled(t *testing.T) {
 		t.Fatalf("reconciliation covers %d provider-days, want every provider on every day", len(res.Reconciliation))
 	}
 
-	rep := engine.Summarize(res, "usd")
+	rep := engine.SummarizeFor(res, "usd", engine.DefaultTargetMargin)
 	var billed ledger.Money
 	for _, p := range usage.Providers {
 		for d := kept(win, p); d < win.To; d++ {

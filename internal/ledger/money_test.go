@@ -182,9 +182,9 @@ func TestFromMinorUnits(t *testing.T) {
 		switch {
 		case tt.wantErr == nil && err != nil:
 			t.Errorf("FromMinorUnits(%d, %d): %v", tt.amount, tt.decimals, err)
-		case tt.wantErr == ErrOverflow && !errors.Is(err, ErrOverflow):
+		case errors.Is(tt.wantErr, ErrOverflow) && !errors.Is(err, ErrOverflow):
 			t.Errorf("FromMinorUnits(%d, %d): %v, want ErrOverflow", tt.amount, tt.decimals, err)
-		case tt.wantErr == errAny && err == nil:
+		case errors.Is(tt.wantErr, errAny) && err == nil:
 			t.Errorf("FromMinorUnits(%d, %d) = %d, want an error", tt.amount, tt.decimals, got)
 		case tt.wantErr == nil && got != tt.want:
 			t.Errorf("FromMinorUnits(%d, %d) = %d, want %d", tt.amount, tt.decimals, got, tt.want)

@@ -20,7 +20,7 @@ func TestString_NeverPrintsTheValue(t *testing.T) {
 	j, _ := json.Marshal(struct{ K String }{s})
 	y, _ := yaml.Marshal(struct{ K String }{s})
 	for name, out := range map[string]string{
-		"%v": fmt.Sprintf("%v", s), "%s": fmt.Sprintf("%s", s), "%#v": fmt.Sprintf("%#v", s), "%+v struct": fmt.Sprintf("%+v", struct{ K String }{s}),
+		"%v": fmt.Sprintf("%v", s), "%s": fmt.Sprintf("%s", s), //nolint:staticcheck // S1025: fmt's %s verb is what is tested "%#v": fmt.Sprintf("%#v", s), "%+v struct": fmt.Sprintf("%+v", struct{ K String }{s}),
 		"json": string(j), "yaml": string(y), "slog": logged.String(),
 	} {
 		if strings.Contains(out, "abcdef") {

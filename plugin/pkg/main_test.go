@@ -7,8 +7,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"testing"
 	"time"
 
@@ -20,25 +18,13 @@ import (
 
 	"github.com/marginhq/margin/internal/engine"
 	"github.com/marginhq/margin/internal/simulator"
+	"github.com/marginhq/margin/internal/testbin"
 	"github.com/marginhq/margin/internal/usage"
 	"github.com/marginhq/margin/plugin/pkg/internal/plugintest"
 )
 
-// buildPlugin compiles gpx_margin the way the release build does (no cgo, arrow's stdlib JSON).
-func buildPlugin(t *testing.T) string {
-	t.Helper()
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	bin := filepath.Join(t.TempDir(), "gpx_margin")
-	cmd := exec.Command(goBin, "build", "-tags", "arrow_json_stdlib", "-o", bin, ".")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
+// TestMain removes the executables testbin built for this run.
+func TestMain(m *testing.M) { os.Exit(testbin.Main(m)) }
 
 // launch starts the plugin as Grafana does: go-plugin with the SDK's handshake over gRPC.
 func launch(t *testing.T, bin string) (pluginv2.DataClient, pluginv2.DiagnosticsClient, pluginv2.ResourceClient) {
@@ -82,7 +68,7 @@ func TestPluginProtocol(t *testing.T) {
 	t.Cleanup(srv.Close)
 	jsonData, secure := plugintest.Settings(world, srv.URL)
 
-	dataC, diagC, resC := launch(t, buildPlugin(t))
+	dataC, diagC, resC := launch(t, testbin.Path(t, testbin.Plugin))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	pctx := func(updated int64, secure map[string]string) *pluginv2.PluginContext {
@@ -128,7 +114,7 @@ func TestPluginProtocol(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep := engine.Summarize(eng.Compute(facts), "usd")
+	rep := engine.SummarizeFor(eng.Compute(facts), "usd", engine.DefaultTargetMargin)
 	if len(frames) != 1 || frames[0].Meta == nil || frames[0].Meta.Type != data.FrameTypeNumericLong {
 		t.Fatalf("want one numeric-long frame, got %d frames", len(frames))
 	}

@@ -114,7 +114,7 @@ func (f *fakeStripe) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		for _, o := range f.fixtures[path] {
 			var meta struct{ Created int64 }
-			json.Unmarshal(o, &meta)
+			_ = json.Unmarshal(o, &meta) // the fixtures are the test's own JSON objects
 			if meta.Created >= gte && meta.Created <= lte {
 				objs = append(objs, o)
 			}
@@ -122,7 +122,7 @@ func (f *fakeStripe) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case path == "/v1/subscriptions":
 		for _, o := range f.fixtures[path] {
 			var meta struct{ Status string }
-			json.Unmarshal(o, &meta)
+			_ = json.Unmarshal(o, &meta) // the fixtures are the test's own JSON objects
 			// Without status=all Stripe leaves canceled subscriptions out.
 			if q.Get("status") == "all" || meta.Status != "canceled" {
 				objs = append(objs, o)
@@ -140,7 +140,7 @@ func (f *fakeStripe) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		start = -1
 		for i, o := range objs {
 			var meta struct{ ID string }
-			json.Unmarshal(o, &meta)
+			_ = json.Unmarshal(o, &meta) // the fixtures are the test's own JSON objects
 			if meta.ID == after {
 				start = i + 1
 			}

@@ -3,57 +3,59 @@ package apiclient
 import (
 	"errors"
 	"fmt"
-	"net/http"
-	"strings"
-	"time"
+
+	"github.com/marginhq/margin/internal/fault"
 )
 
-// Error is a failed provider request. It names the provider, the endpoint and the HTTP status, and
-// never carries a credential: the message comes from the provider's error body, scrubbed.
-type Error struct {
-	Provider   string
-	Endpoint   string // path relative to the base URL, without query
-	StatusCode int    // 0 when no response arrived
-	Type       string // the provider's error type or code, e.g. "invalid_api_key"
-	Message    string
-	RequestID  string
-	RetryAfter time.Duration
-	Temporary  bool  // a network fault; retried
-	Err        error // the underlying cause when there was no HTTP error status
+// The error classes live in internal/fault, where the front ends can explain them without
+// importing provider plumbing; these names keep the clients' code as it was.
+type (
+	Error       = fault.Error
+	DecodeError = fault.DecodeError
+	PagingError = fault.PagingError
+	Class       = fault.Class
+)
+
+const (
+	ClassOther       = fault.ClassOther
+	ClassAuth        = fault.ClassAuth
+	ClassPermission  = fault.ClassPermission
+	ClassRateLimited = fault.ClassRateLimited
+	ClassServer      = fault.ClassServer
+	ClassUnreachable = fault.ClassUnreachable
+	ClassMalformed   = fault.ClassMalformed
+	ClassBadRequest  = fault.ClassBadRequest
+)
+
+// Classify returns the class of err (fault.Classify).
+func Classify(err error) Class { return fault.Classify(err) }
+
+// Explain turns err into a short sentence a person can act on (fault.Explain).
+func Explain(err error) string { return fault.Explain(err) }
+
+// Pager guards a paging loop: call Next with each new cursor before requesting it.
+type Pager struct {
+	provider, endpoint string
+	seen               map[string]struct{}
+	pages, maxPages    int
 }
 
-func (e *Error) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s: GET %s", e.Provider, e.Endpoint)
-	if e.StatusCode != 0 && e.StatusCode/100 != 2 {
-		fmt.Fprintf(&b, ": HTTP %d %s", e.StatusCode, http.StatusText(e.StatusCode))
-		if e.Type != "" {
-			fmt.Fprintf(&b, " (%s)", e.Type)
-		}
-		if e.Message != "" {
-			fmt.Fprintf(&b, ": %s", e.Message)
-		}
-		if e.RequestID != "" {
-			fmt.Fprintf(&b, " [request %s]", e.RequestID)
-		}
+// NewPager returns a guard for one paging loop that allows at most maxPages pages.
+func (c *Client) NewPager(endpoint string, maxPages int) *Pager {
+	return &Pager{provider: c.cfg.Provider, endpoint: endpoint, seen: map[string]struct{}{}, maxPages: maxPages}
+}
+
+// Next records that the loop is about to request the page at cursor.
+func (p *Pager) Next(cursor string) error {
+	p.pages++
+	if p.pages > p.maxPages {
+		return &PagingError{Provider: p.provider, Endpoint: p.endpoint, Reason: fmt.Sprintf("more than %d pages", p.maxPages)}
 	}
-	if e.Err != nil {
-		fmt.Fprintf(&b, ": %v", e.Err)
+	if _, dup := p.seen[cursor]; dup {
+		return &PagingError{Provider: p.provider, Endpoint: p.endpoint, Reason: fmt.Sprintf("cursor %q repeated", cursor)}
 	}
-	return b.String()
-}
-
-func (e *Error) Unwrap() error { return e.Err }
-
-// DecodeError is a success response whose body is not the JSON the client expects
-// (truncated or malformed, or without a field the API always sends).
-type DecodeError struct {
-	Err  error
-	Size int
-}
-
-func (e *DecodeError) Error() string {
-	return fmt.Sprintf("malformed JSON response (%d bytes): %v", e.Size, e.Err)
+	p.seen[cursor] = struct{}{}
+	return nil
 }
 
 // Validator is implemented by response shapes that check, once decoded, that what the API always
@@ -86,106 +88,4 @@ func within(parent string, err error) error {
 		return &MissingFieldError{Field: parent + "." + m.Field}
 	}
 	return fmt.Errorf("%s: %w", parent, err)
-}
-
-func (e *DecodeError) Unwrap() error { return e.Err }
-
-// Class says what kind of failure an error is, for health checks and plain-words messages.
-type Class int
-
-const (
-	ClassOther       Class = iota
-	ClassAuth              // 401: the key is wrong or revoked
-	ClassPermission        // 403: the key lacks a permission (not an admin/management key)
-	ClassRateLimited       // 429 after every retry
-	ClassServer            // 5xx after every retry
-	ClassUnreachable       // no response: DNS, connection, timeout
-	ClassMalformed         // the provider answered with something that is not the documented JSON
-	ClassBadRequest        // other 4xx
-)
-
-// Classify returns the class of err.
-func Classify(err error) Class {
-	var de *DecodeError
-	if errors.As(err, &de) {
-		return ClassMalformed
-	}
-	var pe *PagingError
-	if errors.As(err, &pe) {
-		return ClassMalformed
-	}
-	var e *Error
-	if !errors.As(err, &e) {
-		return ClassOther
-	}
-	switch {
-	case e.StatusCode == http.StatusUnauthorized:
-		return ClassAuth
-	case e.StatusCode == http.StatusForbidden:
-		return ClassPermission
-	case e.StatusCode == http.StatusTooManyRequests:
-		return ClassRateLimited
-	case e.StatusCode >= 500:
-		return ClassServer
-	case e.StatusCode >= 400:
-		return ClassBadRequest
-	case e.Temporary:
-		return ClassUnreachable
-	}
-	return ClassOther
-}
-
-// Explain turns err into a short sentence a person can act on.
-func Explain(err error) string {
-	switch Classify(err) {
-	case ClassAuth:
-		return "the key was rejected (HTTP 401): check that it is correct and not revoked"
-	case ClassPermission:
-		return "the key lacks permission (HTTP 403): an admin or management key is needed"
-	case ClassRateLimited:
-		return "rate limited (HTTP 429) after retries: try again later"
-	case ClassServer:
-		return "the provider failed (HTTP 5xx) after retries"
-	case ClassUnreachable:
-		return "unreachable: no response from the API"
-	case ClassMalformed:
-		return "the provider returned a malformed response"
-	}
-	return err.Error()
-}
-
-// PagingError is returned when a provider's pagination does not end: a cursor that repeats or
-// more pages than any real window needs.
-type PagingError struct {
-	Provider, Endpoint string
-	Reason             string
-}
-
-func (e *PagingError) Error() string {
-	return fmt.Sprintf("%s: GET %s: pagination does not end: %s", e.Provider, e.Endpoint, e.Reason)
-}
-
-// Pager guards a paging loop: call Next with each new cursor before requesting it.
-type Pager struct {
-	provider, endpoint string
-	seen               map[string]struct{}
-	pages, maxPages    int
-}
-
-// NewPager returns a guard for one paging loop that allows at most maxPages pages.
-func (c *Client) NewPager(endpoint string, maxPages int) *Pager {
-	return &Pager{provider: c.cfg.Provider, endpoint: endpoint, seen: map[string]struct{}{}, maxPages: maxPages}
-}
-
-// Next records that the loop is about to request the page at cursor.
-func (p *Pager) Next(cursor string) error {
-	p.pages++
-	if p.pages > p.maxPages {
-		return &PagingError{Provider: p.provider, Endpoint: p.endpoint, Reason: fmt.Sprintf("more than %d pages", p.maxPages)}
-	}
-	if _, dup := p.seen[cursor]; dup {
-		return &PagingError{Provider: p.provider, Endpoint: p.endpoint, Reason: fmt.Sprintf("cursor %q repeated", cursor)}
-	}
-	p.seen[cursor] = struct{}{}
-	return nil
 }

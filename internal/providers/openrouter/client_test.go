@@ -413,7 +413,7 @@ func TestListKeys_Paging(t *testing.T) {
 			f := newFakeServer(t)
 			f.handle("/keys", func(w http.ResponseWriter, r *http.Request) {
 				var offset int
-				fmt.Sscan(r.URL.Query().Get("offset"), &offset)
+				_, _ = fmt.Sscan(r.URL.Query().Get("offset"), &offset) // absent: 0
 				writeJSON(w, tt.page(offset))
 			})
 			c, _ := f.client(t, nil)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/marginhq/margin/internal/engine"
@@ -170,35 +171,37 @@ func TestBatch_NeverCachesErrors(t *testing.T) {
 }
 
 func TestBatch_CollapsesConcurrentIdenticalFetches(t *testing.T) {
-	c, f, _, today := setup(t)
-	f.release = make(chan struct{})
-	w := usage.Window{From: today - 31, To: today}
-	const callers = 8
-	var wg sync.WaitGroup
-	errs := make(chan error, callers)
-	for range callers {
-		wg.Go(func() {
-			b, _, err := c.Batch(context.Background(), usage.OpenAI, w)
-			if err == nil && len(b.Usage) != 31 {
-				err = errors.New("incomplete batch")
-			}
-			errs <- err
-		})
-	}
-	// Give the callers time to join the fetch in flight; late ones find the days cached, so the
-	// count below holds however the goroutines are scheduled.
-	time.Sleep(50 * time.Millisecond)
-	close(f.release)
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatal(err)
+	// In a synctest bubble, synctest.Wait returns once every caller is blocked (in the fetch or
+	// waiting to join it), so the count below holds without sleeping for the scheduler.
+	synctest.Test(t, func(t *testing.T) {
+		c, f, _, today := setup(t)
+		f.release = make(chan struct{})
+		w := usage.Window{From: today - 31, To: today}
+		const callers = 8
+		var wg sync.WaitGroup
+		errs := make(chan error, callers)
+		for range callers {
+			wg.Go(func() {
+				b, _, err := c.Batch(context.Background(), usage.OpenAI, w)
+				if err == nil && len(b.Usage) != 31 {
+					err = errors.New("incomplete batch")
+				}
+				errs <- err
+			})
 		}
-	}
-	if n := c.Fetches(); n != 1 {
-		t.Fatalf("%d fetches, want 1", n)
-	}
+		synctest.Wait()
+		close(f.release)
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := c.Fetches(); n != 1 {
+			t.Fatalf("%d fetches, want 1", n)
+		}
+	})
 }
 
 func TestRevenue_CachedPerDayAndReleased(t *testing.T) {

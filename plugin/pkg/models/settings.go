@@ -224,20 +224,6 @@ func fromConfig(err error) []error {
 	return out
 }
 
-// Configured lists the sources the options turn on, in the engine's order: providers, then stripe.
-func Configured(opts engine.Options) []string {
-	var s []string
-	for _, c := range []struct {
-		name string
-		on   bool
-	}{{"openai", opts.OpenAI != nil}, {"anthropic", opts.Anthropic != nil}, {"openrouter", opts.OpenRouter != nil}, {engine.SourceStripe, opts.Stripe != nil}} {
-		if c.on {
-			s = append(s, c.name)
-		}
-	}
-	return s
-}
-
 // Keys returns the configured credentials, so callers can make sure none reaches a message.
 func Keys(opts engine.Options) []secret.String {
 	var keys []secret.String

@@ -20,8 +20,8 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/marginhq/margin/internal/engine"
+	"github.com/marginhq/margin/internal/fault"
 	"github.com/marginhq/margin/internal/ledger"
-	"github.com/marginhq/margin/internal/providers/apiclient"
 	"github.com/marginhq/margin/internal/secret"
 	"github.com/marginhq/margin/internal/usage"
 	"github.com/marginhq/margin/plugin/pkg/factcache"
@@ -246,7 +246,7 @@ func (d *Datasource) fetchAndCompute(ctx context.Context, key resultKey, provide
 	if len(errs) > 0 {
 		// A partial result would understate spend without saying so: fail, naming the sources.
 		sort.Slice(errs, func(i, j int) bool {
-			return errs[i].(*engine.SourceError).Source < errs[j].(*engine.SourceError).Source
+			return errs[i].(*engine.SourceError).Source < errs[j].(*engine.SourceError).Source //nolint:errorlint // only *SourceError values, made above
 		})
 		return nil, errors.Join(errs...)
 	}
@@ -259,7 +259,7 @@ func (d *Datasource) fetchAndCompute(ctx context.Context, key resultKey, provide
 	d.results[key] = c
 	for len(d.results) > maxResults {
 		var oldest resultKey
-		var oldestUse uint64 = ^uint64(0)
+		oldestUse := ^uint64(0)
 		for k, v := range d.results {
 			if v.lastUsed < oldestUse {
 				oldest, oldestUse = k, v.lastUsed
@@ -293,7 +293,7 @@ func (d *Datasource) plain(err error) string {
 	if errors.Is(err, context.Canceled) {
 		return "the request was cancelled"
 	}
-	return apiclient.Explain(err)
+	return fault.Explain(err)
 }
 
 func (d *Datasource) scrub(s string) string {

@@ -8,7 +8,7 @@ import (
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 
-	"github.com/marginhq/margin/internal/providers/apiclient"
+	"github.com/marginhq/margin/internal/fault"
 )
 
 // healthTimeout bounds the whole check: an unreachable API is retried with backoff for a few
@@ -23,15 +23,15 @@ type SourceHealth struct {
 	Error  string `json:"error,omitempty"`
 }
 
-var classNames = map[apiclient.Class]string{
-	apiclient.ClassAuth:        "auth",
-	apiclient.ClassPermission:  "permission",
-	apiclient.ClassRateLimited: "rate_limited",
-	apiclient.ClassServer:      "server",
-	apiclient.ClassUnreachable: "unreachable",
-	apiclient.ClassMalformed:   "malformed",
-	apiclient.ClassBadRequest:  "bad_request",
-	apiclient.ClassOther:       "other",
+var classNames = map[fault.Class]string{
+	fault.ClassAuth:        "auth",
+	fault.ClassPermission:  "permission",
+	fault.ClassRateLimited: "rate_limited",
+	fault.ClassServer:      "server",
+	fault.ClassUnreachable: "unreachable",
+	fault.ClassMalformed:   "malformed",
+	fault.ClassBadRequest:  "bad_request",
+	fault.ClassOther:       "other",
 }
 
 // CheckHealth validates the settings, then makes one cheap authenticated call per configured
@@ -57,7 +57,7 @@ func (d *Datasource) CheckHealth(ctx context.Context, _ *backend.CheckHealthRequ
 			continue
 		}
 		msg := d.scrub(d.plain(r.Err))
-		lines = append(lines, SourceHealth{Source: r.Source, Class: classNames[apiclient.Classify(r.Err)], Error: msg})
+		lines = append(lines, SourceHealth{Source: r.Source, Class: classNames[fault.Classify(r.Err)], Error: msg})
 		failed = append(failed, r.Source+": "+msg)
 	}
 	details, _ := json.Marshal(map[string]any{"sources": lines})

@@ -79,7 +79,7 @@ func TestQueryData_CustomersMatchTheEngine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep := engine.Summarize(eng.Compute(f), "usd")
+	rep := engine.SummarizeFor(eng.Compute(f), "usd", engine.DefaultTargetMargin)
 	frame := resp.Frames[0]
 	if frame.Rows() != len(rep.Customers) || frame.Rows() == 0 {
 		t.Fatalf("%d rows, the engine has %d customers", frame.Rows(), len(rep.Customers))

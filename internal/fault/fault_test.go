@@ -1,0 +1,57 @@
+package fault
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+func TestClassify_SeesThroughWrapping(t *testing.T) {
+	cases := []struct {
+		err  error
+		want Class
+	}{
+		{&Error{Provider: "openai", Endpoint: "organization/costs", StatusCode: 401}, ClassAuth},
+		{&Error{StatusCode: 403}, ClassPermission},
+		{&Error{StatusCode: 429}, ClassRateLimited},
+		{&Error{StatusCode: 503}, ClassServer},
+		{&Error{StatusCode: 400}, ClassBadRequest},
+		{&Error{Temporary: true, Err: errors.New("dial tcp: connection refused")}, ClassUnreachable},
+		{&DecodeError{Size: 7, Err: errors.New("unexpected EOF")}, ClassMalformed},
+		{&PagingError{Provider: "anthropic", Endpoint: "v1/organizations/cost_report", Reason: "cursor repeated"}, ClassMalformed},
+		{errors.New("something else"), ClassOther},
+		{nil, ClassOther},
+	}
+	for _, tc := range cases {
+		wrapped := fmt.Errorf("fetching: %w", tc.err)
+		if got := Classify(wrapped); got != tc.want {
+			t.Errorf("Classify(%v) = %d, want %d", wrapped, got, tc.want)
+		}
+	}
+}
+
+func TestExplain_PlainWordsPerClassElseTheError(t *testing.T) {
+	if got := Explain(fmt.Errorf("x: %w", &Error{StatusCode: 401})); !strings.Contains(got, "HTTP 401") {
+		t.Errorf("401 explained as %q", got)
+	}
+	if got := Explain(fmt.Errorf("x: %w", &DecodeError{Err: errors.New("eof")})); got != "the provider returned a malformed response" {
+		t.Errorf("malformed explained as %q", got)
+	}
+	if got := Explain(errors.New("stripe: boom")); got != "stripe: boom" {
+		t.Errorf("other explained as %q", got)
+	}
+}
+
+func TestError_NamesProviderEndpointAndStatus(t *testing.T) {
+	e := &Error{Provider: "openrouter", Endpoint: "api/v1/keys", StatusCode: 429, Type: "rate_limited", Message: "slow down", RequestID: "req_1"}
+	want := "openrouter: GET api/v1/keys: HTTP 429 Too Many Requests (rate_limited): slow down [request req_1]"
+	if got := e.Error(); got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	cause := errors.New("connection reset")
+	e = &Error{Provider: "openai", Endpoint: "organization/usage/completions", Temporary: true, Err: cause}
+	if !errors.Is(e, cause) || e.Error() != "openai: GET organization/usage/completions: connection reset" {
+		t.Errorf("got %q", e.Error())
+	}
+}
