@@ -154,7 +154,7 @@ func (z *gzipped) finish(w io.Writer, tail []byte) error {
 	}
 	var trailer [8]byte
 	binary.LittleEndian.PutUint32(trailer[:4], crc32.Update(z.crc, crc32.IEEETable, tail))
-	binary.LittleEndian.PutUint32(trailer[4:], uint32(z.size+len(tail))) // ISIZE is the size mod 2^32
+	binary.LittleEndian.PutUint32(trailer[4:], uint32(z.size+len(tail))) // #nosec G115 -- ISIZE is the size mod 2^32 by definition (RFC 1952)
 	_, err := w.Write(trailer[:])
 	return err
 }

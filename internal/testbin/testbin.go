@@ -49,7 +49,7 @@ func Path(t testing.TB, p Program) string {
 	}
 	if d := os.Getenv(EnvDir); d != "" {
 		path := filepath.Join(d, p.Name)
-		if _, err := os.Stat(path); err != nil {
+		if _, err := os.Stat(path); err != nil { // #nosec G703 -- a test-only folder the Makefile names
 			t.Fatalf("$%s: %v (make test builds it; unset %s to build here)", EnvDir, err, EnvDir)
 		}
 		return path
@@ -86,7 +86,7 @@ func build(p Program) (string, error) {
 	if len(p.Tags) > 0 {
 		args = append(args, "-tags", strings.Join(p.Tags, ","))
 	}
-	cmd := exec.Command(GoTool(), append(args, p.Pkg)...)
+	cmd := exec.Command(GoTool(), append(args, p.Pkg)...) // #nosec G204 -- the go tool building this module's own packages, in tests
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {

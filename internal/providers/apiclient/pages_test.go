@@ -135,7 +135,10 @@ func TestPages_StopWhenTheCallerBreaks(t *testing.T) {
 		"":   `{"data":[{"results":[]},{"results":[]}],"has_more":true,"next_page":"p2"}`,
 		"p2": `{"data":[{"results":[]}],"has_more":false}`,
 	})
-	for range CursorPages[bucket](context.Background(), c, "/usage", nil, 5) {
+	for _, err := range CursorPages[bucket](context.Background(), c, "/usage", nil, 5) {
+		if err != nil {
+			t.Fatal(err)
+		}
 		break
 	}
 	if calls.Load() != 1 {
