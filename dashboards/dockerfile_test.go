@@ -66,7 +66,9 @@ func TestDockerfile_BuildsFromTheCopiedPathsAlone(t *testing.T) {
 			copied = append(copied, src)
 		}
 	}
-	build := regexp.MustCompile(`(?m)^RUN .*\bgo build\b.*$`).FindString(text)
+	// A RUN instruction may continue over lines ending in a backslash.
+	joined := strings.ReplaceAll(text, "\\\n", " ")
+	build := regexp.MustCompile(`(?m)^RUN .*\bgo build\b.*$`).FindString(joined)
 	pkgs := regexp.MustCompile(`\./cmd/[\w-]+`).FindAllString(build, -1)
 	if len(pkgs) == 0 {
 		t.Fatalf("no ./cmd/... packages in the build stage's go build line %q", build)
