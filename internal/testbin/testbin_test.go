@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -43,7 +44,18 @@ func call(t *testing.T, p Program) (path string, r *recorder) {
 	return path, r
 }
 
+// setShort sets -test.short for the rest of the test.
+func setShort(t *testing.T, v bool) {
+	t.Helper()
+	was := testing.Short()
+	if err := flag.Set("test.short", strconv.FormatBool(v)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = flag.Set("test.short", strconv.FormatBool(was)) })
+}
+
 func TestPath_FromTheMakefilesDirectory(t *testing.T) {
+	setShort(t, false) // nothing is built or run here
 	dir := t.TempDir()
 	t.Setenv(EnvDir, dir)
 	if _, r := call(t, Margin); !strings.Contains(r.fatal, "$"+EnvDir) || !strings.Contains(r.fatal, "make test builds it") {
@@ -60,6 +72,9 @@ func TestPath_FromTheMakefilesDirectory(t *testing.T) {
 // Without $MARGIN_TEST_BIN a program is built once per process; a failed build is reported
 // once with its output, and again, without rebuilding, to every later caller.
 func TestPath_BuildsOnceAndRemembersFailures(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: runs go build")
+	}
 	t.Setenv(EnvDir, "")
 	small := Program{Name: "screenshot", Pkg: "./internal/browser/screenshot"}
 	first, r := call(t, small)
@@ -87,10 +102,7 @@ func TestPath_BuildsOnceAndRemembersFailures(t *testing.T) {
 }
 
 func TestPath_SkipsUnderShort(t *testing.T) {
-	if err := flag.Set("test.short", "true"); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = flag.Set("test.short", "false") }()
+	setShort(t, true)
 	if _, r := call(t, MarginExporter); r.skip != "-short: runs margin-exporter as a process" {
 		t.Fatalf("under -short: skip %q, fatal %q", r.skip, r.fatal)
 	}
