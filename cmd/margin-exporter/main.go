@@ -220,7 +220,15 @@ func serve(server *http.Server, flags *web.FlagConfig, logger *slog.Logger, read
 		toolkit = toolkit || strings.HasPrefix(a, "vsock://")
 	}
 	if toolkit {
-		return web.ListenAndServe(server, flags, logger)
+		// The toolkit's errors ("no socket activation file descriptors found") name no flag.
+		flag := "--web.listen-address"
+		if *flags.WebSystemdSocket {
+			flag = "--web.systemd-socket"
+		}
+		if err := web.ListenAndServe(server, flags, logger); err != nil {
+			return fmt.Errorf("%s: %w", flag, err)
+		}
+		return nil
 	}
 	listeners := make([]net.Listener, 0, len(*flags.WebListenAddresses))
 	for _, a := range *flags.WebListenAddresses {

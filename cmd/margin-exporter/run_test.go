@@ -99,13 +99,19 @@ func TestRun_BusyListenAddressIsAnErrorAndFreesTheOthers(t *testing.T) {
 	again.Close()
 }
 
-// --web.systemd-socket goes through the exporter toolkit; outside systemd there is no socket.
-func TestRun_SystemdSocketOutsideSystemdFails(t *testing.T) {
+// --web.systemd-socket goes through the exporter toolkit; outside systemd there is no socket, and
+// the error names the flag.
+func TestRun_ToolkitListenersNameTheirFlag(t *testing.T) {
 	t.Setenv("LISTEN_PID", "")
 	t.Setenv("LISTEN_FDS", "")
 	err := run(context.Background(), []string{"--demo", "--web.systemd-socket"}, io.Discard, io.Discard, nil)
-	if err == nil {
-		t.Fatal("--web.systemd-socket without systemd's sockets started")
+	if err == nil || err.Error() != "--web.systemd-socket: no socket activation file descriptors found" {
+		t.Fatalf("--web.systemd-socket without systemd's sockets: %v", err)
+	}
+	// vsock addresses go through the toolkit too; their errors name the listen flag.
+	err = run(context.Background(), []string{"--demo", "--web.listen-address=vsock://nope"}, io.Discard, io.Discard, nil)
+	if err == nil || err.Error() != "--web.listen-address: address nope: missing port in address" {
+		t.Fatalf("a vsock address without a port: %v", err)
 	}
 }
 
