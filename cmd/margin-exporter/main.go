@@ -225,10 +225,8 @@ func serve(server *http.Server, flags *web.FlagConfig, logger *slog.Logger, read
 		if *flags.WebSystemdSocket {
 			flag = "--web.systemd-socket"
 		}
-		if err := web.ListenAndServe(server, flags, logger); err != nil {
-			return fmt.Errorf("%s: %w", flag, err)
-		}
-		return nil
+		// Like http.Server.Serve it always returns an error: ErrServerClosed after Shutdown.
+		return fmt.Errorf("%s: %w", flag, web.ListenAndServe(server, flags, logger))
 	}
 	listeners := make([]net.Listener, 0, len(*flags.WebListenAddresses))
 	for _, a := range *flags.WebListenAddresses {
