@@ -66,9 +66,8 @@ func TestDockerfile_BuildsFromTheCopiedPathsAlone(t *testing.T) {
 			copied = append(copied, src)
 		}
 	}
-	// A RUN instruction may continue over lines ending in a backslash.
-	joined := strings.ReplaceAll(text, "\\\n", " ")
-	build := regexp.MustCompile(`(?m)^RUN .*\bgo build\b.*$`).FindString(joined)
+	// The RUN line continues over backslash-newlines (the -ldflags): join them before matching.
+	build := regexp.MustCompile(`(?m)^RUN .*\bgo build\b.*$`).FindString(strings.ReplaceAll(text, "\\\n", " "))
 	pkgs := regexp.MustCompile(`\./cmd/[\w-]+`).FindAllString(build, -1)
 	if len(pkgs) == 0 {
 		t.Fatalf("no ./cmd/... packages in the build stage's go build line %q", build)

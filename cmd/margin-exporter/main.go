@@ -220,7 +220,13 @@ func serve(server *http.Server, flags *web.FlagConfig, logger *slog.Logger, read
 		toolkit = toolkit || strings.HasPrefix(a, "vsock://")
 	}
 	if toolkit {
-		return web.ListenAndServe(server, flags, logger)
+		// The toolkit's errors ("no socket activation file descriptors found") name no flag.
+		flag := "--web.listen-address"
+		if *flags.WebSystemdSocket {
+			flag = "--web.systemd-socket"
+		}
+		// Like http.Server.Serve it always returns an error: ErrServerClosed after Shutdown.
+		return fmt.Errorf("%s: %w", flag, web.ListenAndServe(server, flags, logger))
 	}
 	listeners := make([]net.Listener, 0, len(*flags.WebListenAddresses))
 	for _, a := range *flags.WebListenAddresses {

@@ -55,3 +55,45 @@ func TestError_NamesProviderEndpointAndStatus(t *testing.T) {
 		t.Errorf("got %q", e.Error())
 	}
 }
+
+func TestExplain_EveryClassInPlainWords(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{&Error{StatusCode: 401}, "HTTP 401"},
+		{&Error{StatusCode: 403}, "admin or management key"},
+		{&Error{StatusCode: 429}, "rate limited (HTTP 429)"},
+		{&Error{StatusCode: 502}, "HTTP 5xx"},
+		{&Error{Temporary: true, Err: errors.New("i/o timeout")}, "unreachable"},
+		{&PagingError{Provider: "openai", Endpoint: "organization/costs", Reason: "cursor repeated"}, "malformed response"},
+		// A 400 has no plain-words sentence: the provider's own message is the most useful thing.
+		{&Error{Provider: "openai", Endpoint: "organization/costs", StatusCode: 400, Message: "bad start_time"}, "HTTP 400 Bad Request: bad start_time"},
+	} {
+		if got := Explain(tc.err); !strings.Contains(got, tc.want) {
+			t.Errorf("Explain(%v) = %q, want it to contain %q", tc.err, got, tc.want)
+		}
+	}
+}
+
+func TestDecodeError_SaysSizeAndUnwraps(t *testing.T) {
+	cause := errors.New("unexpected end of JSON input")
+	e := fmt.Errorf("openai: %w", &DecodeError{Err: cause, Size: 12})
+	if !errors.Is(e, cause) {
+		t.Error("DecodeError does not unwrap to its cause")
+	}
+	if want := "openai: malformed JSON response (12 bytes): unexpected end of JSON input"; e.Error() != want {
+		t.Errorf("got %q, want %q", e.Error(), want)
+	}
+}
+
+func TestError_TwoXXStatusAndNoCauseIsJustTheRequest(t *testing.T) {
+	// A decode failure on a 200 keeps its status but must not claim an HTTP error.
+	e := &Error{Provider: "anthropic", Endpoint: "v1/organizations/usage_report/messages", StatusCode: 200}
+	if got := e.Error(); got != "anthropic: GET v1/organizations/usage_report/messages" {
+		t.Errorf("got %q", got)
+	}
+	if e.Unwrap() != nil || Classify(e) != ClassOther {
+		t.Errorf("Unwrap %v, Classify %d; want nil, ClassOther", e.Unwrap(), Classify(e))
+	}
+}

@@ -19,9 +19,17 @@ func TestString_NeverPrintsTheValue(t *testing.T) {
 	slog.New(slog.NewJSONHandler(&logged, nil)).Info("x", "key", s)
 	j, _ := json.Marshal(struct{ K String }{s})
 	y, _ := yaml.Marshal(struct{ K String }{s})
+	text, err := s.MarshalText()
+	if err != nil {
+		t.Fatal(err)
+	}
 	for name, out := range map[string]string{
-		"%v": fmt.Sprintf("%v", s), "%s": fmt.Sprintf("%s", s), //nolint:staticcheck // S1025: fmt's %s verb is what is tested "%#v": fmt.Sprintf("%#v", s), "%+v struct": fmt.Sprintf("%+v", struct{ K String }{s}),
-		"json": string(j), "yaml": string(y), "slog": logged.String(),
+		"%v":  fmt.Sprintf("%v", s),
+		"%s":  fmt.Sprintf("%s", s), //nolint:staticcheck // S1025: fmt's %s verb is what is tested
+		"%#v": fmt.Sprintf("%#v", s), "%+v struct": fmt.Sprintf("%+v", struct{ K String }{s}),
+		"%#v struct": fmt.Sprintf("%#v", struct{ K String }{s}),
+		"text":       string(text),
+		"json":       string(j), "yaml": string(y), "slog": logged.String(),
 	} {
 		if strings.Contains(out, "abcdef") {
 			t.Errorf("%s output %q contains the secret", name, out)
@@ -29,6 +37,9 @@ func TestString_NeverPrintsTheValue(t *testing.T) {
 		if !strings.Contains(out, mask) && !strings.Contains(out, `\u003csecret\u003e`) {
 			t.Errorf("%s output %q does not show the mask", name, out)
 		}
+	}
+	if e, err := String("").MarshalText(); err != nil || len(e) != 0 {
+		t.Errorf("empty String marshals as %q, %v; want empty", e, err)
 	}
 	if s.Reveal() != key || !s.IsSet() || String("").IsSet() || String("").String() != "" {
 		t.Error("Reveal/IsSet/empty String misbehave")

@@ -116,3 +116,63 @@ func TestTokens_TotalCountsEachTokenOnce(t *testing.T) {
 		t.Errorf("Add: %+v", a)
 	}
 }
+
+func TestTokens_AddAddsEveryField(t *testing.T) {
+	a := Tokens{1, 2, 3, 4, 5, 6, 7, 8}
+	a.Add(Tokens{10, 20, 30, 40, 50, 60, 70, 80})
+	if want := (Tokens{11, 22, 33, 44, 55, 66, 77, 88}); a != want {
+		t.Errorf("Add = %+v, want %+v", a, want)
+	}
+}
+
+func TestUsageRecord_ClassAndSource(t *testing.T) {
+	key, scope := Ref(OpenAI, KindAPIKey, "key_1"), Ref(OpenAI, KindProject, "proj_1")
+	r := UsageRecord{Key: key, Scope: scope, Tier: TierFlex, Batch: true, LongContext: true, USOnly: true, Fast: true}
+	if want := (PriceClass{Tier: TierFlex, Batch: true, LongContext: true, USOnly: true, Fast: true}); r.Class() != want {
+		t.Errorf("Class = %+v, want %+v", r.Class(), want)
+	}
+	if r.Source() != key {
+		t.Errorf("Source = %s, want the key %s", r.Source(), key)
+	}
+	r.Key = "" // Anthropic Console traffic: no key, the workspace is the source
+	if r.Source() != scope {
+		t.Errorf("keyless Source = %s, want the scope %s", r.Source(), scope)
+	}
+}
+
+func TestBatch_FirstDay(t *testing.T) {
+	var b Batch
+	if _, ok := b.FirstDay(); ok {
+		t.Error("empty batch has a first day")
+	}
+	b.Usage = []UsageRecord{{Day: 120}, {Day: 110}}
+	b.Costs = []CostRecord{{Day: 115}}
+	if d, ok := b.FirstDay(); !ok || d != 110 {
+		t.Errorf("FirstDay = %d, %v; want 110 from usage", d, ok)
+	}
+	b.Costs = append(b.Costs, CostRecord{Day: 105})
+	if d, ok := b.FirstDay(); !ok || d != 105 {
+		t.Errorf("FirstDay = %d, %v; want 105 from costs", d, ok)
+	}
+	b.Usage = nil // costs alone still count
+	if d, ok := b.FirstDay(); !ok || d != 105 {
+		t.Errorf("FirstDay without usage = %d, %v; want 105", d, ok)
+	}
+}
+
+func TestBackfillNotice_OnlyForWindowsLongerThanAPage(t *testing.T) {
+	const today = Day(1000)
+	short := &Batch{Provider: Anthropic, Window: Window{From: today - DailyBucketsPerPage, To: today}}
+	if got := BackfillNotice(short, today); got != "" {
+		t.Errorf("a poll's window with no data got a notice: %q", got)
+	}
+	long := &Batch{Provider: Anthropic, Window: Window{From: today - 90, To: today}, Costs: []CostRecord{{Day: today - 40}}}
+	got := BackfillNotice(long, today)
+	if want := "anthropic: the first day with data is " + (today - 40).String(); !strings.HasPrefix(got, want) {
+		t.Errorf("backfill notice %q, want prefix %q", got, want)
+	}
+	long.Costs[0].Day = today - 90
+	if got := BackfillNotice(long, today); got != "" {
+		t.Errorf("backfill with data from the first day got a notice: %q", got)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -15,18 +16,27 @@ import (
 	"github.com/marginhq/margin/internal/browser"
 )
 
-func main() {
-	out := flag.String("o", "screenshot.png", "PNG file to write")
-	width := flag.Int("width", 960, "viewport width in CSS pixels")
-	flag.Parse()
-	if flag.NArg() != 1 {
-		fmt.Fprintln(os.Stderr, "usage: screenshot [-o FILE.png] [-width N] PAGE.html")
-		os.Exit(2)
+func main() { os.Exit(run(os.Args[1:], os.Stderr)) }
+
+// run is the command with its arguments and error output, returning the exit code: 2 for bad
+// usage, 1 when the page cannot be shot.
+func run(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("screenshot", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	out := fs.String("o", "screenshot.png", "PNG file to write")
+	width := fs.Int("width", 960, "viewport width in CSS pixels")
+	if err := fs.Parse(args); err != nil {
+		return 2
 	}
-	if err := shoot(flag.Arg(0), *out, *width); err != nil {
-		fmt.Fprintln(os.Stderr, "screenshot:", err)
-		os.Exit(1)
+	if fs.NArg() != 1 || *width < 1 {
+		fmt.Fprintln(stderr, "usage: screenshot [-o FILE.png] [-width N] PAGE.html")
+		return 2
 	}
+	if err := shoot(fs.Arg(0), *out, *width); err != nil {
+		fmt.Fprintln(stderr, "screenshot:", err)
+		return 1
+	}
+	return 0
 }
 
 func shoot(page, out string, width int) error {
