@@ -59,11 +59,32 @@ type SubscriptionFacts struct {
 	Warnings      []string
 }
 
-// FetchSubscriptions reads the live subscriptions the month-end forecast projects.
+// FetchSubscriptions reads the live subscriptions the month-end forecast projects. With
+// Options.StripeRefresh it answers from the last read until the incremental Stripe state says
+// they may have changed (an invoice or subscription event, or the slow re-read of customers and
+// subscriptions), so metered usage so far is at most that old.
 func (e *Engine) FetchSubscriptions(ctx context.Context) (*SubscriptionFacts, error) {
 	if e.stripe == nil {
 		return nil, errors.New("stripe is not configured")
 	}
+	if e.incremental == nil {
+		return e.readSubscriptions(ctx)
+	}
+	gen := e.incremental.Generation()
+	e.subsMu.Lock()
+	defer e.subsMu.Unlock()
+	if e.subs != nil && e.subsGen == gen {
+		return e.subs, nil
+	}
+	subs, err := e.readSubscriptions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	e.subs, e.subsGen = subs, gen
+	return subs, nil
+}
+
+func (e *Engine) readSubscriptions(ctx context.Context) (*SubscriptionFacts, error) {
 	subs, warnings, err := e.stripe.Subscriptions(ctx)
 	if err != nil {
 		return nil, err

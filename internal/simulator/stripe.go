@@ -8,11 +8,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
 // The Stripe fake: API version 2023-10-16 shapes (what stripe-go v76 decodes), with unexpanded
-// references written as id strings the way the API sends them. Built once in New; served read-only.
+// references written as id strings the way the API sends them. Built once in New; changed only by
+// the Stripe* methods of stripe_events.go, under stripeData.mu.
 
 const stripeAPIVersion = "2023-10-16"
 
@@ -24,6 +26,9 @@ type stripeData struct {
 	invoices    []*stInvoice
 	creditNotes []*stCreditNote
 	usage       map[string][]*stUsageSummary // by metered subscription item, newest period first
+	events      []*stEvent                   // newest first; only changes made after New
+
+	mu sync.RWMutex // held for reading while a request is served
 }
 
 type stUsageSummary struct {
@@ -894,9 +899,10 @@ func (w *World) stripeHandler() http.Handler {
 		cust, inv := q.Get("customer"), q.Get("invoice")
 		serveList(rw, r, "/v1/credit_notes", sd().creditNotes, func(c *stCreditNote) string { return c.ID },
 			func(c *stCreditNote) bool {
-				return (cust == "" || cust == c.Customer) && (inv == "" || inv == c.Invoice)
+				return (cust == "" || cust == c.Customer) && (inv == "" || inv == c.Invoice) && createdMatches(q, c.Created)
 			})
 	})
+	mux.HandleFunc("GET /v1/events", w.serveEvents)
 	mux.HandleFunc("/", func(rw http.ResponseWriter, r *http.Request) {
 		stripeError(rw, http.StatusNotFound, "invalid_request_error", "", "Unrecognized request URL ("+r.Method+": "+r.URL.Path+").", "")
 	})
@@ -914,6 +920,8 @@ func (w *World) stripeHandler() http.Handler {
 		case key != StripeAPIKey:
 			stripeError(rw, http.StatusUnauthorized, "invalid_request_error", "", "Invalid API Key provided: "+maskKey(key), "")
 		default:
+			w.stripe.mu.RLock()
+			defer w.stripe.mu.RUnlock()
 			mux.ServeHTTP(rw, r)
 		}
 	})

@@ -79,27 +79,37 @@ func (c *Client) customers(ctx context.Context) ([]Customer, []string, error) {
 	var warnings []string
 	out := make([]Customer, 0, len(list))
 	for _, sc := range list {
-		if sc.Deleted {
-			continue
+		cu, w, ok := customerOf(sc)
+		if ok {
+			out = append(out, cu)
+			warnings = append(warnings, w...)
 		}
-		cu := Customer{
-			ID:       sc.ID,
-			Name:     sc.Name,
-			Email:    sc.Email,
-			Plan:     strings.TrimSpace(sc.Metadata[MetadataPlan]),
-			Currency: string(sc.Currency),
-			Metadata: sc.Metadata,
-		}
-		var bad []badSource
-		cu.Sources, bad = parseSources(sc.Metadata[MetadataSources])
-		for _, b := range bad {
-			warnings = append(warnings, fmt.Sprintf("customer %s: metadata %s entry %q ignored: %s",
-				sc.ID, MetadataSources, b.value, b.reason))
-		}
-		out = append(out, cu)
 	}
 	slices.SortFunc(out, func(a, b Customer) int { return strings.Compare(a.ID, b.ID) })
 	return out, warnings, nil
+}
+
+// customerOf converts a listed customer; ok is false for a deleted one. The warnings name the
+// invalid margin_sources entries.
+func customerOf(sc *stripego.Customer) (cu Customer, warnings []string, ok bool) {
+	if sc.Deleted {
+		return Customer{}, nil, false
+	}
+	cu = Customer{
+		ID:       sc.ID,
+		Name:     sc.Name,
+		Email:    sc.Email,
+		Plan:     strings.TrimSpace(sc.Metadata[MetadataPlan]),
+		Currency: string(sc.Currency),
+		Metadata: sc.Metadata,
+	}
+	var bad []badSource
+	cu.Sources, bad = parseSources(sc.Metadata[MetadataSources])
+	for _, b := range bad {
+		warnings = append(warnings, fmt.Sprintf("customer %s: metadata %s entry %q ignored: %s",
+			sc.ID, MetadataSources, b.value, b.reason))
+	}
+	return cu, warnings, true
 }
 
 type badSource struct{ value, reason string }
@@ -209,7 +219,7 @@ func planName(s *stripego.Subscription, productNames map[string]string) string {
 // GET /v1/invoices, GET /v1/invoices/{id}/lines
 func (c *Client) invoices(ctx context.Context, from, to int64, customers int) ([]*stripego.Invoice, error) {
 	params := &stripego.InvoiceListParams{
-		CreatedRange: &stripego.RangeQueryParams{GreaterThanOrEqual: from, LesserThanOrEqual: to},
+		CreatedRange: &stripego.RangeQueryParams{GreaterThanOrEqual: from, LesserThanOrEqual: to}, // to 0: no upper bound
 	}
 	params.Context = ctx
 	params.Limit = stripego.Int64(pageLimit)
@@ -270,7 +280,16 @@ func (c *Client) completeLines(ctx context.Context, inv *stripego.Invoice) error
 // comes newest first, so paging stops at the first note created before from.
 // GET /v1/credit_notes
 func (c *Client) creditNotes(ctx context.Context, from, to int64, customers int) ([]*stripego.CreditNote, error) {
+	return c.creditNotesFiltered(ctx, from, to, customers, false)
+}
+
+// creditNotesFiltered is creditNotes, with created[gte]=from sent when filter is set (a later
+// incremental poll: the list then holds only the notes since, whatever the paging stop does).
+func (c *Client) creditNotesFiltered(ctx context.Context, from, to int64, customers int, filter bool) ([]*stripego.CreditNote, error) {
 	params := &stripego.CreditNoteListParams{}
+	if filter {
+		params.CreatedRange = &stripego.RangeQueryParams{GreaterThanOrEqual: from}
+	}
 	params.Context = ctx
 	params.Limit = stripego.Int64(pageLimit)
 	it := c.api.CreditNotes.List(params).Iter
@@ -280,5 +299,5 @@ func (c *Client) creditNotes(ctx context.Context, from, to int64, customers int)
 	if err != nil {
 		return nil, err
 	}
-	return slices.DeleteFunc(notes, func(n *stripego.CreditNote) bool { return n.Created > to }), nil
+	return slices.DeleteFunc(notes, func(n *stripego.CreditNote) bool { return to > 0 && n.Created > to }), nil
 }
