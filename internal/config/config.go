@@ -174,6 +174,8 @@ type view struct {
 	DropModelLabel    bool                       `yaml:"drop_model_label,omitempty" json:"drop_model_label,omitempty"`
 	FeatureLabel      bool                       `yaml:"feature_label,omitempty" json:"feature_label,omitempty"`
 	Push              *pushView                  `yaml:"push,omitempty" json:"push,omitempty"`
+	StripeRefresh     string                     `yaml:"stripe_refresh_interval,omitempty" json:"stripe_refresh_interval,omitempty"`
+	NamesRefresh      string                     `yaml:"names_refresh_interval,omitempty" json:"names_refresh_interval,omitempty"`
 }
 
 type pushView struct {
@@ -242,6 +244,12 @@ func (c *Config) view() view {
 		MaxCustomers:   c.Exporter.MaxCustomers,
 		DropModelLabel: c.Exporter.DropModelLabel,
 		FeatureLabel:   c.Exporter.FeatureLabel,
+	}
+	if c.Exporter.StripeRefresh > 0 {
+		v.StripeRefresh = c.Exporter.StripeRefresh.String()
+	}
+	if c.Exporter.NamesRefresh > 0 {
+		v.NamesRefresh = c.Exporter.NamesRefresh.String()
 	}
 	if c.Exporter.Push != nil {
 		v.Push = &pushView{URL: c.Exporter.Push.URL, Interval: c.Exporter.Push.Interval.String()}

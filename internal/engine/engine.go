@@ -61,14 +61,15 @@ func New(opts Options) (*Engine, error) {
 	e := &Engine{opts: opts, catalog: cat, log: opts.Logger}
 	var errs []error
 	if o := opts.OpenAI; o != nil {
-		c, err := openai.New(openai.Options{AdminKey: o.Key, BaseURL: o.BaseURL, HTTPClient: opts.HTTPClient, Logger: opts.Logger, Now: opts.Now})
+		c, err := openai.New(openai.Options{AdminKey: o.Key, BaseURL: o.BaseURL, HTTPClient: opts.HTTPClient, Logger: opts.Logger, Now: opts.Now, NamesRefresh: opts.NamesRefresh})
 		errs = append(errs, err)
 		if err == nil {
 			e.providers = append(e.providers, c)
 		}
 	}
 	if o := opts.Anthropic; o != nil {
-		c, err := anthropic.New(anthropic.Options{AdminKey: o.Key, BaseURL: o.BaseURL, HTTPClient: opts.HTTPClient, Logger: opts.Logger, Now: opts.Now})
+		c, err := anthropic.New(anthropic.Options{AdminKey: o.Key, BaseURL: o.BaseURL, HTTPClient: opts.HTTPClient, Logger: opts.Logger, Now: opts.Now,
+			NamesRefresh: opts.NamesRefresh})
 		errs = append(errs, err)
 		if err == nil {
 			e.providers = append(e.providers, c)

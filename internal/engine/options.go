@@ -39,6 +39,11 @@ type Options struct {
 	// re-reads customers, subscriptions and products every StripeRefresh (the exporter). Zero
 	// reads all of Stripe every time (margin report, the plugin).
 	StripeRefresh time.Duration
+	// NamesRefresh, when positive, keeps OpenAI's projects and keys and Anthropic's workspaces
+	// and keys this long between fetches, listing them again early when usage names a source the
+	// list lacks (usage.NameCache). Zero lists them on every fetch. OpenRouter's key list is read
+	// every time: it says which keys to ask for activity.
+	NamesRefresh time.Duration
 
 	// Not from config: transport and clock, replaceable by tests and the demo.
 	HTTPClient *http.Client
