@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/marginhq/margin/internal/config"
 	"github.com/marginhq/margin/internal/engine"
 	"github.com/marginhq/margin/internal/ledger"
 	"github.com/marginhq/margin/internal/simulator"
@@ -99,13 +100,21 @@ func BenchmarkScrape(b *testing.B) {
 }
 
 // BenchmarkPoll is one poll cycle over the simulated world scaled to 1,000 extra OpenAI keys ×
-// 10 models: the first fill (31 days, every bucket new) and a later poll (the trailing days
-// re-read, nothing changed). Each reports the response bytes and requests per source
-// (openai-B/op, stripe-req/op, ...), counted by a RoundTripper wrapper.
+// 10 models, with the exporter's settings (Stripe incremental, names kept an hour): the first
+// fill (31 days, every bucket new), a later poll (the trailing days re-read, nothing changed) and,
+// for comparison, a later poll reading all of Stripe and every name (repoll_full, as before
+// incremental polls). Each reports the response bytes and requests per source (openai-B/op,
+// stripe-req/op, ...), counted by a RoundTripper wrapper.
 func BenchmarkPoll(b *testing.B) {
 	w := simulator.New(simulator.Config{Now: worldNow, ExtraOpenAIKeys: 1000, ModelsPerKey: 10})
 	ct := newCountingTransport(w.Transport())
-	eng, err := engine.New(w.EngineOptions("http://sim.invalid", &http.Client{Transport: ct}))
+	opts := w.EngineOptions("http://sim.invalid", &http.Client{Transport: ct})
+	fullEng, err := engine.New(opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	opts.StripeRefresh, opts.NamesRefresh = config.DefaultStripeRefresh, config.DefaultNamesRefresh
+	eng, err := engine.New(opts)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -113,27 +122,31 @@ func BenchmarkPoll(b *testing.B) {
 		b.ReportAllocs()
 		ct.reset()
 		for b.Loop() {
+			p, _ := newPoller(b, fullEng, "")
+			if err := p.Poll(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+		}
+		ct.report(b)
+	})
+	repoll := func(eng *engine.Engine) func(b *testing.B) {
+		return func(b *testing.B) {
 			p, _ := newPoller(b, eng, "")
 			if err := p.Poll(context.Background()); err != nil {
 				b.Fatal(err)
 			}
-		}
-		ct.report(b)
-	})
-	b.Run("repoll", func(b *testing.B) {
-		p, _ := newPoller(b, eng, "")
-		if err := p.Poll(context.Background()); err != nil {
-			b.Fatal(err)
-		}
-		b.ReportAllocs()
-		ct.reset()
-		for b.Loop() {
-			if err := p.Poll(context.Background()); err != nil {
-				b.Fatal(err)
+			b.ReportAllocs()
+			ct.reset()
+			for b.Loop() {
+				if err := p.Poll(context.Background()); err != nil {
+					b.Fatal(err)
+				}
 			}
+			ct.report(b)
 		}
-		ct.report(b)
-	})
+	}
+	b.Run("repoll", repoll(eng))
+	b.Run("repoll_full", repoll(fullEng))
 }
 
 // countingTransport counts, per source (the first segment of the simulator's paths: openai,
