@@ -26,12 +26,19 @@ type stripeRequest struct {
 
 // stripeRecorder records the Stripe requests of the simulated world and passes the rest on.
 type stripeRecorder struct {
-	next http.RoundTripper
-	mu   sync.Mutex
-	reqs []stripeRequest
+	next  http.RoundTripper
+	mu    sync.Mutex
+	reqs  []stripeRequest
+	names int // provider name listings (OpenAI projects and keys, Anthropic workspaces and keys)
 }
 
 func (s *stripeRecorder) RoundTrip(r *http.Request) (*http.Response, error) {
+	if p := r.URL.Path; strings.Contains(p, "/organization/projects") || strings.HasSuffix(p, "/v1/organizations/workspaces") ||
+		strings.HasSuffix(p, "/v1/organizations/api_keys") {
+		s.mu.Lock()
+		s.names++
+		s.mu.Unlock()
+	}
 	path, ok := strings.CutPrefix(r.URL.Path, "/stripe")
 	resp, err := s.next.RoundTrip(r)
 	if err != nil || !ok {
@@ -65,6 +72,14 @@ func (s *stripeRecorder) take() []stripeRequest {
 	return out
 }
 
+func (s *stripeRecorder) takeNames() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := s.names
+	s.names = 0
+	return n
+}
+
 // TestLaterPoll_ReadsOnlyStripeChanges polls the simulated world with the exporter's settings:
 // a later poll with nothing changed makes no Stripe request that returns an object (only the
 // events list and the invoices and credit notes created since, all empty: no customer, product,
@@ -95,6 +110,9 @@ func TestLaterPoll_ReadsOnlyStripeChanges(t *testing.T) {
 	if len(first) < 5 {
 		t.Fatalf("the first fill made %d Stripe requests", len(first))
 	}
+	if n := rec.takeNames(); n < 3 {
+		t.Fatalf("the first fill listed provider names %d times", n)
+	}
 
 	// Nothing changed.
 	now = now.Add(5 * time.Minute)
@@ -111,6 +129,9 @@ func TestLaterPoll_ReadsOnlyStripeChanges(t *testing.T) {
 	slices.Sort(paths)
 	if want := []string{"/v1/credit_notes", "/v1/events", "/v1/invoices"}; !slices.Equal(paths, want) {
 		t.Fatalf("an unchanged later poll requested %v, want %v", paths, want)
+	}
+	if n := rec.takeNames(); n != 0 {
+		t.Fatalf("an unchanged later poll listed provider names %d times", n)
 	}
 
 	// A new invoice, an open one voided, a credit note on a paid one.
@@ -169,5 +190,20 @@ func TestLaterPoll_ReadsOnlyStripeChanges(t *testing.T) {
 	}
 	if !slices.Equal(got.revenue.Daily, want.Daily) {
 		t.Fatalf("the later poll's revenue differs from a full read: %d rows, want %d", len(got.revenue.Daily), len(want.Daily))
+	}
+	// The month-end projection rests on subscriptions read again after the invoices changed.
+	subs, err := fullEng.FetchSubscriptions(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	today := usage.DayOf(now)
+	gotProj, wantProj := engine.ProjectRevenue(got.revenue.Daily, got.subs.Subscriptions, today), engine.ProjectRevenue(want.Daily, subs.Subscriptions, today)
+	if len(gotProj) != len(wantProj) {
+		t.Fatalf("projections for %d customers, want %d", len(gotProj), len(wantProj))
+	}
+	for id, w := range wantProj {
+		if g := gotProj[id]; g.Projected != w.Projected {
+			t.Errorf("customer %s: projected %v, a full read gives %v", id, g.Projected, w.Projected)
+		}
 	}
 }
