@@ -141,7 +141,7 @@ func TestLaterPoll_ReadsOnlyStripeChanges(t *testing.T) {
 	}
 	now = now.Add(5 * time.Minute)
 	at := now.Add(-2 * time.Minute)
-	newInv, err := w.StripeNewInvoice(w.StripeInvoiceCustomer(paid[0]), at)
+	newInv, err := w.StripeNewInvoice(w.StripeInvoiceCustomer(paid[0]), "paid", at)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,8 @@ package engine_test
 
 import (
 	"context"
+	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"slices"
 	"strings"
@@ -73,7 +75,7 @@ func TestIncrementalRevenue_EqualsFullRead(t *testing.T) {
 		revenue bool // the change moves revenue
 	}{
 		{"nothing changed", func(time.Time) error { return nil }, false},
-		{"new invoice", func(at time.Time) error { _, err := w.StripeNewInvoice(first, at); return err }, true},
+		{"new invoice", func(at time.Time) error { _, err := w.StripeNewInvoice(first, "paid", at); return err }, true},
 		{"invoice voided", func(at time.Time) error { return w.StripeSetInvoiceStatus(open[0], "void", at) }, true},
 		{"credit note", func(at time.Time) error { _, err := w.StripeNewCreditNote(paid[1], 1234, at); return err }, true},
 		{"customer renamed", func(at time.Time) error { return w.StripeRenameCustomer(first, "Renamed & Co", at) }, false},
@@ -126,5 +128,113 @@ func TestIncrementalRevenue_EqualsFullRead(t *testing.T) {
 	rv, _ := inc.FetchRevenue(ctx, usage.LastCompleteDays(now, 31))
 	if i := slices.IndexFunc(rv.Customers, func(c engine.CustomerInfo) bool { return c.ID == first }); i < 0 || rv.Customers[i].Name != "Renamed & Co" {
 		t.Fatalf("rename not seen: %v", rv.Customers)
+	}
+}
+
+// TestIncrementalRevenue_RandomChanges is the same property over generated histories: for
+// several seeds, a random sequence of Stripe changes (invoices created as drafts, open or paid,
+// drafts finalized, open invoices paid, voided or marked uncollectible, uncollectible ones paid or
+// voided, credit notes, renames) at random intervals from a minute to two days, and after every
+// poll the incremental revenue facts equal a full re-read's.
+func TestIncrementalRevenue_RandomChanges(t *testing.T) {
+	for seed := uint64(1); seed <= 6; seed++ {
+		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(seed, 12))
+			start := time.Date(2026, 11, 20, 9, 30, 0, 0, time.UTC)
+			w := simulator.New(simulator.Config{Now: start})
+			now := start
+			opts := w.EngineOptions("http://sim.invalid", &http.Client{Transport: w.Transport()})
+			opts.Now = func() time.Time { return now }
+			full, err := engine.New(opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			opts.StripeRefresh = 3 * time.Hour
+			inc, err := engine.New(opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			pick := func(ids []string) string {
+				if len(ids) == 0 {
+					return ""
+				}
+				return ids[rng.IntN(len(ids))]
+			}
+			var customers []string
+			for _, id := range w.StripeInvoices("paid") {
+				if c := w.StripeInvoiceCustomer(id); !slices.Contains(customers, c) {
+					customers = append(customers, c)
+				}
+			}
+			var done []string
+			for poll := range 12 {
+				if poll > 0 {
+					switch rng.IntN(4) {
+					case 0:
+						now = now.Add(time.Duration(1+rng.IntN(60)) * time.Minute)
+					case 1, 2:
+						now = now.Add(time.Duration(1+rng.IntN(6)) * time.Hour)
+					default:
+						now = now.Add(time.Duration(1+rng.IntN(2)) * 24 * time.Hour)
+					}
+					for range rng.IntN(4) {
+						at := now.Add(-time.Duration(1+rng.IntN(50)) * time.Second)
+						var err error
+						var what string
+						switch rng.IntN(7) {
+						case 0:
+							status := []string{"draft", "open", "paid"}[rng.IntN(3)]
+							what = "new " + status + " invoice"
+							_, err = w.StripeNewInvoice(pick(customers), status, at)
+						case 1:
+							if id := pick(w.StripeInvoices("draft")); id != "" {
+								what, err = "finalize "+id, w.StripeSetInvoiceStatus(id, "open", at)
+							}
+						case 2:
+							if id := pick(w.StripeInvoices("open")); id != "" {
+								to := []string{"paid", "void", "uncollectible"}[rng.IntN(3)]
+								what, err = to+" "+id, w.StripeSetInvoiceStatus(id, to, at)
+							}
+						case 3:
+							if id := pick(w.StripeInvoices("uncollectible")); id != "" {
+								to := []string{"paid", "void"}[rng.IntN(2)]
+								what, err = to+" "+id, w.StripeSetInvoiceStatus(id, to, at)
+							}
+						case 4, 5:
+							what = "credit note"
+							_, err = w.StripeNewCreditNote(pick(append(w.StripeInvoices("paid"), w.StripeInvoices("open")...)), int64(100+rng.IntN(5000)), at)
+						default:
+							c := pick(customers)
+							what, err = "rename "+c, w.StripeRenameCustomer(c, fmt.Sprintf("Customer %d", rng.IntN(1000)), at)
+						}
+						if err != nil {
+							t.Fatalf("poll %d: %s: %v", poll, what, err)
+						}
+						if what != "" {
+							done = append(done, what)
+						}
+					}
+				}
+				today := usage.DayOf(now)
+				win := usage.Window{From: today - 3, To: engine.MonthEnd(today)}
+				got, err := inc.FetchRevenue(ctx, win)
+				if err != nil {
+					t.Fatalf("poll %d: incremental: %v", poll, err)
+				}
+				want, err := full.FetchRevenue(ctx, win)
+				if err != nil {
+					t.Fatalf("poll %d: full: %v", poll, err)
+				}
+				if !slices.Equal(got.Daily, want.Daily) || !slices.EqualFunc(got.Customers, want.Customers, func(a, b engine.CustomerInfo) bool {
+					return a.ID == b.ID && a.Name == b.Name && a.Plan == b.Plan
+				}) {
+					t.Fatalf("poll %d after %v: incremental revenue facts differ from a full read", poll, done)
+				}
+			}
+			if len(done) < 5 {
+				t.Fatalf("only %d changes were made: %v", len(done), done)
+			}
+		})
 	}
 }

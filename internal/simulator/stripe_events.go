@@ -73,10 +73,13 @@ func (w *World) StripeInvoiceCustomer(id string) string {
 	return ""
 }
 
-// StripeNewInvoice issues and pays, at t, a copy of customer's newest invoice with its service
-// periods moved to start at t, and returns its id (events invoice.created, invoice.finalized,
-// invoice.paid).
-func (w *World) StripeNewInvoice(customer string, t time.Time) (string, error) {
+// StripeNewInvoice creates, at t, a copy of customer's newest paid invoice with its service
+// periods moved to start at t, in status draft, open or paid, and returns its id (events
+// invoice.created, then invoice.finalized and invoice.paid as the status implies).
+func (w *World) StripeNewInvoice(customer, status string, t time.Time) (string, error) {
+	if status != "draft" && status != "open" && status != "paid" {
+		return "", fmt.Errorf("a new invoice is draft, open or paid, not %s", status)
+	}
 	sd := w.stripe
 	sd.mu.Lock()
 	defer sd.mu.Unlock()
@@ -89,7 +92,6 @@ func (w *World) StripeNewInvoice(customer string, t time.Time) (string, error) {
 	inv.ID = w.id("in_", 24, "new-invoice", customer, strconv.FormatInt(t.Unix(), 10))
 	inv.Created = t.Unix()
 	inv.Number = ptr(*tmpl.Number + "-N")
-	inv.HostedInvoiceURL = nil
 	shift := t.Unix() - tmpl.Created
 	inv.PeriodStart, inv.PeriodEnd = tmpl.PeriodStart+shift, tmpl.PeriodEnd+shift
 	inv.allLines = make([]*stLine, len(tmpl.allLines))
@@ -102,19 +104,22 @@ func (w *World) StripeNewInvoice(customer string, t time.Time) (string, error) {
 	inv.Subtotal, inv.SubtotalExcludingTax, inv.PostPaymentCreditNotesAmount = 0, 0, 0
 	w.finishInvoice(&inv)
 	sd.invoices = slices.Insert(sd.invoices, 0, &inv)
-	draft := inv
-	setStatus(&draft, "draft")
-	w.event("invoice.created", &draft, t)
-	open := inv
-	setStatus(&open, "open")
-	w.event("invoice.finalized", &open, t)
-	w.event("invoice.paid", &inv, t)
+	for _, st := range []string{"draft", "open", "paid"} {
+		v := inv
+		setStatus(&v, st)
+		w.event(map[string]string{"draft": "invoice.created", "open": "invoice.finalized", "paid": "invoice.paid"}[st], &v, t)
+		if st == status {
+			inv = v
+			break
+		}
+	}
+	*sd.invoices[0] = inv
 	return inv.ID, nil
 }
 
-// StripeSetInvoiceStatus moves an invoice to status at t, as Stripe allows: an open invoice may
-// be paid, voided or marked uncollectible, an uncollectible one paid or voided (events
-// invoice.paid, invoice.voided, invoice.marked_uncollectible).
+// StripeSetInvoiceStatus moves an invoice to status at t, as Stripe allows: a draft is finalized
+// (open), an open invoice paid, voided or marked uncollectible, an uncollectible one paid or
+// voided (events invoice.finalized, invoice.paid, invoice.voided, invoice.marked_uncollectible).
 func (w *World) StripeSetInvoiceStatus(id, status string, t time.Time) error {
 	sd := w.stripe
 	sd.mu.Lock()
@@ -124,14 +129,15 @@ func (w *World) StripeSetInvoiceStatus(id, status string, t time.Time) error {
 		return fmt.Errorf("no invoice %s", id)
 	}
 	old := sd.invoices[i]
-	allowed := map[string][]string{"open": {"paid", "void", "uncollectible"}, "uncollectible": {"paid", "void"}}[old.Status]
+	allowed := map[string][]string{"draft": {"open"}, "open": {"paid", "void", "uncollectible"}, "uncollectible": {"paid", "void"}}[old.Status]
 	if !slices.Contains(allowed, status) {
 		return fmt.Errorf("invoice %s is %s: Stripe does not move it to %s", id, old.Status, status)
 	}
 	inv := *old // a new value, so events already recorded keep the old state
 	setStatus(&inv, status)
 	sd.invoices[i] = &inv
-	w.event(map[string]string{"paid": "invoice.paid", "void": "invoice.voided", "uncollectible": "invoice.marked_uncollectible"}[status], &inv, t)
+	w.event(map[string]string{"open": "invoice.finalized", "paid": "invoice.paid", "void": "invoice.voided",
+		"uncollectible": "invoice.marked_uncollectible"}[status], &inv, t)
 	return nil
 }
 
