@@ -36,7 +36,7 @@ type Engine struct {
 	// subscriptions last read with the generation of that state they were read at.
 	incremental *stripebilling.Incremental
 	subsMu      sync.Mutex
-	subs        *SubscriptionFacts
+	subs        *stripebilling.SubscriptionSet
 	subsGen     uint64
 }
 

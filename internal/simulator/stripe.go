@@ -860,6 +860,29 @@ func (w *World) stripeHandler() http.Handler {
 				return okStatus && (cust == "" || cust == s.Customer) && (price == "" || price == s.Items.Data[0].Price.ID) && createdMatches(q, s.Created)
 			})
 	})
+	mux.HandleFunc("GET /v1/subscriptions/{id}", func(rw http.ResponseWriter, r *http.Request) {
+		ex := expands(r.URL.Query())
+		for _, s := range sd().subs {
+			if s.ID != r.PathValue("id") {
+				continue
+			}
+			c := *s
+			if c.Discount != nil && slices.Contains(ex, "discounts") {
+				c.Discounts = []any{c.Discount}
+			}
+			if id, ok := c.LatestInvoice.(string); ok && slices.Contains(ex, "latest_invoice") {
+				for _, inv := range sd().invoices {
+					if inv.ID == id {
+						c.LatestInvoice = inv
+					}
+				}
+			}
+			body, _ := json.Marshal(&c)
+			writeJSON(rw, http.StatusOK, body)
+			return
+		}
+		stripeError(rw, http.StatusNotFound, "invalid_request_error", "resource_missing", "No such subscription: '"+r.PathValue("id")+"'", "id")
+	})
 	mux.HandleFunc("GET /v1/subscription_items/{id}/usage_record_summaries", func(rw http.ResponseWriter, r *http.Request) {
 		id := r.PathValue("id")
 		for _, s := range sd().subs {

@@ -73,6 +73,18 @@ func (w *World) StripeInvoiceCustomer(id string) string {
 	return ""
 }
 
+// StripeInvoiceSubscription is the subscription of an invoice ("" for none).
+func (w *World) StripeInvoiceSubscription(id string) string {
+	w.stripe.mu.RLock()
+	defer w.stripe.mu.RUnlock()
+	for _, inv := range w.stripe.invoices {
+		if inv.ID == id && inv.Subscription != nil {
+			return *inv.Subscription
+		}
+	}
+	return ""
+}
+
 // StripeNewInvoice creates, at t, a copy of customer's newest paid invoice with its service
 // periods moved to start at t, in status draft, open or paid, and returns its id (events
 // invoice.created, then invoice.finalized and invoice.paid as the status implies).

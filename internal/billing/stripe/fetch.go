@@ -141,13 +141,23 @@ func parseSources(v string) ([]usage.SourceRef, []badSource) {
 // would exceed Stripe's expansion depth of four.
 // GET /v1/subscriptions?status=all, GET /v1/products
 func (c *Client) plans(ctx context.Context, customers int) (map[string]string, error) {
+	subs, productNames, err := c.planInputs(ctx, customers)
+	if err != nil {
+		return nil, err
+	}
+	return planByCustomer(subs, productNames), nil
+}
+
+// planInputs lists every subscription and the product names plans are taken from.
+// GET /v1/subscriptions?status=all, GET /v1/products
+func (c *Client) planInputs(ctx context.Context, customers int) ([]*stripego.Subscription, map[string]string, error) {
 	sp := &stripego.SubscriptionListParams{Status: stripego.String("all")}
 	sp.Context = ctx
 	sp.Limit = stripego.Int64(pageLimit)
 	subs, err := collect[*stripego.Subscription](c.api.Subscriptions.List(sp).Iter,
 		listing{"listing subscriptions", "/v1/subscriptions", subscriptionBound(customers)}, func(s *stripego.Subscription) string { return s.ID })
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	pp := &stripego.ProductListParams{}
 	pp.Context = ctx
@@ -155,13 +165,13 @@ func (c *Client) plans(ctx context.Context, customers int) (map[string]string, e
 	products, err := collect[*stripego.Product](c.api.Products.List(pp).Iter,
 		listing{"listing products", "/v1/products", maxProducts}, func(p *stripego.Product) string { return p.ID })
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	productNames := make(map[string]string, len(products))
 	for _, p := range products {
 		productNames[p.ID] = p.Name
 	}
-	return planByCustomer(subs, productNames), nil
+	return subs, productNames, nil
 }
 
 // planByCustomer picks each customer's subscription and names its plan.

@@ -21,8 +21,9 @@ import (
 // request). Every change of an invoice's status that moves its revenue has an event (a draft is
 // finalized; an open one is paid, voided or marked uncollectible; an uncollectible one paid), and
 // so does every credit note issued or voided: invoices never change their lines once finalized,
-// so these are all the changes to recognised revenue. Customer events carry renames and metadata;
-// subscription and product events change plans, so they trigger a re-read of the slow set.
+// so these are all the changes to recognised revenue. Customer events carry renames and metadata,
+// subscription events plans (and mark the forecast's facts of that subscription stale); a product
+// event may rename every plan on it, so it triggers a re-read of the slow set.
 var eventTypes = []string{
 	"invoice.finalized", "invoice.paid", "invoice.voided", "invoice.marked_uncollectible",
 	"credit_note.created", "credit_note.voided",
@@ -42,7 +43,7 @@ const createdOverlap = 10 * time.Minute
 // Incremental reads Stripe once in full, then only what changed: each later Fetch reads the
 // events since the last one it applied, the invoices and credit notes created since the previous
 // poll began (less createdOverlap), and re-reads customers, subscriptions and products every
-// refresh (or at once when an event says a plan changed). Revenue is recognised from the held
+// refresh (or at once when a product changed). Revenue is recognised from the held
 // invoices and credit notes exactly as Client.Fetch recognises a full read. It is safe for
 // concurrent use; Fetches run one at a time.
 type Incremental struct {
@@ -64,9 +65,14 @@ type held struct {
 	cursor    int64     // created of the newest event applied
 	cursorIDs map[string]bool
 	customers map[string]heldCustomer
-	plans     map[string]string // from subscriptions, by customer
+	subs      map[string]*stripego.Subscription // every status, trimmed to what plans read
+	products  map[string]string                 // product names, by id
+	plans     map[string]string                 // planByCustomer(subs, products)
 	invoices  map[string]*stripego.Invoice
 	notes     map[string]*stripego.CreditNote
+	// touched are the subscriptions whose invoices or own fields changed and that the forecast
+	// has not read again since (Forget).
+	touched map[string]bool
 }
 
 type heldCustomer struct {
@@ -80,12 +86,36 @@ func NewIncremental(c *Client, refresh time.Duration) *Incremental {
 	return &Incremental{c: c, refresh: refresh}
 }
 
-// Generation changes whenever the live subscriptions may have changed since the last Fetch
-// (a full read, a re-read of customers and subscriptions, an invoice or subscription change).
+// Generation changes whenever every live subscription must be read again: a full read, or a
+// re-read of customers and subscriptions. Between generations, Touched names the ones that
+// changed.
 func (t *Incremental) Generation() uint64 {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.generation
+}
+
+// Touched returns the subscriptions that changed, or whose invoices did, since Forget was last
+// told of them within the current generation, sorted.
+func (t *Incremental) Touched() []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.st == nil {
+		return nil
+	}
+	return slices.Sorted(maps.Keys(t.st.touched))
+}
+
+// Forget drops ids from Touched once their facts have been read again.
+func (t *Incremental) Forget(ids []string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.st == nil {
+		return
+	}
+	for _, id := range ids {
+		delete(t.st.touched, id)
+	}
 }
 
 // Fetch returns what Client.Fetch returns for w. The first call, a window reaching further back
@@ -152,7 +182,7 @@ func (t *Incremental) readSlow(ctx context.Context, st *held, now time.Time) err
 	if err != nil {
 		return err
 	}
-	plans, err := t.c.plans(ctx, len(list))
+	subs, products, err := t.c.planInputs(ctx, len(list))
 	if err != nil {
 		return err
 	}
@@ -166,8 +196,30 @@ func (t *Incremental) readSlow(ctx context.Context, st *held, now time.Time) err
 		hc.warnings = append(hc.warnings, w)
 		byID[id] = hc
 	}
-	st.customers, st.plans, st.slowAt = byID, plans, now
+	st.subs = make(map[string]*stripego.Subscription, len(subs))
+	for _, s := range subs {
+		st.subs[s.ID] = trimSubscription(s)
+	}
+	st.customers, st.products, st.slowAt = byID, products, now
+	st.plans = planByCustomer(slices.Collect(maps.Values(st.subs)), products)
 	return nil
+}
+
+// trimSubscription keeps what planByCustomer reads of a subscription.
+func trimSubscription(s *stripego.Subscription) *stripego.Subscription {
+	t := &stripego.Subscription{ID: s.ID, Status: s.Status, Created: s.Created}
+	if s.Customer != nil {
+		t.Customer = &stripego.Customer{ID: s.Customer.ID}
+	}
+	if s.Items != nil && len(s.Items.Data) > 0 && s.Items.Data[0] != nil && s.Items.Data[0].Price != nil {
+		p := s.Items.Data[0].Price
+		tp := &stripego.Price{Nickname: p.Nickname}
+		if p.Product != nil {
+			tp.Product = &stripego.Product{ID: p.Product.ID, Name: p.Product.Name}
+		}
+		t.Items = &stripego.SubscriptionItemList{Data: []*stripego.SubscriptionItem{{Price: tp}}}
+	}
+	return t
 }
 
 // update reads what changed since the last poll and applies it: the events in the order they
@@ -199,12 +251,17 @@ func (t *Incremental) update(ctx context.Context, now time.Time) error {
 			return err
 		}
 		changes = append(changes, obj)
-		if strings.HasPrefix(string(e.Type), "customer.subscription.") || strings.HasPrefix(string(e.Type), "product.") {
-			plansChanged = true
+		if strings.HasPrefix(string(e.Type), "product.") {
+			plansChanged = true // names of every plan on it: read the slow set again
 		}
 	}
 	next := *st
 	next.invoices, next.notes, next.customers = maps.Clone(st.invoices), maps.Clone(st.notes), maps.Clone(st.customers)
+	next.subs, next.touched = maps.Clone(st.subs), maps.Clone(st.touched)
+	if next.touched == nil {
+		next.touched = map[string]bool{}
+	}
+	subsChanged := false
 	next.polled = now
 	reread := plansChanged || now.Sub(st.slowAt) >= t.refresh
 	if reread {
@@ -212,12 +269,19 @@ func (t *Incremental) update(ctx context.Context, now time.Time) error {
 			return err
 		}
 	}
-	invoiceChanged := len(invoices) > 0
 	for i, e := range events {
 		switch o := changes[i].(type) {
 		case *stripego.Invoice:
 			next.invoices[o.ID] = trimInvoice(o)
-			invoiceChanged = true
+			if o.Subscription != nil && o.Subscription.ID != "" {
+				next.touched[o.Subscription.ID] = true
+			}
+		case *stripego.Subscription:
+			next.touched[o.ID] = true
+			if !reread {
+				next.subs[o.ID] = trimSubscription(o)
+				subsChanged = true
+			}
 		case *stripego.CreditNote:
 			next.notes[o.ID] = trimCreditNote(o)
 		case *stripego.Customer:
@@ -235,6 +299,12 @@ func (t *Incremental) update(ctx context.Context, now time.Time) error {
 	}
 	for _, inv := range invoices {
 		next.invoices[inv.ID] = trimInvoice(inv)
+		if inv.Subscription != nil && inv.Subscription.ID != "" {
+			next.touched[inv.Subscription.ID] = true
+		}
+	}
+	if subsChanged {
+		next.plans = planByCustomer(slices.Collect(maps.Values(next.subs)), next.products)
 	}
 	for _, cn := range notes {
 		next.notes[cn.ID] = trimCreditNote(cn)
@@ -252,8 +322,9 @@ func (t *Incremental) update(ctx context.Context, now time.Time) error {
 			}
 		}
 	}
-	if invoiceChanged || reread {
+	if reread {
 		t.generation++
+		next.touched = map[string]bool{}
 	}
 	*st = next
 	return nil
@@ -291,7 +362,9 @@ func (c *Client) eventObject(ctx context.Context, e *stripego.Event) (any, error
 		obj = &stripego.Invoice{}
 	case strings.HasPrefix(string(e.Type), "credit_note."):
 		obj = &stripego.CreditNote{}
-	case strings.HasPrefix(string(e.Type), "customer.subscription."), strings.HasPrefix(string(e.Type), "product."):
+	case strings.HasPrefix(string(e.Type), "customer.subscription."):
+		obj = &stripego.Subscription{}
+	case strings.HasPrefix(string(e.Type), "product."):
 		return nil, nil // the slow set is re-read
 	case strings.HasPrefix(string(e.Type), "customer."):
 		obj = &stripego.Customer{}
@@ -322,6 +395,10 @@ func (c *Client) eventObject(ctx context.Context, e *stripego.Event) (any, error
 			return nil, l.decodeError(apiclient.Missing(fmt.Sprintf("data.object.id (event %s)", e.ID)))
 		}
 	case *stripego.Customer:
+		if o.ID == "" {
+			return nil, l.decodeError(apiclient.Missing(fmt.Sprintf("data.object.id (event %s)", e.ID)))
+		}
+	case *stripego.Subscription:
 		if o.ID == "" {
 			return nil, l.decodeError(apiclient.Missing(fmt.Sprintf("data.object.id (event %s)", e.ID)))
 		}
