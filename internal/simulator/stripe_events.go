@@ -179,6 +179,41 @@ func (w *World) StripeNewCreditNote(invoice string, amount int64, t time.Time) (
 	return cn.ID, nil
 }
 
+// StripeChangePlan moves customer's newest live subscription to another plan (the first licensed
+// price of another product in the same currency and interval) at t, and returns the new plan's
+// product name (event customer.subscription.updated).
+func (w *World) StripeChangePlan(customer string, t time.Time) (string, error) {
+	sd := w.stripe
+	sd.mu.Lock()
+	defer sd.mu.Unlock()
+	i := slices.IndexFunc(sd.subs, func(s *stSubscription) bool {
+		return s.Customer == customer && s.Status != "canceled" && s.Status != "incomplete_expired" && len(s.Items.Data) > 0
+	})
+	if i < 0 {
+		return "", fmt.Errorf("customer %s has no live subscription", customer)
+	}
+	sub := *sd.subs[i]
+	cur := sub.Items.Data[0].Price
+	j := slices.IndexFunc(sd.prices, func(p *stPrice) bool {
+		return p.Product != cur.Product && p.Currency == cur.Currency && p.Recurring != nil && cur.Recurring != nil &&
+			p.Recurring.UsageType == "licensed" && p.Recurring.Interval == cur.Recurring.Interval
+	})
+	if j < 0 {
+		return "", fmt.Errorf("no other plan for subscription %s", sub.ID)
+	}
+	item := *sub.Items.Data[0]
+	item.Price = sd.prices[j]
+	sub.Items.Data = append([]*stSubItem{&item}, sub.Items.Data[1:]...)
+	sd.subs[i] = &sub
+	w.event("customer.subscription.updated", &sub, t)
+	for _, p := range sd.products {
+		if p.ID == item.Price.Product {
+			return p.Name, nil
+		}
+	}
+	return "", nil
+}
+
 // StripeRenameCustomer renames a customer at t (event customer.updated).
 func (w *World) StripeRenameCustomer(id, name string, t time.Time) error {
 	sd := w.stripe

@@ -310,7 +310,11 @@ func (t *Incremental) update(ctx context.Context, now time.Time) error {
 		next.notes[cn.ID] = trimCreditNote(cn)
 	}
 	if len(events) > 0 {
-		last := events[len(events)-1].Created
+		// The newest second seen, not the last event's: seconds need not grow along the list.
+		last := next.cursor
+		for _, e := range events {
+			last = max(last, e.Created)
+		}
 		if last != next.cursor {
 			next.cursor, next.cursorIDs = last, map[string]bool{}
 		} else {
