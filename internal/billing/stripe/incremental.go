@@ -68,8 +68,8 @@ type held struct {
 	subs      map[string]*stripego.Subscription // every status, trimmed to what plans read
 	products  map[string]string                 // product names, by id
 	plans     map[string]string                 // planByCustomer(subs, products)
-	invoices  map[string]*stripego.Invoice
-	notes     map[string]*stripego.CreditNote
+	invoices  map[string]recInvoice // trimmed to what recognition reads
+	notes     map[string]recNote
 	// touched are the subscriptions whose invoices or own fields changed and that the forecast
 	// has not read again since (Forget).
 	touched map[string]bool
@@ -150,7 +150,7 @@ func (t *Incremental) fill(ctx context.Context, from int64, now time.Time) (*hel
 		return nil, err
 	}
 	st := &held{from: from, polled: now, slowAt: now, cursorIDs: map[string]bool{},
-		invoices: map[string]*stripego.Invoice{}, notes: map[string]*stripego.CreditNote{}}
+		invoices: map[string]recInvoice{}, notes: map[string]recNote{}}
 	if len(newest) > 0 {
 		st.cursor = newest[0].Created
 		st.cursorIDs[newest[0].ID] = true
@@ -168,10 +168,10 @@ func (t *Incremental) fill(ctx context.Context, from int64, now time.Time) (*hel
 		return nil, err
 	}
 	for _, inv := range invoices {
-		st.invoices[inv.ID] = trimInvoice(inv)
+		st.invoices[inv.ID] = recInvoiceOf(inv)
 	}
 	for _, cn := range notes {
-		st.notes[cn.ID] = trimCreditNote(cn)
+		st.notes[cn.ID] = recNoteOf(cn)
 	}
 	return st, nil
 }
@@ -272,7 +272,7 @@ func (t *Incremental) update(ctx context.Context, now time.Time) error {
 	for i, e := range events {
 		switch o := changes[i].(type) {
 		case *stripego.Invoice:
-			next.invoices[o.ID] = trimInvoice(o)
+			next.invoices[o.ID] = recInvoiceOf(o)
 			if o.Subscription != nil && o.Subscription.ID != "" {
 				next.touched[o.Subscription.ID] = true
 			}
@@ -283,7 +283,7 @@ func (t *Incremental) update(ctx context.Context, now time.Time) error {
 				subsChanged = true
 			}
 		case *stripego.CreditNote:
-			next.notes[o.ID] = trimCreditNote(o)
+			next.notes[o.ID] = recNoteOf(o)
 		case *stripego.Customer:
 			if reread {
 				continue // just listed: newer than any event
@@ -298,7 +298,7 @@ func (t *Incremental) update(ctx context.Context, now time.Time) error {
 		}
 	}
 	for _, inv := range invoices {
-		next.invoices[inv.ID] = trimInvoice(inv)
+		next.invoices[inv.ID] = recInvoiceOf(inv)
 		if inv.Subscription != nil && inv.Subscription.ID != "" {
 			next.touched[inv.Subscription.ID] = true
 		}
@@ -307,7 +307,7 @@ func (t *Incremental) update(ctx context.Context, now time.Time) error {
 		next.plans = planByCustomer(slices.Collect(maps.Values(next.subs)), next.products)
 	}
 	for _, cn := range notes {
-		next.notes[cn.ID] = trimCreditNote(cn)
+		next.notes[cn.ID] = recNoteOf(cn)
 	}
 	if len(events) > 0 {
 		// The newest second seen, not the last event's: seconds need not grow along the list.
@@ -413,23 +413,24 @@ func (c *Client) eventObject(ctx context.Context, e *stripego.Event) (any, error
 // revenue recognises the held invoices and credit notes created in [from, to], the set a full
 // read of w lists, and prunes those created before from (w only moves forward).
 func (st *held) revenue(w usage.Window, from, to int64, c *Client) (*Revenue, error) {
-	maps.DeleteFunc(st.invoices, func(_ string, inv *stripego.Invoice) bool { return inv.Created < from })
-	maps.DeleteFunc(st.notes, func(_ string, cn *stripego.CreditNote) bool { return cn.Created < from })
-	invoices := make([]*stripego.Invoice, 0, len(st.invoices))
+	maps.DeleteFunc(st.invoices, func(_ string, inv recInvoice) bool { return inv.created < from })
+	maps.DeleteFunc(st.notes, func(_ string, cn recNote) bool { return cn.created < from })
+	invoices := make([]recInvoice, 0, len(st.invoices))
 	for _, inv := range st.invoices {
-		if inv.Created <= to {
+		if inv.created <= to {
 			invoices = append(invoices, inv)
 		}
 	}
-	notes := make([]*stripego.CreditNote, 0, len(st.notes))
+	notes := make([]recNote, 0, len(st.notes))
 	for _, cn := range st.notes {
-		if cn.Created <= to {
+		if cn.created <= to {
 			notes = append(notes, cn)
 		}
 	}
-	slices.SortFunc(invoices, func(a, b *stripego.Invoice) int { return cmp.Compare(a.ID, b.ID) })
-	slices.SortFunc(notes, func(a, b *stripego.CreditNote) int { return cmp.Compare(a.ID, b.ID) })
-	daily, err := Recognize(invoices, notes, w, c.reporting, c.fx)
+	// Sorted, so that of several bad objects the same one is named every time.
+	slices.SortFunc(invoices, func(a, b recInvoice) int { return cmp.Compare(a.id, b.id) })
+	slices.SortFunc(notes, func(a, b recNote) int { return cmp.Compare(a.id, b.id) })
+	daily, err := recognize(invoices, notes, w, converter{reporting: c.reporting, fx: c.fx})
 	if err != nil {
 		return nil, fmt.Errorf("stripe: recognising revenue: %w", err)
 	}
@@ -444,50 +445,4 @@ func (st *held) revenue(w usage.Window, from, to int64, c *Client) (*Revenue, er
 		out.Warnings = append(out.Warnings, hc.warnings...)
 	}
 	return out, nil
-}
-
-// trimInvoice keeps what Recognize reads of an invoice: a held invoice is a few hundred bytes,
-// not the whole object.
-func trimInvoice(inv *stripego.Invoice) *stripego.Invoice {
-	t := &stripego.Invoice{ID: inv.ID, Created: inv.Created, Status: inv.Status, Currency: inv.Currency, EffectiveAt: inv.EffectiveAt}
-	if inv.Customer != nil {
-		t.Customer = &stripego.Customer{ID: inv.Customer.ID}
-	}
-	if inv.StatusTransitions != nil {
-		t.StatusTransitions = &stripego.InvoiceStatusTransitions{FinalizedAt: inv.StatusTransitions.FinalizedAt}
-	}
-	if inv.Lines != nil && recognised(inv.Status) {
-		t.Lines = &stripego.InvoiceLineItemList{Data: make([]*stripego.InvoiceLineItem, 0, len(inv.Lines.Data))}
-		for _, l := range inv.Lines.Data {
-			if l == nil {
-				continue
-			}
-			tl := &stripego.InvoiceLineItem{Amount: l.Amount, AmountExcludingTax: l.AmountExcludingTax, Period: l.Period}
-			for _, d := range l.DiscountAmounts {
-				if d != nil {
-					tl.DiscountAmounts = append(tl.DiscountAmounts, &stripego.InvoiceLineItemDiscountAmount{Amount: d.Amount})
-				}
-			}
-			t.Lines.Data = append(t.Lines.Data, tl)
-		}
-	}
-	return t
-}
-
-// trimCreditNote keeps what Recognize reads of a credit note.
-func trimCreditNote(cn *stripego.CreditNote) *stripego.CreditNote {
-	t := &stripego.CreditNote{ID: cn.ID, Created: cn.Created, Status: cn.Status, Currency: cn.Currency,
-		EffectiveAt: cn.EffectiveAt, Total: cn.Total, TotalExcludingTax: cn.TotalExcludingTax}
-	if cn.Customer != nil {
-		t.Customer = &stripego.Customer{ID: cn.Customer.ID}
-	}
-	if cn.Invoice != nil {
-		t.Invoice = &stripego.Invoice{ID: cn.Invoice.ID}
-	}
-	for _, ta := range cn.TaxAmounts {
-		if ta != nil {
-			t.TaxAmounts = append(t.TaxAmounts, &stripego.CreditNoteTaxAmount{Amount: ta.Amount})
-		}
-	}
-	return t
 }
