@@ -68,7 +68,7 @@ type held struct {
 	subs      map[string]*stripego.Subscription // every status, trimmed to what plans read
 	products  map[string]string                 // product names, by id
 	plans     map[string]string                 // planByCustomer(subs, products)
-	invoices  map[string]recInvoice // trimmed to what recognition reads
+	invoices  map[string]recInvoice             // trimmed to what recognition reads
 	notes     map[string]recNote
 	// touched are the subscriptions whose invoices or own fields changed and that the forecast
 	// has not read again since (Forget).
