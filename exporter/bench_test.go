@@ -6,10 +6,13 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/marginhq/margin/internal/config"
 	"github.com/marginhq/margin/internal/engine"
 	"github.com/marginhq/margin/internal/ledger"
 	"github.com/marginhq/margin/internal/simulator"
@@ -128,33 +131,111 @@ func BenchmarkScrape(b *testing.B) {
 }
 
 // BenchmarkPoll is one poll cycle over the simulated world scaled to 1,000 extra OpenAI keys ×
-// 10 models: the first fill (31 days, every bucket new) and a later poll (the trailing days
-// re-read, nothing changed).
+// 10 models, with the exporter's settings (Stripe incremental, names kept an hour): the first
+// fill (31 days, every bucket new), a later poll (the trailing days re-read, nothing changed) and,
+// for comparison, a later poll reading all of Stripe and every name (repoll_full, as before
+// incremental polls). Each reports the response bytes and requests per source (openai-B/op,
+// stripe-req/op, ...), counted by a RoundTripper wrapper.
 func BenchmarkPoll(b *testing.B) {
 	w := simulator.New(simulator.Config{Now: worldNow, ExtraOpenAIKeys: 1000, ModelsPerKey: 10})
-	eng, err := engine.New(w.EngineOptions("http://sim.invalid", &http.Client{Transport: w.Transport()}))
+	ct := newCountingTransport(w.Transport())
+	opts := w.EngineOptions("http://sim.invalid", &http.Client{Transport: ct})
+	fullEng, err := engine.New(opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	opts.StripeRefresh, opts.NamesRefresh = config.DefaultStripeRefresh, config.DefaultNamesRefresh
+	eng, err := engine.New(opts)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Run("first_fill", func(b *testing.B) {
 		b.ReportAllocs()
+		ct.reset()
 		for b.Loop() {
+			p, _ := newPoller(b, fullEng, "")
+			if err := p.Poll(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+		}
+		ct.report(b)
+	})
+	repoll := func(eng *engine.Engine) func(b *testing.B) {
+		return func(b *testing.B) {
 			p, _ := newPoller(b, eng, "")
 			if err := p.Poll(context.Background()); err != nil {
 				b.Fatal(err)
 			}
-		}
-	})
-	b.Run("repoll", func(b *testing.B) {
-		p, _ := newPoller(b, eng, "")
-		if err := p.Poll(context.Background()); err != nil {
-			b.Fatal(err)
-		}
-		b.ReportAllocs()
-		for b.Loop() {
-			if err := p.Poll(context.Background()); err != nil {
-				b.Fatal(err)
+			b.ReportAllocs()
+			ct.reset()
+			for b.Loop() {
+				if err := p.Poll(context.Background()); err != nil {
+					b.Fatal(err)
+				}
 			}
+			ct.report(b)
 		}
-	})
+	}
+	b.Run("repoll", repoll(eng))
+	b.Run("repoll_full", repoll(fullEng))
+}
+
+// countingTransport counts, per source (the first segment of the simulator's paths: openai,
+// anthropic, openrouter, stripe), the requests made and the response bytes read.
+type countingTransport struct {
+	next     http.RoundTripper
+	mu       sync.Mutex
+	bytes    map[string]int64
+	requests map[string]int
+}
+
+func newCountingTransport(next http.RoundTripper) *countingTransport {
+	return &countingTransport{next: next, bytes: map[string]int64{}, requests: map[string]int{}}
+}
+
+func (t *countingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	src, _, _ := strings.Cut(strings.TrimPrefix(req.URL.Path, "/"), "/")
+	t.mu.Lock()
+	t.requests[src]++
+	t.mu.Unlock()
+	resp, err := t.next.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = &countingBody{ReadCloser: resp.Body, add: func(n int) {
+		t.mu.Lock()
+		t.bytes[src] += int64(n)
+		t.mu.Unlock()
+	}}
+	return resp, nil
+}
+
+func (t *countingTransport) reset() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	clear(t.bytes)
+	clear(t.requests)
+}
+
+// report adds the bytes and requests per source, per operation, to the benchmark's figures.
+func (t *countingTransport) report(b *testing.B) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for src, n := range t.bytes {
+		b.ReportMetric(float64(n)/float64(b.N), src+"-B/op")
+	}
+	for src, n := range t.requests {
+		b.ReportMetric(float64(n)/float64(b.N), src+"-req/op")
+	}
+}
+
+type countingBody struct {
+	io.ReadCloser
+	add func(int)
+}
+
+func (b *countingBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.add(n)
+	return n, err
 }

@@ -58,10 +58,9 @@ type settings struct {
 func load(configFile string, demo bool) (*settings, error) {
 	if demo {
 		w := simulator.New(simulator.Config{Now: demoNow()})
-		return &settings{
-			engine:       w.EngineOptions("http://simulator.margin.invalid", &http.Client{Transport: w.Transport()}),
-			pollInterval: config.DefaultPollInterval,
-		}, nil
+		opts := w.EngineOptions("http://simulator.margin.invalid", &http.Client{Transport: w.Transport()})
+		opts.StripeRefresh, opts.NamesRefresh = config.DefaultStripeRefresh, config.DefaultNamesRefresh
+		return &settings{engine: opts, pollInterval: config.DefaultPollInterval}, nil
 	}
 	if configFile == "" {
 		return nil, errors.New("--config.file is required (or --demo for the simulated world)")
@@ -70,8 +69,12 @@ func load(configFile string, demo bool) (*settings, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Later polls read Stripe incrementally and the providers' names on a slower cadence; the
+	// CLI and the plugin read everything each time (config.EngineOptions leaves both zero).
+	opts := cfg.EngineOptions()
+	opts.StripeRefresh, opts.NamesRefresh = cfg.Exporter.StripeRefreshOrDefault(), cfg.Exporter.NamesRefreshOrDefault()
 	return &settings{
-		engine:       cfg.EngineOptions(),
+		engine:       opts,
 		poller:       exporter.ConfigOptions(cfg),
 		pollInterval: cfg.PollInterval,
 		push:         cfg.Exporter.Push,

@@ -18,6 +18,14 @@ const (
 	// MinPushInterval keeps a push target from being flooded with identical values: the data
 	// changes only once per poll.
 	MinPushInterval = 10 * time.Second
+	// DefaultStripeRefresh is how often the exporter re-reads Stripe's customers, subscriptions
+	// and products; invoices, credit notes and customer changes are read on every poll.
+	DefaultStripeRefresh = time.Hour
+	// DefaultNamesRefresh is how often the exporter lists the providers' projects, workspaces and
+	// keys again (at once when usage names a source it has not listed).
+	DefaultNamesRefresh = time.Hour
+	// MinRefresh bounds both refresh intervals from below.
+	MinRefresh = time.Minute
 )
 
 // Exporter holds the exporter-only keys. The zero value is the defaults, so a config without
@@ -35,6 +43,9 @@ type Exporter struct {
 	FeatureLabel bool
 	// Push, when set, pushes the exposition to a VictoriaMetrics, vmagent or Pushgateway URL.
 	Push *Push
+	// StripeRefresh and NamesRefresh are the slow cadences of incremental polls (0: defaults).
+	StripeRefresh time.Duration
+	NamesRefresh  time.Duration
 }
 
 // Push is the exporter's push mode.
@@ -46,11 +57,13 @@ type Push struct {
 // exporterKeys are the root-level handlers of the exporter-only keys.
 func (p *parser) exporterKeys() map[string]func(string, *yaml.Node) {
 	return map[string]func(string, *yaml.Node){
-		"trailing_days":    p.intField(&p.cfg.Exporter.TrailingDays, 1, 31, "want a whole number of days from 1 to 31"),
-		"max_customers":    p.intField(&p.cfg.Exporter.MaxCustomers, 0, math.MaxInt, "want a whole number of customers, 0 for all"),
-		"drop_model_label": p.boolField(&p.cfg.Exporter.DropModelLabel),
-		"feature_label":    p.boolField(&p.cfg.Exporter.FeatureLabel),
-		"push":             p.push,
+		"trailing_days":           p.intField(&p.cfg.Exporter.TrailingDays, 1, 31, "want a whole number of days from 1 to 31"),
+		"max_customers":           p.intField(&p.cfg.Exporter.MaxCustomers, 0, math.MaxInt, "want a whole number of customers, 0 for all"),
+		"drop_model_label":        p.boolField(&p.cfg.Exporter.DropModelLabel),
+		"feature_label":           p.boolField(&p.cfg.Exporter.FeatureLabel),
+		"push":                    p.push,
+		"stripe_refresh_interval": p.durationField(&p.cfg.Exporter.StripeRefresh, MinRefresh, "1h"),
+		"names_refresh_interval":  p.durationField(&p.cfg.Exporter.NamesRefresh, MinRefresh, "1h"),
 	}
 }
 
@@ -92,6 +105,22 @@ func (e Exporter) TrailingDaysOrDefault() int {
 		return e.TrailingDays
 	}
 	return DefaultTrailingDays
+}
+
+// StripeRefreshOrDefault is StripeRefresh with the default applied.
+func (e Exporter) StripeRefreshOrDefault() time.Duration {
+	if e.StripeRefresh > 0 {
+		return e.StripeRefresh
+	}
+	return DefaultStripeRefresh
+}
+
+// NamesRefreshOrDefault is NamesRefresh with the default applied.
+func (e Exporter) NamesRefreshOrDefault() time.Duration {
+	if e.NamesRefresh > 0 {
+		return e.NamesRefresh
+	}
+	return DefaultNamesRefresh
 }
 
 // boolField reads true or false into dst.

@@ -24,6 +24,8 @@ func TestParse_BadExporterKeys(t *testing.T) {
 		{"push_url_scheme", `push.url: want an absolute http or https URL, got "ftp://vm.example:8428/api/v1/import/prometheus" (line 2)`},
 		{"push_interval_short", "push.interval: 1s is too short: at least 10s (line 3)"},
 		{"push_unknown_key", "push.intervall: unknown key (line 3)"},
+		{"stripe_refresh_short", "stripe_refresh_interval: 5s is too short: at least 1m0s (line 1)"},
+		{"names_refresh_text", `names_refresh_interval: want a duration such as 1h, got "hourly" (line 1)`},
 	}
 	seen := map[string]bool{}
 	for _, tt := range tests {
@@ -55,7 +57,8 @@ func TestParse_ExporterKeys(t *testing.T) {
 		Push: &Push{URL: secret.String("https://user:s3cr3t-push@vm.example/api/v1/import/prometheus"), Interval: 30 * time.Second}}
 	got := cfg.Exporter
 	if got.TrailingDays != want.TrailingDays || got.MaxCustomers != want.MaxCustomers || got.DropModelLabel != want.DropModelLabel ||
-		got.FeatureLabel != want.FeatureLabel || got.Push == nil || *got.Push != *want.Push {
+		got.FeatureLabel != want.FeatureLabel || got.Push == nil || *got.Push != *want.Push ||
+		got.StripeRefreshOrDefault() != 30*time.Minute || got.NamesRefreshOrDefault() != 2*time.Hour {
 		t.Fatalf("got %#v push %#v", got, got.Push)
 	}
 	if printed := cfg.String() + fmt.Sprintf("%v %+v", cfg, *cfg); strings.Contains(printed, "s3cr3t") {
@@ -68,7 +71,8 @@ func TestParse_ExporterDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Exporter.TrailingDaysOrDefault() != DefaultTrailingDays || cfg.Exporter.MaxCustomers != 0 || cfg.Exporter.DropModelLabel || cfg.Exporter.FeatureLabel || cfg.Exporter.Push != nil {
+	if cfg.Exporter.TrailingDaysOrDefault() != DefaultTrailingDays || cfg.Exporter.MaxCustomers != 0 || cfg.Exporter.DropModelLabel || cfg.Exporter.FeatureLabel || cfg.Exporter.Push != nil ||
+		cfg.Exporter.StripeRefreshOrDefault() != DefaultStripeRefresh || cfg.Exporter.NamesRefreshOrDefault() != DefaultNamesRefresh {
 		t.Fatalf("defaults: %#v", cfg.Exporter)
 	}
 }
@@ -78,7 +82,7 @@ func TestExampleConfig_DocumentsExporterKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, key := range []string{"trailing_days:", "max_customers:", "drop_model_label:", "feature_label:", "push:", "url:", "interval:"} {
+	for _, key := range []string{"trailing_days:", "max_customers:", "drop_model_label:", "feature_label:", "push:", "url:", "interval:", "stripe_refresh_interval:", "names_refresh_interval:"} {
 		if !strings.Contains(string(data), key) {
 			t.Errorf("config.example.yaml does not mention %s", key)
 		}

@@ -31,6 +31,13 @@ type Engine struct {
 	stripe    *stripebilling.Client
 	catalog   *catalog.Catalog
 	log       *slog.Logger
+
+	// With Options.StripeRefresh: the Stripe state held between polls, and the live
+	// subscriptions last read with the generation of that state they were read at.
+	incremental *stripebilling.Incremental
+	subsMu      sync.Mutex
+	subs        *stripebilling.SubscriptionSet
+	subsGen     uint64
 }
 
 // New builds the clients for every configured source.
@@ -54,14 +61,15 @@ func New(opts Options) (*Engine, error) {
 	e := &Engine{opts: opts, catalog: cat, log: opts.Logger}
 	var errs []error
 	if o := opts.OpenAI; o != nil {
-		c, err := openai.New(openai.Options{AdminKey: o.Key, BaseURL: o.BaseURL, HTTPClient: opts.HTTPClient, Logger: opts.Logger, Now: opts.Now})
+		c, err := openai.New(openai.Options{AdminKey: o.Key, BaseURL: o.BaseURL, HTTPClient: opts.HTTPClient, Logger: opts.Logger, Now: opts.Now, NamesRefresh: opts.NamesRefresh})
 		errs = append(errs, err)
 		if err == nil {
 			e.providers = append(e.providers, c)
 		}
 	}
 	if o := opts.Anthropic; o != nil {
-		c, err := anthropic.New(anthropic.Options{AdminKey: o.Key, BaseURL: o.BaseURL, HTTPClient: opts.HTTPClient, Logger: opts.Logger, Now: opts.Now})
+		c, err := anthropic.New(anthropic.Options{AdminKey: o.Key, BaseURL: o.BaseURL, HTTPClient: opts.HTTPClient, Logger: opts.Logger, Now: opts.Now,
+			NamesRefresh: opts.NamesRefresh})
 		errs = append(errs, err)
 		if err == nil {
 			e.providers = append(e.providers, c)
@@ -81,6 +89,9 @@ func New(opts Options) (*Engine, error) {
 		})
 		errs = append(errs, err)
 		e.stripe = c
+		if err == nil && opts.StripeRefresh > 0 {
+			e.incremental = stripebilling.NewIncremental(c, opts.StripeRefresh)
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -231,12 +242,17 @@ func (e *Engine) FetchProvider(ctx context.Context, p usage.Provider, w usage.Wi
 	return nil, fmt.Errorf("%s is not configured", p)
 }
 
-// FetchRevenue reads Stripe's customers and recognised revenue for the window.
+// FetchRevenue reads Stripe's customers and recognised revenue for the window; with
+// Options.StripeRefresh, only what changed since the last call (the revenue is the same).
 func (e *Engine) FetchRevenue(ctx context.Context, w usage.Window) (*RevenueFacts, error) {
 	if e.stripe == nil {
 		return nil, errors.New("stripe is not configured")
 	}
-	rv, err := e.stripe.Fetch(ctx, w)
+	fetch := e.stripe.Fetch
+	if e.incremental != nil {
+		fetch = e.incremental.Fetch
+	}
+	rv, err := fetch(ctx, w)
 	if err != nil {
 		return nil, err
 	}

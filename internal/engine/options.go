@@ -34,6 +34,16 @@ type Options struct {
 	Prices []catalog.Entry
 	// TargetMargin is the gross margin the plans view prices for (0: DefaultTargetMargin, 0.65).
 	TargetMargin ledger.Rate
+	// StripeRefresh, when positive, makes Stripe incremental: after the first FetchRevenue, each
+	// one reads only the events and the invoices and credit notes created since the last, and
+	// re-reads customers, subscriptions and products every StripeRefresh (the exporter). Zero
+	// reads all of Stripe every time (margin report, the plugin).
+	StripeRefresh time.Duration
+	// NamesRefresh, when positive, keeps OpenAI's projects and keys and Anthropic's workspaces
+	// and keys this long between fetches, listing them again early when usage names a source the
+	// list lacks (usage.NameCache). Zero lists them on every fetch. OpenRouter's key list is read
+	// every time: it says which keys to ask for activity.
+	NamesRefresh time.Duration
 
 	// Not from config: transport and clock, replaceable by tests and the demo.
 	HTTPClient *http.Client

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	stripebilling "github.com/marginhq/margin/internal/billing/stripe"
 	"github.com/marginhq/margin/internal/ledger"
 	"github.com/marginhq/margin/internal/usage"
 )
@@ -59,15 +60,42 @@ type SubscriptionFacts struct {
 	Warnings      []string
 }
 
-// FetchSubscriptions reads the live subscriptions the month-end forecast projects.
+// FetchSubscriptions reads the live subscriptions the month-end forecast projects. With
+// Options.StripeRefresh it keeps them between calls: all are read again when the incremental
+// Stripe state re-read customers and subscriptions (every StripeRefresh), and in between only
+// those that changed or whose invoices did, one request each (so metered usage so far is at most
+// StripeRefresh old for the others).
 func (e *Engine) FetchSubscriptions(ctx context.Context) (*SubscriptionFacts, error) {
 	if e.stripe == nil {
 		return nil, errors.New("stripe is not configured")
 	}
-	subs, warnings, err := e.stripe.Subscriptions(ctx)
+	if e.incremental == nil {
+		subs, warnings, err := e.stripe.Subscriptions(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return subscriptionFacts(subs, warnings), nil
+	}
+	e.subsMu.Lock()
+	defer e.subsMu.Unlock()
+	gen, touched := e.incremental.Generation(), e.incremental.Touched()
+	var set *stripebilling.SubscriptionSet
+	var err error
+	if e.subs == nil || e.subsGen != gen {
+		set, err = e.stripe.ReadSubscriptionSet(ctx)
+	} else {
+		set, err = e.stripe.Update(ctx, e.subs, touched)
+	}
 	if err != nil {
 		return nil, err
 	}
+	e.incremental.Forget(touched)
+	e.subs, e.subsGen = set, gen
+	return subscriptionFacts(set.List()), nil
+}
+
+// subscriptionFacts converts Stripe's live subscriptions.
+func subscriptionFacts(subs []stripebilling.Subscription, warnings []string) *SubscriptionFacts {
 	out := &SubscriptionFacts{Warnings: warnings}
 	for _, s := range subs {
 		es := Subscription{ID: s.ID, Customer: s.CustomerID, PeriodStart: s.PeriodStart, PeriodEnd: s.PeriodEnd,
@@ -86,7 +114,7 @@ func (e *Engine) FetchSubscriptions(ctx context.Context) (*SubscriptionFacts, er
 		}
 		out.Subscriptions = append(out.Subscriptions, es)
 	}
-	return out, nil
+	return out
 }
 
 // What a customer's projected revenue rests on (ForecastLine.Basis).

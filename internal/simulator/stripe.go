@@ -8,11 +8,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
 // The Stripe fake: API version 2023-10-16 shapes (what stripe-go v76 decodes), with unexpanded
-// references written as id strings the way the API sends them. Built once in New; served read-only.
+// references written as id strings the way the API sends them. Built once in New; changed only by
+// the Stripe* methods of stripe_events.go, under stripeData.mu.
 
 const stripeAPIVersion = "2023-10-16"
 
@@ -24,6 +26,9 @@ type stripeData struct {
 	invoices    []*stInvoice
 	creditNotes []*stCreditNote
 	usage       map[string][]*stUsageSummary // by metered subscription item, newest period first
+	events      []*stEvent                   // newest first; only changes made after New
+
+	mu sync.RWMutex // held for reading while a request is served
 }
 
 type stUsageSummary struct {
@@ -855,6 +860,29 @@ func (w *World) stripeHandler() http.Handler {
 				return okStatus && (cust == "" || cust == s.Customer) && (price == "" || price == s.Items.Data[0].Price.ID) && createdMatches(q, s.Created)
 			})
 	})
+	mux.HandleFunc("GET /v1/subscriptions/{id}", func(rw http.ResponseWriter, r *http.Request) {
+		ex := expands(r.URL.Query())
+		for _, s := range sd().subs {
+			if s.ID != r.PathValue("id") {
+				continue
+			}
+			c := *s
+			if c.Discount != nil && slices.Contains(ex, "discounts") {
+				c.Discounts = []any{c.Discount}
+			}
+			if id, ok := c.LatestInvoice.(string); ok && slices.Contains(ex, "latest_invoice") {
+				for _, inv := range sd().invoices {
+					if inv.ID == id {
+						c.LatestInvoice = inv
+					}
+				}
+			}
+			body, _ := json.Marshal(&c)
+			writeJSON(rw, http.StatusOK, body)
+			return
+		}
+		stripeError(rw, http.StatusNotFound, "invalid_request_error", "resource_missing", "No such subscription: '"+r.PathValue("id")+"'", "id")
+	})
 	mux.HandleFunc("GET /v1/subscription_items/{id}/usage_record_summaries", func(rw http.ResponseWriter, r *http.Request) {
 		id := r.PathValue("id")
 		for _, s := range sd().subs {
@@ -894,9 +922,10 @@ func (w *World) stripeHandler() http.Handler {
 		cust, inv := q.Get("customer"), q.Get("invoice")
 		serveList(rw, r, "/v1/credit_notes", sd().creditNotes, func(c *stCreditNote) string { return c.ID },
 			func(c *stCreditNote) bool {
-				return (cust == "" || cust == c.Customer) && (inv == "" || inv == c.Invoice)
+				return (cust == "" || cust == c.Customer) && (inv == "" || inv == c.Invoice) && createdMatches(q, c.Created)
 			})
 	})
+	mux.HandleFunc("GET /v1/events", w.serveEvents)
 	mux.HandleFunc("/", func(rw http.ResponseWriter, r *http.Request) {
 		stripeError(rw, http.StatusNotFound, "invalid_request_error", "", "Unrecognized request URL ("+r.Method+": "+r.URL.Path+").", "")
 	})
@@ -914,6 +943,8 @@ func (w *World) stripeHandler() http.Handler {
 		case key != StripeAPIKey:
 			stripeError(rw, http.StatusUnauthorized, "invalid_request_error", "", "Invalid API Key provided: "+maskKey(key), "")
 		default:
+			w.stripe.mu.RLock()
+			defer w.stripe.mu.RUnlock()
 			mux.ServeHTTP(rw, r)
 		}
 	})

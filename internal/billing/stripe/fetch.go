@@ -79,27 +79,37 @@ func (c *Client) customers(ctx context.Context) ([]Customer, []string, error) {
 	var warnings []string
 	out := make([]Customer, 0, len(list))
 	for _, sc := range list {
-		if sc.Deleted {
-			continue
+		cu, w, ok := customerOf(sc)
+		if ok {
+			out = append(out, cu)
+			warnings = append(warnings, w...)
 		}
-		cu := Customer{
-			ID:       sc.ID,
-			Name:     sc.Name,
-			Email:    sc.Email,
-			Plan:     strings.TrimSpace(sc.Metadata[MetadataPlan]),
-			Currency: string(sc.Currency),
-			Metadata: sc.Metadata,
-		}
-		var bad []badSource
-		cu.Sources, bad = parseSources(sc.Metadata[MetadataSources])
-		for _, b := range bad {
-			warnings = append(warnings, fmt.Sprintf("customer %s: metadata %s entry %q ignored: %s",
-				sc.ID, MetadataSources, b.value, b.reason))
-		}
-		out = append(out, cu)
 	}
 	slices.SortFunc(out, func(a, b Customer) int { return strings.Compare(a.ID, b.ID) })
 	return out, warnings, nil
+}
+
+// customerOf converts a listed customer; ok is false for a deleted one. The warnings name the
+// invalid margin_sources entries.
+func customerOf(sc *stripego.Customer) (cu Customer, warnings []string, ok bool) {
+	if sc.Deleted {
+		return Customer{}, nil, false
+	}
+	cu = Customer{
+		ID:       sc.ID,
+		Name:     sc.Name,
+		Email:    sc.Email,
+		Plan:     strings.TrimSpace(sc.Metadata[MetadataPlan]),
+		Currency: string(sc.Currency),
+		Metadata: sc.Metadata,
+	}
+	var bad []badSource
+	cu.Sources, bad = parseSources(sc.Metadata[MetadataSources])
+	for _, b := range bad {
+		warnings = append(warnings, fmt.Sprintf("customer %s: metadata %s entry %q ignored: %s",
+			sc.ID, MetadataSources, b.value, b.reason))
+	}
+	return cu, warnings, true
 }
 
 type badSource struct{ value, reason string }
@@ -131,13 +141,23 @@ func parseSources(v string) ([]usage.SourceRef, []badSource) {
 // would exceed Stripe's expansion depth of four.
 // GET /v1/subscriptions?status=all, GET /v1/products
 func (c *Client) plans(ctx context.Context, customers int) (map[string]string, error) {
+	subs, productNames, err := c.planInputs(ctx, customers)
+	if err != nil {
+		return nil, err
+	}
+	return planByCustomer(subs, productNames), nil
+}
+
+// planInputs lists every subscription and the product names plans are taken from.
+// GET /v1/subscriptions?status=all, GET /v1/products
+func (c *Client) planInputs(ctx context.Context, customers int) ([]*stripego.Subscription, map[string]string, error) {
 	sp := &stripego.SubscriptionListParams{Status: stripego.String("all")}
 	sp.Context = ctx
 	sp.Limit = stripego.Int64(pageLimit)
 	subs, err := collect[*stripego.Subscription](c.api.Subscriptions.List(sp).Iter,
 		listing{"listing subscriptions", "/v1/subscriptions", subscriptionBound(customers)}, func(s *stripego.Subscription) string { return s.ID })
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	pp := &stripego.ProductListParams{}
 	pp.Context = ctx
@@ -145,13 +165,13 @@ func (c *Client) plans(ctx context.Context, customers int) (map[string]string, e
 	products, err := collect[*stripego.Product](c.api.Products.List(pp).Iter,
 		listing{"listing products", "/v1/products", maxProducts}, func(p *stripego.Product) string { return p.ID })
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	productNames := make(map[string]string, len(products))
 	for _, p := range products {
 		productNames[p.ID] = p.Name
 	}
-	return planByCustomer(subs, productNames), nil
+	return subs, productNames, nil
 }
 
 // planByCustomer picks each customer's subscription and names its plan.
@@ -209,7 +229,7 @@ func planName(s *stripego.Subscription, productNames map[string]string) string {
 // GET /v1/invoices, GET /v1/invoices/{id}/lines
 func (c *Client) invoices(ctx context.Context, from, to int64, customers int) ([]*stripego.Invoice, error) {
 	params := &stripego.InvoiceListParams{
-		CreatedRange: &stripego.RangeQueryParams{GreaterThanOrEqual: from, LesserThanOrEqual: to},
+		CreatedRange: &stripego.RangeQueryParams{GreaterThanOrEqual: from, LesserThanOrEqual: to}, // to 0: no upper bound
 	}
 	params.Context = ctx
 	params.Limit = stripego.Int64(pageLimit)
@@ -270,7 +290,16 @@ func (c *Client) completeLines(ctx context.Context, inv *stripego.Invoice) error
 // comes newest first, so paging stops at the first note created before from.
 // GET /v1/credit_notes
 func (c *Client) creditNotes(ctx context.Context, from, to int64, customers int) ([]*stripego.CreditNote, error) {
+	return c.creditNotesFiltered(ctx, from, to, customers, false)
+}
+
+// creditNotesFiltered is creditNotes, with created[gte]=from sent when filter is set (a later
+// incremental poll: the list then holds only the notes since, whatever the paging stop does).
+func (c *Client) creditNotesFiltered(ctx context.Context, from, to int64, customers int, filter bool) ([]*stripego.CreditNote, error) {
 	params := &stripego.CreditNoteListParams{}
+	if filter {
+		params.CreatedRange = &stripego.RangeQueryParams{GreaterThanOrEqual: from}
+	}
 	params.Context = ctx
 	params.Limit = stripego.Int64(pageLimit)
 	it := c.api.CreditNotes.List(params).Iter
@@ -280,5 +309,5 @@ func (c *Client) creditNotes(ctx context.Context, from, to int64, customers int)
 	if err != nil {
 		return nil, err
 	}
-	return slices.DeleteFunc(notes, func(n *stripego.CreditNote) bool { return n.Created > to }), nil
+	return slices.DeleteFunc(notes, func(n *stripego.CreditNote) bool { return to > 0 && n.Created > to }), nil
 }

@@ -145,7 +145,75 @@ func daySpread(amount ledger.Money, start, end int64) ([]usage.Day, []ledger.Mon
 // The result is sorted by customer, then day.
 func Recognize(invoices []*stripego.Invoice, notes []*stripego.CreditNote, w usage.Window,
 	reporting string, fx map[string]ledger.Rate) ([]DailyRevenue, error) {
-	conv := converter{reporting: strings.ToLower(reporting), fx: fx}
+	ri := make([]recInvoice, 0, len(invoices))
+	for _, inv := range invoices {
+		if inv != nil {
+			ri = append(ri, recInvoiceOf(inv))
+		}
+	}
+	rn := make([]recNote, 0, len(notes))
+	for _, cn := range notes {
+		if cn != nil {
+			rn = append(rn, recNoteOf(cn))
+		}
+	}
+	return recognize(ri, rn, w, converter{reporting: strings.ToLower(reporting), fx: fx})
+}
+
+// recInvoice is what recognition reads of an invoice: a held invoice of the incremental reader
+// is this, not the whole stripe-go object.
+type recInvoice struct {
+	id, customer, currency string
+	status                 stripego.InvoiceStatus
+	created                int64
+	lines                  []recLine // only when the status is recognised
+}
+
+// recLine is one line: what it earns (minor units, net of discounts, excluding tax) over its
+// service period.
+type recLine struct{ net, start, end int64 }
+
+// recNote is what recognition reads of a credit note.
+type recNote struct {
+	id, customer, invoice, currency string
+	status                          stripego.CreditNoteStatus
+	net, at, created                int64
+}
+
+func recInvoiceOf(inv *stripego.Invoice) recInvoice {
+	r := recInvoice{id: inv.ID, currency: string(inv.Currency), status: inv.Status, created: inv.Created}
+	if inv.Customer != nil {
+		r.customer = inv.Customer.ID
+	}
+	if recognised(inv.Status) && inv.Lines != nil {
+		r.lines = make([]recLine, 0, len(inv.Lines.Data))
+		for _, line := range inv.Lines.Data {
+			if line == nil {
+				continue
+			}
+			start, end := linePeriod(inv, line)
+			r.lines = append(r.lines, recLine{net: lineNetMinor(line), start: start, end: end})
+		}
+	}
+	return r
+}
+
+func recNoteOf(cn *stripego.CreditNote) recNote {
+	r := recNote{id: cn.ID, currency: string(cn.Currency), status: cn.Status, net: creditNoteNetMinor(cn), at: cn.EffectiveAt, created: cn.Created}
+	if r.at == 0 {
+		r.at = cn.Created
+	}
+	if cn.Customer != nil {
+		r.customer = cn.Customer.ID
+	}
+	if cn.Invoice != nil {
+		r.invoice = cn.Invoice.ID
+	}
+	return r
+}
+
+// recognize is Recognize over the trimmed forms.
+func recognize(invoices []recInvoice, notes []recNote, w usage.Window, conv converter) ([]DailyRevenue, error) {
 	type key struct {
 		customer string
 		day      usage.Day
@@ -158,58 +226,46 @@ func Recognize(invoices []*stripego.Invoice, notes []*stripego.CreditNote, w usa
 	}
 
 	status := make(map[string]stripego.InvoiceStatus, len(invoices))
-	for _, inv := range invoices {
-		if inv == nil {
+	for i := range invoices {
+		inv := &invoices[i]
+		status[inv.id] = inv.status
+		if !recognised(inv.status) {
 			continue
 		}
-		status[inv.ID] = inv.Status
-		if !recognised(inv.Status) {
-			continue
+		if inv.customer == "" {
+			return nil, fmt.Errorf("invoice %s has no customer", inv.id)
 		}
-		if inv.Customer == nil || inv.Customer.ID == "" {
-			return nil, fmt.Errorf("invoice %s has no customer", inv.ID)
-		}
-		if inv.Lines == nil {
-			continue
-		}
-		what := "invoice " + inv.ID
-		for _, line := range inv.Lines.Data {
-			if line == nil {
-				continue
-			}
-			m, err := conv.money(lineNetMinor(line), string(inv.Currency), what)
+		what := "invoice " + inv.id
+		for _, line := range inv.lines {
+			m, err := conv.money(line.net, inv.currency, what)
 			if err != nil {
 				return nil, err
 			}
-			start, end := linePeriod(inv, line)
-			days, parts := daySpread(m, start, end)
+			days, parts := daySpread(m, line.start, line.end)
 			for i, d := range days {
-				add(inv.Customer.ID, d, parts[i])
+				add(inv.customer, d, parts[i])
 			}
 		}
 	}
 
-	for _, cn := range notes {
-		if cn == nil || cn.Status != stripego.CreditNoteStatusIssued {
+	for i := range notes {
+		cn := &notes[i]
+		if cn.status != stripego.CreditNoteStatusIssued {
 			continue
 		}
-		if cn.Invoice != nil {
-			if s, known := status[cn.Invoice.ID]; known && !recognised(s) {
+		if cn.invoice != "" {
+			if s, known := status[cn.invoice]; known && !recognised(s) {
 				continue
 			}
 		}
-		if cn.Customer == nil || cn.Customer.ID == "" {
-			return nil, fmt.Errorf("credit note %s has no customer", cn.ID)
+		if cn.customer == "" {
+			return nil, fmt.Errorf("credit note %s has no customer", cn.id)
 		}
-		m, err := conv.money(creditNoteNetMinor(cn), string(cn.Currency), "credit note "+cn.ID)
+		m, err := conv.money(cn.net, cn.currency, "credit note "+cn.id)
 		if err != nil {
 			return nil, err
 		}
-		at := cn.EffectiveAt
-		if at == 0 {
-			at = cn.Created
-		}
-		add(cn.Customer.ID, usage.DayOf(time.Unix(at, 0)), -m)
+		add(cn.customer, usage.DayOf(time.Unix(cn.at, 0)), -m)
 	}
 
 	out := make([]DailyRevenue, 0, len(totals))

@@ -80,49 +80,74 @@ func liveStatus(s stripego.SubscriptionStatus) bool {
 // a warning naming it; a currency without an exchange rate is an error, as for invoices.
 // GET /v1/subscriptions?expand[]=data.discounts&expand[]=data.latest_invoice, GET /v1/subscription_items
 func (c *Client) Subscriptions(ctx context.Context) ([]Subscription, []string, error) {
+	subs, err := c.listSubscriptions(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	var out []Subscription
+	var warnings []string
+	for _, s := range subs {
+		sub, warning, ok, err := c.liveSubscription(ctx, s)
+		if err != nil {
+			return nil, nil, err
+		}
+		if warning != "" {
+			warnings = append(warnings, warning)
+		}
+		if ok {
+			out = append(out, sub)
+		}
+	}
+	sortSubscriptions(out)
+	return out, warnings, nil
+}
+
+// listSubscriptions lists every subscription but the canceled ones, with discounts and the
+// latest invoice expanded.
+// GET /v1/subscriptions?expand[]=data.discounts&expand[]=data.latest_invoice
+func (c *Client) listSubscriptions(ctx context.Context) ([]*stripego.Subscription, error) {
 	sp := &stripego.SubscriptionListParams{} // the default lists every status but canceled
 	sp.Context = ctx
 	sp.Limit = stripego.Int64(pageLimit)
 	sp.AddExpand("data.discounts")
 	sp.AddExpand("data.latest_invoice")
-	subs, err := collect[*stripego.Subscription](c.api.Subscriptions.List(sp).Iter,
+	return collect[*stripego.Subscription](c.api.Subscriptions.List(sp).Iter,
 		listing{"listing subscriptions", "/v1/subscriptions", subscriptionBound(c.maxCustomers)}, func(s *stripego.Subscription) string { return s.ID })
-	if err != nil {
-		return nil, nil, err
+}
+
+// liveSubscription completes and converts one listed subscription: ok is false for one that is
+// not live or cannot be projected (then warning says why).
+func (c *Client) liveSubscription(ctx context.Context, s *stripego.Subscription) (sub Subscription, warning string, ok bool, err error) {
+	if !liveStatus(s.Status) {
+		return Subscription{}, "", false, nil
 	}
 	conv := converter{reporting: c.reporting, fx: c.fx}
-	var out []Subscription
-	var warnings []string
-	for _, s := range subs {
-		if !liveStatus(s.Status) {
-			continue
+	if s.Items != nil && s.Items.HasMore {
+		if err := c.completeItems(ctx, s); err != nil {
+			return Subscription{}, "", false, err
 		}
-		if s.Items != nil && s.Items.HasMore {
-			if err := c.completeItems(ctx, s); err != nil {
-				return nil, nil, err
-			}
-		}
-		sub, err := subscriptionFacts(s, conv)
-		if err == nil {
-			err = c.meteredUsage(ctx, s, &sub, conv)
-		}
-		var bad *badSubscription
-		if errors.As(err, &bad) {
-			warnings = append(warnings, bad.Error()+": not projected")
-			continue
-		}
-		if err != nil {
-			return nil, nil, fmt.Errorf("stripe: %w", err)
-		}
-		out = append(out, sub)
 	}
+	sub, err = subscriptionFacts(s, conv)
+	if err == nil {
+		err = c.meteredUsage(ctx, s, &sub, conv)
+	}
+	var bad *badSubscription
+	if errors.As(err, &bad) {
+		return Subscription{}, bad.Error() + ": not projected", false, nil
+	}
+	if err != nil {
+		return Subscription{}, "", false, fmt.Errorf("stripe: %w", err)
+	}
+	return sub, "", true, nil
+}
+
+func sortSubscriptions(out []Subscription) {
 	slices.SortFunc(out, func(a, b Subscription) int {
 		if a.CustomerID != b.CustomerID {
 			return strings.Compare(a.CustomerID, b.CustomerID)
 		}
 		return strings.Compare(a.ID, b.ID)
 	})
-	return out, warnings, nil
 }
 
 // meteredUsage reads, for each metered per-unit item, the usage reported so far in the current

@@ -52,6 +52,9 @@ type Options struct {
 	MaxRetries int // passed to apiclient (0 = its default)
 	// Sleep waits between retries; tests replace it so nothing really waits.
 	Sleep func(context.Context, time.Duration) error
+	// NamesRefresh keeps the listed sources (projects, workspaces, keys) this long between
+	// fetches (0: listed on every fetch); see usage.NameCache.
+	NamesRefresh time.Duration
 }
 
 // Client is an Anthropic Admin API client. It implements usage.Source.
@@ -59,6 +62,7 @@ type Client struct {
 	api    *apiclient.Client
 	now    func() time.Time
 	logger *slog.Logger
+	names  *usage.NameCache
 }
 
 var _ usage.Source = (*Client)(nil)
@@ -109,7 +113,7 @@ func New(opts Options) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Client{api: api, now: now, logger: logger}, nil
+	return &Client{api: api, now: now, logger: logger, names: &usage.NameCache{TTL: opts.NamesRefresh}}, nil
 }
 
 // userAgent names Margin and its module version, as the Admin API docs recommend.

@@ -49,7 +49,7 @@ func (c *Client) Fetch(ctx context.Context, w usage.Window) (*usage.Batch, error
 		b.Warnings = append(b.Warnings, n)
 	}
 
-	sources, err := c.fetchSources(ctx)
+	sources, err := c.names.Sources(ctx, now, b, c.fetchSources)
 	if err != nil {
 		return nil, err
 	}

@@ -57,7 +57,7 @@ func (c *Client) Fetch(ctx context.Context, w usage.Window) (*usage.Batch, error
 		batch.Warnings = append(batch.Warnings, n)
 	}
 
-	sources, err := c.fetchSources(ctx)
+	sources, err := c.names.Sources(ctx, now, batch, c.fetchSources)
 	if err != nil {
 		return nil, err
 	}
