@@ -127,13 +127,19 @@ func TestFetch_FixtureWindow(t *testing.T) {
 		t.Errorf("sources:\n got %+v\nwant %+v", b.Sources, wantSources)
 	}
 
-	// The requests as sent: auth, time parameters, limits, group_by arrays and cursors.
+	// The requests as sent: auth, time parameters, limits, group_by arrays and cursors. The
+	// lists come first: the key count sizes the usage and cost pages (a month a page here).
 	start, usageEnd, costEnd := "1786147200", "1786375800", "1786320000"
 	usageGroups := []string{"project_id", "api_key_id", "model"}
 	wantReqs := []struct {
 		path   string
 		params map[string][]string
 	}{
+		{"/organization/projects", map[string][]string{"limit": {"100"}, "include_archived": {"true"}, "after": nil}},
+		{"/organization/projects", map[string][]string{"include_archived": {"true"}, "after": {"proj_8qZk2LxA0mN3"}}},
+		{"/organization/projects/proj_8qZk2LxA0mN3/api_keys", map[string][]string{"limit": {"100"}, "owner_project_access": {"any"}, "after": nil}},
+		{"/organization/projects/proj_8qZk2LxA0mN3/api_keys", map[string][]string{"owner_project_access": {"any"}, "after": {"key_Vd7Rr1pQeT9sW0aB"}}},
+		{"/organization/projects/proj_Lm4Xc9Tb2Wq1/api_keys", map[string][]string{"limit": {"100"}, "owner_project_access": {"any"}}},
 		{"/organization/usage/completions", map[string][]string{"start_time": {start}, "end_time": {usageEnd}, "bucket_width": {"1d"}, "limit": {"31"}, "group_by": {"project_id", "api_key_id", "model", "batch", "service_tier"}, "page": nil}},
 		{"/organization/usage/completions", map[string][]string{"start_time": {start}, "end_time": {usageEnd}, "group_by": {"project_id", "api_key_id", "model", "batch", "service_tier"}, "page": {"page_AAAAAGiXgAAAAAAAaJYuAA=="}}},
 		{"/organization/usage/embeddings", map[string][]string{"start_time": {start}, "end_time": {usageEnd}, "limit": {"31"}, "group_by": usageGroups}},
@@ -142,11 +148,6 @@ func TestFetch_FixtureWindow(t *testing.T) {
 		{"/organization/usage/audio_transcriptions", map[string][]string{"end_time": {usageEnd}, "group_by": usageGroups}},
 		{"/organization/costs", map[string][]string{"start_time": {start}, "end_time": {costEnd}, "bucket_width": {"1d"}, "limit": {"180"}, "group_by": {"project_id", "api_key_id", "line_item"}, "page": nil}},
 		{"/organization/costs", map[string][]string{"end_time": {costEnd}, "page": {"page_Y29zdHMtMjAyNi0wOC0wOQ=="}}},
-		{"/organization/projects", map[string][]string{"limit": {"100"}, "include_archived": {"true"}, "after": nil}},
-		{"/organization/projects", map[string][]string{"include_archived": {"true"}, "after": {"proj_8qZk2LxA0mN3"}}},
-		{"/organization/projects/proj_8qZk2LxA0mN3/api_keys", map[string][]string{"limit": {"100"}, "owner_project_access": {"any"}, "after": nil}},
-		{"/organization/projects/proj_8qZk2LxA0mN3/api_keys", map[string][]string{"owner_project_access": {"any"}, "after": {"key_Vd7Rr1pQeT9sW0aB"}}},
-		{"/organization/projects/proj_Lm4Xc9Tb2Wq1/api_keys", map[string][]string{"limit": {"100"}, "owner_project_access": {"any"}}},
 	}
 	reqs := f.requests()
 	if len(reqs) != len(wantReqs) {
@@ -286,6 +287,10 @@ func TestFetch_RejectsNonUSDCost(t *testing.T) {
 
 func TestFetch_TruncatedJSONIsDecodeError(t *testing.T) {
 	c, f, _ := setup(t, func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.URL.Path, "/organization/projects") {
+			writeJSON(w, http.StatusOK, `{"object":"list","data":[],"has_more":false}`)
+			return
+		}
 		writeJSON(w, http.StatusOK, `{"object":"page","data":[{"object":"bucket","start_time":17863`)
 	})
 	_, err := c.Fetch(context.Background(), usage.Window{From: day("2026-08-09"), To: day("2026-08-10")})
@@ -296,8 +301,8 @@ func TestFetch_TruncatedJSONIsDecodeError(t *testing.T) {
 	if !strings.Contains(err.Error(), "/organization/usage/completions") {
 		t.Errorf("error %q does not name the endpoint", err)
 	}
-	if n := len(f.requests()); n != 1 {
-		t.Errorf("made %d requests, want 1 (malformed bodies are not retried)", n)
+	if n := len(f.requests()); n != 2 {
+		t.Errorf("made %d requests, want the project list and 1 (malformed bodies are not retried)", n)
 	}
 }
 
