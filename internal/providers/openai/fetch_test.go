@@ -448,3 +448,42 @@ func TestLineItemModel(t *testing.T) {
 		}
 	}
 }
+
+// A malformed result deep inside a large usage page fails the fetch with a DecodeError naming the
+// provider, the endpoint and the result's place in the page; nothing of the page is kept.
+func TestFetch_MalformedResultDeepInLargePageFailsClearly(t *testing.T) {
+	const rows = 50_000
+	c, f, _ := setup(t, func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.URL.Path, "/organization/projects") {
+			writeJSON(w, http.StatusOK, `{"object":"list","data":[],"has_more":false}`)
+			return
+		}
+		var b strings.Builder
+		b.WriteString(`{"object": "page", "data": [{"object": "bucket", "start_time": 1786233600, "end_time": 1786320000, "results": [`)
+		for i := range rows {
+			if i > 0 {
+				b.WriteString(",\n")
+			}
+			tokens := fmt.Sprint(i)
+			if i == rows-7 {
+				tokens = `"12k"`
+			}
+			fmt.Fprintf(&b, `{"object": "organization.usage.completions.result", "input_tokens": %s, "output_tokens": 3, "num_model_requests": 1, "project_id": "proj_%d", "api_key_id": "key_%d", "model": "gpt-4.1-mini", "batch": false}`, tokens, i%50, i%500)
+		}
+		b.WriteString(`]}], "has_more": false, "next_page": null}`)
+		writeJSON(w, http.StatusOK, b.String())
+	})
+	batch, err := c.Fetch(context.Background(), usage.Window{From: day("2026-08-09"), To: day("2026-08-10")})
+	var de *apiclient.DecodeError
+	if !errors.As(err, &de) || batch != nil {
+		t.Fatalf("err = %v (%T), batch %v: want a *apiclient.DecodeError and no batch", err, err, batch)
+	}
+	for _, want := range []string{"openai: GET /organization/usage/completions", fmt.Sprintf("/data/0/results/%d/input_tokens", rows-7), `"12k"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+	if n := len(f.requests()); n != 2 {
+		t.Errorf("made %d requests, want the project list and one page (malformed bodies are not retried)", n)
+	}
+}
