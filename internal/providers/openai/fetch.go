@@ -179,11 +179,8 @@ func (c *Client) fetchUsage(ctx context.Context, start, end time.Time, perPage i
 		return cmp.Or(cmp.Compare(x.day, y.day), cmp.Compare(x.scope, y.scope), cmp.Compare(x.key, y.key),
 			cmp.Compare(x.model, y.model), cmp.Compare(x.batch, y.batch), cmp.Compare(x.tier, y.tier))
 	})
-	sorted := make([]usage.UsageRecord, len(out))
-	for i, j := range order {
-		sorted[i] = out[j]
-	}
-	return sorted, nil
+	permute(out, order)
+	return out, nil
 }
 
 // dayAgg sums records per day. Each day has its own index and slice, sized after the largest
@@ -218,8 +215,10 @@ func (a *dayAgg[K, R]) get(day usage.Day, k K, fresh func() R) *R {
 	return &a.recs[day][i]
 }
 
-// all returns every record, days in order.
+// all returns every record, days in order, and empties a: each day's records are let go once
+// copied, so the table is not held twice.
 func (a *dayAgg[K, R]) all() []R {
+	a.index = nil
 	days := make([]usage.Day, 0, len(a.recs))
 	n := 0
 	for d, rs := range a.recs {
@@ -230,6 +229,7 @@ func (a *dayAgg[K, R]) all() []R {
 	out := make([]R, 0, n)
 	for _, d := range days {
 		out = append(out, a.recs[d]...)
+		delete(a.recs, d)
 	}
 	return out
 }
@@ -375,11 +375,31 @@ func (c *Client) fetchCosts(ctx context.Context, start, end time.Time, perPage i
 		x, y := sk[a], sk[b]
 		return cmp.Or(cmp.Compare(x.day, y.day), cmp.Compare(x.source, y.source), cmp.Compare(x.desc, y.desc))
 	})
-	sorted := make([]usage.CostRecord, len(out))
-	for i, j := range order {
-		sorted[i] = out[j]
+	permute(out, order)
+	return out, nil
+}
+
+// permute reorders s in place so that s[i] becomes the old s[order[i]], following each cycle
+// once: the fact table is the largest thing a fetch holds, and a sorted copy would double it.
+// order is consumed.
+func permute[T any](s []T, order []int) {
+	for i := range order {
+		if order[i] < 0 {
+			continue
+		}
+		tmp := s[i]
+		j := i
+		for {
+			k := order[j]
+			order[j] = -1
+			if k == i {
+				s[j] = tmp
+				break
+			}
+			s[j] = s[k]
+			j = k
+		}
 	}
-	return sorted, nil
 }
 
 // fetchSources lists every project, archived ones included, and every API key of each.

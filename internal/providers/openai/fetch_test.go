@@ -487,3 +487,26 @@ func TestFetch_MalformedResultDeepInLargePageFailsClearly(t *testing.T) {
 		t.Errorf("made %d requests, want the project list and one page (malformed bodies are not retried)", n)
 	}
 }
+
+// permute applies a sort order in place, as the sorted copy it replaces would.
+func TestPermute_MatchesACopyInOrder(t *testing.T) {
+	for n := range 40 {
+		s := make([]int, n)
+		for i := range s {
+			s[i] = (i*7919 + 13) % 101
+		}
+		order := make([]int, n)
+		for i := range order {
+			order[i] = i
+		}
+		slices.SortFunc(order, func(a, b int) int { return s[a] - s[b] })
+		want := make([]int, n)
+		for i, j := range order {
+			want[i] = s[j]
+		}
+		permute(s, order)
+		if !slices.Equal(s, want) {
+			t.Fatalf("n=%d: got %v, want %v", n, s, want)
+		}
+	}
+}
