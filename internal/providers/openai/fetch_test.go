@@ -510,3 +510,28 @@ func TestPermute_MatchesACopyInOrder(t *testing.T) {
 		}
 	}
 }
+
+// Page sizes follow the organisation: a month a page for a small one, fewer days as keys grow,
+// never less than one daily bucket.
+func TestBucketsPerPage_ShrinksWithTheKeyCount(t *testing.T) {
+	sources := func(projects, keys int) []usage.SourceInfo {
+		var out []usage.SourceInfo
+		for p := range projects {
+			scope := usage.Ref(usage.OpenAI, usage.KindProject, fmt.Sprint("proj_", p))
+			out = append(out, usage.SourceInfo{Ref: scope})
+			for k := range keys / projects {
+				out = append(out, usage.SourceInfo{Ref: usage.Ref(usage.OpenAI, usage.KindAPIKey, fmt.Sprint("key_", p, "_", k)), Scope: scope})
+			}
+		}
+		return out
+	}
+	for _, c := range []struct{ projects, keys, want int }{{1, 2, 1500}, {2, 96, 31}, {10, 1000, 3}, {100, 10000, 1}, {3, 0, 1000}} {
+		got := bucketsPerPage(sources(c.projects, c.keys))
+		if got != c.want {
+			t.Errorf("%d projects, %d keys: %d buckets a page, want %d", c.projects, c.keys, got, c.want)
+		}
+		if q := timeQuery(time.Unix(0, 0), time.Unix(86400, 0), min(got, usageBucketLimit)); q.Get("limit") == "0" {
+			t.Errorf("limit 0")
+		}
+	}
+}
