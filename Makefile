@@ -67,12 +67,12 @@ lint: $(GOSEC)
 	$(GOSEC) -quiet -severity=medium -exclude-dir=plugin/node_modules ./...
 
 
+# The end-to-end benchmarks (internal/floor, cmd/margin, plugin) read indented pages as large as the
+# real APIs send, each beside the floor client reading the same pages; 10,000 keys take minutes.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime=20x ./internal/engine/
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/catalog/
 	$(GO) test -run '^$$' -bench CustomersQuery -benchmem -benchtime=1x ./plugin/pkg/plugin/
-	# End to end over indented pages as large as the real APIs send, each beside the floor client
-	# reading the same pages; 10,000 keys take minutes, once each.
 	MARGIN_BENCH_10K=1 $(GO) test -run '^$$' -bench . -benchmem -benchtime=1x -timeout=60m ./internal/floor/
 	MARGIN_BENCH_10K=1 $(GO) test -run '^$$' -bench Report -benchmem -benchtime=1x -timeout=60m ./cmd/margin/
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime=3x ./exporter/
