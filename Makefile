@@ -73,6 +73,7 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime=20x ./internal/engine/
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/catalog/
 	$(GO) test -run '^$$' -bench CustomersQuery -benchmem -benchtime=1x ./plugin/pkg/plugin/
+	$(GO) test -run '^$$' -bench DecodeUsagePage -benchmem -benchtime=3x ./internal/providers/openai/
 	MARGIN_BENCH_10K=1 $(GO) test -run '^$$' -bench . -benchmem -benchtime=1x -timeout=60m ./internal/floor/
 	MARGIN_BENCH_10K=1 $(GO) test -run '^$$' -bench Report -benchmem -benchtime=1x -timeout=60m ./cmd/margin/
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime=3x ./exporter/
