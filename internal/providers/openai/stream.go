@@ -110,9 +110,13 @@ func decodeCostBucket(d *apiclient.Decoder, b *CostBucket, hint *int) error {
 		case "results":
 			var null bool
 			results := make([]CostResult, 0, *hint)
+			// The amounts and quantities results point to come from one array each per bucket,
+			// not one allocation per row. An append that moves a slab leaves the rows before it
+			// pointing into the old array, which stays alive and unchanged.
+			sl := &costSlabs{amounts: make([]Amount, 0, *hint), quantities: make([]json.Number, 0, *hint)}
 			null, err = d.Array(func(int) error {
 				results = append(results, CostResult{})
-				return decodeCostResult(d, &results[len(results)-1])
+				return decodeCostResult(d, &results[len(results)-1], sl)
 			})
 			if !null {
 				b.Results = results
@@ -125,12 +129,19 @@ func decodeCostBucket(d *apiclient.Decoder, b *CostBucket, hint *int) error {
 	})
 }
 
-func decodeCostResult(d *apiclient.Decoder, r *CostResult) error {
+// costSlabs holds a bucket's amounts and quantities.
+type costSlabs struct {
+	amounts    []Amount
+	quantities []json.Number
+}
+
+func decodeCostResult(d *apiclient.Decoder, r *CostResult, sl *costSlabs) error {
 	return d.Object(func(name []byte) error {
 		var err error
 		switch string(name) {
 		case "amount":
-			var a Amount
+			sl.amounts = append(sl.amounts, Amount{})
+			a := &sl.amounts[len(sl.amounts)-1]
 			set := false
 			err = d.Object(func(name []byte) error {
 				set = true
@@ -152,7 +163,7 @@ func decodeCostResult(d *apiclient.Decoder, r *CostResult) error {
 				return d.Skip()
 			})
 			if set {
-				r.Amount = &a
+				r.Amount = a
 			}
 		case "line_item":
 			r.LineItem, err = d.StrPtr()
@@ -163,7 +174,12 @@ func decodeCostResult(d *apiclient.Decoder, r *CostResult) error {
 		case "quantity":
 			var raw []byte
 			if raw, err = d.Raw(); err == nil {
-				r.Quantity, err = decodeNumber(raw)
+				var n json.Number
+				var ok bool
+				if n, ok, err = decodeNumber(raw); ok {
+					sl.quantities = append(sl.quantities, n)
+					r.Quantity = &sl.quantities[len(sl.quantities)-1]
+				}
 			}
 		case "quantity_unit":
 			r.QuantityUnit, err = d.StrPtr()
@@ -175,21 +191,20 @@ func decodeCostResult(d *apiclient.Decoder, r *CostResult) error {
 }
 
 // decodeNumber reads a json.Number the way encoding/json does: a number, a string holding one,
-// or null (nil).
-func decodeNumber(raw []byte) (*json.Number, error) {
+// or null (ok false).
+func decodeNumber(raw []byte) (json.Number, bool, error) {
 	if string(raw) == "null" {
-		return nil, nil
+		return "", false, nil
 	}
 	s := string(raw)
 	if raw[0] == '"' {
 		var err error
 		if s, err = strconv.Unquote(s); err != nil || !json.Valid([]byte(s)) {
-			return nil, fmt.Errorf("quantity: %.40s is not a number", raw)
+			return "", false, fmt.Errorf("quantity: %.40s is not a number", raw)
 		}
 	}
 	if _, err := strconv.ParseFloat(s, 64); err != nil {
-		return nil, fmt.Errorf("quantity: %.40s is not a number", raw)
+		return "", false, fmt.Errorf("quantity: %.40s is not a number", raw)
 	}
-	n := json.Number(s)
-	return &n, nil
+	return json.Number(s), true, nil
 }
