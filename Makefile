@@ -84,10 +84,15 @@ lint: $(GOSEC)
 	@$(GOLANGCI_LINT) version 2>/dev/null | grep -q 'version $(GOLANGCI_LINT_VERSION:v%=%) ' || $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
 	$(GOLANGCI_LINT) run $$($(GO) list -f '{{.Dir}}' ./... | grep -v /node_modules/)
 
+# The end-to-end benchmarks (internal/floor, cmd/margin, plugin) read indented pages as large as the
+# real APIs send, each beside the floor client reading the same pages; 10,000 keys take minutes.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime=20x ./internal/engine/
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/catalog/
-	$(GO) test -run '^$$' -bench CustomersQuery -benchmem -benchtime=3x ./plugin/pkg/plugin/
+	$(GO) test -run '^$$' -bench CustomersQuery -benchmem -benchtime=1x ./plugin/pkg/plugin/
+	$(GO) test -run '^$$' -bench DecodeUsagePage -benchmem -benchtime=3x ./internal/providers/openai/
+	MARGIN_BENCH_10K=1 $(GO) test -run '^$$' -bench . -benchmem -benchtime=1x -timeout=60m ./internal/floor/
+	MARGIN_BENCH_10K=1 $(GO) test -run '^$$' -bench Report -benchmem -benchtime=1x -timeout=60m ./cmd/margin/
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime=3x ./exporter/
 
 # Each Go fuzz target for FUZZTIME (`make test` runs their seed corpora, as go test always does).

@@ -223,7 +223,7 @@ func TestBackfill_ConfigFileAndItsFailures(t *testing.T) {
 	failed := filepath.Join(dir, "failed.om")
 	_, _, err = runCLI(t, "backfill", "--config.file="+cfg, "--output="+failed)
 	if exitCode(err) != 1 || !strings.HasPrefix(err.Error(), "backfill:\n  ") ||
-		!strings.Contains(err.Error(), "openai: GET /organization/usage/completions: HTTP 401") {
+		!strings.Contains(err.Error(), "openai: GET /organization/projects: HTTP 401") { // sources are listed first: they size the pages
 		t.Fatalf("backfill with openai refusing the key: %v (code %d)", err, exitCode(err))
 	}
 	if _, err := os.Stat(failed); err == nil {

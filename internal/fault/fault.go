@@ -53,11 +53,11 @@ func (e *Error) Unwrap() error { return e.Err }
 // (truncated or malformed).
 type DecodeError struct {
 	Err  error
-	Size int
+	Size int64 // bytes of the body read when decoding failed (a large body is not read to its end)
 }
 
 func (e *DecodeError) Error() string {
-	return fmt.Sprintf("malformed JSON response (%d bytes): %v", e.Size, e.Err)
+	return fmt.Sprintf("malformed JSON response (after %d bytes): %v", e.Size, e.Err)
 }
 
 func (e *DecodeError) Unwrap() error { return e.Err }

@@ -82,7 +82,7 @@ func TestDecodeError_SaysSizeAndUnwraps(t *testing.T) {
 	if !errors.Is(e, cause) {
 		t.Error("DecodeError does not unwrap to its cause")
 	}
-	if want := "openai: malformed JSON response (12 bytes): unexpected end of JSON input"; e.Error() != want {
+	if want := "openai: malformed JSON response (after 12 bytes): unexpected end of JSON input"; e.Error() != want {
 		t.Errorf("got %q, want %q", e.Error(), want)
 	}
 }

@@ -17,6 +17,9 @@ func (w *World) Handler() http.Handler {
 	mux.Handle("/anthropic/", w.guard("anthropic", http.StripPrefix("/anthropic", w.anthropicHandler())))
 	mux.Handle("/openrouter/api/v1/", w.guard("openrouter", http.StripPrefix("/openrouter/api/v1", w.openrouterHandler())))
 	mux.Handle("/stripe/", w.guard("stripe", http.StripPrefix("/stripe", w.stripeHandler())))
+	if w.cfg.Indent {
+		return indenting(mux)
+	}
 	return mux
 }
 

@@ -949,3 +949,35 @@ func TestScaledText_MatchesMoneyString(t *testing.T) {
 		}
 	}
 }
+
+// The indenting option serves the same JSON as json.Indent would, page for page.
+func TestIndent_ServesTheSameJSONIndented(t *testing.T) {
+	get := func(indent bool) []byte {
+		w := New(Config{Now: testNow, Indent: indent})
+		c := &http.Client{Transport: w.Transport()}
+		start := testNow.Add(-3 * 24 * time.Hour).Truncate(24 * time.Hour).Unix()
+		req, _ := http.NewRequest("GET", fmt.Sprintf("http://sim.invalid/openai/v1/organization/costs?start_time=%d&limit=3&group_by=line_item&group_by=api_key_id", start), nil)
+		req.Header.Set("Authorization", "Bearer "+OpenAIAdminKey)
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	compact, indented := get(false), get(true)
+	var want bytes.Buffer
+	if err := json.Indent(&want, compact, "", "  "); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(want.Bytes(), indented) {
+		t.Fatalf("indented body differs from json.Indent:\n%.400s\nwant\n%.400s", indented, want.Bytes())
+	}
+	if len(indented) < len(compact)*5/4 {
+		t.Fatalf("indented %d bytes, compact %d", len(indented), len(compact))
+	}
+}

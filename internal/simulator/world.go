@@ -37,6 +37,9 @@ type Config struct {
 	Customers       int // default 40
 	ExtraOpenAIKeys int // additional OpenAI keys spread over customers, for benchmarks
 	ModelsPerKey    int // default 1-3 depending on the key; benchmarks use 10
+	// Indent makes every fake answer with indented JSON (two spaces, as the real OpenAI and
+	// Anthropic APIs send it): pages grow by about half, which is what a client must stream.
+	Indent bool
 }
 
 // World is the simulated company. It is immutable after New except for the failure switches.

@@ -23,6 +23,9 @@ type NameCache struct {
 	listed bool
 }
 
+// Caching reports whether the cache keeps listings between fetches at all.
+func (c *NameCache) Caching() bool { return c != nil && c.TTL > 0 }
+
 // Sources returns the source list for b, calling list when the cache cannot answer.
 func (c *NameCache) Sources(ctx context.Context, now time.Time, b *Batch, list func(context.Context) ([]SourceInfo, error)) ([]SourceInfo, error) {
 	if c == nil || c.TTL <= 0 {

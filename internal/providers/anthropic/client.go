@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
@@ -139,11 +140,19 @@ func (c *Client) Check(ctx context.Context) error {
 // buckets, the most buckets a page may hold, and group_by[] with brackets, the form of every
 // official example (trap 14).
 func reportQuery(start, end time.Time, groupBy ...string) url.Values {
+	return reportQueryPage(start, end, reportBucketLimit, groupBy...)
+}
+
+// reportBucketLimit is the most daily buckets a report page may hold.
+const reportBucketLimit = 31
+
+// reportQueryPage is reportQuery asking for at most perPage daily buckets a page.
+func reportQueryPage(start, end time.Time, perPage int, groupBy ...string) url.Values {
 	return url.Values{
 		"starting_at":  {start.UTC().Format(time.RFC3339)},
 		"ending_at":    {end.UTC().Format(time.RFC3339)},
 		"bucket_width": {"1d"},
-		"limit":        {"31"},
+		"limit":        {strconv.Itoa(min(max(perPage, 1), reportBucketLimit))},
 		"group_by[]":   groupBy,
 	}
 }

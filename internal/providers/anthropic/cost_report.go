@@ -68,5 +68,13 @@ type Cents = ledger.Decimal
 // 400 when the range holds no complete day (trap 10).
 // GET /v1/organizations/cost_report
 func (c *Client) CostReport(ctx context.Context, start, end time.Time) iter.Seq2[CostBucket, error] {
-	return apiclient.CursorPages[CostBucket](ctx, c.api, costEndpoint, reportQuery(start, end, costGroupBy...), bucketMaxPages)
+	return c.costReport(ctx, start, end, reportBucketLimit)
+}
+
+// costReport is CostReport asking for at most perPage daily buckets a page.
+func (c *Client) costReport(ctx context.Context, start, end time.Time, perPage int) iter.Seq2[CostBucket, error] {
+	hint := 0
+	return apiclient.StreamCursorPages(ctx, c.api, costEndpoint, reportQueryPage(start, end, perPage, costGroupBy...), bucketMaxPages, func(d *apiclient.Decoder, b *CostBucket) error {
+		return decodeCostBucket(d, b, &hint)
+	})
 }

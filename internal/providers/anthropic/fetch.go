@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/marginhq/margin/internal/providers/apiclient"
@@ -27,9 +28,16 @@ func (c *Client) Fetch(ctx context.Context, w usage.Window) (*usage.Batch, error
 	clamped, warnings := clampWindow(w, now)
 	b := &usage.Batch{Provider: usage.Anthropic, Window: clamped, Warnings: warnings}
 
+	// Sources first: their count sizes the report pages, as for OpenAI.
+	sources, err := c.names.Sources(ctx, now, nil, c.fetchSources)
+	if err != nil {
+		return nil, err
+	}
+	perPage := bucketsPerPage(sources)
+
 	if clamped.Days() > 0 {
 		if usageEnd := usageEndingAt(clamped, now); clamped.From.Time().Before(usageEnd) {
-			recs, err := c.fetchUsage(ctx, clamped.From.Time(), usageEnd)
+			recs, err := c.fetchUsage(ctx, clamped.From.Time(), usageEnd, perPage)
 			if err != nil {
 				return nil, err
 			}
@@ -37,7 +45,7 @@ func (c *Client) Fetch(ctx context.Context, w usage.Window) (*usage.Batch, error
 		}
 		costEnd := min(clamped.To, usage.DayOf(now))
 		if clamped.From < costEnd {
-			costs, err := c.fetchCosts(ctx, clamped.From.Time(), costEnd.Time())
+			costs, err := c.fetchCosts(ctx, clamped.From.Time(), costEnd.Time(), perPage)
 			if err != nil {
 				return nil, err
 			}
@@ -49,9 +57,11 @@ func (c *Client) Fetch(ctx context.Context, w usage.Window) (*usage.Batch, error
 		b.Warnings = append(b.Warnings, n)
 	}
 
-	sources, err := c.names.Sources(ctx, now, b, c.fetchSources)
-	if err != nil {
-		return nil, err
+	// A cached listing that lacks a source the usage names (a key made since) is read again now.
+	if c.names.Caching() {
+		if sources, err = c.names.Sources(ctx, now, b, c.fetchSources); err != nil {
+			return nil, err
+		}
 	}
 	b.Sources = sources
 	c.logger.Debug("fetched", "window", clamped.String(), "usage_rows", len(b.Usage), "cost_rows", len(b.Costs), "sources", len(b.Sources))
@@ -96,9 +106,9 @@ type usageKey struct {
 	usOnly, fast       bool
 }
 
-func (c *Client) fetchUsage(ctx context.Context, start, end time.Time) ([]usage.UsageRecord, error) {
+func (c *Client) fetchUsage(ctx context.Context, start, end time.Time, perPage int) ([]usage.UsageRecord, error) {
 	sums := map[usageKey]*usage.UsageRecord{}
-	for bucket, err := range c.MessagesUsage(ctx, start, end) {
+	for bucket, err := range c.messagesUsage(ctx, start, end, perPage) {
 		if err != nil {
 			return nil, err
 		}
@@ -180,9 +190,9 @@ func bucketDay(endpoint string, startingAt, start, end time.Time) (usage.Day, er
 	return usage.DayOf(startingAt), nil
 }
 
-func (c *Client) fetchCosts(ctx context.Context, start, end time.Time) ([]usage.CostRecord, error) {
+func (c *Client) fetchCosts(ctx context.Context, start, end time.Time, perPage int) ([]usage.CostRecord, error) {
 	var out []usage.CostRecord
-	for bucket, err := range c.CostReport(ctx, start, end) {
+	for bucket, err := range c.costReport(ctx, start, end, perPage) {
 		if err != nil {
 			return nil, err
 		}
@@ -241,6 +251,22 @@ func (r CostResult) class() usage.PriceClass {
 		LongContext: stringOrEmpty(r.ContextWindow) == contextWindowLongRange,
 		USOnly:      stringOrEmpty(r.InferenceGeo) == inferenceGeoUS,
 	}
+}
+
+// pageKeyDays is how many (API key, day) pairs a report page is asked to hold, as for OpenAI:
+// a month a page up to 96 keys, one day a page from 3,000.
+const pageKeyDays = 3000
+
+// bucketsPerPage is the daily buckets to ask for a report page: pageKeyDays shared among the
+// listed keys, at least one.
+func bucketsPerPage(sources []usage.SourceInfo) int {
+	keys := 0
+	for _, s := range sources {
+		if strings.HasPrefix(string(s.Ref), string(usage.Anthropic)+":"+string(usage.KindAPIKey)+":") {
+			keys++
+		}
+	}
+	return max(pageKeyDays/max(keys, 1), 1)
 }
 
 // fetchSources lists workspaces, the default workspace (never listed) and API keys.

@@ -77,5 +77,13 @@ type ServerToolUse struct {
 // snaps it to one) and end no later than now. The report has no request count.
 // GET /v1/organizations/usage_report/messages
 func (c *Client) MessagesUsage(ctx context.Context, start, end time.Time) iter.Seq2[UsageBucket, error] {
-	return apiclient.CursorPages[UsageBucket](ctx, c.api, usageEndpoint, reportQuery(start, end, usageGroupBy...), bucketMaxPages)
+	return c.messagesUsage(ctx, start, end, reportBucketLimit)
+}
+
+// messagesUsage is MessagesUsage asking for at most perPage daily buckets a page.
+func (c *Client) messagesUsage(ctx context.Context, start, end time.Time, perPage int) iter.Seq2[UsageBucket, error] {
+	hint := 0 // results per bucket so far: each bucket's slice is sized once
+	return apiclient.StreamCursorPages(ctx, c.api, usageEndpoint, reportQueryPage(start, end, perPage, usageGroupBy...), bucketMaxPages, func(d *apiclient.Decoder, b *UsageBucket) error {
+		return decodeUsageBucket(d, b, &hint)
+	})
 }

@@ -1,5 +1,5 @@
 // Package apiclient is the HTTP plumbing shared by the provider clients: authenticated GETs that
-// decode JSON, retries with capped exponential backoff and jitter, Retry-After, capped error-body
+// decode JSON as it streams (no body is ever held whole, and none is too large), retries with capped exponential backoff and jitter, Retry-After, capped error-body
 // reads, typed errors and a guard against endless paging. It knows no provider's endpoints.
 package apiclient
 
@@ -21,8 +21,10 @@ import (
 )
 
 const (
-	maxErrorBody   = 64 << 10  // error bodies are read this far and no further
-	maxSuccessBody = 256 << 20 // a success body larger than this is a provider fault, not data
+	maxErrorBody = 64 << 10 // error bodies are read this far and no further
+	// maxDrain is how much of a malformed success body is read on, to report its size and let
+	// the connection be reused; the rest is dropped with the connection.
+	maxDrain = 64 << 10
 )
 
 // Config configures a Client. Zero values take the defaults noted per field.
@@ -90,18 +92,41 @@ func New(cfg Config) (*Client, error) {
 // Provider returns the provider name the client reports in errors.
 func (c *Client) Provider() string { return c.cfg.Provider }
 
-// Get requests base URL + endpoint with the query and decodes the JSON body into out, then runs
-// out's Validate when it is a Validator (a field the API always sends, null or missing, is a
-// *DecodeError, not an empty answer). It retries network errors, 429 and 5xx; any other non-2xx status returns an *Error at once.
+// Get requests base URL + endpoint with the query and decodes the JSON body into out as it
+// streams, then runs out's Validate when it is a Validator (a field the API always sends, null or
+// missing, is a *DecodeError, not an empty answer). It retries network errors (a body cut
+// mid-stream included), 429 and 5xx; any other non-2xx status returns an *Error at once.
 func (c *Client) Get(ctx context.Context, endpoint string, query url.Values, out any) error {
+	return c.stream(ctx, endpoint, query, func(body io.Reader) error {
+		dec := json.NewDecoder(body)
+		if err := dec.Decode(out); err != nil {
+			return err
+		}
+		if _, err := dec.Token(); err != io.EOF {
+			if err == nil {
+				err = errors.New("data after the JSON value")
+			}
+			return err
+		}
+		if v, ok := out.(Validator); ok {
+			return v.Validate()
+		}
+		return nil
+	})
+}
+
+// stream requests base URL + endpoint with the query and hands the success body to decode as it
+// arrives, retrying like Get. decode's failure is a *DecodeError, unless reading the body failed
+// (the connection broke: retried like a network error) or it is errStopped (returned as is).
+func (c *Client) stream(ctx context.Context, endpoint string, query url.Values, decode func(io.Reader) error) error {
 	u := *c.base
 	u.Path = c.base.Path + endpoint
 	u.RawQuery = query.Encode()
 	var lastErr error
 	for attempt := 0; ; attempt++ {
-		retryAfter, err := c.once(ctx, endpoint, u.String(), out)
-		if err == nil {
-			return nil
+		retryAfter, err := c.once(ctx, endpoint, u.String(), decode)
+		if err == nil || errors.Is(err, errStopped) {
+			return err
 		}
 		lastErr = err
 		if ctx.Err() != nil {
@@ -124,7 +149,7 @@ func (c *Client) Get(ctx context.Context, endpoint string, query url.Values, out
 	}
 }
 
-func (c *Client) once(ctx context.Context, endpoint, rawURL string, out any) (time.Duration, error) {
+func (c *Client) once(ctx context.Context, endpoint, rawURL string, decode func(io.Reader) error) (time.Duration, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
 	if err != nil {
 		return 0, &Error{Provider: c.cfg.Provider, Endpoint: endpoint, Err: err}
@@ -151,43 +176,21 @@ func (c *Client) once(ctx context.Context, endpoint, rawURL string, out any) (ti
 		e.Type, e.Message = parseErrorBody(body)
 		return e.RetryAfter, e
 	}
-	body, err := readBody(resp, maxSuccessBody+1)
-	if err != nil {
+	body := &countingReader{r: resp.Body}
+	err = decode(body)
+	switch {
+	case err == nil, errors.Is(err, errStopped):
+		return 0, err
+	case body.err != nil:
 		// The connection broke mid-body: the same as a network error.
-		return 0, &Error{Provider: c.cfg.Provider, Endpoint: endpoint, Err: fmt.Errorf("reading body: %w", scrubURLError(err)), Temporary: true}
+		return 0, &Error{Provider: c.cfg.Provider, Endpoint: endpoint, Err: fmt.Errorf("reading body: %w", scrubURLError(body.err)), Temporary: true}
 	}
-	if len(body) > maxSuccessBody {
-		return 0, &Error{Provider: c.cfg.Provider, Endpoint: endpoint, StatusCode: resp.StatusCode, Err: fmt.Errorf("response body larger than %d bytes", maxSuccessBody)}
+	// Read on a little, so the size reported is the body's when it is small.
+	_, _ = io.Copy(io.Discard, io.LimitReader(body, maxDrain))
+	if body.err != nil {
+		return 0, &Error{Provider: c.cfg.Provider, Endpoint: endpoint, Err: fmt.Errorf("reading body: %w", scrubURLError(body.err)), Temporary: true}
 	}
-	if err := json.Unmarshal(body, out); err != nil {
-		return 0, &Error{Provider: c.cfg.Provider, Endpoint: endpoint, StatusCode: resp.StatusCode, Err: &DecodeError{Err: err, Size: len(body)}}
-	}
-	if v, ok := out.(Validator); ok {
-		if err := v.Validate(); err != nil {
-			return 0, &Error{Provider: c.cfg.Provider, Endpoint: endpoint, StatusCode: resp.StatusCode, Err: &DecodeError{Err: err, Size: len(body)}}
-		}
-	}
-	return 0, nil
-}
-
-// readBody reads at most limit bytes of the body. A declared Content-Length sizes the buffer once:
-// pages of usage run to tens of megabytes, and growing a buffer by doubling copies each several times.
-func readBody(resp *http.Response, limit int64) ([]byte, error) {
-	r := io.LimitReader(resp.Body, limit)
-	if n := resp.ContentLength; n > 0 && n < limit {
-		buf := make([]byte, n+1) // one spare byte to notice a body longer than declared
-		got, err := io.ReadFull(r, buf)
-		switch {
-		case err == io.ErrUnexpectedEOF && int64(got) == n:
-			return buf[:got], nil
-		case err == nil: // longer than declared: read the rest under the limit
-			rest, err := io.ReadAll(r)
-			return append(buf, rest...), err
-		default:
-			return buf[:got], err
-		}
-	}
-	return io.ReadAll(r)
+	return 0, &Error{Provider: c.cfg.Provider, Endpoint: endpoint, StatusCode: resp.StatusCode, Err: &DecodeError{Err: err, Size: body.n}}
 }
 
 func (c *Client) backoff(attempt int) time.Duration {

@@ -335,7 +335,7 @@ func TestGet_MalformedJSONIsDecodeErrorNotRetried(t *testing.T) {
 			c, waits := newTestClient(t, srv.URL, Config{})
 			err := c.Get(context.Background(), "/x", nil, &result{})
 			var de *DecodeError
-			if !errors.As(err, &de) || de.Size != len(body) {
+			if !errors.As(err, &de) || de.Size != int64(len(body)) {
 				t.Fatalf("got %v, want a DecodeError of %d bytes", err, len(body))
 			}
 			if calls.Load() != 1 || len(*waits) != 0 {

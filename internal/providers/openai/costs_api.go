@@ -74,7 +74,15 @@ type Amount struct {
 // group_by is sent as repeated keys, as in Usage.
 // GET /organization/costs
 func (c *Client) Costs(ctx context.Context, start, end time.Time) iter.Seq2[CostBucket, error] {
-	q := timeQuery(start, end, costsBucketLimit)
+	return c.costs(ctx, start, end, costsBucketLimit)
+}
+
+// costs is Costs asking for at most perPage daily buckets a page.
+func (c *Client) costs(ctx context.Context, start, end time.Time, perPage int) iter.Seq2[CostBucket, error] {
+	q := timeQuery(start, end, min(perPage, costsBucketLimit))
 	q["group_by"] = []string{"project_id", "api_key_id", "line_item"}
-	return apiclient.CursorPages[CostBucket](ctx, c.api, costsEndpoint, q, maxPages)
+	hint := 0
+	return apiclient.StreamCursorPages(ctx, c.api, costsEndpoint, q, maxPages, func(d *apiclient.Decoder, b *CostBucket) error {
+		return decodeCostBucket(d, b, &hint)
+	})
 }

@@ -20,6 +20,8 @@ var DefaultProject = usage.Ref(usage.OpenAI, usage.KindProject, "default")
 // usage.MaxBackfillDays complete UTC days and today so far: OpenAI documents no retention limit
 // (31 is the per-page limit of daily buckets, which Fetch pages through), so it reads what OpenAI
 // returns and, for a window reaching further back than one page, says which first day had data.
+// Sources are listed first: their count sizes the usage and cost pages (bucketsPerPage), so a
+// page stays tens of megabytes however large the organisation.
 // Usage runs up to now (never a future end_time, provider-apis.md trap 10); costs cover complete
 // days only, because a day's costs are not final until it ends. Requests go out one at a time.
 // GET /organization/usage/{completions,embeddings,images,audio_speeches,audio_transcriptions},
@@ -31,13 +33,19 @@ func (c *Client) Fetch(ctx context.Context, w usage.Window) (*usage.Batch, error
 	batch.Window, batch.Warnings = clampWindow(w, today)
 	w = batch.Window
 
+	sources, err := c.names.Sources(ctx, now, nil, c.fetchSources)
+	if err != nil {
+		return nil, err
+	}
+	perPage := bucketsPerPage(sources)
+
 	start := w.From.Time()
 	usageEnd := w.To.Time()
 	if usageEnd.After(now) {
 		usageEnd = now
 	}
 	if usageEnd.Unix() > start.Unix() {
-		recs, err := c.fetchUsage(ctx, start, usageEnd)
+		recs, err := c.fetchUsage(ctx, start, usageEnd, perPage)
 		if err != nil {
 			return nil, err
 		}
@@ -46,7 +54,7 @@ func (c *Client) Fetch(ctx context.Context, w usage.Window) (*usage.Batch, error
 
 	costEnd := min(w.To, today).Time()
 	if costEnd.After(start) {
-		costs, err := c.fetchCosts(ctx, start, costEnd)
+		costs, err := c.fetchCosts(ctx, start, costEnd, perPage)
 		if err != nil {
 			return nil, err
 		}
@@ -57,12 +65,36 @@ func (c *Client) Fetch(ctx context.Context, w usage.Window) (*usage.Batch, error
 		batch.Warnings = append(batch.Warnings, n)
 	}
 
-	sources, err := c.names.Sources(ctx, now, batch, c.fetchSources)
-	if err != nil {
-		return nil, err
+	// A cached listing that lacks a source the usage names (a key made since) is read again now.
+	if c.names.Caching() {
+		if sources, err = c.names.Sources(ctx, now, batch, c.fetchSources); err != nil {
+			return nil, err
+		}
 	}
 	batch.Sources = sources
 	return batch, nil
+}
+
+// pageKeyDays is how many (API key, day) pairs a usage or cost page is asked to hold. With ten
+// models a key, a key-day is about 11 KB of indented cost JSON, so a page stays near 32 MB; an
+// organisation of up to a hundred keys still reads a month in one page per endpoint.
+const pageKeyDays = 3000
+
+// bucketsPerPage is the daily buckets to ask for a page: pageKeyDays shared among the listed keys
+// (projects when no key is listed), at least one, since a bucket is the smallest page there is.
+func bucketsPerPage(sources []usage.SourceInfo) int {
+	keys, projects := 0, 0
+	for _, s := range sources {
+		if s.Scope != "" {
+			keys++
+		} else {
+			projects++
+		}
+	}
+	if keys == 0 {
+		keys = projects
+	}
+	return max(pageKeyDays/max(keys, 1), 1)
 }
 
 // clampWindow limits w to [today-usage.MaxBackfillDays, today+1) and says what it cut.
@@ -94,13 +126,13 @@ type usageKey struct {
 
 // fetchUsage reads every usage endpoint and sums rows that fall on the same (day, key, project,
 // model, batch): service tiers and endpoints split what Margin counts as one record.
-func (c *Client) fetchUsage(ctx context.Context, start, end time.Time) ([]usage.UsageRecord, error) {
+func (c *Client) fetchUsage(ctx context.Context, start, end time.Time, perPage int) ([]usage.UsageRecord, error) {
 	// Records live in one slice indexed by the map (no per-record allocation), and source
 	// references are built once per id rather than once per row.
 	agg := newDayAgg[usageKey, usage.UsageRecord]()
 	refs := newRefCache()
 	for _, ep := range usageEndpoints {
-		for bucket, err := range c.Usage(ctx, ep, start, end) {
+		for bucket, err := range c.usage(ctx, ep, start, end, perPage) {
 			if err != nil {
 				return nil, fmt.Errorf("reading openai %s usage: %w", ep, err)
 			}
@@ -153,11 +185,8 @@ func (c *Client) fetchUsage(ctx context.Context, start, end time.Time) ([]usage.
 		return cmp.Or(cmp.Compare(x.day, y.day), cmp.Compare(x.scope, y.scope), cmp.Compare(x.key, y.key),
 			cmp.Compare(x.model, y.model), cmp.Compare(x.batch, y.batch), cmp.Compare(x.tier, y.tier))
 	})
-	sorted := make([]usage.UsageRecord, len(out))
-	for i, j := range order {
-		sorted[i] = out[j]
-	}
-	return sorted, nil
+	permute(out, order)
+	return out, nil
 }
 
 // dayAgg sums records per day. Each day has its own index and slice, sized after the largest
@@ -192,8 +221,10 @@ func (a *dayAgg[K, R]) get(day usage.Day, k K, fresh func() R) *R {
 	return &a.recs[day][i]
 }
 
-// all returns every record, days in order.
+// all returns every record, days in order, and empties a: each day's records are let go once
+// copied, so the table is not held twice.
 func (a *dayAgg[K, R]) all() []R {
+	a.index = nil
 	days := make([]usage.Day, 0, len(a.recs))
 	n := 0
 	for d, rs := range a.recs {
@@ -204,6 +235,7 @@ func (a *dayAgg[K, R]) all() []R {
 	out := make([]R, 0, n)
 	for _, d := range days {
 		out = append(out, a.recs[d]...)
+		delete(a.recs, d)
 	}
 	return out
 }
@@ -290,10 +322,10 @@ type costKey struct {
 
 // fetchCosts reads billed costs per day, at the finest grain OpenAI bills: the API key when the
 // charge has one, otherwise the project.
-func (c *Client) fetchCosts(ctx context.Context, start, end time.Time) ([]usage.CostRecord, error) {
+func (c *Client) fetchCosts(ctx context.Context, start, end time.Time, perPage int) ([]usage.CostRecord, error) {
 	agg := newDayAgg[costKey, usage.CostRecord]()
 	refs := newRefCache()
-	for bucket, err := range c.Costs(ctx, start, end) {
+	for bucket, err := range c.costs(ctx, start, end, perPage) {
 		if err != nil {
 			return nil, fmt.Errorf("reading openai costs: %w", err)
 		}
@@ -349,11 +381,31 @@ func (c *Client) fetchCosts(ctx context.Context, start, end time.Time) ([]usage.
 		x, y := sk[a], sk[b]
 		return cmp.Or(cmp.Compare(x.day, y.day), cmp.Compare(x.source, y.source), cmp.Compare(x.desc, y.desc))
 	})
-	sorted := make([]usage.CostRecord, len(out))
-	for i, j := range order {
-		sorted[i] = out[j]
+	permute(out, order)
+	return out, nil
+}
+
+// permute reorders s in place so that s[i] becomes the old s[order[i]], following each cycle
+// once: the fact table is the largest thing a fetch holds, and a sorted copy would double it.
+// order is consumed.
+func permute[T any](s []T, order []int) {
+	for i := range order {
+		if order[i] < 0 {
+			continue
+		}
+		tmp := s[i]
+		j := i
+		for {
+			k := order[j]
+			order[j] = -1
+			if k == i {
+				s[j] = tmp
+				break
+			}
+			s[j] = s[k]
+			j = k
+		}
 	}
-	return sorted, nil
 }
 
 // fetchSources lists every project, archived ones included, and every API key of each.

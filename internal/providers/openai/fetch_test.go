@@ -127,13 +127,19 @@ func TestFetch_FixtureWindow(t *testing.T) {
 		t.Errorf("sources:\n got %+v\nwant %+v", b.Sources, wantSources)
 	}
 
-	// The requests as sent: auth, time parameters, limits, group_by arrays and cursors.
+	// The requests as sent: auth, time parameters, limits, group_by arrays and cursors. The
+	// lists come first: the key count sizes the usage and cost pages (a month a page here).
 	start, usageEnd, costEnd := "1786147200", "1786375800", "1786320000"
 	usageGroups := []string{"project_id", "api_key_id", "model"}
 	wantReqs := []struct {
 		path   string
 		params map[string][]string
 	}{
+		{"/organization/projects", map[string][]string{"limit": {"100"}, "include_archived": {"true"}, "after": nil}},
+		{"/organization/projects", map[string][]string{"include_archived": {"true"}, "after": {"proj_8qZk2LxA0mN3"}}},
+		{"/organization/projects/proj_8qZk2LxA0mN3/api_keys", map[string][]string{"limit": {"100"}, "owner_project_access": {"any"}, "after": nil}},
+		{"/organization/projects/proj_8qZk2LxA0mN3/api_keys", map[string][]string{"owner_project_access": {"any"}, "after": {"key_Vd7Rr1pQeT9sW0aB"}}},
+		{"/organization/projects/proj_Lm4Xc9Tb2Wq1/api_keys", map[string][]string{"limit": {"100"}, "owner_project_access": {"any"}}},
 		{"/organization/usage/completions", map[string][]string{"start_time": {start}, "end_time": {usageEnd}, "bucket_width": {"1d"}, "limit": {"31"}, "group_by": {"project_id", "api_key_id", "model", "batch", "service_tier"}, "page": nil}},
 		{"/organization/usage/completions", map[string][]string{"start_time": {start}, "end_time": {usageEnd}, "group_by": {"project_id", "api_key_id", "model", "batch", "service_tier"}, "page": {"page_AAAAAGiXgAAAAAAAaJYuAA=="}}},
 		{"/organization/usage/embeddings", map[string][]string{"start_time": {start}, "end_time": {usageEnd}, "limit": {"31"}, "group_by": usageGroups}},
@@ -142,11 +148,6 @@ func TestFetch_FixtureWindow(t *testing.T) {
 		{"/organization/usage/audio_transcriptions", map[string][]string{"end_time": {usageEnd}, "group_by": usageGroups}},
 		{"/organization/costs", map[string][]string{"start_time": {start}, "end_time": {costEnd}, "bucket_width": {"1d"}, "limit": {"180"}, "group_by": {"project_id", "api_key_id", "line_item"}, "page": nil}},
 		{"/organization/costs", map[string][]string{"end_time": {costEnd}, "page": {"page_Y29zdHMtMjAyNi0wOC0wOQ=="}}},
-		{"/organization/projects", map[string][]string{"limit": {"100"}, "include_archived": {"true"}, "after": nil}},
-		{"/organization/projects", map[string][]string{"include_archived": {"true"}, "after": {"proj_8qZk2LxA0mN3"}}},
-		{"/organization/projects/proj_8qZk2LxA0mN3/api_keys", map[string][]string{"limit": {"100"}, "owner_project_access": {"any"}, "after": nil}},
-		{"/organization/projects/proj_8qZk2LxA0mN3/api_keys", map[string][]string{"owner_project_access": {"any"}, "after": {"key_Vd7Rr1pQeT9sW0aB"}}},
-		{"/organization/projects/proj_Lm4Xc9Tb2Wq1/api_keys", map[string][]string{"limit": {"100"}, "owner_project_access": {"any"}}},
 	}
 	reqs := f.requests()
 	if len(reqs) != len(wantReqs) {
@@ -286,6 +287,10 @@ func TestFetch_RejectsNonUSDCost(t *testing.T) {
 
 func TestFetch_TruncatedJSONIsDecodeError(t *testing.T) {
 	c, f, _ := setup(t, func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.URL.Path, "/organization/projects") {
+			writeJSON(w, http.StatusOK, `{"object":"list","data":[],"has_more":false}`)
+			return
+		}
 		writeJSON(w, http.StatusOK, `{"object":"page","data":[{"object":"bucket","start_time":17863`)
 	})
 	_, err := c.Fetch(context.Background(), usage.Window{From: day("2026-08-09"), To: day("2026-08-10")})
@@ -296,8 +301,8 @@ func TestFetch_TruncatedJSONIsDecodeError(t *testing.T) {
 	if !strings.Contains(err.Error(), "/organization/usage/completions") {
 		t.Errorf("error %q does not name the endpoint", err)
 	}
-	if n := len(f.requests()); n != 1 {
-		t.Errorf("made %d requests, want 1 (malformed bodies are not retried)", n)
+	if n := len(f.requests()); n != 2 {
+		t.Errorf("made %d requests, want the project list and 1 (malformed bodies are not retried)", n)
 	}
 }
 
@@ -440,6 +445,93 @@ func TestLineItemModel(t *testing.T) {
 	for in, want := range tests {
 		if got := ParseLineItem(in).Model; got != want {
 			t.Errorf("ParseLineItem(%q).Model = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// A malformed result deep inside a large usage page fails the fetch with a DecodeError naming the
+// provider, the endpoint and the result's place in the page; nothing of the page is kept.
+func TestFetch_MalformedResultDeepInLargePageFailsClearly(t *testing.T) {
+	const rows = 50_000
+	c, f, _ := setup(t, func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.URL.Path, "/organization/projects") {
+			writeJSON(w, http.StatusOK, `{"object":"list","data":[],"has_more":false}`)
+			return
+		}
+		var b strings.Builder
+		b.WriteString(`{"object": "page", "data": [{"object": "bucket", "start_time": 1786233600, "end_time": 1786320000, "results": [`)
+		for i := range rows {
+			if i > 0 {
+				b.WriteString(",\n")
+			}
+			tokens := fmt.Sprint(i)
+			if i == rows-7 {
+				tokens = `"12k"`
+			}
+			fmt.Fprintf(&b, `{"object": "organization.usage.completions.result", "input_tokens": %s, "output_tokens": 3, "num_model_requests": 1, "project_id": "proj_%d", "api_key_id": "key_%d", "model": "gpt-4.1-mini", "batch": false}`, tokens, i%50, i%500)
+		}
+		b.WriteString(`]}], "has_more": false, "next_page": null}`)
+		writeJSON(w, http.StatusOK, b.String())
+	})
+	batch, err := c.Fetch(context.Background(), usage.Window{From: day("2026-08-09"), To: day("2026-08-10")})
+	var de *apiclient.DecodeError
+	if !errors.As(err, &de) || batch != nil {
+		t.Fatalf("err = %v (%T), batch %v: want a *apiclient.DecodeError and no batch", err, err, batch)
+	}
+	for _, want := range []string{"openai: GET /organization/usage/completions", fmt.Sprintf("/data/0/results/%d/input_tokens", rows-7), `"12k"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+	if n := len(f.requests()); n != 2 {
+		t.Errorf("made %d requests, want the project list and one page (malformed bodies are not retried)", n)
+	}
+}
+
+// permute applies a sort order in place, as the sorted copy it replaces would.
+func TestPermute_MatchesACopyInOrder(t *testing.T) {
+	for n := range 40 {
+		s := make([]int, n)
+		for i := range s {
+			s[i] = (i*7919 + 13) % 101
+		}
+		order := make([]int, n)
+		for i := range order {
+			order[i] = i
+		}
+		slices.SortFunc(order, func(a, b int) int { return s[a] - s[b] })
+		want := make([]int, n)
+		for i, j := range order {
+			want[i] = s[j]
+		}
+		permute(s, order)
+		if !slices.Equal(s, want) {
+			t.Fatalf("n=%d: got %v, want %v", n, s, want)
+		}
+	}
+}
+
+// Page sizes follow the organisation: a month a page for a small one, fewer days as keys grow,
+// never less than one daily bucket.
+func TestBucketsPerPage_ShrinksWithTheKeyCount(t *testing.T) {
+	sources := func(projects, keys int) []usage.SourceInfo {
+		var out []usage.SourceInfo
+		for p := range projects {
+			scope := usage.Ref(usage.OpenAI, usage.KindProject, fmt.Sprint("proj_", p))
+			out = append(out, usage.SourceInfo{Ref: scope})
+			for k := range keys / projects {
+				out = append(out, usage.SourceInfo{Ref: usage.Ref(usage.OpenAI, usage.KindAPIKey, fmt.Sprint("key_", p, "_", k)), Scope: scope})
+			}
+		}
+		return out
+	}
+	for _, c := range []struct{ projects, keys, want int }{{1, 2, 1500}, {2, 96, 31}, {10, 1000, 3}, {100, 10000, 1}, {3, 0, 1000}} {
+		got := bucketsPerPage(sources(c.projects, c.keys))
+		if got != c.want {
+			t.Errorf("%d projects, %d keys: %d buckets a page, want %d", c.projects, c.keys, got, c.want)
+		}
+		if q := timeQuery(time.Unix(0, 0), time.Unix(86400, 0), min(got, usageBucketLimit)); q.Get("limit") == "0" {
+			t.Errorf("limit 0")
 		}
 	}
 }

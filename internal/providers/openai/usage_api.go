@@ -89,9 +89,17 @@ type UsageResult struct {
 // OpenAI cookbook; the API also accepts brackets and comma lists.
 // GET /organization/usage/{completions,embeddings,images,audio_speeches,audio_transcriptions}
 func (c *Client) Usage(ctx context.Context, endpoint UsageEndpoint, start, end time.Time) iter.Seq2[UsageBucket, error] {
-	q := timeQuery(start, end, usageBucketLimit)
+	return c.usage(ctx, endpoint, start, end, usageBucketLimit)
+}
+
+// usage is Usage asking for at most perPage daily buckets a page.
+func (c *Client) usage(ctx context.Context, endpoint UsageEndpoint, start, end time.Time, perPage int) iter.Seq2[UsageBucket, error] {
+	q := timeQuery(start, end, min(perPage, usageBucketLimit))
 	q["group_by"] = endpoint.groupBy()
-	return apiclient.CursorPages[UsageBucket](ctx, c.api, endpoint.Path(), q, maxPages)
+	hint := 0 // results per bucket so far: each bucket's slice is sized once
+	return apiclient.StreamCursorPages(ctx, c.api, endpoint.Path(), q, maxPages, func(d *apiclient.Decoder, b *UsageBucket) error {
+		return decodeUsageBucket(d, b, &hint)
+	})
 }
 
 // CompletionsUsage is Usage of the completions endpoint, grouped by project, API key, model and

@@ -1,6 +1,7 @@
 // Package factcache keeps what the providers and Stripe returned, per source and UTC day, for one
 // datasource instance, so dashboards re-read only what may have changed. Closed days are kept;
-// recent days (today and yesterday, which providers still revise) expire after a TTL. Concurrent
+// recent days (today and yesterday, which providers still revise) expire after a TTL, and the
+// least recently used days are dropped when the facts outgrow a size bound. Concurrent
 // fetches of the same range are collapsed into one, and errors are never cached. It knows the
 // engine's facts, not Grafana.
 package factcache
@@ -11,6 +12,7 @@ import (
 	"sort"
 	"sync"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sync/singleflight"
 
@@ -31,10 +33,17 @@ const DefaultRecentTTL = 5 * time.Minute
 // (usage.MaxBackfillDays complete days and today).
 const keepDays = usage.MaxBackfillDays + 1
 
+// DefaultMaxBytes bounds the facts a cache holds: about 31 days of 1,000 keys × 10 models with
+// their billed costs. Beyond it, the least recently used days are dropped and read again when asked.
+const DefaultMaxBytes = 512 << 20
+
 // Options configures a Cache. Zero values take the defaults.
 type Options struct {
 	RecentTTL time.Duration    // default DefaultRecentTTL
 	Now       func() time.Time // default time.Now
+	// MaxBytes bounds the records held, counted as their in-memory size (the strings they share
+	// with every other record, ids and model names, are not counted); default DefaultMaxBytes.
+	MaxBytes int64
 }
 
 // Cache holds facts per source and day. It is safe for concurrent use.
@@ -44,10 +53,14 @@ type Cache struct {
 	now   func() time.Time
 	group singleflight.Group
 
+	maxBytes int64
+
 	mu      sync.Mutex
 	days    map[dayKey]*entry
 	gen     uint64 // incremented per stored fetch; entries carry the generation that stored them
 	fetches int    // fetches made, for tests and stats
+	bytes   int64  // the size of every entry held
+	clock   uint64 // incremented per use, for least-recently-used eviction
 }
 
 type dayKey struct {
@@ -64,6 +77,14 @@ type entry struct {
 	costs     []usage.CostRecord
 	revenue   []engine.DailyRevenue
 	fetch     *perFetch
+	used      uint64 // the cache clock when the entry was last stored or served
+}
+
+// size is what the entry's records take in memory.
+func (e *entry) size() int64 {
+	return int64(len(e.usage))*int64(unsafe.Sizeof(usage.UsageRecord{})) +
+		int64(len(e.costs))*int64(unsafe.Sizeof(usage.CostRecord{})) +
+		int64(len(e.revenue))*int64(unsafe.Sizeof(engine.DailyRevenue{}))
 }
 
 // perFetch is what a fetch returns for its whole window rather than per day.
@@ -81,7 +102,17 @@ func New(f Fetcher, opts Options) *Cache {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Cache{fetch: f, ttl: opts.RecentTTL, now: opts.Now, days: map[dayKey]*entry{}}
+	if opts.MaxBytes <= 0 {
+		opts.MaxBytes = DefaultMaxBytes
+	}
+	return &Cache{fetch: f, ttl: opts.RecentTTL, now: opts.Now, maxBytes: opts.MaxBytes, days: map[dayKey]*entry{}}
+}
+
+// Bytes returns the size of the records held (see Options.MaxBytes).
+func (c *Cache) Bytes() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.bytes
 }
 
 // fresh reports whether e may still be served at now.
@@ -120,6 +151,7 @@ func (c *Cache) Release() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.days = map[dayKey]*entry{}
+	c.bytes = 0
 }
 
 // Batch returns the provider's facts for w, fetching only the days that are missing or stale,
@@ -302,16 +334,41 @@ func (c *Cache) store(source string, days map[usage.Day]*entry, fetchedAt time.T
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen++
+	c.clock++
 	for d, e := range days {
-		e.fetchedAt, e.gen = fetchedAt, c.gen
+		e.fetchedAt, e.gen, e.used = fetchedAt, c.gen, c.clock
 		e.settled = d < fetchDay-1 // older than yesterday when read: providers no longer revise it
-		c.days[dayKey{source, d}] = e
+		k := dayKey{source, d}
+		if old := c.days[k]; old != nil {
+			c.bytes -= old.size()
+		}
+		c.days[k] = e
+		c.bytes += e.size()
 	}
 	horizon := usage.DayOf(c.now()) - keepDays
-	for k := range c.days {
+	for k, e := range c.days {
 		if k.day < horizon {
+			c.bytes -= e.size()
 			delete(c.days, k)
 		}
+	}
+	c.evict()
+}
+
+// evict drops the least recently used days until the records fit in maxBytes. The days just
+// stored may go too when they alone exceed it: the query that fetched them still gets them (ensure
+// returns them), and the next one reads them again.
+func (c *Cache) evict() {
+	for c.bytes > c.maxBytes && len(c.days) > 0 {
+		var oldest dayKey
+		var e *entry
+		for k, x := range c.days {
+			if e == nil || x.used < e.used || x.used == e.used && (k.day < oldest.day || k.day == oldest.day && k.source < oldest.source) {
+				oldest, e = k, x
+			}
+		}
+		c.bytes -= e.size()
+		delete(c.days, oldest)
 	}
 }
 
@@ -322,6 +379,7 @@ func (c *Cache) collect(source string, w usage.Window, fetched map[usage.Day]*en
 	var stamp uint64
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.clock++
 	for d := w.From; d < w.To; d++ {
 		e := c.days[dayKey{source, d}]
 		if e == nil {
@@ -330,6 +388,7 @@ func (c *Cache) collect(source string, w usage.Window, fetched map[usage.Day]*en
 		if e == nil {
 			continue
 		}
+		e.used = c.clock
 		out = append(out, e)
 		stamp = max(stamp, e.gen)
 	}

@@ -257,3 +257,58 @@ func TestBatch_CallerCancellationDoesNotCancelTheSharedFetch(t *testing.T) {
 		t.Fatalf("%d fetches, want 1: the second call should join or reuse the first", n)
 	}
 }
+
+// The cache holds at most MaxBytes of records: a fetch larger than the bound is still answered
+// whole, the least recently used days are dropped, and a dropped day is read again when asked.
+func TestBatch_SizeBoundDropsLeastRecentlyUsedDays(t *testing.T) {
+	clk := &clock{t: time.Date(2026, 11, 27, 9, 30, 0, 0, time.UTC)}
+	today := usage.DayOf(clk.t)
+	f := &fakeFetcher{name: "first"}
+	perDay := (&entry{usage: make([]usage.UsageRecord, 1), costs: make([]usage.CostRecord, 1)}).size()
+	c := New(f, Options{RecentTTL: time.Hour, Now: clk.now, MaxBytes: 10 * perDay})
+	ctx := context.Background()
+	if New(f, Options{}).maxBytes != DefaultMaxBytes {
+		t.Fatal("no default bound")
+	}
+
+	b, _, err := c.Batch(ctx, usage.OpenAI, usage.Window{From: today - 20, To: today})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b.Usage) != 20 || len(b.Costs) != 20 {
+		t.Fatalf("first answer has %d usage and %d cost rows, want the 20 days fetched", len(b.Usage), len(b.Costs))
+	}
+	if got := c.Bytes(); got > 10*perDay || got == 0 {
+		t.Fatalf("holds %d bytes, bound %d", got, 10*perDay)
+	}
+	// Of days stored together, the oldest went first: the last ten are still cached.
+	if _, _, err := c.Batch(ctx, usage.OpenAI, usage.Window{From: today - 10, To: today}); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(f.windows()); n != 1 {
+		t.Fatalf("%d fetches, want the last ten days served from the cache", n)
+	}
+	// Use the last five, then read five old days: the five least recently used go (today-10..-6).
+	if _, _, err := c.Batch(ctx, usage.OpenAI, usage.Window{From: today - 5, To: today}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.Batch(ctx, usage.OpenAI, usage.Window{From: today - 20, To: today - 15}); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.windows(); len(got) != 2 || got[1] != (usage.Window{From: today - 20, To: today - 15}) {
+		t.Fatalf("fetched %v, want the dropped old days read again", got)
+	}
+	if _, ok := c.Stamp([]string{"openai"}, usage.Window{From: today - 5, To: today}); !ok {
+		t.Error("the recently used days were dropped")
+	}
+	if _, ok := c.Stamp([]string{"openai"}, usage.Window{From: today - 10, To: today - 5}); ok {
+		t.Error("the least recently used days are still held")
+	}
+	if got := c.Bytes(); got > 10*perDay {
+		t.Fatalf("holds %d bytes, bound %d", got, 10*perDay)
+	}
+	c.Release()
+	if c.Bytes() != 0 {
+		t.Fatal("Release keeps bytes")
+	}
+}

@@ -1,0 +1,210 @@
+package openai
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	"github.com/marginhq/margin/internal/providers/apiclient"
+)
+
+// The usage and costs pages are decoded by hand from the token stream, result by result, with
+// every id and model name interned: these are the pages that run to hundreds of megabytes. Unknown
+// fields are skipped, as encoding/json skips them.
+
+func decodeUsageBucket(d *apiclient.Decoder, b *UsageBucket, hint *int) error {
+	return d.Object(func(name []byte) error {
+		var err error
+		switch string(name) {
+		case "start_time":
+			b.StartTime, err = d.Int()
+		case "end_time":
+			b.EndTime, err = d.Int()
+		case "results":
+			var null bool
+			results := make([]UsageResult, 0, *hint)
+			null, err = d.Array(func(int) error {
+				results = append(results, UsageResult{})
+				return decodeUsageResult(d, &results[len(results)-1])
+			})
+			if !null {
+				b.Results = results
+				*hint = max(*hint, len(results))
+			}
+		default:
+			err = d.Skip()
+		}
+		return err
+	})
+}
+
+func decodeUsageResult(d *apiclient.Decoder, r *UsageResult) error {
+	return d.Object(func(name []byte) error {
+		var err error
+		switch string(name) {
+		case "project_id":
+			r.ProjectID, err = d.StrPtr()
+		case "api_key_id":
+			r.APIKeyID, err = d.StrPtr()
+		case "model":
+			r.Model, err = d.StrPtr()
+		case "batch":
+			err = decodeFlexBool(d, &r.Batch)
+		case "service_tier":
+			r.ServiceTier, err = d.StrPtr()
+		case "input_tokens":
+			r.InputTokens, err = d.Int()
+		case "input_cached_tokens":
+			r.InputCachedTokens, err = d.Int()
+		case "input_cache_write_tokens":
+			r.InputCacheWriteTokens, err = d.Int()
+		case "output_tokens":
+			r.OutputTokens, err = d.Int()
+		case "num_model_requests":
+			r.NumModelRequests, err = d.Int()
+		case "input_audio_tokens":
+			r.InputAudioTokens, err = d.Int()
+		case "output_audio_tokens":
+			r.OutputAudioTokens, err = d.Int()
+		case "images":
+			r.Images, err = d.Int()
+		case "characters":
+			r.Characters, err = d.Int()
+		case "seconds":
+			r.Seconds, err = d.Int()
+		default:
+			err = d.Skip()
+		}
+		return err
+	})
+}
+
+// decodeFlexBool reads batch through FlexBool's own rules.
+func decodeFlexBool(d *apiclient.Decoder, f *FlexBool) error {
+	raw, err := d.Raw()
+	if err != nil {
+		return err
+	}
+	switch string(raw) {
+	case "true":
+		*f = true
+		return nil
+	case "false", "null":
+		*f = false
+		return nil
+	}
+	if err := f.UnmarshalJSON(raw); err != nil {
+		return fmt.Errorf("batch: %w", err)
+	}
+	return nil
+}
+
+func decodeCostBucket(d *apiclient.Decoder, b *CostBucket, hint *int) error {
+	return d.Object(func(name []byte) error {
+		var err error
+		switch string(name) {
+		case "start_time":
+			b.StartTime, err = d.Int()
+		case "end_time":
+			b.EndTime, err = d.Int()
+		case "results":
+			var null bool
+			results := make([]CostResult, 0, *hint)
+			// The amounts and quantities results point to come from one array each per bucket,
+			// not one allocation per row. An append that moves a slab leaves the rows before it
+			// pointing into the old array, which stays alive and unchanged.
+			sl := &costSlabs{amounts: make([]Amount, 0, *hint), quantities: make([]json.Number, 0, *hint)}
+			null, err = d.Array(func(int) error {
+				results = append(results, CostResult{})
+				return decodeCostResult(d, &results[len(results)-1], sl)
+			})
+			if !null {
+				b.Results = results
+				*hint = max(*hint, len(results))
+			}
+		default:
+			err = d.Skip()
+		}
+		return err
+	})
+}
+
+// costSlabs holds a bucket's amounts and quantities.
+type costSlabs struct {
+	amounts    []Amount
+	quantities []json.Number
+}
+
+func decodeCostResult(d *apiclient.Decoder, r *CostResult, sl *costSlabs) error {
+	return d.Object(func(name []byte) error {
+		var err error
+		switch string(name) {
+		case "amount":
+			sl.amounts = append(sl.amounts, Amount{})
+			a := &sl.amounts[len(sl.amounts)-1]
+			set := false
+			err = d.Object(func(name []byte) error {
+				set = true
+				switch string(name) {
+				case "value":
+					raw, err := d.Raw()
+					if err != nil {
+						return err
+					}
+					if err := a.Value.UnmarshalJSON(raw); err != nil {
+						return fmt.Errorf("amount.value: %w", err)
+					}
+					return nil
+				case "currency":
+					var err error
+					a.Currency, err = d.Str()
+					return err
+				}
+				return d.Skip()
+			})
+			if set {
+				r.Amount = a
+			}
+		case "line_item":
+			r.LineItem, err = d.StrPtr()
+		case "project_id":
+			r.ProjectID, err = d.StrPtr()
+		case "api_key_id":
+			r.APIKeyID, err = d.StrPtr()
+		case "quantity":
+			var raw []byte
+			if raw, err = d.Raw(); err == nil {
+				var n json.Number
+				var ok bool
+				if n, ok, err = decodeNumber(raw); ok {
+					sl.quantities = append(sl.quantities, n)
+					r.Quantity = &sl.quantities[len(sl.quantities)-1]
+				}
+			}
+		case "quantity_unit":
+			r.QuantityUnit, err = d.StrPtr()
+		default:
+			err = d.Skip()
+		}
+		return err
+	})
+}
+
+// decodeNumber reads a json.Number the way encoding/json does: a number, a string holding one,
+// or null (ok false).
+func decodeNumber(raw []byte) (json.Number, bool, error) {
+	if string(raw) == "null" {
+		return "", false, nil
+	}
+	s := string(raw)
+	if raw[0] == '"' {
+		var err error
+		if s, err = strconv.Unquote(s); err != nil || !json.Valid([]byte(s)) {
+			return "", false, fmt.Errorf("quantity: %.40s is not a number", raw)
+		}
+	}
+	if _, err := strconv.ParseFloat(s, 64); err != nil {
+		return "", false, fmt.Errorf("quantity: %.40s is not a number", raw)
+	}
+	return json.Number(s), true, nil
+}
