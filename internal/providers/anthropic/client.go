@@ -136,17 +136,12 @@ func (c *Client) Check(ctx context.Context) error {
 	return c.api.Get(ctx, workspacesEndpoint, url.Values{"limit": {"1"}}, &out)
 }
 
-// reportQuery returns the shared parameters of the usage and cost reports: RFC 3339 bounds, daily
-// buckets, the most buckets a page may hold, and group_by[] with brackets, the form of every
-// official example (trap 14).
-func reportQuery(start, end time.Time, groupBy ...string) url.Values {
-	return reportQueryPage(start, end, reportBucketLimit, groupBy...)
-}
-
 // reportBucketLimit is the most daily buckets a report page may hold.
 const reportBucketLimit = 31
 
-// reportQueryPage is reportQuery asking for at most perPage daily buckets a page.
+// reportQueryPage returns the shared parameters of the usage and cost reports: RFC 3339 bounds,
+// daily buckets, at most perPage buckets a page (and never more than the API allows), and
+// group_by[] with brackets, the form of every official example (trap 14).
 func reportQueryPage(start, end time.Time, perPage int, groupBy ...string) url.Values {
 	return url.Values{
 		"starting_at":  {start.UTC().Format(time.RFC3339)},

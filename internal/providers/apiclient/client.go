@@ -102,7 +102,7 @@ func (c *Client) Get(ctx context.Context, endpoint string, query url.Values, out
 		if err := dec.Decode(out); err != nil {
 			return err
 		}
-		if _, err := dec.Token(); err != io.EOF {
+		if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 			if err == nil {
 				err = errors.New("data after the JSON value")
 			}

@@ -218,7 +218,7 @@ func (d *Decoder) intern(v jsontext.Value) (*string, error) {
 
 // end checks that nothing but whitespace follows the page's value.
 func (d *Decoder) end() error {
-	if _, err := d.dec.ReadToken(); err != io.EOF {
+	if _, err := d.dec.ReadToken(); !errors.Is(err, io.EOF) {
 		if err == nil {
 			return errors.New("data after the JSON value")
 		}

@@ -55,7 +55,7 @@ func tryCustomersQuery(ds *Datasource) error {
 		return err
 	}
 	if r := resp.Responses["A"]; r.Error != nil || r.Frames[0].Rows() == 0 {
-		return fmt.Errorf("query: %v", r.Error)
+		return fmt.Errorf("query: %w", r.Error)
 	}
 	return nil
 }
