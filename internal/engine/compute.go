@@ -649,7 +649,8 @@ func (bc *batchComputer) pool(keyLevel bool) *pool {
 		es = append(es, entry{ref: ref, fam: bc.family(c.p, c.model), d: c.d, i: int32(i)})
 	}
 	slices.SortFunc(es, func(a, b entry) int {
-		return cmp.Or(cmp.Compare(a.ref, b.ref), cmp.Compare(a.d, b.d), cmp.Compare(a.fam, b.fam), cmp.Compare(a.i, b.i))
+		// Day first: clients emit records by day and scope, so the entries arrive nearly sorted.
+		return cmp.Or(cmp.Compare(a.d, b.d), cmp.Compare(a.ref, b.ref), cmp.Compare(a.fam, b.fam), cmp.Compare(a.i, b.i))
 	})
 	pl := &pool{idx: make([]int32, len(es)), fams: make([]uint32, len(es)), runs: map[refDay][2]int32{}}
 	p := bc.in.id(string(bc.b.Provider))
