@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding"
 	"encoding/json"
 	"os"
 	"reflect"
@@ -23,6 +24,8 @@ var (
 
 // reportFields lists every field `margin report --format=json` can print, from the Go types that
 // encode it.
+var textMarshalerType = reflect.TypeFor[encoding.TextMarshaler]()
+
 func reportFields(t reflect.Type, prefix string) []jsonField {
 	var out []jsonField
 	for i := range t.NumField() {
@@ -38,6 +41,8 @@ func reportFields(t reflect.Type, prefix string) []jsonField {
 		switch {
 		case ft == moneyType:
 			typ = "decimal"
+		case ft.Implements(textMarshalerType): // a named value that marshals as its name
+			typ = "string"
 		case ft.Kind() == reflect.Pointer && ft.Elem().Kind() == reflect.Float64:
 			typ = "number or null"
 		case ft.Kind() == reflect.Pointer && ft.Elem().Kind() == reflect.Struct:

@@ -73,16 +73,40 @@ type CostRow struct {
 	Unpriced *usage.Tokens
 }
 
-// PriceSource names where a row's cost comes from.
-type PriceSource string
+// PriceSource names where a row's cost comes from. It is a byte, not a string, because every row
+// of the fact table carries one; it prints and marshals as its name.
+type PriceSource uint8
 
 const (
-	PriceBill     PriceSource = "bill"     // a share of the provider's bill
-	PriceProvider PriceSource = "provider" // the provider's own per-row charge (OpenRouter)
-	PriceLearned  PriceSource = "learned"  // estimate at the effective prices of the latest settled bills
-	PriceCatalog  PriceSource = "catalog"  // estimate at the embedded or configured list price
-	PriceUnpriced PriceSource = "unpriced" // nothing could price it: counted, never free
+	PriceBill     PriceSource = iota + 1 // a share of the provider's bill
+	PriceProvider                        // the provider's own per-row charge (OpenRouter)
+	PriceLearned                         // estimate at the effective prices of the latest settled bills
+	PriceCatalog                         // estimate at the embedded or configured list price
+	PriceUnpriced                        // nothing could price it: counted, never free
 )
+
+var priceSourceNames = [...]string{"", "bill", "provider", "learned", "catalog", "unpriced"}
+
+func (p PriceSource) String() string {
+	if int(p) < len(priceSourceNames) {
+		return priceSourceNames[p]
+	}
+	return "unknown"
+}
+
+// MarshalText writes the name ("learned", "catalog", …), as the JSON report documents it.
+func (p PriceSource) MarshalText() ([]byte, error) { return []byte(p.String()), nil }
+
+// UnmarshalText reads a name MarshalText wrote.
+func (p *PriceSource) UnmarshalText(b []byte) error {
+	for i, n := range priceSourceNames {
+		if n == string(b) {
+			*p = PriceSource(i) // #nosec G115 -- a handful of names
+			return nil
+		}
+	}
+	return fmt.Errorf("price source %q: want bill, provider, learned, catalog or unpriced", b)
+}
 
 // Reconciliation compares, per provider and day, what the provider billed with what Margin
 // attributed. Attributed + Unattributed always equals Billed; Estimated is unbilled usage priced
@@ -396,9 +420,13 @@ type batchComputer struct {
 	sources  map[usage.SourceRef]usage.SourceInfo
 	in       *interner
 
-	cells    []cell
-	rows     []CostRow // rows[i] belongs to cells[i]
-	index    map[cellKey]int32
+	cells []cell
+	rows  []CostRow // rows[i] belongs to cells[i]
+	// The cell index: one chain of cells per source and day, through next. A source's cells of
+	// one day are few (its models and classes) and made one after another, so walking the chain
+	// touches neighbouring memory, where one map over every cell missed the cache on each lookup.
+	heads    map[sourceDay]int32     // latest cell of the source and day, +1
+	next     []int32                 // per cell: the previous cell of its chain, +1 (0 ends it)
 	unpriced map[int32]*usage.Tokens // rare: kept beside the cells, not in each
 
 	fams       []uint32          // model id -> family id + 1 (0: not yet known)
@@ -414,7 +442,8 @@ type batchComputer struct {
 
 	bills        []bill
 	billedRefs   refDays         // sources with a bill that day
-	keyFamBilled map[famDay]bool // keys with a key-level bill for a family (0: any model) that day
+	keyFamBilled map[famDay]bool // keys with a key-level bill for a family (0: any model) that day; built on first need
+	keyBills     bool            // some bill is at key grain
 	billedTotal  map[refDay]ledger.Money
 
 	keyPool, scopePool *pool // cells beneath each key and each scope, built on first need
@@ -429,9 +458,9 @@ func newBatchComputer(f *Facts, b *usage.Batch, pricer Pricer, resolver *attribu
 	n := len(b.Usage)
 	return &batchComputer{
 		f: f, b: b, pricer: pricer, resolver: resolver, sources: sources, in: newInterner(),
-		cells: make([]cell, 0, n+n/16), rows: rows, index: make(map[cellKey]int32, n),
+		cells: make([]cell, 0, n+n/16), rows: rows, heads: make(map[sourceDay]int32, n/8+16), next: make([]int32, 0, n+n/16),
 		unpriced: map[int32]*usage.Tokens{}, canons: map[uint32]uint32{}, isKey: map[uint32]bool{}, scopeOfKey: map[uint32]uint32{},
-		billedRefs: newRefDays(f.Window), keyFamBilled: map[famDay]bool{}, billedTotal: map[refDay]ledger.Money{},
+		billedRefs: newRefDays(f.Window), billedTotal: map[refDay]ledger.Money{},
 		rates: map[rateKey]rate{},
 	}
 }
@@ -446,11 +475,17 @@ func (bc *batchComputer) run() ([]CostRow, []Reconciliation) {
 
 // cellAt returns the cell of k, adding it (and its row) when new.
 func (bc *batchComputer) cellAt(k cellKey) int32 {
-	if i, ok := bc.index[k]; ok {
-		return i
+	sd := sourceDay{p: k.p, key: k.key, scope: k.scope, d: k.d}
+	head := bc.heads[sd]
+	for j := head; j != 0; j = bc.next[j-1] {
+		if bc.cells[j-1].cellKey == k {
+			return j - 1
+		}
 	}
 	i := int32(len(bc.cells)) // #nosec G115 -- cells of one batch, far below 2^31
 	bc.cells = append(bc.cells, cell{cellKey: k})
+	bc.next = append(bc.next, head)
+	bc.heads[sd] = i + 1
 	key, scope := usage.SourceRef(bc.in.str(k.key)), usage.SourceRef(bc.in.str(k.scope))
 	src := key
 	if src == "" {
@@ -458,8 +493,23 @@ func (bc *batchComputer) cellAt(k cellKey) int32 {
 	}
 	bc.rows = append(bc.rows, CostRow{Day: k.d, Provider: usage.Provider(bc.in.str(k.p)), Source: src, Scope: scope,
 		Model: bc.in.str(k.model), Tier: k.cls.priceClass().Tier})
-	bc.index[k] = i
 	return i
+}
+
+// sourceDay is the chain a cell is indexed under.
+type sourceDay struct {
+	p, key, scope uint32
+	d             usage.Day
+}
+
+// lookup finds the cell of k without adding one.
+func (bc *batchComputer) lookup(k cellKey) (int32, bool) {
+	for j := bc.heads[sourceDay{p: k.p, key: k.key, scope: k.scope, d: k.d}]; j != 0; j = bc.next[j-1] {
+		if bc.cells[j-1].cellKey == k {
+			return j - 1, true
+		}
+	}
+	return 0, false
 }
 
 // family and canon return the ids of a model's family (dated snapshot suffix removed) and of its
@@ -564,7 +614,7 @@ func (bc *batchComputer) collectUsage() {
 func (bc *batchComputer) collectBills() {
 	in := bc.in
 	var lastSource, lastModel lastID
-	lastRef, lastFam := refDay{ref: ^uint32(0)}, famDay{ref: ^uint32(0)}
+	lastRef := refDay{ref: ^uint32(0)}
 	lastKeyLevel := refDay{ref: ^uint32(0)} // p holds the answer
 	p := in.id(string(bc.b.Provider))
 	bc.bills = make([]bill, 0, len(bc.b.Costs))
@@ -602,9 +652,7 @@ func (bc *batchComputer) collectBills() {
 			bc.billedRefs.set(rd.ref, rd.d)
 			lastRef = rd
 		}
-		if fd := (famDay{p: bp, ref: b.source, fam: b.fam, d: b.d}); b.keyLevel && fd != lastFam {
-			bc.keyFamBilled[fd], lastFam = true, fd
-		}
+		bc.keyBills = bc.keyBills || b.keyLevel
 		if b.d != lastDay.d || bp != lastDay.p {
 			flush()
 			lastDay = refDay{p: bp, d: b.d}
@@ -631,37 +679,60 @@ func (bc *batchComputer) pool(keyLevel bool) *pool {
 	if *pp != nil {
 		return *pp
 	}
-	type entry struct {
-		ref, fam uint32
-		d        usage.Day
-		i        int32
+	// Counting sort by (source, day): the runs are few and their counts stay in cache, where one
+	// sort of every entry cost more than the splits it serves. Within a run, by family.
+	p := bc.in.id(string(bc.b.Provider))
+	refOf := func(c *cell) uint32 {
+		if keyLevel {
+			return c.key
+		}
+		return c.scope
 	}
-	var es []entry
+	eligible := func(c *cell) bool {
+		ref := refOf(c)
+		return ref != 0 && !c.hasOwn && !bc.unbilledTier(c) && bc.billedRefs.has(ref, c.d)
+	}
+	runs := map[refDay][2]int32{} // start, then fill position
+	n := int32(0)
 	for i := range bc.cells {
 		c := &bc.cells[i]
-		ref := c.scope
-		if keyLevel {
-			ref = c.key
-		}
-		if ref == 0 || c.hasOwn || bc.unbilledTier(c) || !bc.billedRefs.has(ref, c.d) {
+		if !eligible(c) {
 			continue
 		}
-		es = append(es, entry{ref: ref, fam: bc.family(c.p, c.model), d: c.d, i: int32(i)})
+		k := refDay{p: p, ref: refOf(c), d: c.d}
+		r := runs[k]
+		r[1]++
+		runs[k] = r
+		n++
 	}
-	slices.SortFunc(es, func(a, b entry) int {
-		// Day first: clients emit records by day and scope, so the entries arrive nearly sorted.
-		return cmp.Or(cmp.Compare(a.d, b.d), cmp.Compare(a.ref, b.ref), cmp.Compare(a.fam, b.fam), cmp.Compare(a.i, b.i))
-	})
-	pl := &pool{idx: make([]int32, len(es)), fams: make([]uint32, len(es)), runs: map[refDay][2]int32{}}
-	p := bc.in.id(string(bc.b.Provider))
-	for j := 0; j < len(es); {
-		k := j
-		for k < len(es) && es[k].ref == es[j].ref && es[k].d == es[j].d {
-			pl.idx[k], pl.fams[k] = es[k].i, es[k].fam
-			k++
+	var start int32
+	for k, r := range runs {
+		runs[k] = [2]int32{start, start}
+		start += r[1]
+	}
+	type entry struct {
+		fam uint32
+		i   int32
+	}
+	es := make([]entry, n)
+	for i := range bc.cells {
+		c := &bc.cells[i]
+		if !eligible(c) {
+			continue
 		}
-		pl.runs[refDay{p: p, ref: es[j].ref, d: es[j].d}] = [2]int32{int32(j), int32(k)}
-		j = k
+		k := refDay{p: p, ref: refOf(c), d: c.d}
+		r := runs[k]
+		es[r[1]] = entry{fam: bc.family(c.p, c.model), i: int32(i)} // #nosec G115 -- cells of one batch
+		r[1]++
+		runs[k] = r
+	}
+	pl := &pool{idx: make([]int32, n), fams: make([]uint32, n), runs: runs}
+	for _, r := range runs {
+		run := es[r[0]:r[1]]
+		slices.SortFunc(run, func(a, b entry) int { return cmp.Or(cmp.Compare(a.fam, b.fam), cmp.Compare(a.i, b.i)) })
+		for j, e := range run {
+			pl.idx[int(r[0])+j], pl.fams[int(r[0])+j] = e.i, e.fam
+		}
 	}
 	*pp = pl
 	return pl
@@ -686,8 +757,17 @@ func (pl *pool) beneath(p, ref uint32, d usage.Day, fam uint32) (all, ofFam []in
 // eligible reports whether a cell beneath the bill's source may take a share of it: a scope's
 // bill skips the keys the provider billed themselves for that model (or for everything).
 func (bc *batchComputer) eligible(b *bill, c *cell) bool {
-	if b.keyLevel || c.key == 0 || c.key == b.source || len(bc.keyFamBilled) == 0 {
+	if b.keyLevel || c.key == 0 || c.key == b.source || !bc.keyBills {
 		return true
+	}
+	if bc.keyFamBilled == nil {
+		// Only a provider that bills at both grains gets here, and only for its scopes' bills.
+		bc.keyFamBilled = map[famDay]bool{}
+		for i := range bc.bills {
+			if kb := &bc.bills[i]; kb.keyLevel {
+				bc.keyFamBilled[famDay{p: kb.p, ref: kb.source, fam: kb.fam, d: kb.d}] = true
+			}
+		}
 	}
 	fam := bc.family(c.p, c.model)
 	return !bc.keyFamBilled[famDay{p: c.p, ref: c.key, fam: fam, d: c.d}] && !bc.keyFamBilled[famDay{p: c.p, ref: c.key, d: c.d}]
@@ -794,7 +874,7 @@ func (bc *batchComputer) candidates(b *bill) ([]int32, match) {
 		k := cellKey{p: b.p, key: b.source, scope: bc.listedScope(b.source), model: b.model, d: b.d, cls: b.cls}
 		i, ok := bc.lastCell, bc.lastCellOK && bc.lastCellKey == k // a key's token types come in a row
 		if !ok {
-			i, ok = bc.index[k]
+			i, ok = bc.lookup(k)
 			bc.lastCellKey, bc.lastCell, bc.lastCellOK = k, i, ok
 		}
 		if ok {

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"sort"
 
 	"github.com/marginhq/margin/internal/ledger"
@@ -326,7 +327,7 @@ func SummarizeFor(res *Result, currency string, target ledger.Rate) *Report {
 		if a.Cost != b.Cost {
 			return a.Cost > b.Cost
 		}
-		return a.Provider+usage.Provider(a.Model)+usage.Provider(a.Tier)+usage.Provider(a.PriceSource) < b.Provider+usage.Provider(b.Model)+usage.Provider(b.Tier)+usage.Provider(b.PriceSource)
+		return cmp.Or(cmp.Compare(a.Provider, b.Provider), cmp.Compare(a.Model, b.Model), cmp.Compare(a.Tier, b.Tier), cmp.Compare(a.PriceSource, b.PriceSource)) < 0
 	})
 	for _, p := range usage.Providers {
 		if l := recon[p]; l != nil {
