@@ -405,9 +405,9 @@ func Compute(f *Facts, pricer Pricer, m Mapping) *Result {
 //  3. splitBills: each bill over the usage of exactly its model and token type beneath its
 //     source, by token count; price weights only where the bill names no token type or the usage
 //     does not break it down; a bill that matches no model is spread over its source's usage;
-//  4. learnRates: effective per-token prices of the latest settled bills;
-//  5. priceEstimates: unbilled usage (today, unbilled tiers) from learned rates, else the catalog;
-//  6. emitRows: attribution and reconciliation.
+//     each split by token count also learns that bill's effective per-token rate (learn);
+//  4. priceEstimates: unbilled usage (today, unbilled tiers) from learned rates, else the catalog;
+//  5. emitRows: attribution and reconciliation.
 //
 // The invariant the steps keep: a cell under a billed source carries only its share of bills
 // (billed), any other cell only an estimate or its own charge, never both; so per provider, day
@@ -550,13 +550,6 @@ func (bc *batchComputer) canon(p, model uint32) uint32 {
 	return c
 }
 
-func boolID(b bool) uint32 {
-	if b {
-		return 1
-	}
-	return 0
-}
-
 func (bc *batchComputer) keyLevel(ref uint32) bool {
 	kl, ok := bc.isKey[ref]
 	if !ok {
@@ -615,7 +608,7 @@ func (bc *batchComputer) collectBills() {
 	in := bc.in
 	var lastSource, lastModel lastID
 	lastRef := refDay{ref: ^uint32(0)}
-	lastKeyLevel := refDay{ref: ^uint32(0)} // p holds the answer
+	lastSrc, lastKeyLevel := ^uint32(0), false // bills come grouped by source
 	p := in.id(string(bc.b.Provider))
 	bc.bills = make([]bill, 0, len(bc.b.Costs))
 	lastDay, dayTotal := refDay{ref: ^uint32(0)}, ledger.Money(0)
@@ -643,10 +636,10 @@ func (bc *batchComputer) collectBills() {
 		if b.model != 0 {
 			b.fam = bc.family(bp, b.model)
 		}
-		if b.source != lastKeyLevel.ref {
-			lastKeyLevel = refDay{ref: b.source, p: boolID(bc.keyLevel(b.source))}
+		if b.source != lastSrc {
+			lastSrc, lastKeyLevel = b.source, bc.keyLevel(b.source)
 		}
-		b.keyLevel = lastKeyLevel.p == 1
+		b.keyLevel = lastKeyLevel
 		// Bills come grouped by day and source: mark each source and family once per run.
 		if rd := (refDay{p: bp, ref: b.source, d: b.d}); rd != lastRef {
 			bc.billedRefs.set(rd.ref, rd.d)
@@ -972,7 +965,7 @@ func (bc *batchComputer) learn(b *bill, cls class, tokens int64) {
 	bc.rates[k] = r
 }
 
-// 5. Estimates for usage no bill covers: priced at the effective rates of the latest settled
+// 4. Estimates for usage no bill covers: priced at the effective rates of the latest settled
 // bills for the same model, class and token type (they carry discounts and premiums), else at
 // the catalog's list price; tokens neither can price are unpriced, never free.
 func (bc *batchComputer) priceEstimates() {
@@ -1025,7 +1018,7 @@ func (bc *batchComputer) learnedCost(c *cell, t *usage.Tokens) (ledger.Money, bo
 	return sum, any
 }
 
-// 6. Attribute, reconcile and emit rows, filtered in place.
+// 5. Attribute, reconcile and emit rows, filtered in place.
 func (bc *batchComputer) emitRows() ([]CostRow, []Reconciliation) {
 	resolved := map[[2]uint32]attribution.Resolution{}
 	recon := map[refDay]*Reconciliation{}

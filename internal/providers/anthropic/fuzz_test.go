@@ -1,49 +1,21 @@
 package anthropic
 
 import (
-	"bytes"
 	"context"
-	"io"
 	"net/http"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/marginhq/margin/internal/fuzzpage"
 	"github.com/marginhq/margin/internal/usage"
 )
-
-// bodyTransport answers every request with 200 and body, in memory.
-type bodyTransport struct{ body []byte }
-
-func (b *bodyTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	return &http.Response{StatusCode: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}},
-		Body: io.NopCloser(bytes.NewReader(b.body)), ContentLength: int64(len(b.body)), Request: r}, nil
-}
-
-// seedPages adds every JSON page of testdata to the corpus.
-func seedPages(f *testing.F) {
-	names, _ := filepath.Glob(filepath.Join("testdata", "*.json"))
-	if len(names) == 0 {
-		f.Fatal("no testdata pages to seed the corpus")
-	}
-	for _, n := range names {
-		b, err := os.ReadFile(n)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
-	f.Add([]byte(`{"data":null}`))
-}
 
 // Every page decoder behind Fetch (usage and cost report buckets, workspace and key lists), fed
 // one body on every endpoint: Fetch returns records inside the window or an error naming
 // anthropic, never panics and never shows the key.
 func FuzzFetchPages(f *testing.F) {
-	seedPages(f)
-	tr := &bodyTransport{}
+	fuzzpage.SeedTestdata(f)
+	tr := &fuzzpage.Transport{}
 	c, err := New(Options{AdminKey: testKey, BaseURL: "http://anthropic.invalid", HTTPClient: &http.Client{Transport: tr},
 		Now: func() time.Time { return fixtureNow }, MaxRetries: -1})
 	if err != nil {
@@ -51,23 +23,8 @@ func FuzzFetchPages(f *testing.F) {
 	}
 	w := usage.Window{From: usage.DayOf(fixtureNow) - 5, To: usage.DayOf(fixtureNow) + 1}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		tr.body = body
+		tr.Body = body
 		b, err := c.Fetch(context.Background(), w)
-		if err != nil {
-			if !strings.Contains(err.Error(), "anthropic") || strings.Contains(err.Error(), testKey) {
-				t.Fatalf("error %q: want it to name anthropic and not show the key", err)
-			}
-			return
-		}
-		for _, r := range b.Usage {
-			if !w.Contains(r.Day) {
-				t.Fatalf("usage on %s outside %s", r.Day, w)
-			}
-		}
-		for _, r := range b.Costs {
-			if !w.Contains(r.Day) {
-				t.Fatalf("cost on %s outside %s", r.Day, w)
-			}
-		}
+		fuzzpage.CheckFetch(t, "anthropic", testKey, w, b, err)
 	})
 }

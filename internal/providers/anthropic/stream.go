@@ -29,16 +29,7 @@ func decodeUsageBucket(d *apiclient.Decoder, b *UsageBucket, hint *int) error {
 		case "ending_at":
 			err = decodeTime(d, &b.EndingAt)
 		case "results":
-			var null bool
-			results := make([]UsageResult, 0, *hint)
-			null, err = d.Array(func(int) error {
-				results = append(results, UsageResult{})
-				return decodeUsageResult(d, &results[len(results)-1])
-			})
-			if !null {
-				b.Results = results
-				*hint = max(*hint, len(results))
-			}
+			b.Results, err = apiclient.Results(d, hint, func(r *UsageResult) error { return decodeUsageResult(d, r) })
 		default:
 			err = d.Skip()
 		}
@@ -108,16 +99,7 @@ func decodeCostBucket(d *apiclient.Decoder, b *CostBucket, hint *int) error {
 		case "ending_at":
 			err = decodeTime(d, &b.EndingAt)
 		case "results":
-			var null bool
-			results := make([]CostResult, 0, *hint)
-			null, err = d.Array(func(int) error {
-				results = append(results, CostResult{})
-				return decodeCostResult(d, &results[len(results)-1])
-			})
-			if !null {
-				b.Results = results
-				*hint = max(*hint, len(results))
-			}
+			b.Results, err = apiclient.Results(d, hint, func(r *CostResult) error { return decodeCostResult(d, r) })
 		default:
 			err = d.Skip()
 		}

@@ -111,6 +111,23 @@ func (d *Decoder) Array(elem func(i int) error) (null bool, err error) {
 	return false, err
 }
 
+// Results reads a bucket's results array into a slice sized from *hint (the largest bucket read
+// so far, which it raises), decoding each element in place with elem. A null array gives nil, so
+// the bucket's Validate can refuse it.
+func Results[T any](d *Decoder, hint *int, elem func(*T) error) ([]T, error) {
+	results := make([]T, 0, *hint)
+	null, err := d.Array(func(int) error {
+		var zero T
+		results = append(results, zero)
+		return elem(&results[len(results)-1])
+	})
+	if null {
+		return nil, err
+	}
+	*hint = max(*hint, len(results))
+	return results, err
+}
+
 // Skip reads and discards the next value.
 func (d *Decoder) Skip() error { return d.dec.SkipValue() }
 

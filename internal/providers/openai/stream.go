@@ -21,16 +21,7 @@ func decodeUsageBucket(d *apiclient.Decoder, b *UsageBucket, hint *int) error {
 		case "end_time":
 			b.EndTime, err = d.Int()
 		case "results":
-			var null bool
-			results := make([]UsageResult, 0, *hint)
-			null, err = d.Array(func(int) error {
-				results = append(results, UsageResult{})
-				return decodeUsageResult(d, &results[len(results)-1])
-			})
-			if !null {
-				b.Results = results
-				*hint = max(*hint, len(results))
-			}
+			b.Results, err = apiclient.Results(d, hint, func(r *UsageResult) error { return decodeUsageResult(d, r) })
 		default:
 			err = d.Skip()
 		}
@@ -108,20 +99,11 @@ func decodeCostBucket(d *apiclient.Decoder, b *CostBucket, hint *int) error {
 		case "end_time":
 			b.EndTime, err = d.Int()
 		case "results":
-			var null bool
-			results := make([]CostResult, 0, *hint)
 			// The amounts and quantities results point to come from one array each per bucket,
 			// not one allocation per row. An append that moves a slab leaves the rows before it
 			// pointing into the old array, which stays alive and unchanged.
 			sl := &costSlabs{amounts: make([]Amount, 0, *hint), quantities: make([]json.Number, 0, *hint)}
-			null, err = d.Array(func(int) error {
-				results = append(results, CostResult{})
-				return decodeCostResult(d, &results[len(results)-1], sl)
-			})
-			if !null {
-				b.Results = results
-				*hint = max(*hint, len(results))
-			}
+			b.Results, err = apiclient.Results(d, hint, func(r *CostResult) error { return decodeCostResult(d, r, sl) })
 		default:
 			err = d.Skip()
 		}
