@@ -5,6 +5,7 @@ package fuzzpage
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -39,29 +40,30 @@ func SeedTestdata(f *testing.F) {
 	f.Add([]byte(`{"data":null}`))
 }
 
-// CheckError fails t unless err is nil, or names provider without showing key.
-func CheckError(t *testing.T, provider, key string, err error) {
-	t.Helper()
+// CheckError says what is wrong with a failure: nil when err is nil, or names provider without
+// showing key.
+func CheckError(provider, key string, err error) error {
 	if err != nil && (!strings.Contains(err.Error(), provider) || strings.Contains(err.Error(), key)) {
-		t.Fatalf("error %q: want it to name %s and not show the key", err, provider)
+		return fmt.Errorf("error %q: want it to name %s and not show the key", err.Error(), provider)
 	}
+	return nil
 }
 
-// CheckFetch fails t unless Fetch failed cleanly (CheckError) or returned records inside w only.
-func CheckFetch(t *testing.T, provider, key string, w usage.Window, b *usage.Batch, err error) {
-	t.Helper()
-	CheckError(t, provider, key, err)
+// CheckFetch says what is wrong with a fuzzed Fetch: nil when it failed cleanly (CheckError) or
+// returned records inside w only.
+func CheckFetch(provider, key string, w usage.Window, b *usage.Batch, err error) error {
 	if err != nil {
-		return
+		return CheckError(provider, key, err)
 	}
 	for _, r := range b.Usage {
 		if !w.Contains(r.Day) {
-			t.Fatalf("usage on %s outside %s", r.Day, w)
+			return fmt.Errorf("usage on %s outside %s", r.Day, w)
 		}
 	}
 	for _, r := range b.Costs {
 		if !w.Contains(r.Day) {
-			t.Fatalf("cost on %s outside %s", r.Day, w)
+			return fmt.Errorf("cost on %s outside %s", r.Day, w)
 		}
 	}
+	return nil
 }

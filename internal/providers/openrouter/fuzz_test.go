@@ -24,8 +24,12 @@ func FuzzFetchPages(f *testing.F) {
 	w := usage.Window{From: day("2026-08-01"), To: day("2026-08-31")}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		tr.Body = body
-		fuzzpage.CheckError(t, "openrouter", testKey, c.Check(context.Background()))
+		if err := fuzzpage.CheckError("openrouter", testKey, c.Check(context.Background())); err != nil {
+			t.Fatal(err)
+		}
 		b, err := c.Fetch(context.Background(), w)
-		fuzzpage.CheckFetch(t, "openrouter", testKey, w, b, err)
+		if err := fuzzpage.CheckFetch("openrouter", testKey, w, b, err); err != nil {
+			t.Fatal(err)
+		}
 	})
 }
