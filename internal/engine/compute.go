@@ -1023,10 +1023,17 @@ func (bc *batchComputer) emitRows() ([]CostRow, []Reconciliation) {
 	resolved := map[[2]uint32]attribution.Resolution{}
 	recon := map[refDay]*Reconciliation{}
 	out := bc.rows[:0]
+	var lastPair [2]uint32
+	var lastRes attribution.Resolution
+	havePair := false
+	var lastRK refDay
+	var lastRC *Reconciliation
 	for i := range bc.cells {
 		c := &bc.cells[i]
-		row := bc.rows[i]
-		row.Unpriced = bc.unpriced[int32(i)]
+		row := &bc.rows[i] // finished in place, then moved down over the rows filtered out
+		if len(bc.unpriced) > 0 {
+			row.Unpriced = bc.unpriced[int32(i)]
+		}
 		switch {
 		case c.billed:
 			row.Cost, row.PriceSource = c.share, PriceBill
@@ -1040,21 +1047,27 @@ func (bc *batchComputer) emitRows() ([]CostRow, []Reconciliation) {
 		if row.Cost == 0 && row.Tokens.Total() == 0 && row.Requests == 0 {
 			continue
 		}
-		pair := [2]uint32{c.key, c.scope}
-		r, ok := resolved[pair]
-		if !ok {
-			r = bc.resolver.Resolve(usage.SourceRef(bc.in.str(c.key)), usage.SourceRef(bc.in.str(c.scope)))
-			resolved[pair] = r
+		// A source's cells are mostly neighbours: one-entry caches in front of both maps.
+		if pair := [2]uint32{c.key, c.scope}; !havePair || pair != lastPair {
+			r, ok := resolved[pair]
+			if !ok {
+				r = bc.resolver.Resolve(usage.SourceRef(bc.in.str(c.key)), usage.SourceRef(bc.in.str(c.scope)))
+				resolved[pair] = r
+			}
+			lastPair, lastRes, havePair = pair, r, true
 		}
-		row.Customer, row.Feature = r.Customer, r.Feature
-		out = append(out, row)
+		row.Customer, row.Feature = lastRes.Customer, lastRes.Feature
 
 		rk := refDay{p: c.p, d: c.d}
-		rc := recon[rk]
-		if rc == nil {
-			rc = &Reconciliation{Provider: row.Provider, Day: c.d}
-			recon[rk] = rc
+		if lastRC == nil || rk != lastRK {
+			lastRC = recon[rk]
+			if lastRC == nil {
+				lastRC = &Reconciliation{Provider: row.Provider, Day: c.d}
+				recon[rk] = lastRC
+			}
+			lastRK = rk
 		}
+		rc := lastRC
 		if row.Unpriced != nil {
 			rc.UnpricedTokens += row.Unpriced.Total()
 		}
@@ -1074,6 +1087,10 @@ func (bc *batchComputer) emitRows() ([]CostRow, []Reconciliation) {
 		if c.hasOwn {
 			rc.Billed += c.own
 		}
+		if k := len(out); k != i {
+			bc.rows[k] = *row
+		}
+		out = out[:len(out)+1]
 	}
 	for k, total := range bc.billedTotal {
 		rc := recon[k]
