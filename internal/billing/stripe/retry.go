@@ -48,7 +48,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			_, _ = io.CopyN(io.Discard, resp.Body, 64<<10)
 			_ = resp.Body.Close()
 		}
-		t.logger.Warn("retrying stripe request", "endpoint", req.URL.Path, "attempt", n+1, "wait", wait, "reason", why)
+		t.logger.WarnContext(req.Context(), "retrying stripe request", "endpoint", req.URL.Path, "attempt", n+1, "wait", wait, "reason", why)
 		if err := t.sleep(req.Context(), wait); err != nil {
 			return nil, err
 		}

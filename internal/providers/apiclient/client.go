@@ -142,7 +142,7 @@ func (c *Client) stream(ctx context.Context, endpoint string, query url.Values, 
 			}
 			wait = retryAfter
 		}
-		c.cfg.Logger.Debug("retrying request", "endpoint", endpoint, "attempt", attempt+1, "wait", wait, "reason", err)
+		c.cfg.Logger.DebugContext(ctx, "retrying request", "endpoint", endpoint, "attempt", attempt+1, "wait", wait, "reason", err)
 		if err := c.cfg.Sleep(ctx, wait); err != nil {
 			return &Error{Provider: c.cfg.Provider, Endpoint: endpoint, Err: err}
 		}

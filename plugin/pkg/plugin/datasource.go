@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sort"
 	"strings"
 	"sync"
@@ -17,7 +18,6 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/backend/httpclient"
 	"github.com/grafana/grafana-plugin-sdk-go/backend/instancemgmt"
 	"github.com/grafana/grafana-plugin-sdk-go/backend/log"
-	"golang.org/x/sync/singleflight"
 
 	"github.com/marginhq/margin/internal/engine"
 	"github.com/marginhq/margin/internal/fault"
@@ -31,8 +31,9 @@ import (
 // PluginID is the datasource's plugin id (plugin.json).
 const PluginID = "marginhq-margin-datasource"
 
-// maxResults bounds the computed windows kept per instance: each holds a full fact table.
-const maxResults = 4
+// memoSize bounds the computed windows kept per instance: each holds a full result. A
+// dashboard asks for a few windows (its range, the forecast's month, the pickers' 31 days).
+const memoSize = 4
 
 var (
 	_ backend.QueryDataHandler      = (*Datasource)(nil)
@@ -53,25 +54,23 @@ type Datasource struct {
 	resources   backend.CallResourceHandler
 	log         log.Logger
 
-	computeGroup singleflight.Group
-	mu           sync.Mutex
-	results      map[resultKey]*computed
-	tick         uint64
+	// memo keeps computed results by the fact cache's stamp of the days they were computed from,
+	// so a repeated query skips assembling and computing while no underlying day changed. A new
+	// stamp is a new key, so nothing in it is ever stale; it is emptied when full.
+	mu   sync.Mutex
+	memo map[memoKey]*computed
 }
 
-// resultKey names a computed window: the providers fetched and the days.
-type resultKey struct {
+// memoKey names a computed window: the fact cache's stamp, the providers fetched and the days.
+type memoKey struct {
+	stamp     uint64
 	providers string
 	w         usage.Window
 }
 
-func (k resultKey) String() string { return fmt.Sprintf("%s:%d-%d", k.providers, k.w.From, k.w.To) }
-
-// computed is the engine's result for one window at one stamp of the fact cache.
+// computed is the engine's result for one window.
 type computed struct {
-	stamp    uint64
-	res      *engine.Result
-	lastUsed uint64
+	res *engine.Result
 
 	mu      sync.Mutex
 	reports map[ledger.Rate]*engine.Report
@@ -95,10 +94,12 @@ func (c *computed) reportFor(target ledger.Rate) *engine.Report {
 	return rep
 }
 
-// deps are what tests replace: the clock and the cache TTL. Production passes the zero value.
+// deps are what tests replace: the clock, the cache TTL and the SDK logger. Production passes
+// the zero value.
 type deps struct {
 	now       func() time.Time
 	recentTTL time.Duration
+	log       log.Logger
 }
 
 // NewDatasource is the instance factory datasource.Manage calls with the decrypted settings.
@@ -107,7 +108,11 @@ func NewDatasource(ctx context.Context, s backend.DataSourceInstanceSettings) (i
 }
 
 func newDatasource(ctx context.Context, s backend.DataSourceInstanceSettings, d deps) (*Datasource, error) {
-	ds := &Datasource{log: backend.Logger.With("datasource", s.UID), results: map[resultKey]*computed{}}
+	base := d.log
+	if base == nil {
+		base = backend.Logger
+	}
+	ds := &Datasource{log: base.With("datasource", s.UID), memo: map[memoKey]*computed{}}
 	ds.mux = ds.newMux()
 	ds.resources = ds.newResources()
 	opts, err := models.ParseSettings(s.JSONData, s.DecryptedSecureJSONData)
@@ -127,6 +132,8 @@ func newDatasource(ctx context.Context, s backend.DataSourceInstanceSettings, d 
 	opts.HTTPClient = client
 	opts.Now = d.now
 	ds.opts, ds.keys = opts, models.Keys(opts)
+	// The engine and its clients log through the SDK, masked with this instance's keys.
+	opts.Logger = slog.New(newSDKHandler(ds.log, ds.scrub))
 	if ds.eng, err = engine.New(opts); err != nil {
 		ds.settingsErr = err
 		return ds, nil
@@ -142,7 +149,7 @@ func (d *Datasource) Dispose() {
 		d.facts.Release()
 	}
 	d.mu.Lock()
-	d.results = map[resultKey]*computed{}
+	d.memo = map[memoKey]*computed{}
 	d.mu.Unlock()
 }
 
@@ -167,55 +174,55 @@ func (d *Datasource) providers(q *models.Query) []usage.Provider {
 
 func (d *Datasource) hasStripe() bool { return d.opts.Stripe != nil }
 
-// compute returns the engine's result for the providers over w: from the result cache when no
-// underlying day changed, otherwise fetched (through the fact cache) and computed once for all
-// concurrent callers.
+// compute returns the engine's result for the providers over w: from the memo when the fact
+// cache holds every day fresh and unchanged, otherwise fetched through the fact cache (which
+// collapses concurrent fetches of the same days) and computed.
 func (d *Datasource) compute(ctx context.Context, providers []usage.Provider, w usage.Window) (*computed, error) {
 	names := make([]string, 0, len(providers)+1)
 	for _, p := range providers {
 		names = append(names, string(p))
 	}
-	key := resultKey{providers: strings.Join(names, ","), w: w}
+	key := memoKey{providers: strings.Join(names, ","), w: w}
 	if d.hasStripe() {
 		names = append(names, engine.SourceStripe)
 	}
 	if stamp, ok := d.facts.Stamp(names, w); ok {
-		if c := d.cached(key, stamp); c != nil {
+		key.stamp = stamp
+		d.mu.Lock()
+		c := d.memo[key]
+		d.mu.Unlock()
+		if c != nil {
 			return c, nil
 		}
 	}
-	ch := d.computeGroup.DoChan(key.String(), func() (any, error) {
-		return d.fetchAndCompute(context.WithoutCancel(ctx), key, providers, w)
-	})
-	select {
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case r := <-ch:
-		if r.Err != nil {
-			return nil, r.Err
+	c, stamp, err := d.fetchAndCompute(ctx, providers, w)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, err // the caller gave up; the query says so
 		}
-		return r.Val.(*computed), nil
+		d.log.FromContext(ctx).Warn("fetch failed", "window", w.String(), "error", d.explain(err))
+		return nil, err
 	}
-}
-
-func (d *Datasource) cached(key resultKey, stamp uint64) *computed {
+	for _, warn := range c.res.Warnings {
+		d.log.FromContext(ctx).Warn("engine warning", "window", w.String(), "warning", d.scrub(warn))
+	}
+	key.stamp = stamp
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	c := d.results[key]
-	if c == nil || c.stamp != stamp {
-		return nil
+	if len(d.memo) >= memoSize {
+		clear(d.memo)
 	}
-	d.tick++
-	c.lastUsed = d.tick
-	return c
+	d.memo[key] = c
+	return c, nil
 }
 
-func (d *Datasource) fetchAndCompute(ctx context.Context, key resultKey, providers []usage.Provider, w usage.Window) (*computed, error) {
+// fetchAndCompute reads every source over w through the fact cache, concurrently, and computes;
+// stamp is the newest generation among the days read.
+func (d *Datasource) fetchAndCompute(ctx context.Context, providers []usage.Provider, w usage.Window) (_ *computed, stamp uint64, _ error) {
 	var (
 		wg      sync.WaitGroup
 		mu      sync.Mutex
 		errs    []error
-		stamp   uint64
 		batches = make([]*usage.Batch, len(providers))
 		revenue *engine.RevenueFacts
 	)
@@ -248,26 +255,10 @@ func (d *Datasource) fetchAndCompute(ctx context.Context, key resultKey, provide
 		sort.Slice(errs, func(i, j int) bool {
 			return errs[i].(*engine.SourceError).Source < errs[j].(*engine.SourceError).Source //nolint:errorlint // only *SourceError values, made above
 		})
-		return nil, errors.Join(errs...)
+		return nil, 0, errors.Join(errs...)
 	}
 	res := d.eng.Compute(&engine.Facts{Window: w, Today: d.eng.Today(), Batches: batches, Revenue: revenue})
-	c := &computed{stamp: stamp, res: res}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.tick++
-	c.lastUsed = d.tick
-	d.results[key] = c
-	for len(d.results) > maxResults {
-		var oldest resultKey
-		oldestUse := ^uint64(0)
-		for k, v := range d.results {
-			if v.lastUsed < oldestUse {
-				oldest, oldestUse = k, v.lastUsed
-			}
-		}
-		delete(d.results, oldest)
-	}
-	return c, nil
+	return &computed{res: res}, stamp, nil
 }
 
 // explain turns a fetch or check error into plain words naming the source, with every configured

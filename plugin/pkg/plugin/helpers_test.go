@@ -82,11 +82,17 @@ func days(n int) backend.TimeRange {
 // query runs one query and returns its response.
 func query(t testing.TB, ds *Datasource, tr backend.TimeRange, queryJSON string) backend.DataResponse {
 	t.Helper()
+	return queryCtx(t, context.Background(), ds, tr, queryJSON)
+}
+
+// queryCtx is query with the request's context.
+func queryCtx(t testing.TB, ctx context.Context, ds *Datasource, tr backend.TimeRange, queryJSON string) backend.DataResponse {
+	t.Helper()
 	var m struct {
 		QueryType string `json:"queryType"`
 	}
 	_ = json.Unmarshal([]byte(queryJSON), &m)
-	resp, err := ds.QueryData(context.Background(), &backend.QueryDataRequest{Queries: []backend.DataQuery{
+	resp, err := ds.QueryData(ctx, &backend.QueryDataRequest{Queries: []backend.DataQuery{
 		{RefID: "A", QueryType: m.QueryType, TimeRange: tr, JSON: json.RawMessage(queryJSON)},
 	}})
 	if err != nil {

@@ -21,26 +21,46 @@ import (
 // maxWarningNotices caps how many engine warnings a frame carries as notices.
 const maxWarningNotices = 5
 
-// viewFuncs maps each query type to the view that renders it.
-var viewFuncs = map[models.QueryType]func(views.Input) data.Frames{
-	models.QueryCustomers:      views.Customers,
-	models.QueryCosts:          views.Costs,
-	models.QueryMargin:         views.Margin,
-	models.QueryUnattributed:   views.Unattributed,
-	models.QueryReconciliation: views.Reconciliation,
-	models.QueryPlans:          views.Plans,
-	models.QueryFeatures:       views.Features,
-	models.QueryForecast:       views.Forecast,
-}
+// queryFunc answers one parsed query of its type.
+type queryFunc func(ctx context.Context, q *models.Query, tr backend.TimeRange) backend.DataResponse
 
-// newMux registers one handler per query type, plus a fallback that names the valid types.
+// newMux registers one handler per query type, plus a fallback for queries whose type is only in
+// their JSON (or unknown: ParseQuery names the valid types).
 func (d *Datasource) newMux() *datasource.QueryTypeMux {
 	mux := datasource.NewQueryTypeMux()
-	for _, qt := range models.QueryTypes {
-		mux.HandleFunc(string(qt), d.handle)
-	}
-	mux.HandleFunc("", d.handle) // the query JSON may carry queryType; ParseQuery explains a bad one
+	mux.HandleFunc(string(models.QueryCustomers), d.serve(d.queryCustomers))
+	mux.HandleFunc(string(models.QueryCosts), d.serve(d.queryCosts))
+	mux.HandleFunc(string(models.QueryMargin), d.serve(d.queryMargin))
+	mux.HandleFunc(string(models.QueryUnattributed), d.serve(d.queryUnattributed))
+	mux.HandleFunc(string(models.QueryReconciliation), d.serve(d.queryReconciliation))
+	mux.HandleFunc(string(models.QueryPlans), d.serve(d.queryPlans))
+	mux.HandleFunc(string(models.QueryFeatures), d.serve(d.queryFeatures))
+	mux.HandleFunc(string(models.QueryForecast), d.serve(d.queryForecast))
+	mux.HandleFunc("", d.serve(nil))
 	return mux
+}
+
+// handler returns the query type's handler, for queries the mux could not route by type.
+func (d *Datasource) handler(qt models.QueryType) queryFunc {
+	switch qt {
+	case models.QueryCustomers:
+		return d.queryCustomers
+	case models.QueryCosts:
+		return d.queryCosts
+	case models.QueryMargin:
+		return d.queryMargin
+	case models.QueryUnattributed:
+		return d.queryUnattributed
+	case models.QueryReconciliation:
+		return d.queryReconciliation
+	case models.QueryPlans:
+		return d.queryPlans
+	case models.QueryFeatures:
+		return d.queryFeatures
+	case models.QueryForecast:
+		return d.queryForecast
+	}
+	return nil // ParseQuery admits only the types above
 }
 
 // QueryData answers each query on its own: one query's error never fails another.
@@ -48,12 +68,30 @@ func (d *Datasource) QueryData(ctx context.Context, req *backend.QueryDataReques
 	return d.mux.QueryData(ctx, req)
 }
 
-func (d *Datasource) handle(ctx context.Context, req *backend.QueryDataRequest) (*backend.QueryDataResponse, error) {
-	resp := backend.NewQueryDataResponse()
-	for _, q := range req.Queries {
-		resp.Responses[q.RefID] = d.answer(ctx, q)
+// serve is the path every query type shares: the settings, then the query parsed and validated,
+// then fn. A query whose JSON names another type than the request (or the request none) goes to
+// that type's handler: the JSON is what the editor saved.
+func (d *Datasource) serve(fn queryFunc) backend.QueryDataHandlerFunc {
+	return func(ctx context.Context, req *backend.QueryDataRequest) (*backend.QueryDataResponse, error) {
+		resp := backend.NewQueryDataResponse()
+		for _, dq := range req.Queries {
+			if d.settingsErr != nil {
+				resp.Responses[dq.RefID] = userError("the datasource settings need fixing: " + d.scrub(joinLines(d.settingsErr)))
+				continue
+			}
+			q, err := models.ParseQuery(dq)
+			if err != nil {
+				resp.Responses[dq.RefID] = userError(err.Error())
+				continue
+			}
+			h := fn
+			if h == nil || string(q.QueryType) != dq.QueryType {
+				h = d.handler(q.QueryType)
+			}
+			resp.Responses[dq.RefID] = h(ctx, q, dq.TimeRange)
+		}
+		return resp, nil
 	}
-	return resp, nil
 }
 
 // userError is the response for a problem the person can fix in the query or the settings.
@@ -61,48 +99,98 @@ func userError(msg string) backend.DataResponse {
 	return backend.ErrDataResponseWithSource(backend.StatusBadRequest, backend.ErrorSourceDownstream, msg)
 }
 
-func (d *Datasource) answer(ctx context.Context, dq backend.DataQuery) backend.DataResponse {
-	if d.settingsErr != nil {
-		return userError("the datasource settings need fixing: " + d.scrub(joinLines(d.settingsErr)))
+func (d *Datasource) queryCustomers(ctx context.Context, q *models.Query, tr backend.TimeRange) backend.DataResponse {
+	return d.ranged(ctx, q, tr, views.Customers)
+}
+
+func (d *Datasource) queryCosts(ctx context.Context, q *models.Query, tr backend.TimeRange) backend.DataResponse {
+	return d.ranged(ctx, q, tr, views.Costs)
+}
+
+func (d *Datasource) queryMargin(ctx context.Context, q *models.Query, tr backend.TimeRange) backend.DataResponse {
+	return d.ranged(ctx, q, tr, views.Margin)
+}
+
+func (d *Datasource) queryUnattributed(ctx context.Context, q *models.Query, tr backend.TimeRange) backend.DataResponse {
+	return d.ranged(ctx, q, tr, views.Unattributed)
+}
+
+func (d *Datasource) queryReconciliation(ctx context.Context, q *models.Query, tr backend.TimeRange) backend.DataResponse {
+	return d.ranged(ctx, q, tr, views.Reconciliation)
+}
+
+// queryPlans prices the plans for the query's target margin (see targetMargin), which ranged
+// puts in the input.
+func (d *Datasource) queryPlans(ctx context.Context, q *models.Query, tr backend.TimeRange) backend.DataResponse {
+	return d.ranged(ctx, q, tr, views.Plans)
+}
+
+func (d *Datasource) queryFeatures(ctx context.Context, q *models.Query, tr backend.TimeRange) backend.DataResponse {
+	return d.ranged(ctx, q, tr, views.Features)
+}
+
+// queryForecast projects this month whatever range the dashboard shows.
+func (d *Datasource) queryForecast(ctx context.Context, q *models.Query, _ backend.TimeRange) backend.DataResponse {
+	in, c, err := d.input(ctx, q, engine.ForecastWindow(d.eng.Today()))
+	if err == nil && c != nil {
+		in.Forecast, err = d.forecast(ctx, c)
 	}
-	q, err := models.ParseQuery(dq)
 	if err != nil {
-		return userError(err.Error())
+		return d.fetchError(ctx, err)
 	}
-	w, notice := d.window(dq.TimeRange)
-	if q.QueryType == models.QueryForecast {
-		// The forecast is about this month whatever the dashboard shows.
-		w, notice = engine.ForecastWindow(d.eng.Today()), ""
+	return d.respond(views.Forecast(in), in.Result, "")
+}
+
+// ranged answers a query over the dashboard's range: the window clamped to what Margin reads,
+// the result over it, the view's frames with the clamping and retention notices.
+func (d *Datasource) ranged(ctx context.Context, q *models.Query, tr backend.TimeRange, view func(views.Input) data.Frames) backend.DataResponse {
+	w, notice := d.window(tr)
+	in, c, err := d.input(ctx, q, w)
+	if err != nil {
+		return d.fetchError(ctx, err)
 	}
+	if c != nil {
+		notice = joinNotice(notice, historyNotice(in.Result, w, usage.DayOf(d.now()), d.providers(q)))
+	}
+	return d.respond(view(in), in.Result, notice)
+}
+
+// input is the views' input for q over w, and the computed result behind it (nil for an empty
+// window, which needs no fetch).
+func (d *Datasource) input(ctx context.Context, q *models.Query, w usage.Window) (views.Input, *computed, error) {
 	in := views.Input{Window: w, Query: q, TargetMargin: d.targetMargin(q)}
 	if w.Days() == 0 {
 		in.Result = &engine.Result{Window: w, Customers: map[string]engine.CustomerInfo{}}
 		in.Report = engine.SummarizeFor(in.Result, "usd", in.TargetMargin)
-	} else {
-		c, err := d.compute(ctx, d.providers(q), w)
-		if err == nil && q.QueryType == models.QueryForecast {
-			in.Forecast, err = d.forecast(ctx, c)
-		}
-		if err != nil {
-			if ctx.Err() != nil {
-				return backend.ErrDataResponseWithSource(backend.StatusTimeout, backend.ErrorSourceDownstream, "the query was cancelled before the providers answered")
-			}
-			return backend.ErrDataResponseWithSource(backend.StatusBadGateway, backend.ErrorSourceDownstream, d.explain(err))
-		}
-		in.Result, in.Report = c.res, c.reportFor(in.TargetMargin)
-		if q.QueryType != models.QueryForecast {
-			notice = joinNotice(notice, historyNotice(in.Result, w, usage.DayOf(d.now()), d.providers(q)))
-		}
+		return in, nil, nil
 	}
-	frames := viewFuncs[q.QueryType](in)
+	c, err := d.compute(ctx, d.providers(q), w)
+	if err != nil {
+		return in, nil, err
+	}
+	in.Result, in.Report = c.res, c.reportFor(in.TargetMargin)
+	return in, c, nil
+}
+
+// fetchError is the response for a source that failed or a query given up on.
+func (d *Datasource) fetchError(ctx context.Context, err error) backend.DataResponse {
+	if ctx.Err() != nil {
+		return backend.ErrDataResponseWithSource(backend.StatusTimeout, backend.ErrorSourceDownstream, "the query was cancelled before the providers answered")
+	}
+	return backend.ErrDataResponseWithSource(backend.StatusBadGateway, backend.ErrorSourceDownstream, d.explain(err))
+}
+
+// respond puts the notice and the result's warnings (at most maxWarningNotices, then a count) on
+// the first frame.
+func (d *Datasource) respond(frames data.Frames, res *engine.Result, notice string) backend.DataResponse {
 	meta := frames[0].Meta
 	if notice != "" {
 		meta.Notices = append(meta.Notices, data.Notice{Severity: data.NoticeSeverityInfo, Text: notice})
 	}
-	for i, warn := range in.Result.Warnings {
+	for i, warn := range res.Warnings {
 		if i == maxWarningNotices {
 			meta.Notices = append(meta.Notices, data.Notice{Severity: data.NoticeSeverityWarning,
-				Text: fmt.Sprintf("%d more warnings", len(in.Result.Warnings)-maxWarningNotices)})
+				Text: fmt.Sprintf("%d more warnings", len(res.Warnings)-maxWarningNotices)})
 			break
 		}
 		meta.Notices = append(meta.Notices, data.Notice{Severity: data.NoticeSeverityWarning, Text: d.scrub(warn)})
