@@ -51,6 +51,7 @@ type Datasource struct {
 	keys        []secret.String
 	facts       *factcache.Cache
 	mux         *datasource.QueryTypeMux
+	handlers    map[models.QueryType]queryFunc // the mux's, for queries it cannot route by type
 	resources   backend.CallResourceHandler
 	log         log.Logger
 

@@ -27,40 +27,22 @@ type queryFunc func(ctx context.Context, q *models.Query, tr backend.TimeRange) 
 // newMux registers one handler per query type, plus a fallback for queries whose type is only in
 // their JSON (or unknown: ParseQuery names the valid types).
 func (d *Datasource) newMux() *datasource.QueryTypeMux {
+	d.handlers = map[models.QueryType]queryFunc{
+		models.QueryCustomers:      d.queryCustomers,
+		models.QueryCosts:          d.queryCosts,
+		models.QueryMargin:         d.queryMargin,
+		models.QueryUnattributed:   d.queryUnattributed,
+		models.QueryReconciliation: d.queryReconciliation,
+		models.QueryPlans:          d.queryPlans,
+		models.QueryFeatures:       d.queryFeatures,
+		models.QueryForecast:       d.queryForecast,
+	}
 	mux := datasource.NewQueryTypeMux()
-	mux.HandleFunc(string(models.QueryCustomers), d.serve(d.queryCustomers))
-	mux.HandleFunc(string(models.QueryCosts), d.serve(d.queryCosts))
-	mux.HandleFunc(string(models.QueryMargin), d.serve(d.queryMargin))
-	mux.HandleFunc(string(models.QueryUnattributed), d.serve(d.queryUnattributed))
-	mux.HandleFunc(string(models.QueryReconciliation), d.serve(d.queryReconciliation))
-	mux.HandleFunc(string(models.QueryPlans), d.serve(d.queryPlans))
-	mux.HandleFunc(string(models.QueryFeatures), d.serve(d.queryFeatures))
-	mux.HandleFunc(string(models.QueryForecast), d.serve(d.queryForecast))
+	for _, qt := range models.QueryTypes {
+		mux.HandleFunc(string(qt), d.serve(d.handlers[qt]))
+	}
 	mux.HandleFunc("", d.serve(nil))
 	return mux
-}
-
-// handler returns the query type's handler, for queries the mux could not route by type.
-func (d *Datasource) handler(qt models.QueryType) queryFunc {
-	switch qt {
-	case models.QueryCustomers:
-		return d.queryCustomers
-	case models.QueryCosts:
-		return d.queryCosts
-	case models.QueryMargin:
-		return d.queryMargin
-	case models.QueryUnattributed:
-		return d.queryUnattributed
-	case models.QueryReconciliation:
-		return d.queryReconciliation
-	case models.QueryPlans:
-		return d.queryPlans
-	case models.QueryFeatures:
-		return d.queryFeatures
-	case models.QueryForecast:
-		return d.queryForecast
-	}
-	return nil // ParseQuery admits only the types above
 }
 
 // QueryData answers each query on its own: one query's error never fails another.
@@ -86,7 +68,7 @@ func (d *Datasource) serve(fn queryFunc) backend.QueryDataHandlerFunc {
 			}
 			h := fn
 			if h == nil || string(q.QueryType) != dq.QueryType {
-				h = d.handler(q.QueryType)
+				h = d.handlers[q.QueryType] // ParseQuery admits only registered types
 			}
 			resp.Responses[dq.RefID] = h(ctx, q, dq.TimeRange)
 		}

@@ -393,3 +393,28 @@ func TestQueryData_PlansTargetFromSettings(t *testing.T) {
 		}
 	}
 }
+
+// TestQueryData_TypeFromTheJSON routes a query by the type its JSON names when the request names
+// none or another: the JSON is what the editor saved.
+func TestQueryData_TypeFromTheJSON(t *testing.T) {
+	s := newSim(t, simulator.Config{})
+	ds := s.datasource(t, nil)
+	want := query(t, ds, days(3), `{"queryType":"customers"}`)
+	if want.Error != nil {
+		t.Fatal(want.Error)
+	}
+	resp, err := ds.QueryData(context.Background(), &backend.QueryDataRequest{Queries: []backend.DataQuery{
+		{RefID: "none", TimeRange: days(3), JSON: json.RawMessage(`{"queryType":"customers"}`)},
+		{RefID: "other", QueryType: "costs", TimeRange: days(3), JSON: json.RawMessage(`{"queryType":"customers"}`)},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, _ := json.Marshal(want)
+	for _, ref := range []string{"none", "other"} {
+		got, _ := json.Marshal(resp.Responses[ref])
+		if string(got) != string(w) {
+			t.Errorf("%s: %.200s, want the customers frame %.200s", ref, got, w)
+		}
+	}
+}
