@@ -252,18 +252,7 @@ func (e *Engine) FetchRevenue(ctx context.Context, w usage.Window) (*RevenueFact
 	if e.incremental != nil {
 		fetch = e.incremental.Fetch
 	}
-	rv, err := fetch(ctx, w)
-	if err != nil {
-		return nil, err
-	}
-	out := &RevenueFacts{Warnings: rv.Warnings}
-	for _, c := range rv.Customers {
-		out.Customers = append(out.Customers, CustomerInfo{ID: c.ID, Name: c.Name, Email: c.Email, Plan: c.Plan, Sources: c.Sources})
-	}
-	for _, d := range rv.Daily {
-		out.Daily = append(out.Daily, DailyRevenue{Customer: d.CustomerID, Day: d.Day, Amount: d.Amount})
-	}
-	return out, nil
+	return fetch(ctx, w)
 }
 
 // Compute attributes, prices and reconciles fetched facts with the configured mapping.
