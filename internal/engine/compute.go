@@ -19,9 +19,6 @@ type Pricer interface {
 	Cost(r *usage.UsageRecord) (ledger.Money, bool)
 }
 
-// OtherModel labels billed cost that names no model (tools, storage, web search).
-const OtherModel = "other"
-
 // Facts is everything fetched for one window: the providers' batches and Stripe's revenue.
 type Facts struct {
 	Window  usage.Window

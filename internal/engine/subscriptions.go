@@ -1,12 +1,9 @@
 package engine
 
 import (
-	"context"
-	"errors"
 	"slices"
 	"time"
 
-	stripebilling "github.com/marginhq/margin/internal/billing/stripe"
 	"github.com/marginhq/margin/internal/ledger"
 	"github.com/marginhq/margin/internal/revenue"
 	"github.com/marginhq/margin/internal/usage"
@@ -19,44 +16,6 @@ type (
 	Discount          = revenue.Discount
 	SubscriptionFacts = revenue.Subscriptions
 )
-
-// FetchSubscriptions reads the live subscriptions the month-end forecast projects. With
-// Options.StripeRefresh it keeps them between calls: all are read again when the incremental
-// Stripe state re-read customers and subscriptions (every StripeRefresh), and in between only
-// those that changed or whose invoices did, one request each (so metered usage so far is at most
-// StripeRefresh old for the others).
-func (e *Engine) FetchSubscriptions(ctx context.Context) (*SubscriptionFacts, error) {
-	if e.stripe == nil {
-		return nil, errors.New("stripe is not configured")
-	}
-	if e.incremental == nil {
-		subs, warnings, err := e.stripe.Subscriptions(ctx)
-		if err != nil {
-			return nil, err
-		}
-		return subscriptionFacts(subs, warnings), nil
-	}
-	e.subsMu.Lock()
-	defer e.subsMu.Unlock()
-	gen, touched := e.incremental.Generation(), e.incremental.Touched()
-	var set *stripebilling.SubscriptionSet
-	var err error
-	if e.subs == nil || e.subsGen != gen {
-		set, err = e.stripe.ReadSubscriptionSet(ctx)
-	} else {
-		set, err = e.stripe.Update(ctx, e.subs, touched)
-	}
-	if err != nil {
-		return nil, err
-	}
-	e.incremental.Forget(touched)
-	e.subs, e.subsGen = set, gen
-	return subscriptionFacts(set.List()), nil
-}
-
-func subscriptionFacts(subs []Subscription, warnings []string) *SubscriptionFacts {
-	return &SubscriptionFacts{Subscriptions: subs, Warnings: warnings}
-}
 
 // What a customer's projected revenue rests on (ForecastLine.Basis).
 const (
