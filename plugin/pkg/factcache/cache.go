@@ -1,9 +1,11 @@
 // Package factcache keeps what the providers and Stripe returned, per source and UTC day, for one
-// datasource instance, so dashboards re-read only what may have changed. Closed days are kept;
-// recent days (today and yesterday, which providers still revise) expire after a TTL, and the
-// least recently used days are dropped when the facts outgrow a size bound. Concurrent
-// fetches of the same range are collapsed into one, and errors are never cached. It knows the
-// engine's facts, not Grafana.
+// datasource instance, so dashboards re-read only what may have changed. It is a decorator of the
+// engine's sources (Cache.Wrap, installed with engine.Engine.Wrap), so the engine's own fan-out,
+// forecast and window plan read through it. Closed days are kept; recent days (today and
+// yesterday, which providers still revise) expire after a TTL, and the least recently used days
+// are dropped when the facts outgrow a size bound. Stripe's live subscriptions are kept with the
+// day they were read on. Concurrent fetches of the same range are collapsed into one, and errors
+// are never cached. It knows the engine's facts, not Grafana.
 package factcache
 
 import (
@@ -19,12 +21,6 @@ import (
 	"github.com/marginhq/margin/internal/engine"
 	"github.com/marginhq/margin/internal/usage"
 )
-
-// Fetcher reads one source for a window; *engine.Engine implements it.
-type Fetcher interface {
-	FetchProvider(ctx context.Context, p usage.Provider, w usage.Window) (*usage.Batch, error)
-	FetchRevenue(ctx context.Context, w usage.Window) (*engine.RevenueFacts, error)
-}
 
 // DefaultRecentTTL is how long today's and yesterday's facts are served before they are read again.
 const DefaultRecentTTL = 5 * time.Minute
@@ -48,7 +44,6 @@ type Options struct {
 
 // Cache holds facts per source and day. It is safe for concurrent use.
 type Cache struct {
-	fetch Fetcher
 	ttl   time.Duration
 	now   func() time.Time
 	group singleflight.Group
@@ -64,12 +59,13 @@ type Cache struct {
 }
 
 type dayKey struct {
-	source string
+	source engine.SourceName
 	day    usage.Day
 }
 
 // entry is one source's facts for one day.
 type entry struct {
+	day       usage.Day
 	fetchedAt time.Time
 	settled   bool // the day was closed when fetched: it is kept for good
 	gen       uint64
@@ -92,10 +88,11 @@ type perFetch struct {
 	sources   []usage.SourceInfo
 	warnings  []string
 	customers []engine.CustomerInfo
+	subs      *engine.SubscriptionFacts // Stripe's, read because the fetch reached today
 }
 
-// New returns an empty cache reading through f.
-func New(f Fetcher, opts Options) *Cache {
+// New returns an empty cache; Wrap puts it in front of a source.
+func New(opts Options) *Cache {
 	if opts.RecentTTL <= 0 {
 		opts.RecentTTL = DefaultRecentTTL
 	}
@@ -105,7 +102,7 @@ func New(f Fetcher, opts Options) *Cache {
 	if opts.MaxBytes <= 0 {
 		opts.MaxBytes = DefaultMaxBytes
 	}
-	return &Cache{fetch: f, ttl: opts.RecentTTL, now: opts.Now, maxBytes: opts.MaxBytes, days: map[dayKey]*entry{}}
+	return &Cache{ttl: opts.RecentTTL, now: opts.Now, maxBytes: opts.MaxBytes, days: map[dayKey]*entry{}}
 }
 
 // Bytes returns the size of the records held (see Options.MaxBytes).
@@ -120,26 +117,88 @@ func (c *Cache) fresh(e *entry, now time.Time) bool {
 	return e.settled || now.Sub(e.fetchedAt) < c.ttl
 }
 
-// Stamp returns a version of the facts cached for the sources over w: it changes whenever any of
+// Stamp returns a version of the facts cached for the source over w: it changes whenever any of
 // those days is fetched again. ok is false when a day is missing or stale, so a fetch is due.
-func (c *Cache) Stamp(sources []string, w usage.Window) (stamp uint64, ok bool) {
+func (c *Cache) Stamp(source engine.SourceName, w usage.Window) (stamp uint64, ok bool) {
 	now := c.now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, s := range sources {
-		for d := w.From; d < w.To; d++ {
-			e := c.days[dayKey{s, d}]
-			if e == nil || !c.fresh(e, now) {
-				return 0, false
-			}
-			// Generations only grow, so a replaced day always raises the maximum.
-			stamp = max(stamp, e.gen)
+	for d := w.From; d < w.To; d++ {
+		e := c.days[dayKey{source, d}]
+		if e == nil || !c.fresh(e, now) {
+			return 0, false
 		}
+		// Generations only grow, so a replaced day always raises the maximum.
+		stamp = max(stamp, e.gen)
 	}
 	return stamp, true
 }
 
-// Fetches returns how many fetches reached the Fetcher.
+// Served is the newest generation among the days the fetches under one context served (see
+// WithServed): the Stamp of exactly the facts they returned, even when a concurrent fetch
+// replaces a day right after.
+type Served struct {
+	mu    sync.Mutex
+	stamp uint64
+}
+
+// Stamp returns the newest generation served so far.
+func (s *Served) Stamp() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stamp
+}
+
+func (s *Served) raise(stamp uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stamp = max(s.stamp, stamp)
+}
+
+type servedKey struct{}
+
+// WithServed returns ctx carrying a Served that every fetch through the cache under ctx raises,
+// so a result computed from those facts can be keyed by the facts' own stamp.
+func WithServed(ctx context.Context) (context.Context, *Served) {
+	s := &Served{}
+	return context.WithValue(ctx, servedKey{}, s), s
+}
+
+// Wrap returns src read through the cache; engine.Engine.Wrap installs it on every source.
+func (c *Cache) Wrap(src engine.Source) engine.Source { return &source{c: c, inner: src} }
+
+// source is one engine source read through the cache.
+type source struct {
+	c     *Cache
+	inner engine.Source
+}
+
+func (s *source) Name() engine.SourceName         { return s.inner.Name() }
+func (s *source) Check(ctx context.Context) error { return s.inner.Check(ctx) }
+func (s *source) Unwrap() engine.Source           { return s.inner }
+
+// Fetch serves the source's facts for w from the days held, fetching only those missing or
+// stale. Today is the day they are served: the engine adds no note of its own about the
+// window's clamping, since the datasource states retention against each query's own range.
+func (s *source) Fetch(ctx context.Context, w usage.Window) (*engine.SourceFacts, error) {
+	out := &engine.SourceFacts{Name: s.Name(), Window: w, Today: usage.DayOf(s.c.now())}
+	var stamp uint64
+	var err error
+	if p, ok := s.Name().Provider(); ok {
+		out.Batch, stamp, err = s.c.batch(ctx, s.inner, p, w)
+	} else {
+		out.Revenue, out.Subscriptions, stamp, err = s.c.revenue(ctx, s.inner, w)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if served, _ := ctx.Value(servedKey{}).(*Served); served != nil {
+		served.raise(stamp)
+	}
+	return out, nil
+}
+
+// Fetches returns how many fetches reached the sources under the cache.
 func (c *Cache) Fetches() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -154,14 +213,18 @@ func (c *Cache) Release() {
 	c.bytes = 0
 }
 
-// Batch returns the provider's facts for w, fetching only the days that are missing or stale,
-// and the stamp of the days it returns.
-func (c *Cache) Batch(ctx context.Context, p usage.Provider, w usage.Window) (*usage.Batch, uint64, error) {
-	source := string(p)
+// batch returns the provider's facts for w, fetching only the days that are missing or stale
+// from src, and the stamp of the days it returns.
+func (c *Cache) batch(ctx context.Context, src engine.Source, p usage.Provider, w usage.Window) (*usage.Batch, uint64, error) {
+	source := src.Name()
 	got, err := c.ensure(ctx, source, w, func(ctx context.Context, rng usage.Window) (map[usage.Day]*entry, error) {
-		b, err := c.fetch.FetchProvider(ctx, p, rng)
+		f, err := src.Fetch(ctx, rng)
 		if err != nil {
 			return nil, err
+		}
+		b := f.Batch
+		if b == nil {
+			return nil, fmt.Errorf("%s returned no usage batch", source)
 		}
 		// The batch's warnings describe this fetch's range (a provider clamping it), not the range
 		// a later query asks for; the datasource states retention against each query's own range.
@@ -207,14 +270,20 @@ func (c *Cache) Batch(ctx context.Context, p usage.Provider, w usage.Window) (*u
 	return out, stamp, nil
 }
 
-// Revenue returns Stripe's customers and recognised revenue for w, like Batch.
-func (c *Cache) Revenue(ctx context.Context, w usage.Window) (*engine.RevenueFacts, uint64, error) {
-	got, err := c.ensure(ctx, engine.SourceStripe, w, func(ctx context.Context, rng usage.Window) (map[usage.Day]*entry, error) {
-		rv, err := c.fetch.FetchRevenue(ctx, rng)
+// revenue returns Stripe's customers and recognised revenue for w, like batch, and when w
+// reaches today the live subscriptions read with today's facts (so at most the TTL old).
+func (c *Cache) revenue(ctx context.Context, src engine.Source, w usage.Window) (*engine.RevenueFacts, *engine.SubscriptionFacts, uint64, error) {
+	source := src.Name()
+	got, err := c.ensure(ctx, source, w, func(ctx context.Context, rng usage.Window) (map[usage.Day]*entry, error) {
+		f, err := src.Fetch(ctx, rng)
 		if err != nil {
 			return nil, err
 		}
-		days := emptyDays(rng, &perFetch{customers: rv.Customers, warnings: rv.Warnings})
+		rv := f.Revenue
+		if rv == nil {
+			rv = &engine.RevenueFacts{}
+		}
+		days := emptyDays(rng, &perFetch{customers: rv.Customers, warnings: rv.Warnings, subs: f.Subscriptions})
 		for _, d := range rv.Daily {
 			if e := days[d.Day]; e != nil {
 				e.revenue = append(e.revenue, d)
@@ -223,12 +292,17 @@ func (c *Cache) Revenue(ctx context.Context, w usage.Window) (*engine.RevenueFac
 		return days, nil
 	})
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, 0, err
 	}
-	entries, stamp := c.collect(engine.SourceStripe, w, got)
+	entries, stamp := c.collect(source, w, got)
 	out := &engine.RevenueFacts{}
+	var subs *engine.SubscriptionFacts
+	today := usage.DayOf(c.now())
 	for _, e := range entries {
 		out.Daily = append(out.Daily, e.revenue...)
+		if e.day == today {
+			subs = e.fetch.subs
+		}
 	}
 	customers := map[string]engine.CustomerInfo{}
 	for _, pf := range distinctFetches(entries) {
@@ -241,7 +315,7 @@ func (c *Cache) Revenue(ctx context.Context, w usage.Window) (*engine.RevenueFac
 		out.Customers = append(out.Customers, cu)
 	}
 	sort.Slice(out.Customers, func(i, j int) bool { return out.Customers[i].ID < out.Customers[j].ID })
-	return out, stamp, nil
+	return out, subs, stamp, nil
 }
 
 // byDay groups rows by day, keeping their order within a day, as full-capacity slices of one
@@ -280,7 +354,7 @@ func byDay[T any](w usage.Window, rows []T, day func(*T) usage.Day) [][]T {
 func emptyDays(w usage.Window, pf *perFetch) map[usage.Day]*entry {
 	days := make(map[usage.Day]*entry, w.Days())
 	for d := w.From; d < w.To; d++ {
-		days[d] = &entry{fetch: pf}
+		days[d] = &entry{day: d, fetch: pf}
 	}
 	return days
 }
@@ -288,7 +362,7 @@ func emptyDays(w usage.Window, pf *perFetch) map[usage.Day]*entry {
 // ensure fetches the smallest range covering every missing or stale day of w, once for all
 // concurrent callers asking for the same range, and stores it. It returns the fetched days (nil
 // when everything was cached) so the caller can assemble even if a day is replaced meanwhile.
-func (c *Cache) ensure(ctx context.Context, source string, w usage.Window, fetch func(context.Context, usage.Window) (map[usage.Day]*entry, error)) (map[usage.Day]*entry, error) {
+func (c *Cache) ensure(ctx context.Context, source engine.SourceName, w usage.Window, fetch func(context.Context, usage.Window) (map[usage.Day]*entry, error)) (map[usage.Day]*entry, error) {
 	now := c.now()
 	var rng usage.Window
 	c.mu.Lock()
@@ -329,7 +403,7 @@ func (c *Cache) ensure(ctx context.Context, source string, w usage.Window, fetch
 	}
 }
 
-func (c *Cache) store(source string, days map[usage.Day]*entry, fetchedAt time.Time) {
+func (c *Cache) store(source engine.SourceName, days map[usage.Day]*entry, fetchedAt time.Time) {
 	fetchDay := usage.DayOf(fetchedAt)
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -374,7 +448,7 @@ func (c *Cache) evict() {
 
 // collect returns the entries for every day of w, preferring the cache and falling back to what
 // this call fetched, and the highest generation among them.
-func (c *Cache) collect(source string, w usage.Window, fetched map[usage.Day]*entry) ([]*entry, uint64) {
+func (c *Cache) collect(source engine.SourceName, w usage.Window, fetched map[usage.Day]*entry) ([]*entry, uint64) {
 	out := make([]*entry, 0, w.Days())
 	var stamp uint64
 	c.mu.Lock()

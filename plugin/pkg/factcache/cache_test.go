@@ -21,6 +21,7 @@ type fakeFetcher struct {
 	fail    error
 	release chan struct{} // when set, fetches wait for it
 	name    string
+	now     func() time.Time
 }
 
 func (f *fakeFetcher) record(w usage.Window) error {
@@ -59,6 +60,64 @@ func (f *fakeFetcher) FetchRevenue(_ context.Context, w usage.Window) (*engine.R
 	return rv, nil
 }
 
+// fakeSource is one of the fake's sources as the engine sees it.
+type fakeSource struct {
+	f    *fakeFetcher
+	name engine.SourceName
+}
+
+func (s fakeSource) Name() engine.SourceName     { return s.name }
+func (s fakeSource) Check(context.Context) error { return nil }
+func (s fakeSource) Fetch(ctx context.Context, w usage.Window) (*engine.SourceFacts, error) {
+	if p, ok := s.name.Provider(); ok {
+		b, err := s.f.FetchProvider(ctx, p, w)
+		if err != nil {
+			return nil, err
+		}
+		return &engine.SourceFacts{Name: s.name, Window: w, Batch: b}, nil
+	}
+	rv, err := s.f.FetchRevenue(ctx, w)
+	if err != nil {
+		return nil, err
+	}
+	out := &engine.SourceFacts{Name: s.name, Window: w, Revenue: rv}
+	if today := usage.DayOf(s.f.now()); w.To > today {
+		// Like the engine's Stripe source: live subscriptions when the window reaches today.
+		out.Subscriptions = &engine.SubscriptionFacts{Warnings: []string{"subscriptions read by " + s.f.name}}
+	}
+	return out, nil
+}
+
+// through is the cache in front of the fake's sources, fetched as the engine does (through
+// Wrap), returning each fetch's facts with the stamp WithServed reports for them.
+type through struct {
+	*Cache
+	f *fakeFetcher
+}
+
+func (c through) Batch(ctx context.Context, p usage.Provider, w usage.Window) (*usage.Batch, uint64, error) {
+	ctx, served := WithServed(ctx)
+	sf, err := c.Wrap(fakeSource{c.f, engine.SourceName(p)}).Fetch(ctx, w)
+	if err != nil {
+		return nil, 0, err
+	}
+	return sf.Batch, served.Stamp(), nil
+}
+
+func (c through) Revenue(ctx context.Context, w usage.Window) (*engine.RevenueFacts, uint64, error) {
+	sf, stamp, err := c.stripe(ctx, w)
+	if err != nil {
+		return nil, 0, err
+	}
+	return sf.Revenue, stamp, nil
+}
+
+func (c through) stripe(ctx context.Context, w usage.Window) (*engine.SourceFacts, uint64, error) {
+	ctx, served := WithServed(ctx)
+	sf, err := c.Wrap(fakeSource{c.f, engine.SourceStripe}).Fetch(ctx, w)
+	return sf, served.Stamp(), err
+}
+
 func (f *fakeFetcher) windows() []usage.Window {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -77,11 +136,11 @@ func (c *clock) add(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-func setup(t *testing.T) (*Cache, *fakeFetcher, *clock, usage.Day) {
+func setup(t *testing.T) (through, *fakeFetcher, *clock, usage.Day) {
 	t.Helper()
 	clk := &clock{t: time.Date(2026, 11, 27, 9, 30, 0, 0, time.UTC)}
-	f := &fakeFetcher{name: "first"}
-	return New(f, Options{RecentTTL: time.Minute, Now: clk.now}), f, clk, usage.DayOf(clk.t)
+	f := &fakeFetcher{name: "first", now: clk.now}
+	return through{New(Options{RecentTTL: time.Minute, Now: clk.now}), f}, f, clk, usage.DayOf(clk.t)
 }
 
 func TestBatch_ServesClosedDaysFromCacheAndRereadsRecentDaysAfterTTL(t *testing.T) {
@@ -102,12 +161,12 @@ func TestBatch_ServesClosedDaysFromCacheAndRereadsRecentDaysAfterTTL(t *testing.
 	if got := f.windows(); len(got) != 1 {
 		t.Fatalf("fetched %v, want only the first window", got)
 	}
-	if s, ok := c.Stamp([]string{"openai"}, w); !ok || s != stamp1 {
+	if s, ok := c.Stamp("openai", w); !ok || s != stamp1 {
 		t.Fatalf("stamp %d, %v; want %d, true", s, ok, stamp1)
 	}
 
 	clk.add(2 * time.Minute)
-	if _, ok := c.Stamp([]string{"openai"}, w); ok {
+	if _, ok := c.Stamp("openai", w); ok {
 		t.Fatal("stamp ok after the TTL: yesterday and today should be stale")
 	}
 	f.name = "renamed"
@@ -226,7 +285,7 @@ func TestRevenue_CachedPerDayAndReleased(t *testing.T) {
 		t.Fatalf("%d fetches before Release, want 1", n)
 	}
 	c.Release()
-	if _, ok := c.Stamp([]string{engine.SourceStripe}, w); ok {
+	if _, ok := c.Stamp(engine.SourceStripe, w); ok {
 		t.Fatal("stamp ok after Release")
 	}
 	if _, _, err := c.Revenue(ctx, w); err != nil {
@@ -263,11 +322,11 @@ func TestBatch_CallerCancellationDoesNotCancelTheSharedFetch(t *testing.T) {
 func TestBatch_SizeBoundDropsLeastRecentlyUsedDays(t *testing.T) {
 	clk := &clock{t: time.Date(2026, 11, 27, 9, 30, 0, 0, time.UTC)}
 	today := usage.DayOf(clk.t)
-	f := &fakeFetcher{name: "first"}
+	f := &fakeFetcher{name: "first", now: clk.now}
 	perDay := (&entry{usage: make([]usage.UsageRecord, 1), costs: make([]usage.CostRecord, 1)}).size()
-	c := New(f, Options{RecentTTL: time.Hour, Now: clk.now, MaxBytes: 10 * perDay})
+	c := through{New(Options{RecentTTL: time.Hour, Now: clk.now, MaxBytes: 10 * perDay}), f}
 	ctx := context.Background()
-	if New(f, Options{}).maxBytes != DefaultMaxBytes {
+	if New(Options{}).maxBytes != DefaultMaxBytes {
 		t.Fatal("no default bound")
 	}
 
@@ -298,10 +357,10 @@ func TestBatch_SizeBoundDropsLeastRecentlyUsedDays(t *testing.T) {
 	if got := f.windows(); len(got) != 2 || got[1] != (usage.Window{From: today - 20, To: today - 15}) {
 		t.Fatalf("fetched %v, want the dropped old days read again", got)
 	}
-	if _, ok := c.Stamp([]string{"openai"}, usage.Window{From: today - 5, To: today}); !ok {
+	if _, ok := c.Stamp("openai", usage.Window{From: today - 5, To: today}); !ok {
 		t.Error("the recently used days were dropped")
 	}
-	if _, ok := c.Stamp([]string{"openai"}, usage.Window{From: today - 10, To: today - 5}); ok {
+	if _, ok := c.Stamp("openai", usage.Window{From: today - 10, To: today - 5}); ok {
 		t.Error("the least recently used days are still held")
 	}
 	if got := c.Bytes(); got > 10*perDay {

@@ -1,6 +1,7 @@
 // Package plugin is the Grafana SDK glue of the Margin datasource: the instance built from the
 // datasource settings, and one file per handler (queries, health check, resources). Everything it
-// computes comes from internal/engine through the per-instance fact cache; frames come from views.
+// computes comes from internal/engine, whose sources it reads through the per-instance fact
+// cache (a decorator installed with Engine.Wrap); frames come from views.
 package plugin
 
 import (
@@ -8,7 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -62,16 +63,19 @@ type Datasource struct {
 	memo map[memoKey]*computed
 }
 
-// memoKey names a computed window: the fact cache's stamp, the providers fetched and the days.
+// memoKey names a computed window: the fact cache's stamp, the providers fetched, the days, and
+// whether it is the month-end forecast (ForecastMonth's result over engine.ForecastWindow).
 type memoKey struct {
 	stamp     uint64
 	providers string
 	w         usage.Window
+	forecast  bool
 }
 
-// computed is the engine's result for one window.
+// computed is the engine's result for one window, with the forecast for a forecast key.
 type computed struct {
-	res *engine.Result
+	res      *engine.Result
+	forecast *engine.Forecast
 
 	mu      sync.Mutex
 	reports map[ledger.Rate]*engine.Report
@@ -90,7 +94,7 @@ func (c *computed) reportFor(target ledger.Rate) *engine.Report {
 	if c.reports == nil {
 		c.reports = map[ledger.Rate]*engine.Report{}
 	}
-	rep := engine.SummarizeFor(c.res, "usd", target)
+	rep := engine.SummarizeFor(c.res, engine.DefaultCurrency, target)
 	c.reports[target] = rep
 	return rep
 }
@@ -135,11 +139,13 @@ func newDatasource(ctx context.Context, s backend.DataSourceInstanceSettings, d 
 	ds.opts, ds.keys = opts, models.Keys(opts)
 	// The engine and its clients log through the SDK, masked with this instance's keys.
 	opts.Logger = slog.New(newSDKHandler(ds.log, ds.scrub))
-	if ds.eng, err = engine.New(opts); err != nil {
+	eng, err := engine.New(opts)
+	if err != nil {
 		ds.settingsErr = err
 		return ds, nil
 	}
-	ds.facts = factcache.New(ds.eng, factcache.Options{RecentTTL: d.recentTTL, Now: d.now})
+	ds.facts = factcache.New(factcache.Options{RecentTTL: d.recentTTL, Now: d.now})
+	ds.eng = eng.Wrap(ds.facts.Wrap)
 	return ds, nil
 }
 
@@ -165,29 +171,24 @@ func (d *Datasource) now() time.Time {
 // providers returns the configured providers the filter admits.
 func (d *Datasource) providers(q *models.Query) []usage.Provider {
 	var out []usage.Provider
-	for _, s := range d.eng.Sources() {
-		if p := usage.Provider(s); s != engine.SourceStripe && (q == nil || q.HasProvider(p)) {
+	for _, n := range d.eng.Names() {
+		if p, ok := n.Provider(); ok && (q == nil || q.HasProvider(p)) {
 			out = append(out, p)
 		}
 	}
 	return out
 }
 
-func (d *Datasource) hasStripe() bool { return d.opts.Stripe != nil }
-
-// compute returns the engine's result for the providers over w: from the memo when the fact
-// cache holds every day fresh and unchanged, otherwise fetched through the fact cache (which
-// collapses concurrent fetches of the same days) and computed.
-func (d *Datasource) compute(ctx context.Context, providers []usage.Provider, w usage.Window) (*computed, error) {
-	names := make([]string, 0, len(providers)+1)
-	for _, p := range providers {
-		names = append(names, string(p))
+// compute returns the engine's result for the providers over w, or with forecast the month-end
+// forecast (w is then engine.ForecastWindow): from the memo when the fact cache holds every day
+// the engine would read fresh and unchanged, otherwise read through the fact cache and computed.
+func (d *Datasource) compute(ctx context.Context, providers []usage.Provider, w usage.Window, forecast bool) (*computed, error) {
+	names := make([]string, len(providers))
+	for i, p := range providers {
+		names[i] = string(p)
 	}
-	key := memoKey{providers: strings.Join(names, ","), w: w}
-	if d.hasStripe() {
-		names = append(names, engine.SourceStripe)
-	}
-	if stamp, ok := d.facts.Stamp(names, w); ok {
+	key := memoKey{providers: strings.Join(names, ","), w: w, forecast: forecast}
+	if stamp, ok := d.stamp(providers, w); ok {
 		key.stamp = stamp
 		d.mu.Lock()
 		c := d.memo[key]
@@ -196,7 +197,15 @@ func (d *Datasource) compute(ctx context.Context, providers []usage.Provider, w 
 			return c, nil
 		}
 	}
-	c, stamp, err := d.fetchAndCompute(ctx, providers, w)
+	fctx, served := factcache.WithServed(ctx)
+	var c *computed
+	var err error
+	if forecast {
+		c = &computed{}
+		c.forecast, c.res, err = d.eng.ForecastMonth(fctx, providers)
+	} else {
+		c, err = d.fetchAndCompute(fctx, providers, w)
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, err // the caller gave up; the query says so
@@ -207,7 +216,7 @@ func (d *Datasource) compute(ctx context.Context, providers []usage.Provider, w 
 	for _, warn := range c.res.Warnings {
 		d.log.FromContext(ctx).Warn("engine warning", "window", w.String(), "warning", d.scrub(warn))
 	}
-	key.stamp = stamp
+	key.stamp = served.Stamp()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if len(d.memo) >= memoSize {
@@ -217,49 +226,44 @@ func (d *Datasource) compute(ctx context.Context, providers []usage.Provider, w 
 	return c, nil
 }
 
-// fetchAndCompute reads every source over w through the fact cache, concurrently, and computes;
-// stamp is the newest generation among the days read.
-func (d *Datasource) fetchAndCompute(ctx context.Context, providers []usage.Provider, w usage.Window) (_ *computed, stamp uint64, _ error) {
-	var (
-		wg      sync.WaitGroup
-		mu      sync.Mutex
-		errs    []error
-		batches = make([]*usage.Batch, len(providers))
-		revenue *engine.RevenueFacts
-	)
-	done := func(source string, s uint64, err error) {
-		mu.Lock()
-		defer mu.Unlock()
-		if err != nil {
-			errs = append(errs, &engine.SourceError{Source: source, Err: err})
-			return
+// stamp is the fact cache's stamp of every day the engine reads for the providers over w (each
+// source over its Engine.Plan window); ok is false when one is missing or stale.
+func (d *Datasource) stamp(providers []usage.Provider, w usage.Window) (stamp uint64, ok bool) {
+	for _, n := range d.eng.Names() {
+		if p, isProvider := n.Provider(); isProvider && !slices.Contains(providers, p) {
+			continue
+		}
+		s, ok := d.facts.Stamp(n, d.eng.Plan(n, w))
+		if !ok {
+			return 0, false
 		}
 		stamp = max(stamp, s)
 	}
-	for i, p := range providers {
-		wg.Go(func() {
-			b, s, err := d.facts.Batch(ctx, p, w)
-			batches[i] = b
-			done(string(p), s, err)
-		})
+	return stamp, true
+}
+
+// fetchAndCompute reads the providers and Stripe over w in the engine's fan-out and computes. A
+// failing source fails it, named: a partial result would understate spend without saying so.
+func (d *Datasource) fetchAndCompute(ctx context.Context, providers []usage.Provider, w usage.Window) (*computed, error) {
+	results := d.eng.FetchEach(ctx, func(n engine.SourceName) usage.Window {
+		if p, ok := n.Provider(); ok && !slices.Contains(providers, p) {
+			return usage.Window{}
+		}
+		return w
+	}, nil)
+	facts := make([]*engine.SourceFacts, 0, len(results))
+	var errs []error
+	for _, r := range results {
+		if r.Err != nil {
+			errs = append(errs, &engine.SourceError{Source: string(r.Name), Err: r.Err})
+			continue
+		}
+		facts = append(facts, r.Facts)
 	}
-	if d.hasStripe() {
-		wg.Go(func() {
-			rv, s, err := d.facts.Revenue(ctx, w)
-			revenue = rv
-			done(engine.SourceStripe, s, err)
-		})
-	}
-	wg.Wait()
 	if len(errs) > 0 {
-		// A partial result would understate spend without saying so: fail, naming the sources.
-		sort.Slice(errs, func(i, j int) bool {
-			return errs[i].(*engine.SourceError).Source < errs[j].(*engine.SourceError).Source //nolint:errorlint // only *SourceError values, made above
-		})
-		return nil, 0, errors.Join(errs...)
+		return nil, errors.Join(errs...)
 	}
-	res := d.eng.Compute(&engine.Facts{Window: w, Today: d.eng.Today(), Batches: batches, Revenue: revenue})
-	return &computed{res: res}, stamp, nil
+	return &computed{res: d.eng.Compute(engine.FactsOf(w, d.eng.Today(), facts...))}, nil
 }
 
 // explain turns a fetch or check error into plain words naming the source, with every configured

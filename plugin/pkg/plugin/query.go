@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/grafana/grafana-plugin-sdk-go/backend/datasource"
@@ -111,12 +110,11 @@ func (d *Datasource) queryFeatures(ctx context.Context, q *models.Query, tr back
 	return d.ranged(ctx, q, tr, views.Features)
 }
 
-// queryForecast projects this month whatever range the dashboard shows.
+// queryForecast projects this month whatever range the dashboard shows: the engine's
+// ForecastMonth reads what it needs (Stripe's revenue through month end and its live
+// subscriptions included) through the fact cache.
 func (d *Datasource) queryForecast(ctx context.Context, q *models.Query, _ backend.TimeRange) backend.DataResponse {
-	in, c, err := d.input(ctx, q, engine.ForecastWindow(d.eng.Today()))
-	if err == nil && c != nil {
-		in.Forecast, err = d.forecast(ctx, c)
-	}
+	in, _, err := d.input(ctx, q, engine.ForecastWindow(d.eng.Today()), true)
 	if err != nil {
 		return d.fetchError(ctx, err)
 	}
@@ -126,8 +124,8 @@ func (d *Datasource) queryForecast(ctx context.Context, q *models.Query, _ backe
 // ranged answers a query over the dashboard's range: the window clamped to what Margin reads,
 // the result over it, the view's frames with the clamping and retention notices.
 func (d *Datasource) ranged(ctx context.Context, q *models.Query, tr backend.TimeRange, view func(views.Input) data.Frames) backend.DataResponse {
-	w, notice := d.window(tr)
-	in, c, err := d.input(ctx, q, w)
+	w, notice := d.eng.RangeWindow(tr.From, tr.To)
+	in, c, err := d.input(ctx, q, w, false)
 	if err != nil {
 		return d.fetchError(ctx, err)
 	}
@@ -137,20 +135,20 @@ func (d *Datasource) ranged(ctx context.Context, q *models.Query, tr backend.Tim
 	return d.respond(view(in), in.Result, notice)
 }
 
-// input is the views' input for q over w, and the computed result behind it (nil for an empty
-// window, which needs no fetch).
-func (d *Datasource) input(ctx context.Context, q *models.Query, w usage.Window) (views.Input, *computed, error) {
+// input is the views' input for q over w (with forecast, the month-end forecast's), and the
+// computed result behind it (nil for an empty window, which needs no fetch).
+func (d *Datasource) input(ctx context.Context, q *models.Query, w usage.Window, forecast bool) (views.Input, *computed, error) {
 	in := views.Input{Window: w, Query: q, TargetMargin: d.targetMargin(q)}
 	if w.Days() == 0 {
 		in.Result = &engine.Result{Window: w, Customers: map[string]engine.CustomerInfo{}}
-		in.Report = engine.SummarizeFor(in.Result, "usd", in.TargetMargin)
+		in.Report = engine.SummarizeFor(in.Result, engine.DefaultCurrency, in.TargetMargin)
 		return in, nil, nil
 	}
-	c, err := d.compute(ctx, d.providers(q), w)
+	c, err := d.compute(ctx, d.providers(q), w, forecast)
 	if err != nil {
 		return in, nil, err
 	}
-	in.Result, in.Report = c.res, c.reportFor(in.TargetMargin)
+	in.Result, in.Report, in.Forecast = c.res, c.reportFor(in.TargetMargin), c.forecast
 	return in, c, nil
 }
 
@@ -189,70 +187,6 @@ func (d *Datasource) targetMargin(q *models.Query) ledger.Rate {
 		return d.opts.TargetMargin
 	}
 	return engine.DefaultTargetMargin
-}
-
-// forecast projects the month from a result over engine.ForecastWindow, Stripe's revenue through
-// month end (invoiced service periods run ahead of today) and its live subscriptions' run-rate,
-// like the report's forecast.
-func (d *Datasource) forecast(ctx context.Context, month *computed) (*engine.Forecast, error) {
-	var rv *engine.RevenueFacts
-	var subs *engine.SubscriptionFacts
-	if d.hasStripe() {
-		var err error
-		rw := usage.Window{From: month.res.Window.From, To: engine.MonthEnd(d.eng.Today())}
-		if rv, _, err = d.facts.Revenue(ctx, rw); err != nil {
-			return nil, &engine.SourceError{Source: engine.SourceStripe, Err: err}
-		}
-		// Subscriptions change at renewals and cancellations, not by day, so they are read per
-		// forecast query rather than kept in the per-day fact cache.
-		if subs, err = d.eng.FetchSubscriptions(ctx); err != nil {
-			return nil, &engine.SourceError{Source: engine.SourceStripe, Err: err}
-		}
-	}
-	return d.eng.Forecast(month.res, rv, subs), nil
-}
-
-// window turns the dashboard's time range into whole UTC days, clamped to what Margin reads (at
-// most usage.MaxBackfillDays complete days before today, or the documented retention when every
-// provider documents one, plus today's partial day) and to today. The notice says when the range
-// was clamped, and when a provider documents fewer days than the range covers (OpenRouter's 30);
-// OpenAI and Anthropic document no limit, and their own warnings say which first day had data.
-func (d *Datasource) window(tr backend.TimeRange) (usage.Window, string) {
-	today := usage.DayOf(d.now())
-	from := usage.DayOf(tr.From)
-	to := usage.DayOf(tr.To.Add(-time.Nanosecond)) + 1 // a range ending at midnight ends with the day before
-	if !tr.To.After(tr.From) {
-		to = from
-	}
-	retention := 0
-	for _, p := range d.providers(nil) {
-		retention = max(retention, p.RetentionDays())
-	}
-	oldest := today - usage.Day(retention)
-	limit := fmt.Sprintf("Margin reads at most %d days of usage", retention)
-	if retention < usage.MaxBackfillDays {
-		limit = fmt.Sprintf("The providers document %d days of usage", retention)
-	}
-	notice := ""
-	if from < oldest {
-		notice = fmt.Sprintf("%s: the range starts at %s, not %s.", limit, oldest, from)
-		from = oldest
-	}
-	to = min(to, today+1) // no usage exists after today
-	// A provider that documents fewer days than the range covers (OpenRouter's 30) says so.
-	for _, p := range d.providers(nil) {
-		r := p.DocumentedRetentionDays()
-		if kept := today - usage.Day(r); r > 0 && kept > from && kept < to { // #nosec G115 -- documented retention is at most 365 days
-			notice = joinNotice(notice, fmt.Sprintf("%s documents its last %d completed days: its spend before %s is not in this range.", p, r, kept))
-		}
-	}
-	if to <= from {
-		if notice != "" {
-			notice = fmt.Sprintf("The range lies before the %d days Margin reads: nothing to show.", retention)
-		}
-		return usage.Window{From: from, To: from}, notice
-	}
-	return usage.Window{From: from, To: to}, notice
 }
 
 // historyNotice is the observed side of retention: for a range reaching further back than one

@@ -105,15 +105,16 @@ func (d *Datasource) usable(w http.ResponseWriter) bool {
 	return true
 }
 
-// withReport runs fn over the report of the default window: the last 31 days, today included.
+// withReport runs fn over the report of the default window: the last engine.DefaultBackfillDays
+// days, today included.
 func (d *Datasource) withReport(fn func(*engine.Report) any) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if !d.usable(w) {
 			return
 		}
 		now := d.now()
-		win, _ := d.window(backend.TimeRange{From: now.AddDate(0, 0, -31), To: now})
-		c, err := d.compute(r.Context(), d.providers(nil), win)
+		win, _ := d.eng.RangeWindow(now.AddDate(0, 0, -engine.DefaultBackfillDays), now)
+		c, err := d.compute(r.Context(), d.providers(nil), win, false)
 		if err != nil {
 			writeJSON(w, statusFor(err), map[string]string{"error": d.explain(err)})
 			return
