@@ -35,8 +35,20 @@ export const GROUPINGS: Partial<Record<QueryType, ReadonlyArray<GroupBy | undefi
 export const INTERVALS = ['1d', '1h'] as const;
 export type Interval = (typeof INTERVALS)[number];
 
+/**
+ * The label values frames carry for what has no id of its own, as internal/engine/labels.go
+ * declares them for every front end (the contract test compares the two).
+ */
+export const LABELS = {
+  CustomerUnattributed: 'unattributed',
+  CustomerOther: 'other',
+  OtherModel: 'other',
+  NoPlan: 'none',
+  UnassignedFeature: 'unassigned',
+} as const;
+
 /** Stands for spend no customer mapping covers, in customerIds and frame labels (models.UnattributedID). */
-export const UNATTRIBUTED_ID = 'unattributed';
+export const UNATTRIBUTED_ID = LABELS.CustomerUnattributed;
 
 /** The providers whose usage and cost APIs Margin reads. */
 export const PROVIDERS = ['openai', 'anthropic', 'openrouter'] as const;

@@ -177,7 +177,8 @@ func wrapErr(op, endpoint string, err error) error {
 
 // leveledLogger routes stripe-go's log lines to slog, scrubbed. Its per-request info and error
 // lines go to Debug: errors are returned to the caller, who decides what to log. Retries are
-// worth a warning.
+// worth a warning. Its debug lines are whole response bodies (customers' names and emails), which
+// no log level should carry: they are dropped.
 type leveledLogger struct{ l *slog.Logger }
 
 func (g leveledLogger) log(level slog.Level, format string, v ...any) {
@@ -187,7 +188,7 @@ func (g leveledLogger) log(level slog.Level, format string, v ...any) {
 	g.l.Log(context.Background(), level, secret.Scrub(fmt.Sprintf(format, v...)))
 }
 
-func (g leveledLogger) Debugf(format string, v ...any) { g.log(slog.LevelDebug, format, v...) }
+func (g leveledLogger) Debugf(string, ...any)          {}
 func (g leveledLogger) Infof(format string, v ...any)  { g.log(slog.LevelDebug, format, v...) }
 func (g leveledLogger) Warnf(format string, v ...any)  { g.log(slog.LevelWarn, format, v...) }
 func (g leveledLogger) Errorf(format string, v ...any) { g.log(slog.LevelDebug, format, v...) }

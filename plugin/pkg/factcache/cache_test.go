@@ -371,3 +371,70 @@ func TestBatch_SizeBoundDropsLeastRecentlyUsedDays(t *testing.T) {
 		t.Fatal("Release keeps bytes")
 	}
 }
+
+// Stripe's live subscriptions are kept with the day they were read on: a window reaching today
+// gets those read with today's facts, until today's facts expire; a window before today gets
+// none. The cache passes the source's name, check and undecorated source through.
+func TestStripe_SubscriptionsKeptWithTodaysFacts(t *testing.T) {
+	c, f, clk, today := setup(t)
+	ctx := context.Background()
+	w := usage.Window{From: today - 3, To: today.NextMonthStart()}
+	sf, _, err := c.stripe(ctx, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sf.Subscriptions == nil || sf.Subscriptions.Warnings[0] != "subscriptions read by first" || sf.Today != today || sf.Name != engine.SourceStripe {
+		t.Fatalf("facts %+v, want first's subscriptions, read today", sf)
+	}
+	again, _, err := c.stripe(ctx, usage.Window{From: today, To: today + 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.windows()) != 1 || again.Subscriptions != sf.Subscriptions {
+		t.Fatalf("fetched %v; subscriptions %+v, want the cached ones", f.windows(), again.Subscriptions)
+	}
+	past, _, err := c.stripe(ctx, usage.Window{From: today - 3, To: today})
+	if err != nil || past.Subscriptions != nil {
+		t.Fatalf("a window before today: subscriptions %+v, error %v; want none", past.Subscriptions, err)
+	}
+	clk.add(2 * time.Minute)
+	f.name = "second"
+	sf, _, err = c.stripe(ctx, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sf.Subscriptions == nil || sf.Subscriptions.Warnings[0] != "subscriptions read by second" {
+		t.Fatalf("after the TTL: subscriptions %+v, want those read again", sf.Subscriptions)
+	}
+	src := fakeSource{f, engine.SourceStripe}
+	wrapped := c.Wrap(src)
+	if wrapped.Name() != engine.SourceStripe || wrapped.Check(ctx) != nil || wrapped.(interface{ Unwrap() engine.Source }).Unwrap() != src {
+		t.Fatal("the decorator does not pass the source through")
+	}
+}
+
+// WithServed reports the stamp of the days a fetch served, not a newer one stored after.
+func TestWithServed_StampsTheFactsServed(t *testing.T) {
+	c, _, clk, today := setup(t)
+	ctx := context.Background()
+	w := usage.Window{From: today - 3, To: today + 1}
+	_, first, err := c.Batch(ctx, usage.OpenAI, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, ok := c.Stamp(engine.SourceOpenAI, w); !ok || s != first || first == 0 {
+		t.Fatalf("stamp %d %v, served %d", s, ok, first)
+	}
+	// A narrower window of closed days was served by the same fetch.
+	if _, s, _ := c.Batch(ctx, usage.OpenAI, usage.Window{From: today - 3, To: today - 1}); s != first {
+		t.Fatalf("closed days served at %d, want %d", s, first)
+	}
+	clk.add(2 * time.Minute)
+	_, second, err := c.Batch(ctx, usage.OpenAI, w)
+	if err != nil || second <= first {
+		t.Fatalf("after the TTL: served %d (error %v), want above %d", second, err, first)
+	}
+	if _, s, _ := c.Batch(ctx, usage.OpenAI, usage.Window{From: today - 3, To: today - 1}); s != first {
+		t.Fatalf("closed days served at %d after the recent days were replaced, want still %d", s, first)
+	}
+}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 
+	"github.com/marginhq/margin/internal/engine"
 	"github.com/marginhq/margin/internal/ledger"
 	"github.com/marginhq/margin/internal/usage"
 )
@@ -53,9 +54,9 @@ const (
 	IntervalHour = "1h"
 )
 
-// UnattributedID stands for spend no customer mapping covers, in customerIds and in frame labels
-// (the exporter's customer_id label uses the same value).
-const UnattributedID = "unattributed"
+// UnattributedID stands for spend no customer mapping covers, in customerIds and in frame labels:
+// the engine's label value, which the exporter's customer_id label shares.
+const UnattributedID = engine.CustomerUnattributed
 
 // Query is one panel query.
 type Query struct {

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/grafana/grafana-plugin-sdk-go/data"
@@ -61,25 +63,26 @@ func TestQueryData_GoldenFrames(t *testing.T) {
 	}
 }
 
-// TestQueryData_CustomersMatchTheEngine compares the customers frame with the engine's own report
-// over the same days: the frame adds nothing and loses nothing.
-func TestQueryData_CustomersMatchTheEngine(t *testing.T) {
+// TestQueryData_CustomersFrameMapsTheResult checks the customers frame against the engine's
+// report of the result the datasource computed it from: the frame adds nothing and loses
+// nothing. (The result itself is the engine's: the datasource fetches and computes through it.)
+func TestQueryData_CustomersFrameMapsTheResult(t *testing.T) {
 	s := newSim(t, simulator.Config{})
 	ds := s.datasource(t, nil)
 	resp := query(t, ds, days(10), `{"queryType":"customers"}`)
 	if resp.Error != nil {
 		t.Fatal(resp.Error)
 	}
-	eng, err := engine.New(s.world.EngineOptions(s.srv.URL, nil))
-	if err != nil {
-		t.Fatal(err)
-	}
 	today := usage.DayOf(testNow)
-	f, err := eng.Fetch(context.Background(), usage.Window{From: today - 10, To: today}, nil)
+	n := s.requests.Load()
+	c, err := ds.compute(context.Background(), ds.providers(nil), usage.Window{From: today - 10, To: today}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep := engine.SummarizeFor(eng.Compute(f), "usd", engine.DefaultTargetMargin)
+	if s.requests.Load() != n {
+		t.Fatal("the query's result was not kept: computing it again read the APIs")
+	}
+	rep := c.report()
 	frame := resp.Frames[0]
 	if frame.Rows() != len(rep.Customers) || frame.Rows() == 0 {
 		t.Fatalf("%d rows, the engine has %d customers", frame.Rows(), len(rep.Customers))
@@ -260,25 +263,21 @@ func TestCallResource_PickerLists(t *testing.T) {
 	}
 }
 
-// TestQueryData_ForecastMatchesTheEngine compares the forecast frame with the forecast `margin
-// report` prints (Engine.Report): same customers, same exact amounts, same underwater flags.
-func TestQueryData_ForecastMatchesTheEngine(t *testing.T) {
+// TestQueryData_ForecastFrameMapsTheResult checks the forecast frame against the engine's
+// forecast (ForecastMonth, through the datasource's fact cache) it was made from: same
+// customers, same exact amounts, same underwater flags.
+func TestQueryData_ForecastFrameMapsTheResult(t *testing.T) {
 	s := newSim(t, simulator.Config{})
 	ds := s.datasource(t, nil)
 	resp := query(t, ds, days(2), `{"queryType":"forecast"}`)
 	if resp.Error != nil {
 		t.Fatal(resp.Error)
 	}
-	eng, err := engine.New(s.world.EngineOptions(s.srv.URL, nil))
+	c, err := ds.compute(context.Background(), ds.providers(nil), engine.ForecastWindow(usage.DayOf(testNow)), true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	today := usage.DayOf(testNow)
-	rep, err := eng.Report(context.Background(), usage.Window{From: today - 1, To: today}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fc := rep.Forecast
+	fc := c.forecast
 	frame := resp.Frames[0]
 	if fc == nil || frame.Rows() != len(fc.Customers) || frame.Rows() == 0 {
 		t.Fatalf("%d rows, the engine forecasts %v", frame.Rows(), fc)
@@ -417,4 +416,54 @@ func TestQueryData_TypeFromTheJSON(t *testing.T) {
 			t.Errorf("%s: %.200s, want the customers frame %.200s", ref, got, w)
 		}
 	}
+}
+
+// TestQueryData_ForecastReadsThroughTheFactCache repeats the forecast: the second reads nothing
+// from the APIs, Stripe's live subscriptions included (they are kept with Stripe's facts), and
+// answers the same; once the recent days expire, the APIs are read again.
+func TestQueryData_ForecastReadsThroughTheFactCache(t *testing.T) {
+	s := newSim(t, simulator.Config{})
+	clk := &testClock{t: testNow}
+	ds, err := newDatasource(context.Background(), s.settings(t, nil), deps{now: clk.now, recentTTL: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ds.Dispose)
+	first := query(t, ds, days(3), `{"queryType":"forecast"}`)
+	n := s.requests.Load()
+	if first.Error != nil || n == 0 {
+		t.Fatalf("first forecast: error %v after %d requests", first.Error, n)
+	}
+	again := query(t, ds, days(7), `{"queryType":"forecast"}`)
+	if again.Error != nil {
+		t.Fatal(again.Error)
+	}
+	if got := s.requests.Load(); got != n {
+		t.Fatalf("%d more requests for a repeated forecast, want none", got-n)
+	}
+	a, _ := json.Marshal(first)
+	b, _ := json.Marshal(again)
+	if string(a) != string(b) {
+		t.Fatal("the repeated forecast differs from the first")
+	}
+	clk.add(2 * time.Minute)
+	if r := query(t, ds, days(3), `{"queryType":"forecast"}`); r.Error != nil {
+		t.Fatal(r.Error)
+	}
+	if s.requests.Load() == n {
+		t.Fatal("no requests after the TTL: today's facts were served stale")
+	}
+}
+
+// testClock is a clock tests move by hand.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *testClock) add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
 }
