@@ -130,7 +130,7 @@ func (d *Datasource) ranged(ctx context.Context, q *models.Query, tr backend.Tim
 		return d.fetchError(ctx, err)
 	}
 	if c != nil {
-		notice = joinNotice(notice, historyNotice(in.Result, w, usage.DayOf(d.now()), d.providers(q)))
+		notice = joinNotice(notice, historyNotice(in.Result, w, d.eng.Today(), d.providers(q)))
 	}
 	return d.respond(view(in), in.Result, notice)
 }
