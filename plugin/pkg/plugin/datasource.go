@@ -47,7 +47,7 @@ var (
 // the settings change and disposes of the old one.
 type Datasource struct {
 	opts        engine.Options
-	eng         *engine.Engine
+	eng         *engine.Engine // reads every source through facts
 	settingsErr error // invalid settings: the instance still answers, with this error
 	keys        []secret.String
 	facts       *factcache.Cache
@@ -149,7 +149,7 @@ func newDatasource(ctx context.Context, s backend.DataSourceInstanceSettings, d 
 	return ds, nil
 }
 
-// Dispose releases the cached facts and results; the instance manager calls it when the settings
+// Dispose releases the cached facts and the memo; the instance manager calls it when the settings
 // change or the datasource is deleted.
 func (d *Datasource) Dispose() {
 	if d.facts != nil {
