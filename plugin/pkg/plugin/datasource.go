@@ -48,7 +48,7 @@ var (
 type Datasource struct {
 	opts        engine.Options
 	eng         *engine.Engine // reads every source through facts
-	settingsErr error // invalid settings: the instance still answers, with this error
+	settingsErr error          // invalid settings: the instance still answers, with this error
 	keys        []secret.String
 	facts       *factcache.Cache
 	mux         *datasource.QueryTypeMux
