@@ -65,7 +65,7 @@ type ForecastLine struct {
 	// BasisMeteredNotProjected when a metered price's revenue is missing from it.
 	Basis []string `json:"basis"`
 	// TrendDays is how many complete days of this customer's history the cost trend averages.
-	// With fewer than MinTrendDays the cost is not extrapolated: ShortHistory is set and the
+	// With fewer than minTrendDays the cost is not extrapolated: ShortHistory is set and the
 	// projected cost is the cost so far.
 	TrendDays    int  `json:"trend_days"`
 	ShortHistory bool `json:"short_history"`
@@ -241,12 +241,12 @@ func percentile(values []ledger.Money, p int) ledger.Money {
 // trendDays is how many recent days the month-end forecast averages for its daily trend.
 const trendDays = 7
 
-// MinTrendDays is the least history (complete days) a customer's cost trend is extrapolated from.
-const MinTrendDays = 3
+// minTrendDays is the least history (complete days) a customer's cost trend is extrapolated from.
+const minTrendDays = 3
 
 // forecast projects each customer's month. Cost: cost so far (today's estimate included) plus the
 // mean daily cost of the customer's last complete days (at most trendDays, from its first day with
-// usage) for every day left; a customer with fewer than MinTrendDays days of history is not
+// usage) for every day left; a customer with fewer than minTrendDays days of history is not
 // extrapolated. Revenue: ProjectRevenue, recognised invoices plus the live subscriptions' run-rate
 // to month end. A customer whose projected cost exceeds projected revenue is flagged underwater.
 func forecast(res *Result, revenue []DailyRevenue, subs []Subscription, today usage.Day) *Forecast {
@@ -305,7 +305,7 @@ func forecast(res *Result, revenue []DailyRevenue, subs []Subscription, today us
 		if a.used && a.first > trendFrom {
 			l.TrendDays = int(max(today-a.first, 0))
 		}
-		l.ShortHistory = l.TrendDays < MinTrendDays
+		l.ShortHistory = l.TrendDays < minTrendDays
 		if !l.ShortHistory {
 			l.DailyCostTrend = ledger.Money(ledger.MustMulDiv(int64(a.trend), 1, int64(l.TrendDays)))
 		}
