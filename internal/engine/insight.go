@@ -3,7 +3,6 @@ package engine
 import (
 	"slices"
 	"sort"
-	"time"
 
 	"github.com/marginhq/margin/internal/ledger"
 	"github.com/marginhq/margin/internal/usage"
@@ -251,8 +250,7 @@ const minTrendDays = 3
 // to month end. A customer whose projected cost exceeds projected revenue is flagged underwater.
 func forecast(res *Result, revenue []DailyRevenue, subs []Subscription, today usage.Day) *Forecast {
 	t := today.Time()
-	monthStart := usage.DayOf(timeMonthStart(t))
-	monthEnd := MonthEnd(today)
+	monthStart, monthEnd := today.MonthStart(), today.NextMonthStart()
 	fc := &Forecast{Month: t.Format("2006-01"), Through: today.String(), DaysLeft: int(monthEnd - today - 1)}
 	trendFrom := max(today-trendDays, res.Window.From)
 	fc.TrendDays = int(today - trendFrom) // complete days only: today is partial
@@ -325,8 +323,4 @@ func forecast(res *Result, revenue []DailyRevenue, subs []Subscription, today us
 		return a.CustomerID < b.CustomerID
 	})
 	return fc
-}
-
-func timeMonthStart(t time.Time) time.Time {
-	return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
 }

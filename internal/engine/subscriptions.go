@@ -55,8 +55,7 @@ type RevenueProjection struct {
 // to cancel, paused collection invoices nothing until it resumes, and a cancel_at inside the
 // current period takes back (as the proration credit will) the invoiced time after it.
 func ProjectRevenue(revenue []DailyRevenue, subs []Subscription, today usage.Day) map[string]*RevenueProjection {
-	monthStart := usage.DayOf(timeMonthStart(today.Time()))
-	monthEnd := MonthEnd(today)
+	monthStart, monthEnd := today.MonthStart(), today.NextMonthStart()
 	out := map[string]*RevenueProjection{}
 	get := func(id string) *RevenueProjection {
 		p := out[id]
