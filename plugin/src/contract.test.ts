@@ -51,17 +51,22 @@ describe('query model contract with the Go backend', () => {
     expect(/IntervalDay\s*=\s*"([^"]+)"/.exec(goQuery)?.[1]).toBe(INTERVALS[0]);
     expect(/IntervalHour\s*=\s*"([^"]+)"/.exec(goQuery)?.[1]).toBe(INTERVALS[1]);
     expect(/UnattributedID\s*=\s*engine\.(\w+)/.exec(goQuery)?.[1]).toBe('CustomerUnattributed');
-    expect(UNATTRIBUTED_ID).toBe(LABELS.CustomerUnattributed);
+    expect(UNATTRIBUTED_ID).toBe(LABELS.customerUnattributed);
   });
 
-  it('has the label values of internal/engine', () => {
-    // The first const block of labels.go: the label values, one `Name = "value"` each.
-    const block = /const \(([\s\S]*?)\n\)/.exec(goLabels)?.[1] ?? '';
+  it('has the label values of internal/engine/labels.go', () => {
+    const block = /\nconst \(([\s\S]*?)\n\)/.exec(goLabels)?.[1] ?? '';
     const values: Record<string, string> = {};
     for (const m of block.matchAll(/^\s*(\w+)\s*=\s*"([^"]*)"/gm)) {
       values[m[1]] = m[2];
     }
-    expect(values).toEqual(LABELS);
+    expect(values).toEqual({
+      CustomerUnattributed: LABELS.customerUnattributed,
+      CustomerOther: LABELS.customerOther,
+      OtherModel: LABELS.otherModel,
+      NoPlan: LABELS.noPlan,
+      UnassignedFeature: LABELS.unassignedFeature,
+    });
   });
 
   it('reads the settings fields the config editor writes', () => {

@@ -54,8 +54,8 @@ const (
 	IntervalHour = "1h"
 )
 
-// UnattributedID stands for spend no customer mapping covers, in customerIds and in frame labels:
-// the engine's label value, which the exporter's customer_id label shares.
+// UnattributedID stands for spend no customer mapping covers, in customerIds and in frame labels
+// (the exporter's customer_id label uses the same value).
 const UnattributedID = engine.CustomerUnattributed
 
 // Query is one panel query.

@@ -25,6 +25,9 @@ const (
 	UnitRatio = "percentunit" // 0.25 shows as 25%
 )
 
+// noPlan labels customers without a plan, as the report's plans view does.
+const noPlan = engine.NoPlan
+
 // Input is one computed window and the query asking about it.
 type Input struct {
 	Window       usage.Window
@@ -385,7 +388,7 @@ func Margin(in Input) data.Frames {
 		case models.GroupPlan:
 			plan := in.Result.Customers[customer].Plan
 			if plan == "" {
-				plan = engine.NoPlan
+				plan = noPlan
 			}
 			key, display, labels = plan, plan, data.Labels{"plan": plan}
 		}

@@ -194,8 +194,8 @@ func TestMargin_OverallGroupedAndFiltered(t *testing.T) {
 	for _, fl := range byPlan.Fields[1:] {
 		plans[fl.Labels["plan"]] = true
 	}
-	if !plans["pro"] || !plans[engine.NoPlan] || len(plans) != 2 {
-		t.Fatalf("plans %v, want pro and %s", plans, engine.NoPlan)
+	if !plans["pro"] || !plans[noPlan] || len(plans) != 2 {
+		t.Fatalf("plans %v, want pro and %s", plans, noPlan)
 	}
 	onlyB := Margin(with(in, models.Query{CustomerIDs: models.StringList{"cus_B"}}))[0]
 	if got := sum(floatsOf(t, field(t, onlyB, "cost_usd"))); !near(got, 1) {
