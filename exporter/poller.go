@@ -17,12 +17,6 @@ import (
 
 const sourceStripe = engine.SourceStripe
 
-// Defaults of the exporter-only settings.
-const (
-	DefaultBackfillDays = 31
-	DefaultTrailingDays = 3
-)
-
 // Engine is what the poller needs from internal/engine; *engine.Engine implements it, and tests
 // replace it with a fake.
 type Engine interface {
@@ -31,31 +25,6 @@ type Engine interface {
 	FetchProvider(ctx context.Context, p usage.Provider, w usage.Window) (*usage.Batch, error)
 	FetchRevenue(ctx context.Context, w usage.Window) (*engine.RevenueFacts, error)
 	Compute(f *engine.Facts) *engine.Result
-}
-
-// Options configures a Poller.
-type Options struct {
-	Engine Engine
-	// StateFile persists the counters; "" keeps them in memory only.
-	StateFile string
-	// StateReset allows starting from zero when the state file and its previous generation are
-	// both unusable (--state.reset); a usable state file is always loaded.
-	StateReset bool
-	// BackfillDays is the window of the first fill (default 31, capped per provider).
-	BackfillDays int
-	// TrailingDays is how many days before today every poll re-reads, because providers revise
-	// recent buckets (default 3). Older days are final.
-	TrailingDays int
-	// MaxCustomers keeps the top customers by spend over the polled window as their own series
-	// and sums the rest as customer_id="other"; 0 keeps every customer.
-	MaxCustomers int
-	// DropModelLabel removes the model label from the per-customer cost, token and request series.
-	DropModelLabel bool
-	// FeatureLabel adds a feature label to the per-customer cost, token and request series: the
-	// product feature of the source, engine.UnassignedFeature for unmapped sources.
-	FeatureLabel bool
-	Now          func() time.Time
-	Logger       *slog.Logger
 }
 
 // ErrPollSkipped is returned by Poll while the previous poll is still running.
@@ -91,18 +60,7 @@ type Poller struct {
 // margin_state_recovered is 1); with neither usable New fails, naming the files, unless
 // opts.StateReset allows starting from zero, which Prometheus sees as one counter reset.
 func New(opts Options) (*Poller, error) {
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
-	}
-	if opts.BackfillDays <= 0 {
-		opts.BackfillDays = DefaultBackfillDays
-	}
-	if opts.TrailingDays <= 0 {
-		opts.TrailingDays = DefaultTrailingDays
-	}
+	opts = opts.withDefaults()
 	p := &Poller{
 		opts:      opts,
 		log:       opts.Logger,
@@ -135,7 +93,7 @@ func New(opts Options) (*Poller, error) {
 			p.log.Info("state loaded: counters continue", "state_file", f)
 		}
 	}
-	p.collector.Set(p.snapshot(p.state, opts.Engine.Today(), nil, nil))
+	p.collector.Set(p.collector.fams.snapshot(p.state, p.view(&Fill{today: opts.Engine.Today()})))
 	return p, nil
 }
 
@@ -153,14 +111,15 @@ func (p *Poller) Poll(ctx context.Context) error {
 	defer p.running.Unlock()
 	today := p.opts.Engine.Today()
 	fetchErr := p.fetch(ctx, today)
-	top, customers := p.account(today)
+	f := p.fill(today)
+	p.account(f)
 	if p.opts.StateFile != "" {
 		if err := p.state.Save(p.opts.StateFile); err != nil {
 			p.log.Error("saving state", "state_file", p.opts.StateFile, "err", err)
 		}
 	}
-	snap := p.snapshot(p.state, today, top, customers)
-	snap.text() // rendered here, off the scrape path
+	snap := p.collector.fams.snapshot(p.state, p.view(f))
+	snap.prepared(p.collector.format()) // rendered here, off the scrape path
 	p.collector.Set(snap)
 	return fetchErr
 }
@@ -349,28 +308,57 @@ func topCustomers(c *computed, max int) map[string]bool {
 	return top
 }
 
-// router maps a true customer ("" when unattributed) to its customer_id label value.
-func router(top map[string]bool) func(string) string {
-	return func(c string) string {
-		switch {
-		case c == "":
-			return CustomerUnattributed
-		case top == nil || top[c]:
-			return c
-		}
-		return CustomerOther
-	}
+// Fill is the sources' last good data, computed: the fresh value of every bucket it covers, and
+// the customers that keep their own series. A poll counts it into the state; FirstFill returns
+// the first one for a backfill, which counts it day by day into an empty state (WriteBackfill).
+type Fill struct {
+	today     usage.Day
+	now       time.Time
+	fams      *families
+	*computed                 // nil while Stripe is configured but has never answered
+	top       map[string]bool // nil: every customer keeps its own series
 }
 
-// account counts the computed values into the state and freezes what can no longer change.
-func (p *Poller) account(today usage.Day) (map[string]bool, []engine.CustomerInfo) {
-	c := p.compute()
+// fill computes the last good data as of today.
+func (p *Poller) fill(today usage.Day) *Fill {
+	f := &Fill{today: today, now: p.opts.Now(), fams: p.collector.fams, computed: p.compute()}
+	if f.computed != nil {
+		f.top = topCustomers(f.computed, p.opts.MaxCustomers)
+	}
+	return f
+}
+
+// view is what the snapshot of day d shows besides the counters.
+func (f *Fill) view(d usage.Day) view {
+	v := view{today: d}
+	if c := f.computed; c != nil {
+		v.top, v.customers = f.top, c.customers
+		if c.revenue != nil {
+			v.revenue, v.subs = c.revenue.revenue, c.revenue.subs
+		}
+	}
+	return v
+}
+
+// view is what the poller's snapshot after f shows besides the counters: f's day and the
+// sources' health.
+func (p *Poller) view(f *Fill) view {
+	v := f.view(f.today)
+	v.recovered = p.recovered
+	for _, src := range p.sources {
+		v.sources = append(v.sources, *p.health[src])
+	}
+	return v
+}
+
+// account counts f into the state and freezes what can no longer change.
+func (p *Poller) account(f *Fill) {
+	c, today := f.computed, f.today
 	if c == nil {
 		p.log.Warn("stripe has not answered yet: spend is counted once customers are known")
-		return nil, nil
+		return
 	}
-	top := topCustomers(c, p.opts.MaxCustomers)
-	route := router(top)
+	route := router(f.top)
 	monthStart := usage.DayOf(today.Time().AddDate(0, 0, 1-today.Time().Day()))
 	k := usage.Day(p.opts.TrailingDays) // #nosec G115 -- trailing_days is validated to a few days
 	for _, v := range c.cost {
@@ -381,7 +369,6 @@ func (p *Poller) account(today usage.Day) (map[string]bool, []engine.CustomerInf
 		p.state.applyRevenue(c.revenue.window, today, c.daily, route)
 		p.advance(sourceStripe, c.revenue.today-k, monthStart)
 	}
-	return top, c.customers
 }
 
 func (p *Poller) advance(source string, since, monthStart usage.Day) {
@@ -390,132 +377,4 @@ func (p *Poller) advance(source string, since, monthStart usage.Day) {
 	}
 	p.state.Since[source] = since
 	p.state.prune(source, since, monthStart)
-}
-
-// snapshot turns the state into the samples one scrape exposes. Customers folded into "other"
-// keep their totals in the state (their counters resume if they return to the top) but are not
-// exposed meanwhile.
-func (p *Poller) snapshot(st *State, today usage.Day, top map[string]bool, customers []engine.CustomerInfo) *Snapshot {
-	f := p.collector.fams
-	visible := func(c string) bool {
-		return top == nil || top[c] || c == CustomerUnattributed || c == CustomerOther
-	}
-	// shown folds a totals key onto the exported label set: totals keep model and feature
-	// whatever the options, so the snapshot sums over the labels it does not show.
-	shown := func(k seriesKey) seriesKey {
-		if f.labels.DropModel {
-			k.Model = ""
-		}
-		if !f.labels.Feature {
-			k.Feature = ""
-		} else if k.Feature == "" {
-			k.Feature = engine.UnassignedFeature
-		}
-		return k
-	}
-	labels := func(k seriesKey, extra ...string) []string {
-		ls := make([]string, 0, 5)
-		ls = append(ls, k.Provider)
-		if !f.labels.DropModel {
-			ls = append(ls, k.Model)
-		}
-		ls = append(ls, k.Customer)
-		if f.labels.Feature {
-			ls = append(ls, k.Feature)
-		}
-		return append(ls, extra...)
-	}
-
-	cost := map[seriesKey]ledger.Money{}
-	for k, v := range st.totals.Cost {
-		if visible(k.Customer) {
-			cost[shown(k)] += v
-		}
-	}
-	requests := map[seriesKey]int64{}
-	for k, v := range st.totals.Requests {
-		if visible(k.Customer) {
-			requests[shown(k)] += v
-		}
-	}
-	tokens := map[seriesKey]tokenCounts{}
-	for k, v := range st.totals.Tokens {
-		if visible(k.Customer) {
-			k = shown(k)
-			t := tokens[k]
-			for i := range v {
-				t[i] += v[i]
-			}
-			tokens[k] = t
-		}
-	}
-	costS := make([]sample, 0, len(cost))
-	for k, v := range cost {
-		costS = append(costS, sample{labels(k), int64(v)})
-	}
-	requestsS := make([]sample, 0, len(requests))
-	for k, v := range requests {
-		requestsS = append(requestsS, sample{labels(k), v})
-	}
-	tokensS := make([]sample, 0, len(tokens)*numTokenTypes)
-	for k, v := range tokens {
-		for i, n := range v {
-			tokensS = append(tokensS, sample{labels(k, TokenTypes[i]), n})
-		}
-	}
-	var adjustS, unpricedS, revenueS []sample
-	for k, v := range st.totals.Adjustments {
-		if visible(k.Customer) {
-			adjustS = append(adjustS, sample{[]string{k.Provider, k.Customer}, int64(v)})
-		}
-	}
-	for k, v := range st.totals.Unpriced {
-		unpricedS = append(unpricedS, sample{[]string{k.Provider, k.Model, TokenTypes[k.Type]}, v})
-	}
-	for c, v := range st.totals.Revenue {
-		if visible(c) {
-			revenueS = append(revenueS, sample{[]string{c}, int64(v)})
-		}
-	}
-
-	// Month to date, routed as the counters are.
-	route := router(top)
-	monthStart := usage.DayOf(today.Time().AddDate(0, 0, 1-today.Time().Day()))
-	inMonth := func(d usage.Day) bool { return d >= monthStart && d <= today }
-	costMTD, revenueMTD := map[string]ledger.Money{}, map[string]ledger.Money{}
-	for _, c := range customers {
-		costMTD[route(c.ID)] += 0
-		revenueMTD[route(c.ID)] += 0
-	}
-	for k, b := range st.cost {
-		if inMonth(k.Day) {
-			costMTD[route(k.Customer)] += b.Cost
-		}
-	}
-	for k, b := range st.revenue {
-		if inMonth(k.Day) {
-			revenueMTD[route(k.Customer)] += b.Current
-		}
-	}
-	var costMTDS, revenueMTDS, infoS []sample
-	for c, v := range costMTD {
-		costMTDS = append(costMTDS, sample{[]string{c}, int64(v)})
-	}
-	for c, v := range revenueMTD {
-		revenueMTDS = append(revenueMTDS, sample{[]string{c}, int64(v)})
-	}
-	for _, c := range customers {
-		if top == nil || top[c.ID] {
-			infoS = append(infoS, sample{[]string{c.ID, c.Name, c.Plan}, 1})
-		}
-	}
-	s := &Snapshot{business: []series{
-		{f.cost, costS}, {f.adjust, adjustS}, {f.tokens, tokensS}, {f.requests, requestsS},
-		{f.unpriced, unpricedS}, {f.revenue, revenueS}, {f.costMTD, costMTDS}, {f.revenueMT, revenueMTDS},
-		{f.projected, p.projectedRevenue(today, route, customers)}, {f.info, infoS},
-	}, stateRecovered: p.recovered}
-	for _, src := range p.sources {
-		s.sources = append(s.sources, *p.health[src])
-	}
-	return s
 }
