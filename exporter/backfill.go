@@ -215,8 +215,8 @@ func (h *history) write(w io.Writer, fams *families) (BackfillStats, error) {
 			list = append(list, sp)
 		}
 		order := tf.labelOrder(f)
-		for _, i := range sortSeries(len(list), order, func(i int) []string { return list[i].labels }) {
-			sp := list[i]
+		for _, k := range sortSeries(len(list), order, func(i int) []string { return list[i].labels }) {
+			sp := list[k.i]
 			stats.Series++
 			line = appendSeries(line[:0], f, order, sp.labels)
 			prefix := len(line)

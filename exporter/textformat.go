@@ -44,17 +44,12 @@ func (tf textFormat) labelOrder(f *family) []int {
 	return order
 }
 
-// sortSeries returns the indexes 0..n-1 of a family's series ordered by their label values in
-// the written label order, as expfmt orders them. labels(i) is series i's values in the
-// family's declared order.
-func sortSeries(n int, order []int, labels func(int) []string) []int {
-	// One sort key per series, the values joined by NUL (the smallest byte, so "a" < "ab" holds
-	// across the join): a string compare per step.
-	type keyed struct {
-		key string
-		i   int
-	}
-	keys := make([]keyed, n)
+// sortSeries orders the series 0..n-1 of a family by their label values in the written label
+// order, as expfmt orders them; labels(i) is series i's values in the family's declared order.
+// One sort key per series, the values joined by NUL (the smallest byte, so "a" < "ab" holds
+// across the join): a string compare per step.
+func sortSeries(n int, order []int, labels func(int) []string) []keyedSeries {
+	keys := make([]keyedSeries, n)
 	var kb []byte
 	for i := range n {
 		kb = kb[:0]
@@ -63,14 +58,16 @@ func sortSeries(n int, order []int, labels func(int) []string) []int {
 			kb = append(kb, ls[li]...)
 			kb = append(kb, 0)
 		}
-		keys[i] = keyed{string(kb), i}
+		keys[i] = keyedSeries{string(kb), i}
 	}
-	slices.SortFunc(keys, func(a, b keyed) int { return strings.Compare(a.key, b.key) })
-	out := make([]int, n)
-	for i, k := range keys {
-		out[i] = k.i
-	}
-	return out
+	slices.SortFunc(keys, func(a, b keyedSeries) int { return strings.Compare(a.key, b.key) })
+	return keys
+}
+
+// keyedSeries is series i with its sort key.
+type keyedSeries struct {
+	key string
+	i   int
 }
 
 // byName orders families by name, as expfmt writes a gathering.
@@ -174,8 +171,8 @@ func (s *Snapshot) render(tf textFormat) []byte {
 		f := x.fam
 		order := tf.labelOrder(f)
 		b = tf.appendHeader(b, f)
-		for _, i := range sortSeries(len(x.samples), order, func(i int) []string { return x.samples[i].labels }) {
-			smp := x.samples[i]
+		for _, k := range sortSeries(len(x.samples), order, func(i int) []string { return x.samples[i].labels }) {
+			smp := x.samples[k.i]
 			b = appendSeries(b, f, order, smp.labels)
 			b = tf.appendValue(b, f.value(smp.n))
 			b = append(b, '\n')
