@@ -18,8 +18,8 @@ import (
 
 // Defaults, as documented in config.example.yaml.
 const (
-	DefaultReportingCurrency = "usd"
-	DefaultBackfillDays      = 31
+	DefaultReportingCurrency = engine.DefaultCurrency
+	DefaultBackfillDays      = engine.DefaultBackfillDays
 	DefaultPollInterval      = 5 * time.Minute
 	DefaultStateFile         = "margin-state.json"
 

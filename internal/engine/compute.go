@@ -10,6 +10,7 @@ import (
 
 	"github.com/marginhq/margin/internal/attribution"
 	"github.com/marginhq/margin/internal/ledger"
+	"github.com/marginhq/margin/internal/revenue"
 	"github.com/marginhq/margin/internal/usage"
 )
 
@@ -17,9 +18,6 @@ import (
 type Pricer interface {
 	Cost(r *usage.UsageRecord) (ledger.Money, bool)
 }
-
-// OtherModel labels billed cost that names no model (tools, storage, web search).
-const OtherModel = "other"
 
 // Facts is everything fetched for one window: the providers' batches and Stripe's revenue.
 type Facts struct {
@@ -29,26 +27,12 @@ type Facts struct {
 	Revenue *RevenueFacts // nil when Stripe is not configured
 }
 
-// CustomerInfo is a Stripe customer as the views need it.
-type CustomerInfo struct {
-	ID, Name, Email, Plan string
-	// Sources are the references listed in the customer's margin_sources metadata.
-	Sources []usage.SourceRef
-}
-
-// DailyRevenue is revenue recognised for one customer on one UTC day.
-type DailyRevenue struct {
-	Customer string
-	Day      usage.Day
-	Amount   ledger.Money
-}
-
-// RevenueFacts is what Stripe contributed.
-type RevenueFacts struct {
-	Customers []CustomerInfo
-	Daily     []DailyRevenue
-	Warnings  []string
-}
+// The revenue facts are internal/revenue's, named as the engine's callers know them.
+type (
+	CustomerInfo = revenue.Customer // a Stripe customer
+	DailyRevenue = revenue.Daily    // revenue recognised for one customer on one UTC day
+	RevenueFacts = revenue.Facts    // what Stripe contributed
+)
 
 // CostRow is the reconciled cost of one source with one model on one day: the unit every view
 // (report, metrics, frames) aggregates.

@@ -114,7 +114,7 @@ func TestSimulatedWorld_HistoryAsFarAsServed(t *testing.T) {
 				t.Errorf("%s: window %s, notice %q; want the whole window and %q", b.Provider, b.Window, notice, want)
 			}
 		case usage.OpenRouter:
-			if b.Window.From != eng.Today()-30 || !strings.Contains(notice, "OpenRouter documents /activity as the last 30 completed UTC days only") {
+			if b.Window.From != eng.Today()-30 || !strings.Contains(notice, "openrouter documents the last 30 completed UTC days: reading from "+(eng.Today()-30).String()) {
 				t.Errorf("openrouter: window %s, notice %q; want its documented 30 days", b.Window, notice)
 			}
 		}

@@ -8,39 +8,23 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sort"
 	"sync"
 	"time"
 
-	stripebilling "github.com/marginhq/margin/internal/billing/stripe"
 	"github.com/marginhq/margin/internal/catalog"
 	"github.com/marginhq/margin/internal/ledger"
-	"github.com/marginhq/margin/internal/providers/anthropic"
-	"github.com/marginhq/margin/internal/providers/openai"
-	"github.com/marginhq/margin/internal/providers/openrouter"
 	"github.com/marginhq/margin/internal/usage"
 )
 
-// SourceStripe names the revenue source beside the three providers.
-const SourceStripe = "stripe"
-
-// Engine holds the configured clients. It is safe for concurrent use.
+// Engine holds the configured sources. It is safe for concurrent use.
 type Engine struct {
-	opts      Options
-	providers []usage.Source
-	stripe    *stripebilling.Client
-	catalog   *catalog.Catalog
-	log       *slog.Logger
-
-	// With Options.StripeRefresh: the Stripe state held between polls, and the live
-	// subscriptions last read with the generation of that state they were read at.
-	incremental *stripebilling.Incremental
-	subsMu      sync.Mutex
-	subs        *stripebilling.SubscriptionSet
-	subsGen     uint64
+	opts    Options
+	sources []Source // in the source table's order: providers, then Stripe
+	catalog *catalog.Catalog
+	log     *slog.Logger
 }
 
-// New builds the clients for every configured source.
+// New builds a source for every configured row of the source table.
 func New(opts Options) (*Engine, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -49,10 +33,10 @@ func New(opts Options) (*Engine, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.ReportingCurrency == "" {
-		opts.ReportingCurrency = "usd"
+		opts.ReportingCurrency = DefaultCurrency
 	}
 	if opts.BackfillDays == 0 {
-		opts.BackfillDays = 31
+		opts.BackfillDays = DefaultBackfillDays
 	}
 	cat, err := catalog.Default().With(opts.Prices)
 	if err != nil {
@@ -60,43 +44,26 @@ func New(opts Options) (*Engine, error) {
 	}
 	e := &Engine{opts: opts, catalog: cat, log: opts.Logger}
 	var errs []error
-	if o := opts.OpenAI; o != nil {
-		c, err := openai.New(openai.Options{AdminKey: o.Key, BaseURL: o.BaseURL, HTTPClient: opts.HTTPClient, Logger: opts.Logger, Now: opts.Now, NamesRefresh: opts.NamesRefresh})
-		errs = append(errs, err)
-		if err == nil {
-			e.providers = append(e.providers, c)
+	providers := 0
+	for _, k := range sourceTable {
+		so := k.configured(opts)
+		if so == nil {
+			continue
 		}
-	}
-	if o := opts.Anthropic; o != nil {
-		c, err := anthropic.New(anthropic.Options{AdminKey: o.Key, BaseURL: o.BaseURL, HTTPClient: opts.HTTPClient, Logger: opts.Logger, Now: opts.Now,
-			NamesRefresh: opts.NamesRefresh})
-		errs = append(errs, err)
-		if err == nil {
-			e.providers = append(e.providers, c)
+		s, err := k.build(opts, so)
+		if err != nil {
+			errs = append(errs, err)
+			continue
 		}
-	}
-	if o := opts.OpenRouter; o != nil {
-		c, err := openrouter.New(openrouter.Options{ManagementKey: o.Key, BaseURL: o.BaseURL, HTTPClient: opts.HTTPClient, Logger: opts.Logger, Now: opts.Now})
-		errs = append(errs, err)
-		if err == nil {
-			e.providers = append(e.providers, c)
-		}
-	}
-	if o := opts.Stripe; o != nil {
-		c, err := stripebilling.New(stripebilling.Options{
-			APIKey: o.Key, BaseURL: o.BaseURL, HTTPClient: opts.HTTPClient,
-			ReportingCurrency: opts.ReportingCurrency, FXRates: opts.FXRates, Logger: opts.Logger, Now: opts.Now,
-		})
-		errs = append(errs, err)
-		e.stripe = c
-		if err == nil && opts.StripeRefresh > 0 {
-			e.incremental = stripebilling.NewIncremental(c, opts.StripeRefresh)
+		e.sources = append(e.sources, s)
+		if _, ok := k.name.Provider(); ok {
+			providers++
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	if len(e.providers) == 0 {
+	if providers == 0 {
 		return nil, errors.New("no provider configured: set providers.openai.admin_key, providers.anthropic.admin_key or providers.openrouter.management_key")
 	}
 	return e, nil
@@ -104,14 +71,22 @@ func New(opts Options) (*Engine, error) {
 
 // Sources lists the configured sources in a fixed order: providers, then "stripe".
 func (e *Engine) Sources() []string {
-	var s []string
-	for _, p := range e.providers {
-		s = append(s, string(p.Provider()))
-	}
-	if e.stripe != nil {
-		s = append(s, SourceStripe)
+	s := make([]string, len(e.sources))
+	for i, src := range e.sources {
+		s[i] = string(src.Name())
 	}
 	return s
+}
+
+// providers lists the configured providers.
+func (e *Engine) providers() []usage.Provider {
+	var out []usage.Provider
+	for _, s := range e.sources {
+		if p, ok := s.Name().Provider(); ok {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // Catalog returns the price catalog in use.
@@ -130,8 +105,8 @@ func (e *Engine) Window(n int) (usage.Window, string) {
 		n = e.opts.BackfillDays
 	}
 	maxDays := 0
-	for _, p := range e.providers {
-		maxDays = max(maxDays, p.Provider().RetentionDays())
+	for _, p := range e.providers() {
+		maxDays = max(maxDays, p.RetentionDays())
 	}
 	note := ""
 	if n > maxDays {
@@ -142,12 +117,61 @@ func (e *Engine) Window(n int) (usage.Window, string) {
 		note = fmt.Sprintf("--days %d capped to %d: %s", n, maxDays, reason)
 		n = maxDays
 	}
-	for _, p := range e.providers {
-		if r := p.Provider().DocumentedRetentionDays(); r > 0 && n > r {
-			note = joinNote(note, fmt.Sprintf("%s documents only its last %d completed days", p.Provider(), r))
+	for _, p := range e.providers() {
+		if r := p.DocumentedRetentionDays(); r > 0 && n > r {
+			note = joinNote(note, fmt.Sprintf("%s documents only its last %d completed days", p, r))
 		}
 	}
 	return usage.LastCompleteDays(e.opts.Now(), n), note
+}
+
+// RangeWindow turns a time range (a dashboard's) into whole UTC days, clamped to what Margin
+// reads (at most usage.MaxBackfillDays complete days before today, or the documented retention
+// when every provider documents one, plus today's partial day) and to today. The notice says when
+// the range was clamped, and when a provider documents fewer days than the range covers
+// (OpenRouter's 30); OpenAI and Anthropic document no limit, and their batches say which first
+// day had data.
+func (e *Engine) RangeWindow(from, to time.Time) (usage.Window, string) {
+	today := e.Today()
+	w := usage.Window{From: usage.DayOf(from), To: usage.DayOf(to.Add(-time.Nanosecond)) + 1} // a range ending at midnight ends with the day before
+	if !to.After(from) {
+		w.To = w.From
+	}
+	retention := 0
+	for _, p := range e.providers() {
+		retention = max(retention, p.RetentionDays())
+	}
+	oldest := today - usage.Day(retention) // #nosec G115 -- a retention is at most MaxBackfillDays
+	limit := fmt.Sprintf("Margin reads at most %d days of usage", retention)
+	if retention < usage.MaxBackfillDays {
+		limit = fmt.Sprintf("The providers document %d days of usage", retention)
+	}
+	notice := ""
+	if w.From < oldest {
+		notice = fmt.Sprintf("%s: the range starts at %s, not %s.", limit, oldest, w.From)
+		w.From = oldest
+	}
+	w.To = min(w.To, today+1) // no usage exists after today
+	for _, p := range e.providers() {
+		r := p.DocumentedRetentionDays()
+		if kept := today - usage.Day(r); r > 0 && kept > w.From && kept < w.To { // #nosec G115 -- documented retention is at most 365 days
+			notice = joinSentence(notice, fmt.Sprintf("%s documents its last %d completed days: its spend before %s is not in this range.", p, r, kept))
+		}
+	}
+	if w.To <= w.From {
+		if notice != "" {
+			notice = fmt.Sprintf("The range lies before the %d days Margin reads: nothing to show.", retention)
+		}
+		return usage.Window{From: w.From, To: w.From}, notice
+	}
+	return w, notice
+}
+
+func joinSentence(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + " " + b
 }
 
 func joinNote(a, b string) string {
@@ -169,101 +193,54 @@ type SourceError struct {
 func (e *SourceError) Error() string { return e.Err.Error() }
 func (e *SourceError) Unwrap() error { return e.Err }
 
-// Fetch reads every configured source concurrently. Sources that fail are left out of the
-// facts and reported in the returned error (a join of *SourceError), so callers can keep the
-// last good data of a failed source.
-func (e *Engine) Fetch(ctx context.Context, w usage.Window, progress Progress) (*Facts, error) {
-	f := &Facts{Window: w, Today: e.Today()}
-	var (
-		mu   sync.Mutex
-		wg   sync.WaitGroup
-		errs []error
-	)
-	batches := make([]*usage.Batch, len(e.providers))
-	report := func(name string, start time.Time, err error) {
-		if progress != nil {
-			progress(name, true, time.Since(start), err)
-		}
-		if err != nil {
-			mu.Lock()
-			errs = append(errs, &SourceError{Source: name, Err: err})
-			mu.Unlock()
-		}
-	}
-	for i, p := range e.providers {
-		wg.Go(func() {
-			start := time.Now()
-			if progress != nil {
-				progress(string(p.Provider()), false, 0, nil)
-			}
-			b, err := p.Fetch(ctx, w)
-			if err == nil {
-				batches[i] = b
-			}
-			report(string(p.Provider()), start, err)
-		})
-	}
-	if e.stripe != nil {
-		wg.Go(func() {
-			start := time.Now()
-			if progress != nil {
-				progress(SourceStripe, false, 0, nil)
-			}
-			// Revenue runs to month end: invoiced service periods are known ahead, and the
-			// month-end forecast needs them.
-			rw := w
-			if end := usage.DayOf(timeMonthStart(e.Today().Time()).AddDate(0, 1, 0)); rw.To < end {
-				rw.To = end
-			}
-			rv, err := e.FetchRevenue(ctx, rw)
-			if err == nil {
-				f.Revenue = rv
-			}
-			report(SourceStripe, start, err)
-		})
-	}
-	wg.Wait()
-	for _, b := range batches {
-		if b != nil {
-			f.Batches = append(f.Batches, b)
-		}
-	}
-	sort.Slice(errs, func(i, j int) bool { return errs[i].(*SourceError).Source < errs[j].(*SourceError).Source }) //nolint:errorlint // only *SourceError values, made above
-	return f, errors.Join(errs...)
-}
-
-// FetchProvider reads one provider; the exporter polls sources independently.
+// FetchProvider reads one provider through the engine's sources.
 func (e *Engine) FetchProvider(ctx context.Context, p usage.Provider, w usage.Window) (*usage.Batch, error) {
-	for _, s := range e.providers {
-		if s.Provider() == p {
-			return s.Fetch(ctx, w)
-		}
+	s := e.source(SourceName(p))
+	if s == nil {
+		return nil, errNotConfigured(SourceName(p))
 	}
-	return nil, fmt.Errorf("%s is not configured", p)
+	f, err := s.Fetch(ctx, w)
+	if err != nil {
+		return nil, err
+	}
+	return f.Batch, nil
 }
 
 // FetchRevenue reads Stripe's customers and recognised revenue for the window; with
 // Options.StripeRefresh, only what changed since the last call (the revenue is the same).
 func (e *Engine) FetchRevenue(ctx context.Context, w usage.Window) (*RevenueFacts, error) {
-	if e.stripe == nil {
-		return nil, errors.New("stripe is not configured")
+	s := e.stripe()
+	if s == nil {
+		return nil, errNotConfigured(SourceStripe)
 	}
-	fetch := e.stripe.Fetch
-	if e.incremental != nil {
-		fetch = e.incremental.Fetch
+	return s.revenue(ctx, w)
+}
+
+// FetchSubscriptions reads the live subscriptions the month-end forecast projects (see
+// stripeSource.subscriptions).
+func (e *Engine) FetchSubscriptions(ctx context.Context) (*SubscriptionFacts, error) {
+	s := e.stripe()
+	if s == nil {
+		return nil, errNotConfigured(SourceStripe)
 	}
-	rv, err := fetch(ctx, w)
-	if err != nil {
-		return nil, err
+	return s.subscriptions(ctx)
+}
+
+// stripe returns the undecorated Stripe source, nil when Stripe is off.
+func (e *Engine) stripe() *stripeSource {
+	for _, s := range e.sources {
+		for {
+			if ss, ok := s.(*stripeSource); ok {
+				return ss
+			}
+			u, ok := s.(interface{ Unwrap() Source })
+			if !ok {
+				break
+			}
+			s = u.Unwrap()
+		}
 	}
-	out := &RevenueFacts{Warnings: rv.Warnings}
-	for _, c := range rv.Customers {
-		out.Customers = append(out.Customers, CustomerInfo{ID: c.ID, Name: c.Name, Email: c.Email, Plan: c.Plan, Sources: c.Sources})
-	}
-	for _, d := range rv.Daily {
-		out.Daily = append(out.Daily, DailyRevenue{Customer: d.CustomerID, Day: d.Day, Amount: d.Amount})
-	}
-	return out, nil
+	return nil
 }
 
 // Compute attributes, prices and reconciles fetched facts with the configured mapping.
@@ -277,39 +254,26 @@ func (e *Engine) Compute(f *Facts) *Result {
 func (e *Engine) Report(ctx context.Context, w usage.Window, progress Progress) (*Report, error) {
 	today := e.Today()
 	forecastWindow := ForecastWindow(today)
-	var subs *SubscriptionFacts
-	var subsErr error
-	var wg sync.WaitGroup
-	if e.stripe != nil {
-		wg.Go(func() { subs, subsErr = e.FetchSubscriptions(ctx) })
-	}
-	f, err := e.Fetch(ctx, usage.Window{From: min(w.From, forecastWindow.From), To: max(w.To, today+1)}, progress)
-	wg.Wait()
-	if err == nil && subsErr != nil {
-		err = &SourceError{Source: SourceStripe, Err: subsErr}
-	}
+	fetched := usage.Window{From: min(w.From, forecastWindow.From), To: max(w.To, today+1)}
+	facts, err := e.fetchAll(ctx, fetched, nil, progress)
 	if err != nil {
 		return nil, err
 	}
-	reportFacts := *f
-	reportFacts.Window = w
-	rep := SummarizeFor(e.Compute(&reportFacts), e.opts.ReportingCurrency, e.targetMargin())
-	monthFacts := *f
-	monthFacts.Window = forecastWindow
-	rep.Forecast = e.Forecast(e.Compute(&monthFacts), f.Revenue, subs)
+	rep := SummarizeFor(e.Compute(FactsOf(w, today, facts...)), e.opts.ReportingCurrency, e.targetMargin())
+	month := FactsOf(forecastWindow, today, facts...)
+	rep.Forecast = e.Forecast(e.Compute(month), month.Revenue, subscriptionsOf(facts...))
 	return rep, nil
 }
 
 // ForecastWindow is the window the month-end forecast reads: this month and the trend days before
 // today, whichever reaches back further, through today. Its revenue runs on to MonthEnd(today).
 func ForecastWindow(today usage.Day) usage.Window {
-	monthStart := usage.DayOf(timeMonthStart(today.Time()))
-	return usage.Window{From: min(monthStart, today-trendDays), To: today + 1}
+	return usage.Window{From: min(today.MonthStart(), today-trendDays), To: today + 1}
 }
 
 // MonthEnd is the first day of the month after today's.
 func MonthEnd(today usage.Day) usage.Day {
-	return usage.DayOf(timeMonthStart(today.Time()).AddDate(0, 1, 0))
+	return today.NextMonthStart()
 }
 
 // Forecast projects month-end cost and revenue per customer from a result covering this month and
@@ -349,15 +313,10 @@ type CheckResult struct {
 
 // Check makes one cheap authenticated call per configured source, concurrently.
 func (e *Engine) Check(ctx context.Context) []CheckResult {
-	names := e.Sources()
-	out := make([]CheckResult, len(names))
+	out := make([]CheckResult, len(e.sources))
 	var wg sync.WaitGroup
-	for i, p := range e.providers {
-		wg.Go(func() { out[i] = CheckResult{Source: string(p.Provider()), Err: p.Check(ctx)} })
-	}
-	if e.stripe != nil {
-		i := len(e.providers)
-		wg.Go(func() { out[i] = CheckResult{Source: SourceStripe, Err: e.stripe.Check(ctx)} })
+	for i, s := range e.sources {
+		wg.Go(func() { out[i] = CheckResult{Source: string(s.Name()), Err: s.Check(ctx)} })
 	}
 	wg.Wait()
 	return out

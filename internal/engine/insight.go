@@ -14,9 +14,6 @@ import (
 // average paying customer, and who will be underwater at month end. All money stays fixed-point;
 // ratios are floats made at the edge and nil where undefined.
 
-// UnassignedFeature labels spend on sources no feature mapping names.
-const UnassignedFeature = "unassigned"
-
 // DefaultTargetMargin is the gross margin the plans view prices for when none is configured.
 const DefaultTargetMargin ledger.Rate = 650_000_000 // 0.65
 
@@ -198,7 +195,7 @@ func planLines(rep *Report, target ledger.Rate) []PlanLine {
 	for _, c := range rep.Customers {
 		plan := c.Plan
 		if plan == "" {
-			plan = "none"
+			plan = NoPlan
 		}
 		a := plans[plan]
 		if a == nil {

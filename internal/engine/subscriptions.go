@@ -1,121 +1,21 @@
 package engine
 
 import (
-	"context"
-	"errors"
 	"slices"
 	"time"
 
-	stripebilling "github.com/marginhq/margin/internal/billing/stripe"
 	"github.com/marginhq/margin/internal/ledger"
+	"github.com/marginhq/margin/internal/revenue"
 	"github.com/marginhq/margin/internal/usage"
 )
 
-// Subscription is a live Stripe subscription as the month-end forecast needs it, provider-neutral.
-// Times are Unix seconds; zero means unset.
-type Subscription struct {
-	ID, Customer string
-	// PeriodStart and PeriodEnd bound the current period. Licensed prices invoice it in advance,
-	// so its revenue is already among the recognised days (nothing for a trial); metered prices
-	// invoice it at PeriodEnd.
-	PeriodStart, PeriodEnd int64
-	TrialEnd               int64
-	CancelAt               int64 // nothing is invoiced for time after it
-	CancelAtPeriodEnd      bool  // nothing is invoiced after PeriodEnd
-	Paused                 bool  // pause_collection: invoices until ResumesAt (0: open-ended) count nothing
-	ResumesAt              int64
-	Discounts              []Discount
-	Items                  []SubscriptionItem
-	// Upcoming is the current period's invoice while it is a draft Stripe will finalize; the
-	// forecast spreads it over the current period as recognition will once it is issued.
-	Upcoming ledger.Money
-}
-
-// SubscriptionItem is one recurring price of a subscription.
-type SubscriptionItem struct {
-	ID            string
-	Amount        ledger.Money // price × quantity per interval, before discounts
-	Interval      string       // day, week, month or year
-	IntervalCount int64
-	Metered       bool // billed in arrears from usage
-	Unpriced      bool // tiered or custom price: not projected
-	Discounts     []Discount
-	// UsageSoFar is a metered item's usage this period × its unit price, read at UsageAsOf (Unix
-	// seconds; 0: unknown, not projected).
-	UsageSoFar ledger.Money
-	UsageAsOf  int64
-}
-
-// Discount is a coupon on a subscription or an item. It applies to invoices for periods that
-// start before End (0: no end).
-type Discount struct {
-	PercentOff ledger.Rate
-	AmountOff  ledger.Money
-	End        int64
-}
-
-// SubscriptionFacts are the live subscriptions Stripe reported.
-type SubscriptionFacts struct {
-	Subscriptions []Subscription
-	Warnings      []string
-}
-
-// FetchSubscriptions reads the live subscriptions the month-end forecast projects. With
-// Options.StripeRefresh it keeps them between calls: all are read again when the incremental
-// Stripe state re-read customers and subscriptions (every StripeRefresh), and in between only
-// those that changed or whose invoices did, one request each (so metered usage so far is at most
-// StripeRefresh old for the others).
-func (e *Engine) FetchSubscriptions(ctx context.Context) (*SubscriptionFacts, error) {
-	if e.stripe == nil {
-		return nil, errors.New("stripe is not configured")
-	}
-	if e.incremental == nil {
-		subs, warnings, err := e.stripe.Subscriptions(ctx)
-		if err != nil {
-			return nil, err
-		}
-		return subscriptionFacts(subs, warnings), nil
-	}
-	e.subsMu.Lock()
-	defer e.subsMu.Unlock()
-	gen, touched := e.incremental.Generation(), e.incremental.Touched()
-	var set *stripebilling.SubscriptionSet
-	var err error
-	if e.subs == nil || e.subsGen != gen {
-		set, err = e.stripe.ReadSubscriptionSet(ctx)
-	} else {
-		set, err = e.stripe.Update(ctx, e.subs, touched)
-	}
-	if err != nil {
-		return nil, err
-	}
-	e.incremental.Forget(touched)
-	e.subs, e.subsGen = set, gen
-	return subscriptionFacts(set.List()), nil
-}
-
-// subscriptionFacts converts Stripe's live subscriptions.
-func subscriptionFacts(subs []stripebilling.Subscription, warnings []string) *SubscriptionFacts {
-	out := &SubscriptionFacts{Warnings: warnings}
-	for _, s := range subs {
-		es := Subscription{ID: s.ID, Customer: s.CustomerID, PeriodStart: s.PeriodStart, PeriodEnd: s.PeriodEnd,
-			TrialEnd: s.TrialEnd, CancelAt: s.CancelAt, CancelAtPeriodEnd: s.CancelAtPeriodEnd, Paused: s.Paused, ResumesAt: s.ResumesAt,
-			Upcoming: s.Upcoming}
-		for _, d := range s.Discounts {
-			es.Discounts = append(es.Discounts, Discount{PercentOff: d.PercentOff, AmountOff: d.AmountOff, End: d.End})
-		}
-		for _, it := range s.Items {
-			ei := SubscriptionItem{ID: it.ID, Amount: it.Amount, Interval: it.Interval, IntervalCount: it.IntervalCount,
-				Metered: it.Metered, Unpriced: it.Unpriced, UsageSoFar: it.UsageSoFar, UsageAsOf: it.UsageAsOf}
-			for _, d := range it.Discounts {
-				ei.Discounts = append(ei.Discounts, Discount{PercentOff: d.PercentOff, AmountOff: d.AmountOff, End: d.End})
-			}
-			es.Items = append(es.Items, ei)
-		}
-		out.Subscriptions = append(out.Subscriptions, es)
-	}
-	return out
-}
+// The live subscriptions are internal/revenue's.
+type (
+	Subscription      = revenue.Subscription
+	SubscriptionItem  = revenue.SubscriptionItem
+	Discount          = revenue.Discount
+	SubscriptionFacts = revenue.Subscriptions
+)
 
 // What a customer's projected revenue rests on (ForecastLine.Basis).
 const (

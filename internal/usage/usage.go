@@ -200,6 +200,22 @@ func (d Day) Time() time.Time { return time.Unix(int64(d)*86400, 0).UTC() }
 // String formats the day as "2006-01-02".
 func (d Day) String() string { return d.Time().Format(time.DateOnly) }
 
+// MonthStart is the first day of d's calendar month (UTC).
+func (d Day) MonthStart() Day {
+	t := d.Time()
+	return DayOf(time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC))
+}
+
+// NextMonthStart is the first day of the month after d's: the exclusive end of d's month.
+func (d Day) NextMonthStart() Day {
+	t := d.Time()
+	return DayOf(time.Date(t.Year(), t.Month()+1, 1, 0, 0, 0, 0, time.UTC))
+}
+
+// Month is d's calendar month as a window of days: every month boundary Margin uses (month to
+// date, month end, the forecast's month) is this one.
+func (d Day) Month() Window { return Window{From: d.MonthStart(), To: d.NextMonthStart()} }
+
 // Window is a half-open range of UTC days [From, To).
 type Window struct {
 	From, To Day

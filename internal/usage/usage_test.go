@@ -176,3 +176,22 @@ func TestBackfillNotice_OnlyForWindowsLongerThanAPage(t *testing.T) {
 		t.Errorf("backfill with data from the first day got a notice: %q", got)
 	}
 }
+
+func TestDayMonth(t *testing.T) {
+	for _, c := range []struct{ day, start, end string }{
+		{"2026-01-01", "2026-01-01", "2026-02-01"},
+		{"2026-02-28", "2026-02-01", "2026-03-01"},
+		{"2028-02-29", "2028-02-01", "2028-03-01"},
+		{"2026-12-31", "2026-12-01", "2027-01-01"},
+		{"1969-12-15", "1969-12-01", "1970-01-01"},
+	} {
+		d, _ := ParseDay(c.day)
+		m := d.Month()
+		if m.From.String() != c.start || m.To.String() != c.end || d.MonthStart() != m.From || d.NextMonthStart() != m.To {
+			t.Errorf("%s: month %s..%s, want %s..%s", c.day, m.From, m.To, c.start, c.end)
+		}
+		if !m.Contains(d) {
+			t.Errorf("%s: its month %v does not contain it", c.day, m)
+		}
+	}
+}

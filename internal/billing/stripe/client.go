@@ -18,8 +18,8 @@ import (
 
 	"github.com/marginhq/margin/internal/ledger"
 	"github.com/marginhq/margin/internal/providers/apiclient"
+	"github.com/marginhq/margin/internal/revenue"
 	"github.com/marginhq/margin/internal/secret"
-	"github.com/marginhq/margin/internal/usage"
 )
 
 // DefaultBaseURL is Stripe's API root.
@@ -47,29 +47,13 @@ type Options struct {
 	MaxCustomers int
 }
 
-// Customer is a Stripe customer as Margin needs it.
-type Customer struct {
-	ID, Name, Email, Plan string
-	Currency              string
-	Metadata              map[string]string
-	// Sources are the valid references of the metadata key margin_sources.
-	Sources []usage.SourceRef
-}
-
-// DailyRevenue is revenue recognised for one customer on one UTC day, in the reporting currency.
-type DailyRevenue struct {
-	CustomerID string
-	Day        usage.Day
-	Amount     ledger.Money
-}
-
-// Revenue is everything Stripe contributed for a window.
-type Revenue struct {
-	Customers []Customer
-	Daily     []DailyRevenue
-	// Warnings are non-fatal problems worth showing (an invalid margin_sources entry, say).
-	Warnings []string
-}
+// The revenue facts the client produces are internal/revenue's, named here as Stripe's client
+// knows them.
+type (
+	Customer     = revenue.Customer
+	DailyRevenue = revenue.Daily
+	Revenue      = revenue.Facts
+)
 
 // Client reads revenue from one Stripe account.
 type Client struct {

@@ -212,7 +212,7 @@ func TestFetch_TotalsPlansAndSources(t *testing.T) {
 		if !march2026.Contains(d.Day) {
 			t.Errorf("row outside the window: %+v", d)
 		}
-		totals[d.CustomerID] += d.Amount
+		totals[d.Customer] += d.Amount
 	}
 	wantTotals := map[string]ledger.Money{
 		// 310.00 base + (31.00 seats − 6.20 discount) + 62.00 usage + 50.00 setup − 15.50 proration;
@@ -290,7 +290,7 @@ func TestFetch_TotalsPlansAndSources(t *testing.T) {
 func dayAmount(rows []DailyRevenue, customer, day string) ledger.Money {
 	d, _ := usage.ParseDay(day)
 	for _, r := range rows {
-		if r.CustomerID == customer && r.Day == d {
+		if r.Customer == customer && r.Day == d {
 			return r.Amount
 		}
 	}

@@ -270,10 +270,10 @@ func recognize(invoices []recInvoice, notes []recNote, w usage.Window, conv conv
 
 	out := make([]DailyRevenue, 0, len(totals))
 	for k, m := range totals {
-		out = append(out, DailyRevenue{CustomerID: k.customer, Day: k.day, Amount: m})
+		out = append(out, DailyRevenue{Customer: k.customer, Day: k.day, Amount: m})
 	}
 	slices.SortFunc(out, func(a, b DailyRevenue) int {
-		return cmp.Or(strings.Compare(a.CustomerID, b.CustomerID), cmp.Compare(a.Day, b.Day))
+		return cmp.Or(strings.Compare(a.Customer, b.Customer), cmp.Compare(a.Day, b.Day))
 	})
 	return out, nil
 }

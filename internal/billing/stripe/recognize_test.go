@@ -76,7 +76,7 @@ func run(t *testing.T, customer, from string, amounts ...ledger.Money) []DailyRe
 	d0 := day(t, from)
 	out := make([]DailyRevenue, len(amounts))
 	for i, a := range amounts {
-		out[i] = DailyRevenue{CustomerID: customer, Day: d0 + usage.Day(i), Amount: a}
+		out[i] = DailyRevenue{Customer: customer, Day: d0 + usage.Day(i), Amount: a}
 	}
 	return out
 }
@@ -257,8 +257,8 @@ func TestRecognize(t *testing.T) {
 			}
 			for i := range got {
 				if got[i] != tc.want[i] {
-					t.Errorf("row %d: got %s %s %s, want %s %s %s", i, got[i].CustomerID, got[i].Day, got[i].Amount,
-						tc.want[i].CustomerID, tc.want[i].Day, tc.want[i].Amount)
+					t.Errorf("row %d: got %s %s %s, want %s %s %s", i, got[i].Customer, got[i].Day, got[i].Amount,
+						tc.want[i].Customer, tc.want[i].Day, tc.want[i].Amount)
 				}
 			}
 		})

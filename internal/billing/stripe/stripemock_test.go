@@ -119,7 +119,7 @@ func TestClient_AgainstStripeMock(t *testing.T) {
 		t.Errorf("want the one fixture customer, got %+v", rev.Customers)
 	}
 	for _, d := range rev.Daily {
-		if !w.Contains(d.Day) || d.CustomerID == "" {
+		if !w.Contains(d.Day) || d.Customer == "" {
 			t.Errorf("revenue row outside the window or without customer: %+v", d)
 		}
 	}

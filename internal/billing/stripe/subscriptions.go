@@ -11,56 +11,15 @@ import (
 	stripego "github.com/stripe/stripe-go/v76"
 
 	"github.com/marginhq/margin/internal/ledger"
+	"github.com/marginhq/margin/internal/revenue"
 )
 
-// Subscription is a live subscription as the month-end forecast needs it: what it will invoice
-// after its current period and what stops it. Times are Unix seconds; zero means unset.
-type Subscription struct {
-	ID, CustomerID string
-	Status         string // active, trialing, past_due or unpaid: the statuses that still invoice
-	// PeriodStart and PeriodEnd bound the current period. A licensed price has invoiced it in
-	// advance (a trial's period invoices nothing); a metered one invoices it at PeriodEnd.
-	PeriodStart, PeriodEnd int64
-	TrialEnd               int64
-	CancelAt               int64 // the subscription ends then
-	CancelAtPeriodEnd      bool  // the subscription ends at PeriodEnd
-	// Paused: collection is paused (pause_collection), so invoices until ResumesAt (0: until
-	// resumed by hand) are voided, uncollectible or left as drafts and recognise nothing.
-	Paused    bool
-	ResumesAt int64
-	Discounts []Discount // on the whole subscription
-	Items     []SubscriptionItem
-	// Upcoming is the current period's invoice while it is still a draft that Stripe will
-	// finalize (auto_advance): its total excluding tax, in the reporting currency. Recognition
-	// counts drafts as nothing, so the forecast counts this instead. Zero when there is none.
-	Upcoming ledger.Money
-}
-
-// SubscriptionItem is one price on a subscription.
-type SubscriptionItem struct {
-	ID, PriceID string
-	// Amount is unit_amount × quantity for one interval, in the reporting currency, before
-	// discounts and excluding exclusive tax (an inclusive price's tax is inside it).
-	Amount        ledger.Money
-	Interval      string // day, week, month or year
-	IntervalCount int64
-	Metered       bool // usage_type metered: billed in arrears from reported usage
-	// Unpriced: the price has no flat unit amount (tiered or custom), so the item is not projected.
-	Unpriced  bool
-	Discounts []Discount // on this item only
-	// For a metered, priced item: the current period's usage so far (usage record summary
-	// total_usage × unit_amount) and when it was read (Unix seconds; 0: no summary for the period).
-	UsageSoFar ledger.Money
-	UsageAsOf  int64
-}
-
-// Discount is a coupon applied to a subscription or an item.
-type Discount struct {
-	ID         string
-	PercentOff ledger.Rate  // 0.2 for 20 %
-	AmountOff  ledger.Money // per invoice, in the reporting currency
-	End        int64        // the last moment it applies (repeating coupons); 0: no end
-}
+// The live subscriptions are internal/revenue's.
+type (
+	Subscription     = revenue.Subscription
+	SubscriptionItem = revenue.SubscriptionItem
+	Discount         = revenue.Discount
+)
 
 // liveStatus reports whether a subscription in status s still issues invoices that count.
 // incomplete has not been paid once and paused (a trial ended without a payment method) invoices
@@ -143,8 +102,8 @@ func (c *Client) liveSubscription(ctx context.Context, s *stripego.Subscription)
 
 func sortSubscriptions(out []Subscription) {
 	slices.SortFunc(out, func(a, b Subscription) int {
-		if a.CustomerID != b.CustomerID {
-			return strings.Compare(a.CustomerID, b.CustomerID)
+		if a.Customer != b.Customer {
+			return strings.Compare(a.Customer, b.Customer)
 		}
 		return strings.Compare(a.ID, b.ID)
 	})
@@ -226,7 +185,7 @@ func subscriptionFacts(s *stripego.Subscription, conv converter) (Subscription, 
 		return Subscription{}, &badSubscription{fmt.Sprintf("%s: current_period_end %d is not after current_period_start %d", what, s.CurrentPeriodEnd, s.CurrentPeriodStart)}
 	}
 	out := Subscription{
-		ID: s.ID, CustomerID: s.Customer.ID, Status: string(s.Status),
+		ID: s.ID, Customer: s.Customer.ID, Status: string(s.Status),
 		PeriodStart: s.CurrentPeriodStart, PeriodEnd: s.CurrentPeriodEnd,
 		TrialEnd: s.TrialEnd, CancelAt: s.CancelAt, CancelAtPeriodEnd: s.CancelAtPeriodEnd,
 	}

@@ -45,25 +45,25 @@ func TestSubscriptions_Facts(t *testing.T) {
 	)
 	eur := func(cents int64) ledger.Money { return ledger.Money(cents) * ledger.Cent * 108 / 100 }
 	want := []Subscription{
-		{ID: "sub_cancel", CustomerID: "cus_C", Status: "active", PeriodStart: mar10, PeriodEnd: apr10, CancelAt: apr10,
+		{ID: "sub_cancel", Customer: "cus_C", Status: "active", PeriodStart: mar10, PeriodEnd: apr10, CancelAt: apr10,
 			CancelAtPeriodEnd: true, Paused: true, ResumesAt: apr10 + 30*day,
 			Items: []SubscriptionItem{{ID: "si_C", PriceID: "price_week", Amount: 50 * ledger.Dollar, Interval: "week", IntervalCount: 2}}},
-		{ID: "sub_monthly", CustomerID: "cus_M", Status: "active", PeriodStart: mar10, PeriodEnd: apr10,
+		{ID: "sub_monthly", Customer: "cus_M", Status: "active", PeriodStart: mar10, PeriodEnd: apr10,
 			Discounts: []Discount{{ID: "di_M", PercentOff: 200_000_000}},
 			Items: []SubscriptionItem{
 				{ID: "si_M_base", PriceID: "price_base", Amount: ledger.Dollars(300), Interval: "month", IntervalCount: 1},
 				{ID: "si_M_seats", PriceID: "price_seat", Amount: ledger.Dollars(30), Interval: "month", IntervalCount: 1},
 			},
 			Upcoming: ledger.Dollars(264)}, // its draft invoice; cus_Y's latest invoice is paid and counts through recognition
-		{ID: "sub_trial", CustomerID: "cus_T", Status: "trialing", PeriodStart: mar10 - 4*day, PeriodEnd: mar10 + 14*day, TrialEnd: mar10 + 14*day,
+		{ID: "sub_trial", Customer: "cus_T", Status: "trialing", PeriodStart: mar10 - 4*day, PeriodEnd: mar10 + 14*day, TrialEnd: mar10 + 14*day,
 			Items: []SubscriptionItem{{ID: "si_T", PriceID: "price_base", Amount: ledger.Dollars(300), Interval: "month", IntervalCount: 1}}},
-		{ID: "sub_metered", CustomerID: "cus_U", Status: "active", PeriodStart: mar10, PeriodEnd: apr10,
+		{ID: "sub_metered", Customer: "cus_U", Status: "active", PeriodStart: mar10, PeriodEnd: apr10,
 			Items: []SubscriptionItem{
 				{ID: "si_U_metered", PriceID: "price_calls", Interval: "month", IntervalCount: 1, Metered: true,
 					UsageSoFar: ledger.Dollars(100), UsageAsOf: fakeNow.Unix()}, // 5000 calls at $0.02
 				{ID: "si_U_tiered", PriceID: "price_tiered", Interval: "month", IntervalCount: 1, Unpriced: true},
 			}},
-		{ID: "sub_yearly", CustomerID: "cus_Y", Status: "past_due", PeriodStart: 1767225600, PeriodEnd: 1798761600,
+		{ID: "sub_yearly", Customer: "cus_Y", Status: "past_due", PeriodStart: 1767225600, PeriodEnd: 1798761600,
 			Discounts: []Discount{{ID: "di_Y", AmountOff: eur(5000), End: 1780272000}},
 			Items:     []SubscriptionItem{{ID: "si_Y", PriceID: "price_year", Amount: eur(120000), Interval: "year", IntervalCount: 1}}},
 	}
@@ -179,7 +179,7 @@ func FuzzSubscriptionFacts(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if out.CustomerID == "" || out.PeriodEnd <= out.PeriodStart {
+		if out.Customer == "" || out.PeriodEnd <= out.PeriodStart {
 			t.Fatalf("accepted %+v", out)
 		}
 	})
