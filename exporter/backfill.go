@@ -58,11 +58,12 @@ func FirstFill(ctx context.Context, opts Options) (*Fill, error) {
 	if err != nil {
 		return nil, err
 	}
-	today := p.opts.Engine.Today()
-	if err := p.fetch(ctx, today); err != nil {
+	today := p.eng.Today()
+	facts, err := p.fetch(ctx, today)
+	if err != nil {
 		return nil, fmt.Errorf("backfill needs every source: %w", err)
 	}
-	f := p.fill(today)
+	f := p.fill(today, facts)
 	if f.computed == nil {
 		return nil, errors.New("backfill needs stripe's customers")
 	}
@@ -85,7 +86,7 @@ func (f *Fill) WriteBackfill(w io.Writer, res Resolution) (BackfillStats, error)
 		}
 	}
 	if c.revenue != nil {
-		from = min(from, c.revenue.window.From)
+		from = min(from, c.revenue.Window.From)
 	}
 	now := f.now.UTC()
 	// The last point is stamped now, after the end of yesterday and inside today.
@@ -116,7 +117,7 @@ func (f *Fill) WriteBackfill(w io.Writer, res Resolution) (BackfillStats, error)
 			}
 		}
 		if c.revenue != nil {
-			st.applyRevenue(c.revenue.window, d, c.daily, route)
+			st.applyRevenue(c.revenue.Window, d, c.daily, route)
 		}
 		end := (d + 1).Time()
 		if d == today {

@@ -173,7 +173,7 @@ func TestSnapshot_ValuesAreTheExactTotals(t *testing.T) {
 		want   string
 	}{
 		{[]string{"openai", "gpt-4o", "cus_A"}, "13.845678901"},
-		{[]string{"openai", "gpt-4o", CustomerUnattributed}, "3.00"},
+		{[]string{"openai", "gpt-4o", engine.CustomerUnattributed}, "3.00"},
 		{[]string{"anthropic", "claude-sonnet-4-5", "cus_B"}, "7.10"},
 	}
 	s := p.collector.snap.Load()
@@ -259,7 +259,7 @@ func TestFeatureLabel_TogglingAcrossRestartsKeepsCountersMonotonic(t *testing.T)
 					features = append(features, x.labels[3])
 				}
 			}
-			if st.feature && x.labels[2] == CustomerUnattributed && x.labels[3] != engine.UnassignedFeature {
+			if st.feature && x.labels[2] == engine.CustomerUnattributed && x.labels[3] != engine.UnassignedFeature {
 				t.Errorf("%s: unattributed spend under feature %q, want %q", st.name, x.labels[3], engine.UnassignedFeature)
 			}
 		}

@@ -17,42 +17,56 @@ import (
 
 const sourceStripe = engine.SourceStripe
 
-// Engine is what the poller needs from internal/engine; *engine.Engine implements it, and tests
-// replace it with a fake.
+// Engine is what the poller needs from internal/engine: the sources, the engine reading them
+// through the poller's last-good store (its fan-out, plan of windows and clock), and the
+// arithmetic. *engine.Engine implements it; tests script Compute and the sources.
 type Engine interface {
-	Sources() []string
-	Today() usage.Day
-	FetchProvider(ctx context.Context, p usage.Provider, w usage.Window) (*usage.Batch, error)
-	FetchRevenue(ctx context.Context, w usage.Window) (*engine.RevenueFacts, error)
+	Names() []engine.SourceName
+	Wrap(decorate func(engine.Source) engine.Source) *engine.Engine
 	Compute(f *engine.Facts) *engine.Result
 }
 
 // ErrPollSkipped is returned by Poll while the previous poll is still running.
 var ErrPollSkipped = errors.New("previous poll still running: cycle skipped")
 
-// sourceData is the last good answer of one source.
-type sourceData struct {
-	today   usage.Day    // the engine's today when it was fetched
-	window  usage.Window // the days it covers
-	batch   *usage.Batch // providers
-	revenue *engine.RevenueFacts
-	subs    *engine.SubscriptionFacts // stripe, when the engine reads subscriptions
+// lastGood is the exporter's last-good store, a decorator of each source (Engine.Wrap): when the
+// source fails, it serves the facts of its last success beside the error, so a poll keeps
+// counting them while margin_source_up says the source is down. The facts keep the day they were
+// read (SourceFacts.Today), so a stale batch computes exactly as it did when fresh.
+type lastGood struct {
+	engine.Source
+	mu   sync.Mutex
+	last *engine.SourceFacts
 }
+
+func (l *lastGood) Fetch(ctx context.Context, w usage.Window) (*engine.SourceFacts, error) {
+	f, err := l.Source.Fetch(ctx, w)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err != nil {
+		return l.last, err
+	}
+	l.last = f
+	return f, nil
+}
+
+// Unwrap is the source the store decorates.
+func (l *lastGood) Unwrap() engine.Source { return l.Source }
 
 // Poller polls the sources, keeps the counter state and publishes snapshots to its Collector.
 type Poller struct {
 	opts      Options
 	log       *slog.Logger
 	collector *Collector
-	sources   []string
+	eng       *engine.Engine // opts.Engine reading through the last-good stores
+	sources   []engine.SourceName
 
 	running sync.Mutex // held for a whole poll: TryLock skips overlapping cycles
 
 	// Owned by the goroutine holding running.
 	state     *State
 	recovered bool // the state came from the previous generation of the state file
-	last      map[string]*sourceData
-	health    map[string]*SourceStatus
+	health    map[engine.SourceName]*SourceStatus
 }
 
 // New builds a poller and opens the state file. A missing file starts the counters from zero;
@@ -65,12 +79,12 @@ func New(opts Options) (*Poller, error) {
 		opts:      opts,
 		log:       opts.Logger,
 		collector: NewCollector(Labels{DropModel: opts.DropModelLabel, Feature: opts.FeatureLabel}),
-		sources:   opts.Engine.Sources(),
-		last:      map[string]*sourceData{},
-		health:    map[string]*SourceStatus{},
+		sources:   opts.Engine.Names(),
+		health:    map[engine.SourceName]*SourceStatus{},
 	}
+	p.eng = opts.Engine.Wrap(func(s engine.Source) engine.Source { return &lastGood{Source: s} })
 	for _, s := range p.sources {
-		p.health[s] = &SourceStatus{Source: s}
+		p.health[s] = &SourceStatus{Source: string(s)}
 	}
 	p.state = NewState()
 	if f := opts.StateFile; f != "" {
@@ -93,7 +107,7 @@ func New(opts Options) (*Poller, error) {
 			p.log.Info("state loaded: counters continue", "state_file", f)
 		}
 	}
-	p.collector.Set(p.collector.fams.snapshot(p.state, p.view(&Fill{today: opts.Engine.Today()})))
+	p.collector.Set(p.collector.fams.snapshot(p.state, p.view(&Fill{today: p.eng.Today()})))
 	return p, nil
 }
 
@@ -109,9 +123,9 @@ func (p *Poller) Poll(ctx context.Context) error {
 		return ErrPollSkipped
 	}
 	defer p.running.Unlock()
-	today := p.opts.Engine.Today()
-	fetchErr := p.fetch(ctx, today)
-	f := p.fill(today)
+	today := p.eng.Today()
+	facts, fetchErr := p.fetch(ctx, today)
+	f := p.fill(today, facts)
 	p.account(f)
 	if p.opts.StateFile != "" {
 		if err := p.state.Save(p.opts.StateFile); err != nil {
@@ -154,65 +168,47 @@ func (p *Poller) Flush() error {
 	return p.state.Save(p.opts.StateFile)
 }
 
-// window is the days source must re-read today: from the first day it may still see revised
-// (Since, or the backfill window on the first run) through today, within what the provider keeps.
-func (p *Poller) window(source string, today usage.Day) usage.Window {
-	keep := p.opts.BackfillDays
-	if source != sourceStripe {
-		keep = min(keep, usage.Provider(source).RetentionDays())
-	}
-	from, ok := p.state.Since[source]
+// window is the days source n must re-read today: from the first day it may still see revised
+// (Since, or the backfill window on the first run) through today. The engine's Plan clamps it to
+// what the source serves, and runs Stripe's on to month end.
+func (p *Poller) window(n engine.SourceName, today usage.Day) usage.Window {
+	first := today - usage.Day(p.opts.BackfillDays) // #nosec G115 -- backfill_days is validated to a few hundred days
+	from, ok := p.state.Since[string(n)]
 	if !ok {
-		from = today - usage.Day(p.opts.BackfillDays) // #nosec G115 -- backfill_days is validated to a few hundred days
+		from = first
 	}
-	return usage.Window{From: max(from, today-usage.Day(keep)), To: today + 1} // #nosec G115 -- keep is backfill_days or a provider retention, a few hundred days at most
+	return usage.Window{From: max(from, first), To: today + 1}
 }
 
-// fetch reads every source concurrently; a failure keeps the source's last good data.
-func (p *Poller) fetch(ctx context.Context, today usage.Day) error {
-	type result struct {
-		data *sourceData
-		err  error
-		took time.Duration
-	}
-	results := make([]result, len(p.sources))
-	var wg sync.WaitGroup
-	for i, src := range p.sources {
-		w := p.window(src, today)
-		wg.Go(func() {
-			start := p.opts.Now() // the poller's clock, so tests see fixed durations
-			d := &sourceData{today: today, window: w}
-			var err error
-			if src == sourceStripe {
-				d.revenue, d.subs, err = p.fetchStripe(ctx, w, today)
-			} else {
-				d.batch, err = p.opts.Engine.FetchProvider(ctx, usage.Provider(src), w)
-			}
-			results[i] = result{d, err, p.opts.Now().Sub(start)}
-		})
-	}
-	wg.Wait()
+// fetch reads every source through the engine's fan-out. A source that fails is down, and its
+// last-good store serves its last good facts beside the error; the facts returned are those of
+// every source that has ever answered.
+func (p *Poller) fetch(ctx context.Context, today usage.Day) ([]*engine.SourceFacts, error) {
+	results := p.eng.FetchEach(ctx, func(n engine.SourceName) usage.Window { return p.window(n, today) }, nil)
+	var facts []*engine.SourceFacts
 	var errs []error
 	now := p.opts.Now()
-	for i, src := range p.sources {
-		r, h := results[i], p.health[src]
-		h.Duration = r.took.Seconds()
-		if r.err != nil {
+	for _, r := range results {
+		if r.Facts != nil {
+			facts = append(facts, r.Facts)
+		}
+		h := p.health[r.Name]
+		h.Duration = r.Took.Seconds()
+		if r.Err != nil {
 			h.Up = false
-			errs = append(errs, fmt.Errorf("%s: %w", src, r.err))
-			p.log.Warn("source failed: keeping its last good data", "source", src, "err", r.err)
+			errs = append(errs, fmt.Errorf("%s: %w", r.Name, r.Err))
+			p.log.Warn("source failed: keeping its last good data", "source", r.Name, "err", r.Err)
 			continue
 		}
 		h.Up, h.LastSuccess = true, float64(now.UnixMilli())/1000
-		p.last[src] = r.data
 	}
-	return errors.Join(errs...)
+	return facts, errors.Join(errs...)
 }
 
 // computed is the freshly computed value of every bucket the last good data covers.
 type computed struct {
 	cost      []*costValues
-	revenue   *sourceData
+	revenue   *engine.SourceFacts // Stripe's
 	daily     map[revenueKey]ledger.Money
 	customers []engine.CustomerInfo
 }
@@ -221,34 +217,37 @@ type computed struct {
 // computed apart, each with its own today, so a stale batch yields exactly what it yielded when
 // it was fresh. It returns nil while Stripe is configured but has never answered: without its
 // customers, spend would move to unattributed and back, which the counters would show.
-func (p *Poller) compute() *computed {
-	c := &computed{revenue: p.last[sourceStripe]}
+func (p *Poller) compute(facts []*engine.SourceFacts) *computed {
+	c := &computed{}
+	groups := map[usage.Day][]*engine.SourceFacts{}
+	for _, f := range facts {
+		switch {
+		case f.Name == sourceStripe:
+			c.revenue = f
+		case f.Batch != nil:
+			groups[f.Today] = append(groups[f.Today], f)
+		}
+	}
 	var rv *engine.RevenueFacts
 	if slices.Contains(p.sources, sourceStripe) {
 		if c.revenue == nil {
 			return nil
 		}
-		rv = c.revenue.revenue
+		rv = c.revenue.Revenue
 		c.customers = rv.Customers
 		c.daily = map[revenueKey]ledger.Money{}
 		for _, d := range rv.Daily {
 			c.daily[revenueKey{d.Day, d.Customer}] += d.Amount
 		}
 	}
-	groups := map[usage.Day][]*sourceData{}
-	for _, src := range p.sources {
-		if d := p.last[src]; d != nil && src != sourceStripe {
-			groups[d.today] = append(groups[d.today], d)
-		}
-	}
 	for today, group := range groups {
-		f := &engine.Facts{Today: today, Revenue: rv, Window: group[0].window}
+		f := &engine.Facts{Today: today, Revenue: rv, Window: group[0].Window}
 		byProvider := map[string]*costValues{}
 		for _, d := range group {
-			f.Batches = append(f.Batches, d.batch)
-			f.Window.From = min(f.Window.From, d.window.From)
-			f.Window.To = max(f.Window.To, d.window.To)
-			v := &costValues{Provider: string(d.batch.Provider), Window: d.window, Cost: map[costKey]costBucket{}, Unpriced: map[unpricedKey]tokenCounts{}}
+			f.Batches = append(f.Batches, d.Batch)
+			f.Window.From = min(f.Window.From, d.Window.From)
+			f.Window.To = max(f.Window.To, d.Window.To)
+			v := &costValues{Provider: string(d.Batch.Provider), Window: d.Window, Today: d.Today, Cost: map[costKey]costBucket{}, Unpriced: map[unpricedKey]tokenCounts{}}
 			byProvider[v.Provider] = v
 			c.cost = append(c.cost, v)
 		}
@@ -320,8 +319,8 @@ type Fill struct {
 }
 
 // fill computes the last good data as of today.
-func (p *Poller) fill(today usage.Day) *Fill {
-	f := &Fill{today: today, now: p.opts.Now(), fams: p.collector.fams, computed: p.compute()}
+func (p *Poller) fill(today usage.Day, facts []*engine.SourceFacts) *Fill {
+	f := &Fill{today: today, now: p.opts.Now(), fams: p.collector.fams, computed: p.compute(facts)}
 	if f.computed != nil {
 		f.top = topCustomers(f.computed, p.opts.MaxCustomers)
 	}
@@ -334,7 +333,7 @@ func (f *Fill) view(d usage.Day) view {
 	if c := f.computed; c != nil {
 		v.top, v.customers = f.top, c.customers
 		if c.revenue != nil {
-			v.revenue, v.subs = c.revenue.revenue, c.revenue.subs
+			v.revenue, v.subs = c.revenue.Revenue, c.revenue.Subscriptions
 		}
 	}
 	return v
@@ -359,15 +358,15 @@ func (p *Poller) account(f *Fill) {
 		return
 	}
 	route := router(f.top)
-	monthStart := usage.DayOf(today.Time().AddDate(0, 0, 1-today.Time().Day()))
+	monthStart := today.MonthStart()
 	k := usage.Day(p.opts.TrailingDays) // #nosec G115 -- trailing_days is validated to a few days
 	for _, v := range c.cost {
 		p.state.applyCost(v, route)
-		p.advance(v.Provider, p.last[v.Provider].today-k, monthStart)
+		p.advance(v.Provider, v.Today-k, monthStart)
 	}
 	if c.revenue != nil {
-		p.state.applyRevenue(c.revenue.window, today, c.daily, route)
-		p.advance(sourceStripe, c.revenue.today-k, monthStart)
+		p.state.applyRevenue(c.revenue.Window, today, c.daily, route)
+		p.advance(sourceStripe, c.revenue.Today-k, monthStart)
 	}
 }
 

@@ -24,11 +24,11 @@ func router(top map[string]bool) func(string) string {
 	return func(c string) string {
 		switch {
 		case c == "":
-			return CustomerUnattributed
+			return engine.CustomerUnattributed
 		case top == nil || top[c]:
 			return c
 		}
-		return CustomerOther
+		return engine.CustomerOther
 	}
 }
 
@@ -38,7 +38,7 @@ func router(top map[string]bool) func(string) string {
 func (f *families) snapshot(st *State, v view) *Snapshot {
 	today, top, customers := v.today, v.top, v.customers
 	visible := func(c string) bool {
-		return top == nil || top[c] || c == CustomerUnattributed || c == CustomerOther
+		return top == nil || top[c] || c == engine.CustomerUnattributed || c == engine.CustomerOther
 	}
 	// shown folds a totals key onto the exported label set: totals keep model and feature
 	// whatever the options, so the snapshot sums over the labels it does not show.
@@ -120,7 +120,7 @@ func (f *families) snapshot(st *State, v view) *Snapshot {
 
 	// Month to date, routed as the counters are.
 	route := router(top)
-	monthStart := usage.DayOf(today.Time().AddDate(0, 0, 1-today.Time().Day()))
+	monthStart := today.MonthStart()
 	inMonth := func(d usage.Day) bool { return d >= monthStart && d <= today }
 	costMTD, revenueMTD := map[string]ledger.Money{}, map[string]ledger.Money{}
 	for _, c := range customers {
