@@ -5,11 +5,13 @@ import (
 	"time"
 
 	"github.com/marginhq/margin/internal/config"
+	"github.com/marginhq/margin/internal/engine"
 )
 
-// The defaults New applies to options left zero: the config file's, declared once there.
+// The defaults New applies to options left zero, declared once: backfill_days by the engine,
+// trailing_days by the config's exporter section.
 const (
-	DefaultBackfillDays = config.DefaultBackfillDays
+	DefaultBackfillDays = engine.DefaultBackfillDays
 	DefaultTrailingDays = config.DefaultTrailingDays
 )
 
