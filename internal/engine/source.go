@@ -224,18 +224,22 @@ func (e *Engine) source(n SourceName) Source {
 }
 
 // Plan is the window the engine asks source n for when a caller wants w. A provider is asked
-// for no more than it serves: from its RetentionDays before today through today. Stripe is asked
+// for no more than it serves (usage.ClampWindow: its RetentionDays before today through today). Stripe is asked
 // on to the end of today's month, since invoices already issued recognise service days ahead and
 // the month-end forecast needs them (the counters still count only days through today).
 func (e *Engine) Plan(n SourceName, w usage.Window) usage.Window {
+	w, _ = e.plan(n, w)
+	return w
+}
+
+// plan is Plan with what the clamp cut, in words.
+func (e *Engine) plan(n SourceName, w usage.Window) (usage.Window, []string) {
 	today := e.Today()
 	if p, ok := n.Provider(); ok {
-		w.From = max(w.From, today-usage.Day(p.RetentionDays())) // #nosec G115 -- a retention is at most MaxBackfillDays
-		w.To = min(w.To, today+1)
-		return w
+		return usage.ClampWindow(p, w, today)
 	}
 	w.To = max(w.To, today.NextMonthStart())
-	return w
+	return w, nil
 }
 
 // FetchEach reads every configured source concurrently, source n over Plan(n, window(n)); a
@@ -251,7 +255,7 @@ func (e *Engine) FetchEach(ctx context.Context, window func(SourceName) usage.Wi
 		if asked.Days() == 0 {
 			continue
 		}
-		w := e.Plan(name, asked)
+		w, cut := e.plan(name, asked)
 		wg.Go(func() {
 			if progress != nil {
 				progress(string(name), false, 0, nil)
@@ -260,8 +264,9 @@ func (e *Engine) FetchEach(ctx context.Context, window func(SourceName) usage.Wi
 			f, err := s.Fetch(ctx, w)
 			if f != nil && f.Today == 0 {
 				f.Today = today
-				if p, ok := name.Provider(); ok && f.Batch != nil && w.From > asked.From {
-					f.Batch.Warnings = append(f.Batch.Warnings, fmt.Sprintf("%s: window starts %s but %s: reading from %s", p, asked.From, p.RetentionStatement(), w.From))
+				if f.Batch != nil {
+					// What the plan cut never reached the client, which would have said so.
+					f.Batch.Warnings = append(cut, f.Batch.Warnings...)
 				}
 			}
 			took := e.opts.Now().Sub(start)

@@ -71,10 +71,8 @@ func TestWrap_EveryFetchGoesThroughTheDecoratorOverThePlannedWindow(t *testing.T
 		if ws[0] != want {
 			t.Errorf("%s asked for %v, want the plan %v", n, ws[0], want)
 		}
-		if p, ok := n.Provider(); ok {
-			if want.From != today-usage.Day(p.RetentionDays()) || want.To != today+1 {
-				t.Errorf("%s: plan %v, want its retention through today", n, want)
-			}
+		if p, ok := n.Provider(); ok && want != p.Served(today) {
+			t.Errorf("%s: plan %v, want all it serves, %v", n, want, p.Served(today))
 		}
 	}
 	if got := eng.Plan(engine.SourceStripe, usage.Window{From: today - 3, To: today + 1}); got != (usage.Window{From: today - 3, To: today.NextMonthStart()}) {

@@ -58,6 +58,45 @@ func (p Provider) RetentionStatement() string {
 	return fmt.Sprintf("%s documents no retention limit", p)
 }
 
+// Served is the window of days the provider serves on today: its RetentionDays complete days
+// before today, and today's partial day except from OpenRouter, whose /activity serves completed
+// days only (provider-apis.md trap 11).
+func (p Provider) Served(today Day) Window {
+	w := Window{From: today - Day(p.RetentionDays()), To: today + 1} // #nosec G115 -- a retention is at most MaxBackfillDays
+	if p == OpenRouter {
+		w.To = today
+	}
+	return w
+}
+
+// ClampWindow limits w to what the provider serves on today and says what it cut, in the words
+// every Margin front end shows. It is the one clamp: the engine plans each fetch with it and each
+// client applies it to what it is asked.
+func ClampWindow(p Provider, w Window, today Day) (Window, []string) {
+	served := p.Served(today)
+	var warnings []string
+	if w.From < served.From {
+		why := fmt.Sprintf("Margin reads at most %d days back (%s)", MaxBackfillDays, p.RetentionStatement())
+		if p.DocumentedRetentionDays() > 0 {
+			why = p.RetentionStatement()
+		}
+		warnings = append(warnings, fmt.Sprintf("%s: window starts %s but %s: reading from %s", p, w.From, why, served.From))
+		w.From = served.From
+	}
+	if w.To > served.To {
+		what := "today is the last day with usage"
+		if served.To == today {
+			what = fmt.Sprintf("%s serves completed days only", p)
+		}
+		warnings = append(warnings, fmt.Sprintf("%s: window ends %s but %s: reading to %s", p, w.To-1, what, served.To-1))
+		w.To = served.To
+	}
+	if w.To < w.From {
+		w.To = w.From
+	}
+	return w, warnings
+}
+
 // DailyBucketsPerPage is the most daily buckets one page of OpenAI's usage API or Anthropic's
 // reports holds: once mistaken for their retention.
 const DailyBucketsPerPage = 31

@@ -195,3 +195,37 @@ func TestDayMonth(t *testing.T) {
 		}
 	}
 }
+
+func TestClampWindow_EveryProviderWithinWhatItServes(t *testing.T) {
+	today, _ := ParseDay("2026-08-31")
+	for _, p := range Providers {
+		served := p.Served(today)
+		for from := today - 400; from <= today+3; from += 7 {
+			for n := Day(0); n < 420; n += 13 {
+				w := Window{From: from, To: from + n}
+				got, warnings := ClampWindow(p, w, today)
+				inside := w.From >= served.From && w.To <= served.To
+				if got.From < served.From || got.To > served.To || got.To < got.From {
+					t.Fatalf("%s %v: clamped to %v, outside %v", p, w, got, served)
+				}
+				if inside && (got != w || len(warnings) != 0) {
+					t.Fatalf("%s %v: inside %v but changed to %v (%q)", p, w, served, got, warnings)
+				}
+				if !inside && len(warnings) == 0 {
+					t.Fatalf("%s %v: cut to %v without a word", p, w, got)
+				}
+				for _, warn := range warnings {
+					if !strings.HasPrefix(warn, string(p)+": window ") {
+						t.Fatalf("%s: warning %q does not name the provider", p, warn)
+					}
+				}
+			}
+		}
+	}
+	if s := OpenRouter.Served(today); s.To != today || s.From != today-30 {
+		t.Errorf("openrouter serves %v: want the 30 completed days before today", s)
+	}
+	if s := OpenAI.Served(today); s.To != today+1 || s.From != today-MaxBackfillDays {
+		t.Errorf("openai serves %v: want %d days back and today", s, MaxBackfillDays)
+	}
+}

@@ -4,10 +4,11 @@ import { readFileSync } from 'fs';
 import { join } from 'path';
 
 import pluginJson from './plugin.json';
-import { GROUPINGS, GROUP_BYS, INTERVALS, QUERY_TYPES, UNATTRIBUTED_ID } from './types';
+import { GROUPINGS, GROUP_BYS, INTERVALS, LABELS, QUERY_TYPES, UNATTRIBUTED_ID } from './types';
 
 const goQuery = readFileSync(join(__dirname, '..', 'pkg', 'models', 'query.go'), 'utf8');
 const goSettings = readFileSync(join(__dirname, '..', 'pkg', 'models', 'settings.go'), 'utf8');
+const goLabels = readFileSync(join(__dirname, '..', '..', 'internal', 'engine', 'labels.go'), 'utf8');
 
 /** The string values of the constants of a Go type: `Name Type = "value"`. */
 function goConstants(source: string, type: string): Record<string, string> {
@@ -49,7 +50,23 @@ describe('query model contract with the Go backend', () => {
   it('has the same intervals and unattributed id', () => {
     expect(/IntervalDay\s*=\s*"([^"]+)"/.exec(goQuery)?.[1]).toBe(INTERVALS[0]);
     expect(/IntervalHour\s*=\s*"([^"]+)"/.exec(goQuery)?.[1]).toBe(INTERVALS[1]);
-    expect(/UnattributedID\s*=\s*"([^"]+)"/.exec(goQuery)?.[1]).toBe(UNATTRIBUTED_ID);
+    expect(/UnattributedID\s*=\s*engine\.(\w+)/.exec(goQuery)?.[1]).toBe('CustomerUnattributed');
+    expect(UNATTRIBUTED_ID).toBe(LABELS.customerUnattributed);
+  });
+
+  it('has the label values of internal/engine/labels.go', () => {
+    const block = /\nconst \(([\s\S]*?)\n\)/.exec(goLabels)?.[1] ?? '';
+    const values: Record<string, string> = {};
+    for (const m of block.matchAll(/^\s*(\w+)\s*=\s*"([^"]*)"/gm)) {
+      values[m[1]] = m[2];
+    }
+    expect(values).toEqual({
+      CustomerUnattributed: LABELS.customerUnattributed,
+      CustomerOther: LABELS.customerOther,
+      OtherModel: LABELS.otherModel,
+      NoPlan: LABELS.noPlan,
+      UnassignedFeature: LABELS.unassignedFeature,
+    });
   });
 
   it('reads the settings fields the config editor writes', () => {

@@ -35,8 +35,25 @@ export const GROUPINGS: Partial<Record<QueryType, ReadonlyArray<GroupBy | undefi
 export const INTERVALS = ['1d', '1h'] as const;
 export type Interval = (typeof INTERVALS)[number];
 
+/**
+ * The label values the backend gives what has no id of its own, in frame labels and fields
+ * (internal/engine/labels.go, which the exporter and the views share).
+ */
+export const LABELS = {
+  /** spend no customer mapping covers (engine.CustomerUnattributed); also a customerIds value */
+  customerUnattributed: 'unattributed',
+  /** customers folded together by the exporter's max_customers (engine.CustomerOther) */
+  customerOther: 'other',
+  /** billed cost that names no model (engine.OtherModel) */
+  otherModel: 'other',
+  /** customers without a plan (engine.NoPlan) */
+  noPlan: 'none',
+  /** spend on sources no feature mapping names (engine.UnassignedFeature) */
+  unassignedFeature: 'unassigned',
+} as const;
+
 /** Stands for spend no customer mapping covers, in customerIds and frame labels (models.UnattributedID). */
-export const UNATTRIBUTED_ID = 'unattributed';
+export const UNATTRIBUTED_ID = LABELS.customerUnattributed;
 
 /** The providers whose usage and cost APIs Margin reads. */
 export const PROVIDERS = ['openai', 'anthropic', 'openrouter'] as const;

@@ -25,7 +25,7 @@ import (
 // GET /v1/organizations/{usage_report/messages,cost_report,workspaces,api_keys}
 func (c *Client) Fetch(ctx context.Context, w usage.Window) (*usage.Batch, error) {
 	now := c.now().UTC()
-	clamped, warnings := clampWindow(w, now)
+	clamped, warnings := usage.ClampWindow(usage.Anthropic, w, usage.DayOf(now))
 	b := &usage.Batch{Provider: usage.Anthropic, Window: clamped, Warnings: warnings}
 
 	// Sources first: their count sizes the report pages, as for OpenAI.
@@ -74,25 +74,6 @@ func (c *Client) Fetch(ctx context.Context, w usage.Window) (*usage.Batch, error
 // complete-day end.
 func usageEndingAt(w usage.Window, now time.Time) time.Time {
 	return min(w.To, usage.DayOf(now)+1).Time()
-}
-
-// clampWindow limits w to the days Margin reads: usage.MaxBackfillDays complete days before
-// today, and today itself.
-func clampWindow(w usage.Window, now time.Time) (usage.Window, []string) {
-	today := usage.DayOf(now)
-	served := usage.Window{From: today - usage.Day(usage.Anthropic.RetentionDays()), To: today + 1} // #nosec G115 -- retention is 31 days
-	out := usage.Window{From: max(w.From, served.From), To: min(w.To, served.To)}
-	if out.To < out.From {
-		out.To = out.From
-	}
-	if out == w {
-		return out, nil
-	}
-	msg := fmt.Sprintf("anthropic: requested window %s clamped to %s: Margin reads %s, up to %d complete days back and today (%s)", w, out, served, usage.MaxBackfillDays, usage.Anthropic.RetentionStatement())
-	if out.Days() == 0 {
-		msg = fmt.Sprintf("anthropic: requested window %s is outside the days Margin reads (%s: up to %d complete days back and today; %s); nothing fetched", w, served, usage.MaxBackfillDays, usage.Anthropic.RetentionStatement())
-	}
-	return out, []string{msg}
 }
 
 // usageKey is the grain of a UsageRecord. Rows that differ only in dimensions that change neither

@@ -187,13 +187,13 @@ func TestFetch_ClampsWindow(t *testing.T) {
 			"no usage or cost on any day of 2026-05-05..2026-08-02 (anthropic documents no retention limit; observed: none served for this window)",
 			"2026-05-05T00:00:00Z", "2026-08-03T00:00:00Z", "2026-08-03T00:00:00Z", 2},
 		{"too old and into the future", usage.Window{From: today - 400, To: today + 10}, usage.Window{From: today - 365, To: today + 1},
-			"clamped to 2025-08-03..2026-08-03", "2025-08-03T00:00:00Z", "2026-08-04T00:00:00Z", "2026-08-03T00:00:00Z", 2},
+			"window starts 2025-06-29 but Margin reads at most 365 days back (anthropic documents no retention limit): reading from 2025-08-03", "2025-08-03T00:00:00Z", "2026-08-04T00:00:00Z", "2026-08-03T00:00:00Z", 2},
 		{"today only: no complete day, no cost call", usage.Window{From: today, To: today + 1}, usage.Window{From: today, To: today + 1}, "",
 			"2026-08-03T00:00:00Z", "2026-08-04T00:00:00Z", "", 1},
 		{"entirely future", usage.Window{From: today + 2, To: today + 5}, usage.Window{From: today + 2, To: today + 2},
-			"outside the days", "", "", "", 0},
+			"window ends 2026-08-07 but today is the last day with usage: reading to 2026-08-03", "", "", "", 0},
 		{"entirely too old", usage.Window{From: today - 400, To: today - 370}, usage.Window{From: today - 365, To: today - 365},
-			"outside the days", "", "", "", 0},
+			"window starts 2025-06-29 but Margin reads at most 365 days back", "", "", "", 0},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

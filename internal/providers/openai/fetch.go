@@ -30,7 +30,7 @@ func (c *Client) Fetch(ctx context.Context, w usage.Window) (*usage.Batch, error
 	now := c.now().UTC()
 	today := usage.DayOf(now)
 	batch := &usage.Batch{Provider: usage.OpenAI}
-	batch.Window, batch.Warnings = clampWindow(w, today)
+	batch.Window, batch.Warnings = usage.ClampWindow(usage.OpenAI, w, today)
 	w = batch.Window
 
 	sources, err := c.names.Sources(ctx, now, nil, c.fetchSources)
@@ -95,25 +95,6 @@ func bucketsPerPage(sources []usage.SourceInfo) int {
 		keys = projects
 	}
 	return max(pageKeyDays/max(keys, 1), 1)
-}
-
-// clampWindow limits w to [today-usage.MaxBackfillDays, today+1) and says what it cut.
-func clampWindow(w usage.Window, today usage.Day) (usage.Window, []string) {
-	earliest := today - usage.Day(usage.OpenAI.RetentionDays()) // #nosec G115 -- retention is 31 days
-	latest := today + 1
-	var warnings []string
-	if w.From < earliest {
-		warnings = append(warnings, fmt.Sprintf("openai: window starts %s but Margin reads at most %d days back (%s): reading from %s", w.From, usage.MaxBackfillDays, usage.OpenAI.RetentionStatement(), earliest))
-		w.From = earliest
-	}
-	if w.To > latest {
-		warnings = append(warnings, fmt.Sprintf("openai: window ends %s, after today: reading to %s", w.To-1, today))
-		w.To = latest
-	}
-	if w.To < w.From {
-		w.To = w.From
-	}
-	return w, warnings
 }
 
 // usageKey is a usage record's identity within a day.

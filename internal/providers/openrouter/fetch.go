@@ -27,7 +27,7 @@ import (
 func (c *Client) Fetch(ctx context.Context, w usage.Window) (*usage.Batch, error) {
 	today := usage.DayOf(c.now())
 	batch := &usage.Batch{Provider: usage.OpenRouter}
-	batch.Window, batch.Warnings = clampWindow(w, today)
+	batch.Window, batch.Warnings = usage.ClampWindow(usage.OpenRouter, w, today)
 	w = batch.Window
 
 	keys, warnings, err := c.listAllKeys(ctx)
@@ -186,26 +186,6 @@ func unlistedUsage(w usage.Window, sums map[usageKey]*usage.UsageRecord, account
 	}
 	slices.Sort(warnings)
 	return out, warnings, nil
-}
-
-// clampWindow limits w to [today-30, today) and says what it cut: /activity never serves today
-// and nothing older than 30 completed days (provider-apis.md trap 11).
-func clampWindow(w usage.Window, today usage.Day) (usage.Window, []string) {
-	days := usage.OpenRouter.RetentionDays()
-	earliest := today - usage.Day(days) // #nosec G115 -- retention is 30 days
-	var warnings []string
-	if w.From < earliest {
-		warnings = append(warnings, fmt.Sprintf("openrouter: window starts %s but OpenRouter documents /activity as the last %d completed UTC days only: reading from %s", w.From, days, earliest))
-		w.From = earliest
-	}
-	if w.To > today {
-		warnings = append(warnings, fmt.Sprintf("openrouter: window ends %s but /activity serves completed days only: reading to %s", w.To-1, today-1))
-		w.To = today
-	}
-	if w.To < w.From {
-		w.To = w.From
-	}
-	return w, warnings
 }
 
 type usageKey struct {

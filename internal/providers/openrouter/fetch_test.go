@@ -143,8 +143,8 @@ func TestFetch_Window(t *testing.T) {
 			wantWindow: usage.Window{From: day("2026-08-01"), To: day("2026-08-31")},
 			wantDays:   []string{"2026-08-01", "2026-08-01", "2026-08-02", "2026-08-15", "2026-08-20", "2026-08-30"},
 			wantWarnings: []string{
-				"starts 2026-07-01 but OpenRouter documents /activity as the last 30 completed UTC days only: reading from 2026-08-01",
-				"ends 2026-09-04 but /activity serves completed days only: reading to 2026-08-30",
+				"openrouter: window starts 2026-07-01 but openrouter documents the last 30 completed UTC days: reading from 2026-08-01",
+				"openrouter: window ends 2026-09-04 but openrouter serves completed days only: reading to 2026-08-30",
 			},
 			wantActivity: true,
 		},

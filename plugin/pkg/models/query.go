@@ -8,6 +8,7 @@ import (
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 
+	"github.com/marginhq/margin/internal/engine"
 	"github.com/marginhq/margin/internal/ledger"
 	"github.com/marginhq/margin/internal/usage"
 )
@@ -55,7 +56,7 @@ const (
 
 // UnattributedID stands for spend no customer mapping covers, in customerIds and in frame labels
 // (the exporter's customer_id label uses the same value).
-const UnattributedID = "unattributed"
+const UnattributedID = engine.CustomerUnattributed
 
 // Query is one panel query.
 type Query struct {

@@ -26,7 +26,7 @@ const (
 )
 
 // noPlan labels customers without a plan, as the report's plans view does.
-const noPlan = "none"
+const noPlan = engine.NoPlan
 
 // Input is one computed window and the query asking about it.
 type Input struct {
