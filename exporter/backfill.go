@@ -152,7 +152,7 @@ func (h *history) add(d usage.Day, end time.Time, s *Snapshot, res Resolution) {
 		}
 	}
 	stamps = append(stamps, end)
-	firstOfMonth := d.Time().Day() == 1
+	firstOfMonth := d == d.MonthStart()
 	for _, x := range s.business {
 		m := h.series[x.fam]
 		if m == nil {
