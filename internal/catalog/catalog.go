@@ -65,9 +65,9 @@ func tierIndex(batch, longContext bool) int {
 	return i
 }
 
-// New builds a catalog from entries. It rejects rows for providers that bill their own usage
+// newCatalog builds a catalog from entries. It rejects rows for providers that bill their own usage
 // (OpenRouter), empty model ids, negative prices and two rows for the same provider, model and day.
-func New(entries []Entry) (*Catalog, error) {
+func newCatalog(entries []Entry) (*Catalog, error) {
 	var errs []error
 	seen := make(map[string]bool, len(entries))
 	for i := range entries {
@@ -204,7 +204,7 @@ func (c *Catalog) With(overrides []Entry) (*Catalog, error) {
 		return c, nil
 	}
 	// Validate the overrides alone first, so errors count rows as the caller does.
-	if _, err := New(overrides); err != nil {
+	if _, err := newCatalog(overrides); err != nil {
 		return nil, err
 	}
 	named := make(map[lookupKey]bool, len(overrides))
@@ -218,7 +218,7 @@ func (c *Catalog) With(overrides []Entry) (*Catalog, error) {
 		}
 	}
 	merged = append(merged, overrides...)
-	return New(merged)
+	return newCatalog(merged)
 }
 
 // Entries returns a copy of every row, sorted by provider, model and effective day.

@@ -32,7 +32,7 @@ func TestDefault_ParsesAndEveryRowIsSane(t *testing.T) {
 	if err != nil {
 		t.Fatalf("prices.yaml: %v", err)
 	}
-	if _, err := New(entries); err != nil {
+	if _, err := newCatalog(entries); err != nil {
 		t.Fatalf("prices.yaml: %v", err)
 	}
 	sane := func(where string, p Price) {
@@ -159,7 +159,7 @@ func TestLookup_MatchesExactlyOrByLongestDashedPrefix(t *testing.T) {
 func TestLookup_OnlyDatedSnapshotsFallBackToTheirFamily(t *testing.T) {
 	// A sibling is never priced as another model: without a gpt-4.1-mini row the mini snapshot is
 	// unpriced, not priced as gpt-4.1; "o3-pro" (about 10× o3) and "gpt-5-pro" are not o3/gpt-5.
-	c, err := New([]Entry{{Provider: usage.OpenAI, Model: "gpt-4.1", Standard: Price{Input: 2}},
+	c, err := newCatalog([]Entry{{Provider: usage.OpenAI, Model: "gpt-4.1", Standard: Price{Input: 2}},
 		{Provider: usage.OpenAI, Model: "o3", Standard: Price{Input: 2}}, {Provider: usage.OpenAI, Model: "gpt-5", Standard: Price{Input: 2}}})
 	if err != nil {
 		t.Fatal(err)
@@ -422,14 +422,14 @@ func TestNew_RejectsBadRows(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := New(tt.entries)
+			_, err := newCatalog(tt.entries)
 			if err == nil || err.Error() != tt.want {
 				t.Fatalf("err %v, want %q", err, tt.want)
 			}
 		})
 	}
 	// Same model on two days is fine.
-	if _, err := New([]Entry{{Provider: usage.OpenAI, Model: "m", EffectiveFrom: 5}, {Provider: usage.OpenAI, Model: "m", EffectiveFrom: 6}}); err != nil {
+	if _, err := newCatalog([]Entry{{Provider: usage.OpenAI, Model: "m", EffectiveFrom: 5}, {Provider: usage.OpenAI, Model: "m", EffectiveFrom: 6}}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -478,7 +478,7 @@ func TestWith_ErrorsCountTheOverrideRows(t *testing.T) {
 }
 
 func TestCost_ConcurrentLookupsAgree(t *testing.T) {
-	c, err := New(Default().Entries()) // a fresh, empty lookup cache
+	c, err := newCatalog(Default().Entries()) // a fresh, empty lookup cache
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,7 +21,7 @@ var defaultCatalog = sync.OnceValue(func() *Catalog {
 	if err != nil {
 		panic("catalog: embedded prices.yaml: " + err.Error()) // caught by TestDefault_Parses
 	}
-	c, err := New(entries)
+	c, err := newCatalog(entries)
 	if err != nil {
 		panic("catalog: embedded prices.yaml: " + err.Error())
 	}

@@ -21,19 +21,19 @@ const (
 	DefaultReportingCurrency = engine.DefaultCurrency
 	DefaultBackfillDays      = engine.DefaultBackfillDays
 	DefaultPollInterval      = 5 * time.Minute
-	DefaultStateFile         = "margin-state.json"
+	defaultStateFile         = "margin-state.json"
 
-	// DefaultTargetMargin is the gross margin the plans view prices for (0.65).
-	DefaultTargetMargin = engine.DefaultTargetMargin
+	// defaultTargetMargin is the gross margin the plans view prices for (0.65).
+	defaultTargetMargin = engine.DefaultTargetMargin
 
 	DefaultOpenAIBaseURL     = "https://api.openai.com/v1"
 	DefaultAnthropicBaseURL  = "https://api.anthropic.com"
 	DefaultOpenRouterBaseURL = "https://openrouter.ai/api/v1"
 	DefaultStripeBaseURL     = "https://api.stripe.com"
 
-	// MinPollInterval keeps the exporter well inside the providers' rate limits (OpenRouter asks
+	// minPollInterval keeps the exporter well inside the providers' rate limits (OpenRouter asks
 	// for at most one poll a minute in sustained use).
-	MinPollInterval = time.Minute
+	minPollInterval = time.Minute
 )
 
 // Config is a parsed and validated config file.

@@ -142,7 +142,7 @@ func TestParse_Defaults(t *testing.T) {
 	want := &Config{
 		ReportingCurrency: "usd",
 		BackfillDays:      31,
-		TargetMargin:      DefaultTargetMargin,
+		TargetMargin:      defaultTargetMargin,
 		PollInterval:      5 * time.Minute,
 		StateFile:         filepath.Join("testdata", "margin-state.json"),
 		OpenAI:            Source{BaseURL: "https://api.openai.com/v1"},
@@ -478,7 +478,7 @@ func TestExampleConfig_Loads(t *testing.T) {
 	want := engine.Options{
 		ReportingCurrency: "usd",
 		BackfillDays:      31,
-		TargetMargin:      DefaultTargetMargin,
+		TargetMargin:      defaultTargetMargin,
 		OpenAI:            &engine.SourceOptions{Key: secret.String(testEnv["OPENAI_ADMIN_KEY"]), BaseURL: "https://api.openai.com/v1"},
 		Anthropic:         &engine.SourceOptions{Key: secret.String(testEnv["ANTHROPIC_ADMIN_KEY"]), BaseURL: "https://api.anthropic.com"},
 		OpenRouter:        &engine.SourceOptions{Key: secret.String(testEnv["OPENROUTER_MANAGEMENT_KEY"]), BaseURL: "https://openrouter.ai/api/v1"},
@@ -490,7 +490,7 @@ func TestExampleConfig_Loads(t *testing.T) {
 	if got := cfg.EngineOptions(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("EngineOptions:\n got %#v\nwant %#v", got, want)
 	}
-	if cfg.PollInterval != DefaultPollInterval || filepath.Base(cfg.StateFile) != DefaultStateFile {
+	if cfg.PollInterval != DefaultPollInterval || filepath.Base(cfg.StateFile) != defaultStateFile {
 		t.Fatalf("poll_interval %s, state_file %s", cfg.PollInterval, cfg.StateFile)
 	}
 }

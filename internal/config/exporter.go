@@ -13,25 +13,25 @@ import (
 
 // Exporter-only defaults, as documented in config.example.yaml.
 const (
-	DefaultTrailingDays = 3
-	DefaultPushInterval = time.Minute
-	// MinPushInterval keeps a push target from being flooded with identical values: the data
+	defaultTrailingDays = 3
+	defaultPushInterval = time.Minute
+	// minPushInterval keeps a push target from being flooded with identical values: the data
 	// changes only once per poll.
-	MinPushInterval = 10 * time.Second
+	minPushInterval = 10 * time.Second
 	// DefaultStripeRefresh is how often the exporter re-reads Stripe's customers, subscriptions
 	// and products; invoices, credit notes and customer changes are read on every poll.
 	DefaultStripeRefresh = time.Hour
 	// DefaultNamesRefresh is how often the exporter lists the providers' projects, workspaces and
 	// keys again (at once when usage names a source it has not listed).
 	DefaultNamesRefresh = time.Hour
-	// MinRefresh bounds both refresh intervals from below.
-	MinRefresh = time.Minute
+	// minRefresh bounds both refresh intervals from below.
+	minRefresh = time.Minute
 )
 
 // Exporter holds the exporter-only keys. The zero value is the defaults, so a config without
 // them reads as if they were written with their default values.
 type Exporter struct {
-	// TrailingDays is how many days before today each poll re-reads (0: DefaultTrailingDays).
+	// TrailingDays is how many days before today each poll re-reads (0: defaultTrailingDays).
 	TrailingDays int
 	// MaxCustomers keeps the top customers by spend as their own series, the rest as "other"
 	// (0: every customer).
@@ -62,13 +62,13 @@ func (p *parser) exporterKeys() map[string]func(string, *yaml.Node) {
 		"drop_model_label":        p.boolField(&p.cfg.Exporter.DropModelLabel),
 		"feature_label":           p.boolField(&p.cfg.Exporter.FeatureLabel),
 		"push":                    p.push,
-		"stripe_refresh_interval": p.durationField(&p.cfg.Exporter.StripeRefresh, MinRefresh, "1h"),
-		"names_refresh_interval":  p.durationField(&p.cfg.Exporter.NamesRefresh, MinRefresh, "1h"),
+		"stripe_refresh_interval": p.durationField(&p.cfg.Exporter.StripeRefresh, minRefresh, "1h"),
+		"names_refresh_interval":  p.durationField(&p.cfg.Exporter.NamesRefresh, minRefresh, "1h"),
 	}
 }
 
 func (p *parser) push(path string, n *yaml.Node) {
-	push := &Push{Interval: DefaultPushInterval}
+	push := &Push{Interval: defaultPushInterval}
 	urlWritten := false
 	p.fields(path, n, map[string]func(string, *yaml.Node){
 		"url": func(kp string, v *yaml.Node) {
@@ -84,7 +84,7 @@ func (p *parser) push(path string, n *yaml.Node) {
 			}
 			push.URL = secret.String(s)
 		},
-		"interval": p.durationField(&push.Interval, MinPushInterval, "1m"),
+		"interval": p.durationField(&push.Interval, minPushInterval, "1m"),
 	})
 	if isNull(deref(n)) {
 		return
@@ -104,7 +104,7 @@ func (e Exporter) TrailingDaysOrDefault() int {
 	if e.TrailingDays > 0 {
 		return e.TrailingDays
 	}
-	return DefaultTrailingDays
+	return defaultTrailingDays
 }
 
 // StripeRefreshOrDefault is StripeRefresh with the default applied.

@@ -71,7 +71,7 @@ func TestParse_ExporterDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Exporter.TrailingDaysOrDefault() != DefaultTrailingDays || cfg.Exporter.MaxCustomers != 0 || cfg.Exporter.DropModelLabel || cfg.Exporter.FeatureLabel || cfg.Exporter.Push != nil ||
+	if cfg.Exporter.TrailingDaysOrDefault() != defaultTrailingDays || cfg.Exporter.MaxCustomers != 0 || cfg.Exporter.DropModelLabel || cfg.Exporter.FeatureLabel || cfg.Exporter.Push != nil ||
 		cfg.Exporter.StripeRefreshOrDefault() != DefaultStripeRefresh || cfg.Exporter.NamesRefreshOrDefault() != DefaultNamesRefresh {
 		t.Fatalf("defaults: %#v", cfg.Exporter)
 	}

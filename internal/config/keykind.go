@@ -2,11 +2,11 @@ package config
 
 import "strings"
 
-// KeyKindProblem says why key, configured for source ("openai", "anthropic", "openrouter",
+// keyKindProblem says why key, configured for source ("openai", "anthropic", "openrouter",
 // "stripe"), is the wrong kind of key by its prefix: which kind it is, which kind is needed and
 // where to create one. It returns "" when the prefix is right or says nothing. The message never
 // contains the key.
-func KeyKindProblem(source, key string) string {
+func keyKindProblem(source, key string) string {
 	switch source {
 	case "openai":
 		if strings.HasPrefix(key, "sk-admin-") || !strings.HasPrefix(key, "sk-") {

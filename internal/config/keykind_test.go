@@ -75,12 +75,12 @@ stripe: {api_key: rk_live_51Q1w2E3r4T5y6U7i8O9p0}
 		t.Fatal(err)
 	}
 	for _, k := range []string{"sk_live_51Q1w2E3r4", "rk_test_1"} {
-		if msg := KeyKindProblem("stripe", k); msg != "" {
+		if msg := keyKindProblem("stripe", k); msg != "" {
 			t.Errorf("stripe %s…: %s", k[:8], msg)
 		}
 	}
 	// A key whose prefix says nothing is left to the API to judge.
-	if msg := KeyKindProblem("openai", "test-key"); msg != "" {
+	if msg := keyKindProblem("openai", "test-key"); msg != "" {
 		t.Errorf("unknown prefix: %s", msg)
 	}
 }

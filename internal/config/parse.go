@@ -50,9 +50,9 @@ func Parse(data []byte, opts ParseOptions) (*Config, error) {
 	p := &parser{opts: opts, cfg: &Config{
 		ReportingCurrency: DefaultReportingCurrency,
 		BackfillDays:      DefaultBackfillDays,
-		TargetMargin:      DefaultTargetMargin,
+		TargetMargin:      defaultTargetMargin,
 		PollInterval:      DefaultPollInterval,
-		StateFile:         DefaultStateFile,
+		StateFile:         defaultStateFile,
 		OpenAI:            Source{BaseURL: DefaultOpenAIBaseURL},
 		Anthropic:         Source{BaseURL: DefaultAnthropicBaseURL},
 		OpenRouter:        Source{BaseURL: DefaultOpenRouterBaseURL},
@@ -226,7 +226,7 @@ func (p *parser) root(n *yaml.Node) {
 			p.cfg.ReportingCurrency = s
 		},
 		"backfill_days": p.intField(&p.cfg.BackfillDays, 1, usage.MaxBackfillDays, "want a whole number of days from 1 to 365 (OpenRouter documents 30 completed days; OpenAI and Anthropic document no limit)"),
-		"poll_interval": p.durationField(&p.cfg.PollInterval, MinPollInterval, "5m"),
+		"poll_interval": p.durationField(&p.cfg.PollInterval, minPollInterval, "5m"),
 		"target_margin": func(path string, v *yaml.Node) {
 			s, ok := p.scalar(path, v)
 			if !ok {
@@ -271,7 +271,7 @@ func (p *parser) source(path string, n *yaml.Node, keyName string, dst *Source) 
 	fileKey := keyName + "_file"
 	checkKind := func(kp string, v *yaml.Node, key string) {
 		name := path[strings.LastIndex(path, ".")+1:] // providers.openai → openai; stripe
-		if msg := KeyKindProblem(name, key); msg != "" {
+		if msg := keyKindProblem(name, key); msg != "" {
 			p.fail(kp, v, "%s", msg)
 		}
 	}

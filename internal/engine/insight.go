@@ -3,7 +3,6 @@ package engine
 import (
 	"slices"
 	"sort"
-	"time"
 
 	"github.com/marginhq/margin/internal/ledger"
 	"github.com/marginhq/margin/internal/usage"
@@ -65,7 +64,7 @@ type ForecastLine struct {
 	// BasisMeteredNotProjected when a metered price's revenue is missing from it.
 	Basis []string `json:"basis"`
 	// TrendDays is how many complete days of this customer's history the cost trend averages.
-	// With fewer than MinTrendDays the cost is not extrapolated: ShortHistory is set and the
+	// With fewer than minTrendDays the cost is not extrapolated: ShortHistory is set and the
 	// projected cost is the cost so far.
 	TrendDays    int  `json:"trend_days"`
 	ShortHistory bool `json:"short_history"`
@@ -241,18 +240,17 @@ func percentile(values []ledger.Money, p int) ledger.Money {
 // trendDays is how many recent days the month-end forecast averages for its daily trend.
 const trendDays = 7
 
-// MinTrendDays is the least history (complete days) a customer's cost trend is extrapolated from.
-const MinTrendDays = 3
+// minTrendDays is the least history (complete days) a customer's cost trend is extrapolated from.
+const minTrendDays = 3
 
 // forecast projects each customer's month. Cost: cost so far (today's estimate included) plus the
 // mean daily cost of the customer's last complete days (at most trendDays, from its first day with
-// usage) for every day left; a customer with fewer than MinTrendDays days of history is not
+// usage) for every day left; a customer with fewer than minTrendDays days of history is not
 // extrapolated. Revenue: ProjectRevenue, recognised invoices plus the live subscriptions' run-rate
 // to month end. A customer whose projected cost exceeds projected revenue is flagged underwater.
 func forecast(res *Result, revenue []DailyRevenue, subs []Subscription, today usage.Day) *Forecast {
 	t := today.Time()
-	monthStart := usage.DayOf(timeMonthStart(t))
-	monthEnd := MonthEnd(today)
+	monthStart, monthEnd := today.MonthStart(), today.NextMonthStart()
 	fc := &Forecast{Month: t.Format("2006-01"), Through: today.String(), DaysLeft: int(monthEnd - today - 1)}
 	trendFrom := max(today-trendDays, res.Window.From)
 	fc.TrendDays = int(today - trendFrom) // complete days only: today is partial
@@ -305,7 +303,7 @@ func forecast(res *Result, revenue []DailyRevenue, subs []Subscription, today us
 		if a.used && a.first > trendFrom {
 			l.TrendDays = int(max(today-a.first, 0))
 		}
-		l.ShortHistory = l.TrendDays < MinTrendDays
+		l.ShortHistory = l.TrendDays < minTrendDays
 		if !l.ShortHistory {
 			l.DailyCostTrend = ledger.Money(ledger.MustMulDiv(int64(a.trend), 1, int64(l.TrendDays)))
 		}
@@ -325,8 +323,4 @@ func forecast(res *Result, revenue []DailyRevenue, subs []Subscription, today us
 		return a.CustomerID < b.CustomerID
 	})
 	return fc
-}
-
-func timeMonthStart(t time.Time) time.Time {
-	return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
 }

@@ -31,7 +31,7 @@ const (
 	// carried at the same rate to the period's end (and into renewals within the month).
 	BasisMeteredUsageSoFar = "metered_usage_so_far"
 	// BasisMeteredNotProjected: a metered (or tiered) price that cannot be projected (no usage
-	// reported yet, fewer than MinTrendDays of the period elapsed, or no flat unit price); its
+	// reported yet, fewer than minTrendDays of the period elapsed, or no flat unit price); its
 	// revenue is missing from the projection.
 	BasisMeteredNotProjected = "metered_not_projected"
 )
@@ -55,8 +55,7 @@ type RevenueProjection struct {
 // to cancel, paused collection invoices nothing until it resumes, and a cancel_at inside the
 // current period takes back (as the proration credit will) the invoiced time after it.
 func ProjectRevenue(revenue []DailyRevenue, subs []Subscription, today usage.Day) map[string]*RevenueProjection {
-	monthStart := usage.DayOf(timeMonthStart(today.Time()))
-	monthEnd := MonthEnd(today)
+	monthStart, monthEnd := today.MonthStart(), today.NextMonthStart()
 	out := map[string]*RevenueProjection{}
 	get := func(id string) *RevenueProjection {
 		p := out[id]
@@ -159,14 +158,14 @@ func runRate(s *Subscription, monthStart, monthEnd usage.Day) ledger.Money {
 }
 
 // meteredRate is a metered item's projected amount for a whole current period: its usage so far
-// scaled to the period's length. Not known before MinTrendDays of the period have elapsed (a
+// scaled to the period's length. Not known before minTrendDays of the period have elapsed (a
 // rate from hours of usage would swing wildly) or when no usage was read.
 func meteredRate(s *Subscription, it SubscriptionItem) (ledger.Money, bool) {
 	if !it.Metered || it.Unpriced || it.UsageAsOf == 0 {
 		return 0, false
 	}
 	elapsed := min(it.UsageAsOf, s.PeriodEnd) - s.PeriodStart
-	if elapsed < MinTrendDays*secondsPerDay {
+	if elapsed < minTrendDays*secondsPerDay {
 		return 0, false
 	}
 	return ledger.Money(ledger.MustMulDiv(int64(it.UsageSoFar), s.PeriodEnd-s.PeriodStart, elapsed)), true

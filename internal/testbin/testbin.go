@@ -15,8 +15,8 @@ import (
 	"testing"
 )
 
-// EnvDir names the directory of prebuilt executables; `make test` sets it.
-const EnvDir = "MARGIN_TEST_BIN"
+// envDir names the directory of prebuilt executables; `make test` sets it.
+const envDir = "MARGIN_TEST_BIN"
 
 // Program is one executable of this module.
 type Program struct {
@@ -47,10 +47,10 @@ func Path(t testing.TB, p Program) string {
 	if testing.Short() {
 		t.Skipf("-short: runs %s as a process", p.Name)
 	}
-	if d := os.Getenv(EnvDir); d != "" {
+	if d := os.Getenv(envDir); d != "" {
 		path := filepath.Join(d, p.Name)
 		if _, err := os.Stat(path); err != nil { // #nosec G703 -- a test-only folder the Makefile names
-			t.Fatalf("$%s: %v (make test builds it; unset %s to build here)", EnvDir, err, EnvDir)
+			t.Fatalf("$%s: %v (make test builds it; unset %s to build here)", envDir, err, envDir)
 		}
 		return path
 	}

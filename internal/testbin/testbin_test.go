@@ -57,8 +57,8 @@ func setShort(t *testing.T, v bool) {
 func TestPath_FromTheMakefilesDirectory(t *testing.T) {
 	setShort(t, false) // nothing is built or run here
 	dir := t.TempDir()
-	t.Setenv(EnvDir, dir)
-	if _, r := call(t, Margin); !strings.Contains(r.fatal, "$"+EnvDir) || !strings.Contains(r.fatal, "make test builds it") {
+	t.Setenv(envDir, dir)
+	if _, r := call(t, Margin); !strings.Contains(r.fatal, "$"+envDir) || !strings.Contains(r.fatal, "make test builds it") {
 		t.Fatalf("missing prebuilt margin: fatal %q", r.fatal)
 	}
 	if err := os.WriteFile(filepath.Join(dir, Margin.Name), nil, 0o700); err != nil { // #nosec G306 -- a stand-in executable
@@ -75,7 +75,7 @@ func TestPath_BuildsOnceAndRemembersFailures(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: runs go build")
 	}
-	t.Setenv(EnvDir, "")
+	t.Setenv(envDir, "")
 	small := Program{Name: "screenshot", Pkg: "./internal/browser/screenshot"}
 	first, r := call(t, small)
 	if r.fatal != "" {

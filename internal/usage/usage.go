@@ -156,13 +156,13 @@ const (
 // DefaultWorkspaceID is the id Margin gives Anthropic's default workspace, which reports as null.
 const DefaultWorkspaceID = "default"
 
-// UnlistedKeyID is the id of the OpenRouter source that holds the account's spend no listed key
+// unlistedKeyID is the id of the OpenRouter source that holds the account's spend no listed key
 // accounts for (keys since deleted, keys of workspaces Margin could not list): the account-level
 // /activity minus the sum over listed keys. It cannot clash with a key, whose id is a 64-hex hash.
-const UnlistedKeyID = "unlisted"
+const unlistedKeyID = "unlisted"
 
 // OpenRouterUnlisted is the source reference of that spend, "openrouter:key:unlisted".
-var OpenRouterUnlisted = Ref(OpenRouter, KindKey, UnlistedKeyID)
+var OpenRouterUnlisted = Ref(OpenRouter, KindKey, unlistedKeyID)
 
 // SourceRef is a source reference such as "openai:api_key:key_abc" (DESIGN.md §3).
 type SourceRef string

@@ -101,7 +101,7 @@ func TestFirstDataNotice(t *testing.T) {
 
 func TestOpenRouterUnlistedParses(t *testing.T) {
 	p, k, id, err := ParseRef(string(OpenRouterUnlisted))
-	if err != nil || p != OpenRouter || k != KindKey || id != UnlistedKeyID || OpenRouterUnlisted != "openrouter:key:unlisted" {
+	if err != nil || p != OpenRouter || k != KindKey || id != unlistedKeyID || OpenRouterUnlisted != "openrouter:key:unlisted" {
 		t.Fatalf("ParseRef(%q) = %s %s %s %v", OpenRouterUnlisted, p, k, id, err)
 	}
 }

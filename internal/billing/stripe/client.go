@@ -18,7 +18,6 @@ import (
 
 	"github.com/marginhq/margin/internal/ledger"
 	"github.com/marginhq/margin/internal/providers/apiclient"
-	"github.com/marginhq/margin/internal/revenue"
 	"github.com/marginhq/margin/internal/secret"
 )
 
@@ -46,14 +45,6 @@ type Options struct {
 	// derive from the customers listed (see bounds.go).
 	MaxCustomers int
 }
-
-// The revenue facts the client produces are internal/revenue's, named here as Stripe's client
-// knows them.
-type (
-	Customer     = revenue.Customer
-	DailyRevenue = revenue.Daily
-	Revenue      = revenue.Facts
-)
 
 // Client reads revenue from one Stripe account.
 type Client struct {

@@ -10,13 +10,14 @@ import (
 	stripego "github.com/stripe/stripe-go/v76"
 
 	"github.com/marginhq/margin/internal/providers/apiclient"
+	"github.com/marginhq/margin/internal/revenue"
 	"github.com/marginhq/margin/internal/usage"
 )
 
 // Metadata keys Margin reads on Stripe customers.
 const (
-	MetadataSources = "margin_sources" // comma-separated source references (DESIGN.md §3)
-	MetadataPlan    = "margin_plan"    // overrides the plan taken from the subscription
+	metadataSources = "margin_sources" // comma-separated source references (DESIGN.md §3)
+	metadataPlan    = "margin_plan"    // overrides the plan taken from the subscription
 )
 
 // invoiceLookbackDays reaches back before the window for invoices whose service period still
@@ -29,7 +30,7 @@ const pageLimit = 100
 // Fetch reads customers, plans, invoices and credit notes and returns the revenue recognised on
 // the days of w, per customer, in the reporting currency.
 // GET /v1/customers, /v1/subscriptions, /v1/products, /v1/invoices, /v1/invoices/{id}/lines, /v1/credit_notes
-func (c *Client) Fetch(ctx context.Context, w usage.Window) (*Revenue, error) {
+func (c *Client) Fetch(ctx context.Context, w usage.Window) (*revenue.Facts, error) {
 	customers, warnings, err := c.customers(ctx)
 	if err != nil {
 		return nil, err
@@ -55,19 +56,19 @@ func (c *Client) Fetch(ctx context.Context, w usage.Window) (*Revenue, error) {
 	if err != nil {
 		return nil, err
 	}
-	daily, err := Recognize(invoices, notes, w, c.reporting, c.fx)
+	daily, err := recognizeObjects(invoices, notes, w, c.reporting, c.fx)
 	if err != nil {
 		return nil, fmt.Errorf("stripe: recognising revenue: %w", err)
 	}
 	c.logger.Debug("fetched stripe revenue", "window", w.String(), "customers", len(customers),
 		"invoices", len(invoices), "credit_notes", len(notes), "revenue_rows", len(daily))
-	return &Revenue{Customers: customers, Daily: daily, Warnings: warnings}, nil
+	return &revenue.Facts{Customers: customers, Daily: daily, Warnings: warnings}, nil
 }
 
 // customers lists every customer, with margin_plan as its plan when set and its margin_sources
 // parsed; an invalid source reference becomes a warning naming the customer and the value.
 // GET /v1/customers
-func (c *Client) customers(ctx context.Context) ([]Customer, []string, error) {
+func (c *Client) customers(ctx context.Context) ([]revenue.Customer, []string, error) {
 	params := &stripego.CustomerListParams{}
 	params.Context = ctx
 	params.Limit = stripego.Int64(pageLimit)
@@ -77,7 +78,7 @@ func (c *Client) customers(ctx context.Context) ([]Customer, []string, error) {
 		return nil, nil, err
 	}
 	var warnings []string
-	out := make([]Customer, 0, len(list))
+	out := make([]revenue.Customer, 0, len(list))
 	for _, sc := range list {
 		cu, w, ok := customerOf(sc)
 		if ok {
@@ -85,29 +86,29 @@ func (c *Client) customers(ctx context.Context) ([]Customer, []string, error) {
 			warnings = append(warnings, w...)
 		}
 	}
-	slices.SortFunc(out, func(a, b Customer) int { return strings.Compare(a.ID, b.ID) })
+	slices.SortFunc(out, func(a, b revenue.Customer) int { return strings.Compare(a.ID, b.ID) })
 	return out, warnings, nil
 }
 
 // customerOf converts a listed customer; ok is false for a deleted one. The warnings name the
 // invalid margin_sources entries.
-func customerOf(sc *stripego.Customer) (cu Customer, warnings []string, ok bool) {
+func customerOf(sc *stripego.Customer) (cu revenue.Customer, warnings []string, ok bool) {
 	if sc.Deleted {
-		return Customer{}, nil, false
+		return revenue.Customer{}, nil, false
 	}
-	cu = Customer{
+	cu = revenue.Customer{
 		ID:       sc.ID,
 		Name:     sc.Name,
 		Email:    sc.Email,
-		Plan:     strings.TrimSpace(sc.Metadata[MetadataPlan]),
+		Plan:     strings.TrimSpace(sc.Metadata[metadataPlan]),
 		Currency: string(sc.Currency),
 		Metadata: sc.Metadata,
 	}
 	var bad []badSource
-	cu.Sources, bad = parseSources(sc.Metadata[MetadataSources])
+	cu.Sources, bad = parseSources(sc.Metadata[metadataSources])
 	for _, b := range bad {
 		warnings = append(warnings, fmt.Sprintf("customer %s: metadata %s entry %q ignored: %s",
-			sc.ID, MetadataSources, b.value, b.reason))
+			sc.ID, metadataSources, b.value, b.reason))
 	}
 	return cu, warnings, true
 }
@@ -225,7 +226,7 @@ func planName(s *stripego.Subscription, productNames map[string]string) string {
 }
 
 // invoices lists invoices of every status created in [from, to] (status is filtered later, in
-// Recognize) and completes the lines of any invoice whose embedded lines have more pages.
+// recognizeObjects) and completes the lines of any invoice whose embedded lines have more pages.
 // GET /v1/invoices, GET /v1/invoices/{id}/lines
 func (c *Client) invoices(ctx context.Context, from, to int64, customers int) ([]*stripego.Invoice, error) {
 	params := &stripego.InvoiceListParams{
@@ -285,7 +286,7 @@ func (c *Client) completeLines(ctx context.Context, inv *stripego.Invoice) error
 	return nil
 }
 
-// creditNotes lists credit notes created in [from, to]; void ones are dropped in Recognize.
+// creditNotes lists credit notes created in [from, to]; void ones are dropped in recognizeObjects.
 // API version 2023-10-16 has no created filter on this list (stripe-mock rejects it), but the list
 // comes newest first, so paging stops at the first note created before from.
 // GET /v1/credit_notes

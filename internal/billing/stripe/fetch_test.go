@@ -20,6 +20,7 @@ import (
 
 	"github.com/marginhq/margin/internal/ledger"
 	"github.com/marginhq/margin/internal/providers/apiclient"
+	"github.com/marginhq/margin/internal/revenue"
 	"github.com/marginhq/margin/internal/secret"
 	"github.com/marginhq/margin/internal/usage"
 )
@@ -287,7 +288,7 @@ func TestFetch_TotalsPlansAndSources(t *testing.T) {
 	}
 }
 
-func dayAmount(rows []DailyRevenue, customer, day string) ledger.Money {
+func dayAmount(rows []revenue.Daily, customer, day string) ledger.Money {
 	d, _ := usage.ParseDay(day)
 	for _, r := range rows {
 		if r.Customer == customer && r.Day == d {

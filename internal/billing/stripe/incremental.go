@@ -14,6 +14,7 @@ import (
 	stripego "github.com/stripe/stripe-go/v76"
 
 	"github.com/marginhq/margin/internal/providers/apiclient"
+	"github.com/marginhq/margin/internal/revenue"
 	"github.com/marginhq/margin/internal/usage"
 )
 
@@ -76,7 +77,7 @@ type held struct {
 }
 
 type heldCustomer struct {
-	c        Customer
+	c        revenue.Customer
 	warnings []string
 }
 
@@ -123,7 +124,7 @@ func (t *Incremental) Forget(ids []string) {
 // read what changed. A failed call leaves the held state as it was.
 // GET /v1/events, /v1/invoices?created[gte]=…, /v1/credit_notes?created[gte]=…; hourly (refresh)
 // /v1/customers, /v1/subscriptions, /v1/products.
-func (t *Incremental) Fetch(ctx context.Context, w usage.Window) (*Revenue, error) {
+func (t *Incremental) Fetch(ctx context.Context, w usage.Window) (*revenue.Facts, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := t.c.now()
@@ -412,7 +413,7 @@ func (c *Client) eventObject(ctx context.Context, e *stripego.Event) (any, error
 
 // revenue recognises the held invoices and credit notes created in [from, to], the set a full
 // read of w lists, and prunes those created before from (w only moves forward).
-func (st *held) revenue(w usage.Window, from, to int64, c *Client) (*Revenue, error) {
+func (st *held) revenue(w usage.Window, from, to int64, c *Client) (*revenue.Facts, error) {
 	maps.DeleteFunc(st.invoices, func(_ string, inv recInvoice) bool { return inv.created < from })
 	maps.DeleteFunc(st.notes, func(_ string, cn recNote) bool { return cn.created < from })
 	invoices := make([]recInvoice, 0, len(st.invoices))
@@ -434,7 +435,7 @@ func (st *held) revenue(w usage.Window, from, to int64, c *Client) (*Revenue, er
 	if err != nil {
 		return nil, fmt.Errorf("stripe: recognising revenue: %w", err)
 	}
-	out := &Revenue{Customers: make([]Customer, 0, len(st.customers)), Daily: daily}
+	out := &revenue.Facts{Customers: make([]revenue.Customer, 0, len(st.customers)), Daily: daily}
 	for _, id := range slices.Sorted(maps.Keys(st.customers)) {
 		hc := st.customers[id]
 		cu := hc.c

@@ -10,6 +10,7 @@ import (
 	stripego "github.com/stripe/stripe-go/v76"
 
 	"github.com/marginhq/margin/internal/ledger"
+	"github.com/marginhq/margin/internal/revenue"
 	"github.com/marginhq/margin/internal/usage"
 )
 
@@ -132,7 +133,7 @@ func daySpread(amount ledger.Money, start, end int64) ([]usage.Day, []ledger.Mon
 	return days, ledger.Split(amount, weights)
 }
 
-// Recognize turns invoices and credit notes into recognised revenue per customer and UTC day,
+// recognizeObjects turns invoices and credit notes into recognised revenue per customer and UTC day,
 // in the reporting currency, for the days of w only.
 //
 // Each line of an open or paid invoice earns its amount net of discounts and excluding tax,
@@ -143,8 +144,8 @@ func daySpread(amount ledger.Money, start, end int64) ([]usage.Day, []ledger.Mon
 // currency other than reporting are converted with fx (reporting-currency units per unit, lower-case
 // keys); a currency with no rate is an error naming the invoice or note and the config key.
 // The result is sorted by customer, then day.
-func Recognize(invoices []*stripego.Invoice, notes []*stripego.CreditNote, w usage.Window,
-	reporting string, fx map[string]ledger.Rate) ([]DailyRevenue, error) {
+func recognizeObjects(invoices []*stripego.Invoice, notes []*stripego.CreditNote, w usage.Window,
+	reporting string, fx map[string]ledger.Rate) ([]revenue.Daily, error) {
 	ri := make([]recInvoice, 0, len(invoices))
 	for _, inv := range invoices {
 		if inv != nil {
@@ -212,8 +213,8 @@ func recNoteOf(cn *stripego.CreditNote) recNote {
 	return r
 }
 
-// recognize is Recognize over the trimmed forms.
-func recognize(invoices []recInvoice, notes []recNote, w usage.Window, conv converter) ([]DailyRevenue, error) {
+// recognize is recognizeObjects over the trimmed forms.
+func recognize(invoices []recInvoice, notes []recNote, w usage.Window, conv converter) ([]revenue.Daily, error) {
 	type key struct {
 		customer string
 		day      usage.Day
@@ -268,11 +269,11 @@ func recognize(invoices []recInvoice, notes []recNote, w usage.Window, conv conv
 		add(cn.customer, usage.DayOf(time.Unix(cn.at, 0)), -m)
 	}
 
-	out := make([]DailyRevenue, 0, len(totals))
+	out := make([]revenue.Daily, 0, len(totals))
 	for k, m := range totals {
-		out = append(out, DailyRevenue{Customer: k.customer, Day: k.day, Amount: m})
+		out = append(out, revenue.Daily{Customer: k.customer, Day: k.day, Amount: m})
 	}
-	slices.SortFunc(out, func(a, b DailyRevenue) int {
+	slices.SortFunc(out, func(a, b revenue.Daily) int {
 		return cmp.Or(strings.Compare(a.Customer, b.Customer), cmp.Compare(a.Day, b.Day))
 	})
 	return out, nil

@@ -8,6 +8,7 @@ import (
 	stripego "github.com/stripe/stripe-go/v76"
 
 	"github.com/marginhq/margin/internal/ledger"
+	"github.com/marginhq/margin/internal/revenue"
 	"github.com/marginhq/margin/internal/usage"
 )
 
@@ -71,12 +72,12 @@ func creditNote(t *testing.T, id, customer, invoiceID string, status stripego.Cr
 }
 
 // run builds the expected rows for one customer from consecutive days starting at from.
-func run(t *testing.T, customer, from string, amounts ...ledger.Money) []DailyRevenue {
+func run(t *testing.T, customer, from string, amounts ...ledger.Money) []revenue.Daily {
 	t.Helper()
 	d0 := day(t, from)
-	out := make([]DailyRevenue, len(amounts))
+	out := make([]revenue.Daily, len(amounts))
 	for i, a := range amounts {
-		out[i] = DailyRevenue{Customer: customer, Day: d0 + usage.Day(i), Amount: a}
+		out[i] = revenue.Daily{Customer: customer, Day: d0 + usage.Day(i), Amount: a}
 	}
 	return out
 }
@@ -89,8 +90,8 @@ func repeat(m ledger.Money, n int) []ledger.Money {
 	return out
 }
 
-func concat(parts ...[]DailyRevenue) []DailyRevenue {
-	var out []DailyRevenue
+func concat(parts ...[]revenue.Daily) []revenue.Daily {
+	var out []revenue.Daily
 	for _, p := range parts {
 		out = append(out, p...)
 	}
@@ -113,7 +114,7 @@ func TestRecognize(t *testing.T) {
 		invoices []*stripego.Invoice
 		notes    []*stripego.CreditNote
 		window   usage.Window
-		want     []DailyRevenue
+		want     []revenue.Daily
 		wantErr  []string
 	}{
 		{
@@ -182,7 +183,7 @@ func TestRecognize(t *testing.T) {
 				invoice(t, "in_unc", "cus_A", stripego.InvoiceStatusUncollectible, "gbp", lineSpec{1000, 1000, "2026-03-02", "2026-03-03", nil}),
 			},
 			window: march,
-			want:   []DailyRevenue{},
+			want:   []revenue.Daily{},
 		},
 		{
 			name: "EUR invoice converted with its rate",
@@ -237,7 +238,7 @@ func TestRecognize(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := Recognize(tc.invoices, tc.notes, tc.window, "usd", fx)
+			got, err := recognizeObjects(tc.invoices, tc.notes, tc.window, "usd", fx)
 			if tc.wantErr != nil {
 				if err == nil {
 					t.Fatalf("want error mentioning %q, got rows %v", tc.wantErr, got)
@@ -284,7 +285,7 @@ func TestRecognize_LinesAddUpExactly(t *testing.T) {
 	conv := converter{reporting: "usd", fx: fx}
 	for _, tc := range tests {
 		inv := invoice(t, "in_x", "cus_A", stripego.InvoiceStatusPaid, tc.cur, lineSpec{tc.amount, tc.amount, tc.start, tc.end, nil})
-		got, err := Recognize([]*stripego.Invoice{inv}, nil, wide, "usd", fx)
+		got, err := recognizeObjects([]*stripego.Invoice{inv}, nil, wide, "usd", fx)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -6,13 +6,14 @@ import (
 	"maps"
 	"slices"
 
+	"github.com/marginhq/margin/internal/revenue"
 	stripego "github.com/stripe/stripe-go/v76"
 )
 
 // SubscriptionSet is what Subscriptions returns, kept by subscription id so that the ones that
 // changed can be read again alone (Update) between full reads.
 type SubscriptionSet struct {
-	live     map[string]Subscription
+	live     map[string]revenue.Subscription
 	warnings map[string]string // subscriptions that cannot be projected, and why
 }
 
@@ -23,7 +24,7 @@ func (c *Client) ReadSubscriptionSet(ctx context.Context) (*SubscriptionSet, err
 	if err != nil {
 		return nil, err
 	}
-	set := &SubscriptionSet{live: map[string]Subscription{}, warnings: map[string]string{}}
+	set := &SubscriptionSet{live: map[string]revenue.Subscription{}, warnings: map[string]string{}}
 	for _, s := range subs {
 		if err := set.put(ctx, c, s); err != nil {
 			return nil, err
@@ -77,7 +78,7 @@ func (c *Client) Update(ctx context.Context, set *SubscriptionSet, ids []string)
 
 // List returns the live subscriptions sorted by customer then id, and the warnings sorted by
 // subscription id.
-func (set *SubscriptionSet) List() ([]Subscription, []string) {
+func (set *SubscriptionSet) List() ([]revenue.Subscription, []string) {
 	out := slices.Collect(maps.Values(set.live))
 	sortSubscriptions(out)
 	var warnings []string

@@ -14,13 +14,6 @@ import (
 	"github.com/marginhq/margin/internal/revenue"
 )
 
-// The live subscriptions are internal/revenue's.
-type (
-	Subscription     = revenue.Subscription
-	SubscriptionItem = revenue.SubscriptionItem
-	Discount         = revenue.Discount
-)
-
 // liveStatus reports whether a subscription in status s still issues invoices that count.
 // incomplete has not been paid once and paused (a trial ended without a payment method) invoices
 // nothing; canceled and incomplete_expired are over.
@@ -38,12 +31,12 @@ func liveStatus(s stripego.SubscriptionStatus) bool {
 // A subscription Margin cannot project (no current period, an unknown interval) is left out with
 // a warning naming it; a currency without an exchange rate is an error, as for invoices.
 // GET /v1/subscriptions?expand[]=data.discounts&expand[]=data.latest_invoice, GET /v1/subscription_items
-func (c *Client) Subscriptions(ctx context.Context) ([]Subscription, []string, error) {
+func (c *Client) Subscriptions(ctx context.Context) ([]revenue.Subscription, []string, error) {
 	subs, err := c.listSubscriptions(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
-	var out []Subscription
+	var out []revenue.Subscription
 	var warnings []string
 	for _, s := range subs {
 		sub, warning, ok, err := c.liveSubscription(ctx, s)
@@ -76,14 +69,14 @@ func (c *Client) listSubscriptions(ctx context.Context) ([]*stripego.Subscriptio
 
 // liveSubscription completes and converts one listed subscription: ok is false for one that is
 // not live or cannot be projected (then warning says why).
-func (c *Client) liveSubscription(ctx context.Context, s *stripego.Subscription) (sub Subscription, warning string, ok bool, err error) {
+func (c *Client) liveSubscription(ctx context.Context, s *stripego.Subscription) (sub revenue.Subscription, warning string, ok bool, err error) {
 	if !liveStatus(s.Status) {
-		return Subscription{}, "", false, nil
+		return revenue.Subscription{}, "", false, nil
 	}
 	conv := converter{reporting: c.reporting, fx: c.fx}
 	if s.Items != nil && s.Items.HasMore {
 		if err := c.completeItems(ctx, s); err != nil {
-			return Subscription{}, "", false, err
+			return revenue.Subscription{}, "", false, err
 		}
 	}
 	sub, err = subscriptionFacts(s, conv)
@@ -92,16 +85,16 @@ func (c *Client) liveSubscription(ctx context.Context, s *stripego.Subscription)
 	}
 	var bad *badSubscription
 	if errors.As(err, &bad) {
-		return Subscription{}, bad.Error() + ": not projected", false, nil
+		return revenue.Subscription{}, bad.Error() + ": not projected", false, nil
 	}
 	if err != nil {
-		return Subscription{}, "", false, fmt.Errorf("stripe: %w", err)
+		return revenue.Subscription{}, "", false, fmt.Errorf("stripe: %w", err)
 	}
 	return sub, "", true, nil
 }
 
-func sortSubscriptions(out []Subscription) {
-	slices.SortFunc(out, func(a, b Subscription) int {
+func sortSubscriptions(out []revenue.Subscription) {
+	slices.SortFunc(out, func(a, b revenue.Subscription) int {
 		if a.Customer != b.Customer {
 			return strings.Compare(a.Customer, b.Customer)
 		}
@@ -112,7 +105,7 @@ func sortSubscriptions(out []Subscription) {
 // meteredUsage reads, for each metered per-unit item, the usage reported so far in the current
 // period from its newest usage record summary.
 // GET /v1/subscription_items/{id}/usage_record_summaries?limit=1
-func (c *Client) meteredUsage(ctx context.Context, s *stripego.Subscription, sub *Subscription, conv converter) error {
+func (c *Client) meteredUsage(ctx context.Context, s *stripego.Subscription, sub *revenue.Subscription, conv converter) error {
 	for i := range sub.Items {
 		it := &sub.Items[i]
 		if !it.Metered || it.Unpriced {
@@ -176,15 +169,15 @@ func (c *Client) completeItems(ctx context.Context, s *stripego.Subscription) er
 }
 
 // subscriptionFacts converts one stripe-go subscription. Errors name the subscription and field.
-func subscriptionFacts(s *stripego.Subscription, conv converter) (Subscription, error) {
+func subscriptionFacts(s *stripego.Subscription, conv converter) (revenue.Subscription, error) {
 	what := "subscription " + s.ID
 	if s.Customer == nil || s.Customer.ID == "" {
-		return Subscription{}, fmt.Errorf("%s has no customer", what)
+		return revenue.Subscription{}, fmt.Errorf("%s has no customer", what)
 	}
 	if s.CurrentPeriodEnd <= s.CurrentPeriodStart {
-		return Subscription{}, &badSubscription{fmt.Sprintf("%s: current_period_end %d is not after current_period_start %d", what, s.CurrentPeriodEnd, s.CurrentPeriodStart)}
+		return revenue.Subscription{}, &badSubscription{fmt.Sprintf("%s: current_period_end %d is not after current_period_start %d", what, s.CurrentPeriodEnd, s.CurrentPeriodStart)}
 	}
-	out := Subscription{
+	out := revenue.Subscription{
 		ID: s.ID, Customer: s.Customer.ID, Status: string(s.Status),
 		PeriodStart: s.CurrentPeriodStart, PeriodEnd: s.CurrentPeriodEnd,
 		TrialEnd: s.TrialEnd, CancelAt: s.CancelAt, CancelAtPeriodEnd: s.CancelAtPeriodEnd,
@@ -193,7 +186,7 @@ func subscriptionFacts(s *stripego.Subscription, conv converter) (Subscription, 
 		inv.Created >= s.CurrentPeriodStart && inv.Currency != "" {
 		m, err := conv.money(inv.TotalExcludingTax, string(inv.Currency), what+" draft invoice "+inv.ID)
 		if err != nil {
-			return Subscription{}, err
+			return revenue.Subscription{}, err
 		}
 		out.Upcoming = m
 	}
@@ -203,7 +196,7 @@ func subscriptionFacts(s *stripego.Subscription, conv converter) (Subscription, 
 	cur := string(s.Currency)
 	var err error
 	if out.Discounts, err = discounts(s.Discount, s.Discounts, cur, conv, what); err != nil {
-		return Subscription{}, err
+		return revenue.Subscription{}, err
 	}
 	if s.Items == nil {
 		return out, nil
@@ -214,20 +207,20 @@ func subscriptionFacts(s *stripego.Subscription, conv converter) (Subscription, 
 		}
 		item, err := itemFacts(it, cur, conv, what)
 		if err != nil {
-			return Subscription{}, err
+			return revenue.Subscription{}, err
 		}
 		out.Items = append(out.Items, item)
 	}
 	return out, nil
 }
 
-func itemFacts(it *stripego.SubscriptionItem, cur string, conv converter, sub string) (SubscriptionItem, error) {
+func itemFacts(it *stripego.SubscriptionItem, cur string, conv converter, sub string) (revenue.SubscriptionItem, error) {
 	what := sub + " item " + it.ID
 	p := it.Price
 	if p == nil || p.Recurring == nil {
-		return SubscriptionItem{}, &badSubscription{what + ": price.recurring is missing"}
+		return revenue.SubscriptionItem{}, &badSubscription{what + ": price.recurring is missing"}
 	}
-	out := SubscriptionItem{
+	out := revenue.SubscriptionItem{
 		ID: it.ID, PriceID: p.ID,
 		Interval: string(p.Recurring.Interval), IntervalCount: max(p.Recurring.IntervalCount, 1),
 		Metered: p.Recurring.UsageType == stripego.PriceRecurringUsageTypeMetered,
@@ -235,7 +228,7 @@ func itemFacts(it *stripego.SubscriptionItem, cur string, conv converter, sub st
 	switch out.Interval {
 	case "day", "week", "month", "year":
 	default:
-		return SubscriptionItem{}, &badSubscription{fmt.Sprintf("%s: price %s has recurring.interval %q, want day, week, month or year", what, p.ID, out.Interval)}
+		return revenue.SubscriptionItem{}, &badSubscription{fmt.Sprintf("%s: price %s has recurring.interval %q, want day, week, month or year", what, p.ID, out.Interval)}
 	}
 	if p.Currency != "" {
 		cur = string(p.Currency)
@@ -246,17 +239,17 @@ func itemFacts(it *stripego.SubscriptionItem, cur string, conv converter, sub st
 		qty := it.Quantity
 		minor, ok := mulInt(p.UnitAmount, qty)
 		if !ok {
-			return SubscriptionItem{}, fmt.Errorf("%s: unit_amount %d × quantity %d overflows", what, p.UnitAmount, qty)
+			return revenue.SubscriptionItem{}, fmt.Errorf("%s: unit_amount %d × quantity %d overflows", what, p.UnitAmount, qty)
 		}
 		m, err := conv.money(minor, cur, what)
 		if err != nil {
-			return SubscriptionItem{}, err
+			return revenue.SubscriptionItem{}, err
 		}
 		out.Amount = m
 	}
 	var err error
 	if out.Discounts, err = discounts(nil, it.Discounts, cur, conv, what); err != nil {
-		return SubscriptionItem{}, err
+		return revenue.SubscriptionItem{}, err
 	}
 	return out, nil
 }
@@ -268,15 +261,15 @@ func mulInt(a, b int64) (int64, bool) {
 
 // discounts merges the legacy single discount with the discounts list (expanded; an id that was
 // not expanded is the legacy discount again, or one Margin cannot read and therefore skips).
-func discounts(single *stripego.Discount, list []*stripego.Discount, cur string, conv converter, what string) ([]Discount, error) {
-	var out []Discount
+func discounts(single *stripego.Discount, list []*stripego.Discount, cur string, conv converter, what string) ([]revenue.Discount, error) {
+	var out []revenue.Discount
 	seen := map[string]bool{}
 	for _, d := range append([]*stripego.Discount{single}, list...) {
 		if d == nil || d.Deleted || d.Coupon == nil || seen[d.ID] {
 			continue
 		}
 		seen[d.ID] = true
-		dc := Discount{ID: d.ID, End: d.End}
+		dc := revenue.Discount{ID: d.ID, End: d.End}
 		cp := d.Coupon
 		switch {
 		case cp.PercentOff > 0:

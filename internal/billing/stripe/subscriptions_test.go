@@ -15,6 +15,7 @@ import (
 	stripego "github.com/stripe/stripe-go/v76"
 
 	"github.com/marginhq/margin/internal/ledger"
+	"github.com/marginhq/margin/internal/revenue"
 )
 
 // TestSubscriptions_Facts reads testdata/subscriptions_forecast.json through the paging fake:
@@ -44,28 +45,28 @@ func TestSubscriptions_Facts(t *testing.T) {
 		day   = 86400
 	)
 	eur := func(cents int64) ledger.Money { return ledger.Money(cents) * ledger.Cent * 108 / 100 }
-	want := []Subscription{
+	want := []revenue.Subscription{
 		{ID: "sub_cancel", Customer: "cus_C", Status: "active", PeriodStart: mar10, PeriodEnd: apr10, CancelAt: apr10,
 			CancelAtPeriodEnd: true, Paused: true, ResumesAt: apr10 + 30*day,
-			Items: []SubscriptionItem{{ID: "si_C", PriceID: "price_week", Amount: 50 * ledger.Dollar, Interval: "week", IntervalCount: 2}}},
+			Items: []revenue.SubscriptionItem{{ID: "si_C", PriceID: "price_week", Amount: 50 * ledger.Dollar, Interval: "week", IntervalCount: 2}}},
 		{ID: "sub_monthly", Customer: "cus_M", Status: "active", PeriodStart: mar10, PeriodEnd: apr10,
-			Discounts: []Discount{{ID: "di_M", PercentOff: 200_000_000}},
-			Items: []SubscriptionItem{
+			Discounts: []revenue.Discount{{ID: "di_M", PercentOff: 200_000_000}},
+			Items: []revenue.SubscriptionItem{
 				{ID: "si_M_base", PriceID: "price_base", Amount: ledger.Dollars(300), Interval: "month", IntervalCount: 1},
 				{ID: "si_M_seats", PriceID: "price_seat", Amount: ledger.Dollars(30), Interval: "month", IntervalCount: 1},
 			},
 			Upcoming: ledger.Dollars(264)}, // its draft invoice; cus_Y's latest invoice is paid and counts through recognition
 		{ID: "sub_trial", Customer: "cus_T", Status: "trialing", PeriodStart: mar10 - 4*day, PeriodEnd: mar10 + 14*day, TrialEnd: mar10 + 14*day,
-			Items: []SubscriptionItem{{ID: "si_T", PriceID: "price_base", Amount: ledger.Dollars(300), Interval: "month", IntervalCount: 1}}},
+			Items: []revenue.SubscriptionItem{{ID: "si_T", PriceID: "price_base", Amount: ledger.Dollars(300), Interval: "month", IntervalCount: 1}}},
 		{ID: "sub_metered", Customer: "cus_U", Status: "active", PeriodStart: mar10, PeriodEnd: apr10,
-			Items: []SubscriptionItem{
+			Items: []revenue.SubscriptionItem{
 				{ID: "si_U_metered", PriceID: "price_calls", Interval: "month", IntervalCount: 1, Metered: true,
 					UsageSoFar: ledger.Dollars(100), UsageAsOf: fakeNow.Unix()}, // 5000 calls at $0.02
 				{ID: "si_U_tiered", PriceID: "price_tiered", Interval: "month", IntervalCount: 1, Unpriced: true},
 			}},
 		{ID: "sub_yearly", Customer: "cus_Y", Status: "past_due", PeriodStart: 1767225600, PeriodEnd: 1798761600,
-			Discounts: []Discount{{ID: "di_Y", AmountOff: eur(5000), End: 1780272000}},
-			Items:     []SubscriptionItem{{ID: "si_Y", PriceID: "price_year", Amount: eur(120000), Interval: "year", IntervalCount: 1}}},
+			Discounts: []revenue.Discount{{ID: "di_Y", AmountOff: eur(5000), End: 1780272000}},
+			Items:     []revenue.SubscriptionItem{{ID: "si_Y", PriceID: "price_year", Amount: eur(120000), Interval: "year", IntervalCount: 1}}},
 	}
 	if !reflect.DeepEqual(got, want) {
 		gj, _ := json.MarshalIndent(got, "", " ")
@@ -149,7 +150,7 @@ func TestSubscriptions_AgainstStripeMock(t *testing.T) {
 	if err := c.completeItems(ctx, sub); err != nil {
 		t.Fatalf("listing subscription items: %v", err)
 	}
-	facts := &Subscription{ID: "sub_mock", Items: []SubscriptionItem{{ID: "si_mock", Metered: true}}}
+	facts := &revenue.Subscription{ID: "sub_mock", Items: []revenue.SubscriptionItem{{ID: "si_mock", Metered: true}}}
 	if err := c.meteredUsage(ctx, sub, facts, converter{reporting: "usd"}); err != nil {
 		t.Fatalf("listing usage record summaries: %v", err)
 	}
