@@ -8,12 +8,8 @@ import (
 	"github.com/marginhq/margin/internal/engine"
 )
 
-// The defaults New applies to options left zero, declared once: backfill_days by the engine,
-// trailing_days by the config's exporter section.
-const (
-	DefaultBackfillDays = engine.DefaultBackfillDays
-	DefaultTrailingDays = config.DefaultTrailingDays
-)
+// DefaultBackfillDays is the first fill's window when Options leave it zero: the engine's.
+const DefaultBackfillDays = engine.DefaultBackfillDays
 
 // Options configures a Poller.
 type Options struct {
@@ -52,7 +48,7 @@ func (o Options) withDefaults() Options {
 		o.BackfillDays = DefaultBackfillDays
 	}
 	if o.TrailingDays <= 0 {
-		o.TrailingDays = DefaultTrailingDays
+		o.TrailingDays = config.Exporter{}.TrailingDaysOrDefault() // the default is the config's
 	}
 	return o
 }
