@@ -7,13 +7,11 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/marginhq/margin/internal/config"
 	"github.com/marginhq/margin/internal/ledger"
 	"github.com/marginhq/margin/internal/usage"
 )
@@ -39,19 +37,6 @@ func ParseResolution(s string) (Resolution, error) {
 	return 0, fmt.Errorf("resolution %q: want 1d or 1h", s)
 }
 
-// ConfigOptions are the poller options a config file sets; the exporter and `margin backfill`
-// both use them, so the backfill's label sets are the exporter's.
-func ConfigOptions(cfg *config.Config) Options {
-	return Options{
-		StateFile:      cfg.StateFile,
-		BackfillDays:   cfg.BackfillDays,
-		TrailingDays:   cfg.Exporter.TrailingDaysOrDefault(),
-		MaxCustomers:   cfg.Exporter.MaxCustomers,
-		DropModelLabel: cfg.Exporter.DropModelLabel,
-		FeatureLabel:   cfg.Exporter.FeatureLabel,
-	}
-}
-
 // BackfillStats describes a written backfill file.
 type BackfillStats struct {
 	Series, Samples int
@@ -64,29 +49,34 @@ type point struct {
 	n  int64
 }
 
-// Backfill writes the history a fresh exporter's first fill counts, as OpenMetrics with
-// timestamps for `promtool tsdb create-blocks-from openmetrics`. It runs the poller's own fetch,
-// compute, customer ranking and folding, then counts the computed buckets day by day into an
-// empty state, so every day's point is what the counters held once that day was counted, and the
-// last point (stamped at Now) equals what the exporter exposes after its first fill: same label
-// sets, same values. The state file is neither read nor written. Every source must answer.
-func Backfill(ctx context.Context, opts Options, res Resolution, w io.Writer) (BackfillStats, error) {
+// FirstFill reads every source once and computes what a fresh exporter's first poll counts,
+// with the same customer ranking and folding, without counting it: the input of a backfill. The
+// state file is neither read nor written. Every source must answer.
+func FirstFill(ctx context.Context, opts Options) (*Fill, error) {
 	opts.StateFile = ""
 	p, err := New(opts)
 	if err != nil {
-		return BackfillStats{}, err
+		return nil, err
 	}
-	today := p.opts.Engine.Today()
-	if err := p.fetch(ctx, today); err != nil {
-		return BackfillStats{}, fmt.Errorf("backfill needs every source: %w", err)
+	today := p.eng.Today()
+	facts, err := p.fetch(ctx, today)
+	if err != nil {
+		return nil, fmt.Errorf("backfill needs every source: %w", err)
 	}
-	c := p.compute()
-	if c == nil {
-		return BackfillStats{}, errors.New("backfill needs stripe's customers")
+	f := p.fill(today, facts)
+	if f.computed == nil {
+		return nil, errors.New("backfill needs stripe's customers")
 	}
-	top := topCustomers(c, p.opts.MaxCustomers)
-	route := router(top)
+	return f, nil
+}
 
+// WriteBackfill writes the history f counts, as OpenMetrics with timestamps for `promtool tsdb
+// create-blocks-from openmetrics`. It counts f's buckets day by day into an empty state, so every
+// day's point is what the counters held once that day was counted, and the last point (stamped
+// at f's time) equals what the exporter exposes after its first fill: same label sets, same values.
+func (f *Fill) WriteBackfill(w io.Writer, res Resolution) (BackfillStats, error) {
+	c, today := f.computed, f.today
+	route := router(f.top)
 	from := today
 	byDay := map[usage.Day][]costKey{}
 	for _, v := range c.cost {
@@ -96,9 +86,9 @@ func Backfill(ctx context.Context, opts Options, res Resolution, w io.Writer) (B
 		}
 	}
 	if c.revenue != nil {
-		from = min(from, c.revenue.window.From)
+		from = min(from, c.revenue.Window.From)
 	}
-	now := p.opts.Now().UTC()
+	now := f.now.UTC()
 	// The last point is stamped now, after the end of yesterday and inside today.
 	if lo := today.Time().Add(time.Millisecond); now.Before(lo) {
 		now = lo
@@ -127,15 +117,15 @@ func Backfill(ctx context.Context, opts Options, res Resolution, w io.Writer) (B
 			}
 		}
 		if c.revenue != nil {
-			st.applyRevenue(c.revenue.window, d, c.daily, route)
+			st.applyRevenue(c.revenue.Window, d, c.daily, route)
 		}
 		end := (d + 1).Time()
 		if d == today {
 			end = now
 		}
-		hist.add(d, end, p.snapshot(st, d, top, c.customers), res)
+		hist.add(d, end, f.fams.snapshot(st, f.view(d)), res)
 	}
-	return hist.write(w, p.collector.fams)
+	return hist.write(w, f.fams)
 }
 
 // history collects the points of every series, keyed by family and label values.
@@ -162,7 +152,7 @@ func (h *history) add(d usage.Day, end time.Time, s *Snapshot, res Resolution) {
 		}
 	}
 	stamps = append(stamps, end)
-	firstOfMonth := d.Time().Day() == 1
+	firstOfMonth := d == d.MonthStart()
 	for _, x := range s.business {
 		m := h.series[x.fam]
 		if m == nil {
@@ -205,48 +195,36 @@ func (h *history) add(d usage.Day, end time.Time, s *Snapshot, res Resolution) {
 }
 
 // write emits the OpenMetrics text: per family HELP and TYPE, then each series' points in time
-// order, families and series in a stable order, and the closing # EOF.
+// order, families and series in the exposition's order, and the closing # EOF.
 func (h *history) write(w io.Writer, fams *families) (BackfillStats, error) {
 	var stats BackfillStats
 	bw := bufio.NewWriterSize(w, 1<<16)
+	tf := formatBackfill
+	all := fams.all()
+	slices.SortFunc(all, byName)
 	var line []byte
-	for _, f := range fams.all() {
+	for _, f := range all {
 		m := h.series[f]
 		if len(m) == 0 {
 			continue
 		}
-		name, typ := f.name, "gauge"
-		if f.typ == prometheus.CounterValue {
-			// OpenMetrics names a counter family without the _total its samples carry.
-			name, typ = strings.TrimSuffix(f.name, "_total"), "counter"
+		if _, err := bw.Write(tf.appendHeader(line[:0], f)); err != nil {
+			return stats, err
 		}
-		fmt.Fprintf(bw, "# HELP %s %s\n# TYPE %s %s\n", name, escapeHelp(f.help), name, typ)
-		keys := make([]string, 0, len(m))
-		for k := range m {
-			keys = append(keys, k)
+		list := make([]*seriesPoints, 0, len(m))
+		for _, sp := range m {
+			list = append(list, sp)
 		}
-		slices.Sort(keys)
-		for _, k := range keys {
-			sp := m[k]
+		order := tf.labelOrder(f)
+		for _, k := range sortSeries(len(list), order, func(i int) []string { return list[i].labels }) {
+			sp := list[k.i]
 			stats.Series++
-			line = append(line[:0], f.name...)
-			line = append(line, '{')
-			for i, l := range f.labels {
-				if i > 0 {
-					line = append(line, ',')
-				}
-				line = append(line, l...)
-				line = append(line, '=', '"')
-				line = appendEscaped(line, sp.labels[i])
-				line = append(line, '"')
-			}
-			line = append(line, '}', ' ')
+			line = appendSeries(line[:0], f, order, sp.labels)
 			prefix := len(line)
 			for _, pt := range sp.points {
-				line = line[:prefix]
-				line = strconv.AppendFloat(line, f.value(pt.n), 'g', -1, 64)
+				line = tf.appendValue(line[:prefix], f.value(pt.n))
 				line = append(line, ' ')
-				line = strconv.AppendFloat(line, float64(pt.at.UnixMilli())/1000, 'f', -1, 64)
+				line = appendTimestamp(line, pt.at)
 				line = append(line, '\n')
 				if _, err := bw.Write(line); err != nil {
 					return stats, err
@@ -261,30 +239,6 @@ func (h *history) write(w io.Writer, fams *families) (BackfillStats, error) {
 			}
 		}
 	}
-	_, _ = bw.WriteString("# EOF\n") // a write error is sticky: Flush returns it
+	_, _ = bw.WriteString(eof) // a write error is sticky: Flush returns it
 	return stats, bw.Flush()
-}
-
-// appendEscaped appends a label value escaped as both text formats want it.
-func appendEscaped(b []byte, s string) []byte {
-	if !strings.ContainsAny(s, "\\\"\n") {
-		return append(b, s...)
-	}
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
-		case '\\':
-			b = append(b, '\\', '\\')
-		case '"':
-			b = append(b, '\\', '"')
-		case '\n':
-			b = append(b, '\\', 'n')
-		default:
-			b = append(b, c)
-		}
-	}
-	return b
-}
-
-func escapeHelp(s string) string {
-	return strings.NewReplacer(`\`, `\\`, "\n", `\n`, `"`, `\"`).Replace(s)
 }

@@ -182,8 +182,12 @@ func backfill(t *testing.T, eng Engine, res Resolution, mod func(*Options)) ([]b
 	if mod != nil {
 		mod(&opts)
 	}
+	fill, err := FirstFill(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var b bytes.Buffer
-	stats, err := Backfill(context.Background(), opts, res, &b)
+	stats, err := fill.WriteBackfill(&b, res)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,7 +243,7 @@ func exposedBusiness(t *testing.T, exposition []byte) map[string]float64 {
 			// Label order of the backfill: provider, model, customer_id, feature, token_type.
 			for _, n := range []string{"provider", "model", "customer_id", "name", "plan", "feature", "token_type"} {
 				if v, ok := labels[n]; ok {
-					order = append(order, n+`="`+string(appendEscaped(nil, v))+`"`)
+					order = append(order, n+`="`+string(appendEscaped(nil, v, true))+`"`)
 				}
 			}
 			v := m.GetCounter().GetValue() + m.GetGauge().GetValue()

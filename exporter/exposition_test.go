@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/expfmt"
 )
 
 // familyBlocks splits a text exposition into its families (HELP, TYPE and samples), sorted, so
@@ -175,7 +176,7 @@ func TestExposition_GzipScrapeDecodesToTheSameBytes(t *testing.T) {
 		}
 		promtoolCheckMetrics(t, plain)
 		// The business part was compressed by the poll: every gzip scrape starts with its bytes.
-		head := p.Collector().snap.Load().gzipped().head
+		head := p.Collector().snap.Load().prepared(formatText).gz.head
 		for range 2 {
 			if _, raw := scrape(t, srv.URL, "gzip"); !bytes.HasPrefix(raw, head) {
 				t.Fatal("the gzip scrape does not start with the snapshot's precompressed business text")
@@ -227,5 +228,108 @@ func TestAcceptsGzip(t *testing.T) {
 	}
 	if !acceptsGzip([]string{"br", "gzip"}) {
 		t.Error("gzip in a second Accept-Encoding header is accepted")
+	}
+}
+
+// scrapeAccept GETs url with the given Accept header and no compression.
+func scrapeAccept(t *testing.T, url, accept, acceptEncoding string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Accept", accept)
+	req.Header.Set("Accept-Encoding", acceptEncoding)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, body
+}
+
+// A scraper asking for OpenMetrics gets what promhttp with EnableOpenMetrics writes for the same
+// families, byte for byte (expfmt's OpenMetrics encoder over the registry, # EOF last), plain or
+// gzipped; one asking for anything else gets the text format. The next poll prepares the format
+// scraped last.
+func TestExposition_NegotiatesOpenMetricsAsPromhttpWritesIt(t *testing.T) {
+	eng := goldenEngine(t)
+	eng.revenue.Customers[1].Name = "Bolt \"Co\"\\ltd\nsecond line" // every escape
+	p, _ := newPoller(t, eng, "", func(o *Options) { o.FeatureLabel = true })
+	if err := p.Poll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ops := prometheus.NewPedanticRegistry()
+	ops.MustRegister(p.Collector().Health())
+	srv := httptest.NewServer(NewExposition(ops, p.Collector(), nil))
+	defer srv.Close()
+
+	// The oracle: every family through a registry and expfmt's encoder for the negotiated format.
+	want := func(t *testing.T, f expfmt.Format) []byte {
+		reg := prometheus.NewPedanticRegistry()
+		reg.MustRegister(registryCollector{p.Collector()})
+		var b bytes.Buffer
+		if err := writeOps(&b, reg, f); err != nil {
+			t.Fatal(err)
+		}
+		return b.Bytes()
+	}
+	prometheus3 := "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.3,text/plain;version=0.0.4;q=0.2,*/*;q=0.1"
+	for _, tt := range []struct {
+		accept, contentType string
+	}{
+		{"application/openmetrics-text;version=1.0.0", "application/openmetrics-text; version=1.0.0"},
+		{"application/openmetrics-text; version=0.0.1", "application/openmetrics-text; version=0.0.1"},
+		{"application/openmetrics-text", "application/openmetrics-text; version=0.0.1"},
+		{prometheus3, "application/openmetrics-text; version=1.0.0"},
+		{"application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited", "text/plain; version=0.0.4"},
+		{"text/plain;version=0.0.4", "text/plain; version=0.0.4"},
+		{"", "text/plain; version=0.0.4"},
+	} {
+		resp, body := scrapeAccept(t, srv.URL, tt.accept, "identity")
+		ct := resp.Header.Get("Content-Type")
+		if !strings.HasPrefix(ct, tt.contentType) {
+			t.Fatalf("Accept %q: Content-Type %q, want %q", tt.accept, ct, tt.contentType)
+		}
+		if !slices.Contains(resp.Header.Values("Vary"), "Accept") {
+			t.Errorf("Accept %q: Vary %q lacks Accept", tt.accept, resp.Header.Values("Vary"))
+		}
+		f := expfmt.Format(ct)
+		if f.FormatType() == expfmt.TypeTextPlain {
+			f = expfmt.NewFormat(expfmt.TypeTextPlain)
+		}
+		if w := want(t, f); !bytes.Equal(body, w) {
+			t.Fatalf("Accept %q: body differs from expfmt's:\n--- got\n%s\n--- want\n%s", tt.accept, body, w)
+		}
+		if f.FormatType() == expfmt.TypeOpenMetrics {
+			if !bytes.HasSuffix(body, []byte("\n# EOF\n")) || !bytes.Contains(body, []byte("# TYPE margin_llm_cost_usd counter\n")) {
+				t.Fatalf("Accept %q: no # EOF or counter family named without _total:\n%s", tt.accept, body)
+			}
+			_, raw := scrapeAccept(t, srv.URL, tt.accept, "gzip")
+			if got := gunzipOneMember(t, raw); !bytes.Equal(got, body) {
+				t.Fatalf("Accept %q: the gzip scrape decodes to other bytes", tt.accept)
+			}
+		}
+	}
+
+	// The last scrape asked for text: the next poll prepares text only; after an OpenMetrics
+	// scrape, OpenMetrics only.
+	for _, om := range []bool{false, true} {
+		accept := "text/plain"
+		if om {
+			accept = "application/openmetrics-text"
+		}
+		scrapeAccept(t, srv.URL, accept, "gzip")
+		if err := p.Poll(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		s := p.Collector().snap.Load()
+		if text, omText := s.rendered[0].p.text != nil, s.rendered[1].p.text != nil; text == om || omText != om {
+			t.Fatalf("after a %s scrape the poll prepared text %v, OpenMetrics %v", accept, text, omText)
+		}
 	}
 }

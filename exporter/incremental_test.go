@@ -86,6 +86,28 @@ func (s *stripeRecorder) takeNames() int {
 // events list and the invoices and credit notes created since, all empty: no customer, product,
 // subscription or invoice line is read again), and a later poll after a new invoice, a voided
 // invoice and a new credit note reads just those and counts the revenue a full read gives.
+// storeSpy is an engine that keeps the poller's last-good stores, to read what they hold.
+type storeSpy struct {
+	*engine.Engine
+	stores map[engine.SourceName]*lastGood
+}
+
+func (s *storeSpy) Wrap(decorate func(engine.Source) engine.Source) *engine.Engine {
+	s.stores = map[engine.SourceName]*lastGood{}
+	return s.Engine.Wrap(func(src engine.Source) engine.Source {
+		d := decorate(src)
+		s.stores[src.Name()] = d.(*lastGood)
+		return d
+	})
+}
+
+func (s *storeSpy) last(n engine.SourceName) *engine.SourceFacts {
+	l := s.stores[n]
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.last
+}
+
 func TestLaterPoll_ReadsOnlyStripeChanges(t *testing.T) {
 	w := simulator.New(simulator.Config{Now: worldNow})
 	now := worldNow
@@ -102,7 +124,8 @@ func TestLaterPoll_ReadsOnlyStripeChanges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, _ := newPoller(t, eng, "", func(o *Options) { o.Now = clock })
+	spy := &storeSpy{Engine: eng}
+	p, _ := newPoller(t, spy, "", func(o *Options) { o.Now = clock })
 	ctx := context.Background()
 	if err := p.Poll(ctx); err != nil {
 		t.Fatal(err)
@@ -153,7 +176,7 @@ func TestLaterPoll_ReadsOnlyStripeChanges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	before := p.last[sourceStripe].revenue.Daily
+	before := spy.last(sourceStripe).Revenue.Daily
 	var resubscribed []string
 	if err := p.Poll(ctx); err != nil {
 		t.Fatal(err)
@@ -185,16 +208,29 @@ func TestLaterPoll_ReadsOnlyStripeChanges(t *testing.T) {
 			t.Errorf("a later poll requested %s?%s", r.path, r.query)
 		}
 	}
-	got := p.last[sourceStripe]
-	if slices.Equal(before, got.revenue.Daily) {
+	got := spy.last(sourceStripe)
+	if slices.Equal(before, got.Revenue.Daily) {
 		t.Fatal("the changes moved no revenue")
 	}
-	want, err := fullEng.FetchRevenue(ctx, usage.Window{From: got.window.From, To: engine.MonthEnd(usage.DayOf(now))})
-	if err != nil {
-		t.Fatal(err)
+	// A full read of Stripe alone over the same window: its revenue and live subscriptions.
+	var full *engine.SourceFacts
+	for _, r := range fullEng.FetchEach(ctx, func(n engine.SourceName) usage.Window {
+		if n == sourceStripe {
+			return got.Window
+		}
+		return usage.Window{}
+	}, nil) {
+		if r.Err != nil {
+			t.Fatal(r.Err)
+		}
+		full = r.Facts
 	}
-	if !slices.Equal(got.revenue.Daily, want.Daily) {
-		t.Fatalf("the later poll's revenue differs from a full read: %d rows, want %d", len(got.revenue.Daily), len(want.Daily))
+	if full == nil || full.Window != got.Window {
+		t.Fatalf("full read of stripe: %+v, want the window %v", full, got.Window)
+	}
+	want := full.Revenue
+	if !slices.Equal(got.Revenue.Daily, want.Daily) {
+		t.Fatalf("the later poll's revenue differs from a full read: %d rows, want %d", len(got.Revenue.Daily), len(want.Daily))
 	}
 	// The subscriptions re-read are those of the new and the voided invoice.
 	var wantSubs []string
@@ -209,9 +245,9 @@ func TestLaterPoll_ReadsOnlyStripeChanges(t *testing.T) {
 		t.Fatalf("subscriptions read again: %v, want %v", resubscribed, wantSubs)
 	}
 	// The forecast's subscriptions equal a full read's but for when metered usage was read.
-	subs, err := fullEng.FetchSubscriptions(ctx)
-	if err != nil {
-		t.Fatal(err)
+	subs := full.Subscriptions
+	if subs == nil {
+		t.Fatal("the full read has no subscriptions")
 	}
 	asOf := func(in []engine.Subscription) []engine.Subscription {
 		out := make([]engine.Subscription, len(in))
@@ -224,7 +260,7 @@ func TestLaterPoll_ReadsOnlyStripeChanges(t *testing.T) {
 		}
 		return out
 	}
-	if g, w := asOf(got.subs.Subscriptions), asOf(subs.Subscriptions); !reflect.DeepEqual(g, w) {
+	if g, w := asOf(got.Subscriptions.Subscriptions), asOf(subs.Subscriptions); !reflect.DeepEqual(g, w) {
 		t.Fatalf("the forecast's subscriptions differ from a full read:\n got %+v\nwant %+v", g, w)
 	}
 }

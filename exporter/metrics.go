@@ -1,6 +1,6 @@
 // Package exporter is Margin's Prometheus front end: a poller that re-reads the providers and
 // Stripe through the engine on an interval, persisted counter state that turns recomputed daily
-// buckets into counters that never decrease, and a collector that exposes the current snapshot
+// buckets into counters that never decrease, and an exposition that serves the current snapshot
 // (DESIGN.md §4.3). It holds no provider or money logic of its own: that is internal/engine's.
 package exporter
 
@@ -17,7 +17,7 @@ import (
 // the scrape, and the providers settle their numbers over days.
 const staleness = " Polled from the provider APIs every poll_interval (default 5m), so up to one poll interval old; the last trailing_days days (default 3) are re-read and revised."
 
-// Help texts of the business metrics, shared by the collector and the backfill file.
+// Help texts of the business metrics, shared by the exposition and the backfill file.
 const (
 	costHelp        = "LLM spend in USD: the providers' billed cost, or the price-catalog estimate where no bill exists yet (today)." + staleness
 	adjustmentsHelp = "Downward restatements of LLM spend in USD (an estimate replaced by a lower bill, a provider revision); net cost = margin_llm_cost_usd_total - this." + staleness
@@ -39,12 +39,10 @@ type family struct {
 	typ    prometheus.ValueType
 	labels []string
 	money  bool
-	desc   *prometheus.Desc
 }
 
 func newFamily(name, help string, typ prometheus.ValueType, money bool, labels ...string) *family {
-	return &family{name: name, help: help, typ: typ, labels: labels, money: money,
-		desc: prometheus.NewDesc(name, help, labels, nil)}
+	return &family{name: name, help: help, typ: typ, labels: labels, money: money}
 }
 
 // Labels chooses the label sets of the per-customer cost, token and request series.
@@ -142,14 +140,17 @@ type Snapshot struct {
 	sources  []SourceStatus
 	// stateRecovered: the state came from the state file's previous generation.
 	stateRecovered bool
-	rendered       rendered // the business families as text, for Exposition
+	rendered       [2]rendering // the business families as text and OpenMetrics, for Exposition
 }
 
-// Collector exposes the current snapshot as const metrics; it keeps no metric vectors, so a
-// scrape never waits for a poll and never sees half of one.
+// Collector holds the snapshot scrapes expose; a scrape never waits for a poll and never sees
+// half of one. The business families are written by Exposition (textformat.go), the operational
+// ones by the registry Health is registered with.
 type Collector struct {
 	fams *families
 	snap atomic.Pointer[Snapshot]
+	// openMetrics: the last scrape negotiated OpenMetrics, so the next poll prepares that format.
+	openMetrics atomic.Bool
 }
 
 // NewCollector returns a collector exposing nothing until the first Set. The label choice is made
@@ -159,42 +160,38 @@ func NewCollector(l Labels) *Collector { return &Collector{fams: newFamilies(l)}
 // Set makes s the snapshot later scrapes expose.
 func (c *Collector) Set(s *Snapshot) { c.snap.Store(s) }
 
-// Describe sends every Desc the collector may emit.
-func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, f := range c.fams.all() {
-		ch <- f.desc
+// scraped records the format a scrape asked for.
+func (c *Collector) scraped(tf textFormat) { c.openMetrics.Store(tf.openMetrics) }
+
+// format is the format the scrapers last asked for: the one a poll prepares.
+func (c *Collector) format() textFormat {
+	if c.openMetrics.Load() {
+		return formatOpenMetrics
 	}
-	for _, d := range []*prometheus.Desc{sourceUpDesc, sourceLastSuccessDesc, sourceDurationDesc, stateRecoveredDesc} {
-		ch <- d
-	}
+	return formatText
 }
 
-// Collect emits the snapshot. Samples carry no timestamp: Prometheus stamps them at the scrape.
-func (c *Collector) Collect(ch chan<- prometheus.Metric) {
-	s := c.snap.Load()
+// Health is the collector of the margin_source_* and margin_state_recovered metrics alone, for
+// the operational registry of an Exposition.
+func (c *Collector) Health() prometheus.Collector { return healthCollector{c} }
+
+type healthCollector struct{ c *Collector }
+
+func (h healthCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- sourceUpDesc
+	ch <- sourceLastSuccessDesc
+	ch <- sourceDurationDesc
+	ch <- stateRecoveredDesc
+}
+
+// Collect emits the operational metrics of the current snapshot: source health and state
+// recovery. Samples carry no timestamp: Prometheus stamps them at the scrape.
+func (h healthCollector) Collect(ch chan<- prometheus.Metric) {
+	s := h.c.snap.Load()
 	if s == nil {
 		return
 	}
-	for _, x := range s.business {
-		for _, smp := range x.samples {
-			ch <- prometheus.MustNewConstMetric(x.fam.desc, x.fam.typ, x.fam.value(smp.n), smp.labels...)
-		}
-	}
-	collectHealth(ch, s)
-}
-
-// collectHealth emits the operational metrics of a snapshot: source health and state recovery.
-func collectHealth(ch chan<- prometheus.Metric, s *Snapshot) {
-	collectSources(ch, s.sources)
-	recovered := 0.0
-	if s.stateRecovered {
-		recovered = 1
-	}
-	ch <- prometheus.MustNewConstMetric(stateRecoveredDesc, prometheus.GaugeValue, recovered)
-}
-
-func collectSources(ch chan<- prometheus.Metric, sources []SourceStatus) {
-	for _, st := range sources {
+	for _, st := range s.sources {
 		up := 0.0
 		if st.Up {
 			up = 1
@@ -203,4 +200,9 @@ func collectSources(ch chan<- prometheus.Metric, sources []SourceStatus) {
 		ch <- prometheus.MustNewConstMetric(sourceLastSuccessDesc, prometheus.GaugeValue, st.LastSuccess, st.Source)
 		ch <- prometheus.MustNewConstMetric(sourceDurationDesc, prometheus.GaugeValue, st.Duration, st.Source)
 	}
+	recovered := 0.0
+	if s.stateRecovered {
+		recovered = 1
+	}
+	ch <- prometheus.MustNewConstMetric(stateRecoveredDesc, prometheus.GaugeValue, recovered)
 }

@@ -29,6 +29,36 @@ func (s *Snapshot) of(f *family) []sample {
 	return nil
 }
 
+// registryCollector is the tests' oracle for the exporter's text writer: a snapshot's families as
+// client_golang const metrics, so a pedantic registry checks them (names, label sets, HELP, no
+// duplicates) and expfmt writes what the exposition must equal byte for byte.
+type registryCollector struct{ c *Collector }
+
+func (r registryCollector) desc(f *family) *prometheus.Desc {
+	return prometheus.NewDesc(f.name, f.help, f.labels, nil)
+}
+
+func (r registryCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, f := range r.c.fams.all() {
+		ch <- r.desc(f)
+	}
+	r.c.Health().Describe(ch)
+}
+
+func (r registryCollector) Collect(ch chan<- prometheus.Metric) {
+	s := r.c.snap.Load()
+	if s == nil {
+		return
+	}
+	for _, x := range s.business {
+		d := r.desc(x.fam)
+		for _, smp := range x.samples {
+			ch <- prometheus.MustNewConstMetric(d, x.fam.typ, x.fam.value(smp.n), smp.labels...)
+		}
+	}
+	r.c.Health().Collect(ch)
+}
+
 var update = flag.Bool("update", false, "rewrite testdata/*.prom from the current output")
 
 // goldenEngine is a small fixed world: two customers on two providers, unattributed spend, an
@@ -101,19 +131,34 @@ func TestCollector_MatchesGoldenExposition(t *testing.T) {
 				t.Fatalf("%v (run go test ./exporter -run Golden -update to create it)", err)
 			}
 			defer f.Close()
-			if err := testutil.CollectAndCompare(p.Collector(), f); err != nil {
+			if err := testutil.CollectAndCompare(registryCollector{p.Collector()}, f); err != nil {
 				t.Fatal(err)
 			}
-			problems, err := testutil.CollectAndLint(p.Collector())
+			problems, err := testutil.CollectAndLint(registryCollector{p.Collector()})
 			if err != nil || len(problems) > 0 {
 				t.Fatalf("lint: %v %+v", err, problems)
+			}
+			// The exporter's own writer, with the health registry beside it, writes the golden
+			// file byte for byte: the business families sort before margin_source_*.
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ops := prometheus.NewPedanticRegistry()
+			ops.MustRegister(p.Collector().Health())
+			var got bytes.Buffer
+			if err := NewExposition(ops, p.Collector(), nil).Write(&got); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got.Bytes(), want) {
+				t.Fatalf("exposition differs from %s:\n%s", golden, got.Bytes())
 			}
 		})
 	}
 }
 
 func TestCollector_ExposesNothingBeforeTheFirstSnapshot(t *testing.T) {
-	if n := testutil.CollectAndCount(NewCollector(Labels{})); n != 0 {
+	if n := testutil.CollectAndCount(registryCollector{NewCollector(Labels{})}); n != 0 {
 		t.Fatalf("%d metrics before any snapshot", n)
 	}
 }
@@ -128,7 +173,7 @@ func TestSnapshot_ValuesAreTheExactTotals(t *testing.T) {
 		want   string
 	}{
 		{[]string{"openai", "gpt-4o", "cus_A"}, "13.845678901"},
-		{[]string{"openai", "gpt-4o", CustomerUnattributed}, "3.00"},
+		{[]string{"openai", "gpt-4o", engine.CustomerUnattributed}, "3.00"},
 		{[]string{"anthropic", "claude-sonnet-4-5", "cus_B"}, "7.10"},
 	}
 	s := p.collector.snap.Load()
@@ -158,7 +203,7 @@ func TestSnapshot_ValuesAreTheExactTotals(t *testing.T) {
 func gather(t *testing.T, p *Poller) []byte {
 	t.Helper()
 	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(p.Collector())
+	reg.MustRegister(registryCollector{p.Collector()})
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -214,7 +259,7 @@ func TestFeatureLabel_TogglingAcrossRestartsKeepsCountersMonotonic(t *testing.T)
 					features = append(features, x.labels[3])
 				}
 			}
-			if st.feature && x.labels[2] == CustomerUnattributed && x.labels[3] != engine.UnassignedFeature {
+			if st.feature && x.labels[2] == engine.CustomerUnattributed && x.labels[3] != engine.UnassignedFeature {
 				t.Errorf("%s: unattributed spend under feature %q, want %q", st.name, x.labels[3], engine.UnassignedFeature)
 			}
 		}

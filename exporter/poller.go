@@ -17,73 +17,56 @@ import (
 
 const sourceStripe = engine.SourceStripe
 
-// Defaults of the exporter-only settings.
-const (
-	DefaultBackfillDays = 31
-	DefaultTrailingDays = 3
-)
-
-// Engine is what the poller needs from internal/engine; *engine.Engine implements it, and tests
-// replace it with a fake.
+// Engine is what the poller needs from internal/engine: the sources, the engine reading them
+// through the poller's last-good store (its fan-out, plan of windows and clock), and the
+// arithmetic. *engine.Engine implements it; tests script Compute and the sources.
 type Engine interface {
-	Sources() []string
-	Today() usage.Day
-	FetchProvider(ctx context.Context, p usage.Provider, w usage.Window) (*usage.Batch, error)
-	FetchRevenue(ctx context.Context, w usage.Window) (*engine.RevenueFacts, error)
+	Names() []engine.SourceName
+	Wrap(decorate func(engine.Source) engine.Source) *engine.Engine
 	Compute(f *engine.Facts) *engine.Result
-}
-
-// Options configures a Poller.
-type Options struct {
-	Engine Engine
-	// StateFile persists the counters; "" keeps them in memory only.
-	StateFile string
-	// StateReset allows starting from zero when the state file and its previous generation are
-	// both unusable (--state.reset); a usable state file is always loaded.
-	StateReset bool
-	// BackfillDays is the window of the first fill (default 31, capped per provider).
-	BackfillDays int
-	// TrailingDays is how many days before today every poll re-reads, because providers revise
-	// recent buckets (default 3). Older days are final.
-	TrailingDays int
-	// MaxCustomers keeps the top customers by spend over the polled window as their own series
-	// and sums the rest as customer_id="other"; 0 keeps every customer.
-	MaxCustomers int
-	// DropModelLabel removes the model label from the per-customer cost, token and request series.
-	DropModelLabel bool
-	// FeatureLabel adds a feature label to the per-customer cost, token and request series: the
-	// product feature of the source, engine.UnassignedFeature for unmapped sources.
-	FeatureLabel bool
-	Now          func() time.Time
-	Logger       *slog.Logger
 }
 
 // ErrPollSkipped is returned by Poll while the previous poll is still running.
 var ErrPollSkipped = errors.New("previous poll still running: cycle skipped")
 
-// sourceData is the last good answer of one source.
-type sourceData struct {
-	today   usage.Day    // the engine's today when it was fetched
-	window  usage.Window // the days it covers
-	batch   *usage.Batch // providers
-	revenue *engine.RevenueFacts
-	subs    *engine.SubscriptionFacts // stripe, when the engine reads subscriptions
+// lastGood is the exporter's last-good store, a decorator of each source (Engine.Wrap): when the
+// source fails, it serves the facts of its last success beside the error, so a poll keeps
+// counting them while margin_source_up says the source is down. The facts keep the day they were
+// read (SourceFacts.Today), so a stale batch computes exactly as it did when fresh.
+type lastGood struct {
+	engine.Source
+	mu   sync.Mutex
+	last *engine.SourceFacts
 }
+
+func (l *lastGood) Fetch(ctx context.Context, w usage.Window) (*engine.SourceFacts, error) {
+	f, err := l.Source.Fetch(ctx, w)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err != nil {
+		return l.last, err
+	}
+	l.last = f
+	return f, nil
+}
+
+// Unwrap is the source the store decorates.
+func (l *lastGood) Unwrap() engine.Source { return l.Source }
 
 // Poller polls the sources, keeps the counter state and publishes snapshots to its Collector.
 type Poller struct {
 	opts      Options
 	log       *slog.Logger
 	collector *Collector
-	sources   []string
+	eng       *engine.Engine // opts.Engine reading through the last-good stores
+	sources   []engine.SourceName
 
 	running sync.Mutex // held for a whole poll: TryLock skips overlapping cycles
 
 	// Owned by the goroutine holding running.
 	state     *State
 	recovered bool // the state came from the previous generation of the state file
-	last      map[string]*sourceData
-	health    map[string]*SourceStatus
+	health    map[engine.SourceName]*SourceStatus
 }
 
 // New builds a poller and opens the state file. A missing file starts the counters from zero;
@@ -91,28 +74,17 @@ type Poller struct {
 // margin_state_recovered is 1); with neither usable New fails, naming the files, unless
 // opts.StateReset allows starting from zero, which Prometheus sees as one counter reset.
 func New(opts Options) (*Poller, error) {
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
-	}
-	if opts.BackfillDays <= 0 {
-		opts.BackfillDays = DefaultBackfillDays
-	}
-	if opts.TrailingDays <= 0 {
-		opts.TrailingDays = DefaultTrailingDays
-	}
+	opts = opts.withDefaults()
 	p := &Poller{
 		opts:      opts,
 		log:       opts.Logger,
 		collector: NewCollector(Labels{DropModel: opts.DropModelLabel, Feature: opts.FeatureLabel}),
-		sources:   opts.Engine.Sources(),
-		last:      map[string]*sourceData{},
-		health:    map[string]*SourceStatus{},
+		sources:   opts.Engine.Names(),
+		health:    map[engine.SourceName]*SourceStatus{},
 	}
+	p.eng = opts.Engine.Wrap(func(s engine.Source) engine.Source { return &lastGood{Source: s} })
 	for _, s := range p.sources {
-		p.health[s] = &SourceStatus{Source: s}
+		p.health[s] = &SourceStatus{Source: string(s)}
 	}
 	p.state = NewState()
 	if f := opts.StateFile; f != "" {
@@ -135,7 +107,7 @@ func New(opts Options) (*Poller, error) {
 			p.log.Info("state loaded: counters continue", "state_file", f)
 		}
 	}
-	p.collector.Set(p.snapshot(p.state, opts.Engine.Today(), nil, nil))
+	p.collector.Set(p.collector.fams.snapshot(p.state, p.view(&Fill{today: p.eng.Today()})))
 	return p, nil
 }
 
@@ -151,16 +123,17 @@ func (p *Poller) Poll(ctx context.Context) error {
 		return ErrPollSkipped
 	}
 	defer p.running.Unlock()
-	today := p.opts.Engine.Today()
-	fetchErr := p.fetch(ctx, today)
-	top, customers := p.account(today)
+	today := p.eng.Today()
+	facts, fetchErr := p.fetch(ctx, today)
+	f := p.fill(today, facts)
+	p.account(f)
 	if p.opts.StateFile != "" {
 		if err := p.state.Save(p.opts.StateFile); err != nil {
 			p.log.Error("saving state", "state_file", p.opts.StateFile, "err", err)
 		}
 	}
-	snap := p.snapshot(p.state, today, top, customers)
-	snap.text() // rendered here, off the scrape path
+	snap := p.collector.fams.snapshot(p.state, p.view(f))
+	snap.prepared(p.collector.format()) // rendered here, off the scrape path
 	p.collector.Set(snap)
 	return fetchErr
 }
@@ -195,65 +168,47 @@ func (p *Poller) Flush() error {
 	return p.state.Save(p.opts.StateFile)
 }
 
-// window is the days source must re-read today: from the first day it may still see revised
-// (Since, or the backfill window on the first run) through today, within what the provider keeps.
-func (p *Poller) window(source string, today usage.Day) usage.Window {
-	keep := p.opts.BackfillDays
-	if source != sourceStripe {
-		keep = min(keep, usage.Provider(source).RetentionDays())
-	}
-	from, ok := p.state.Since[source]
+// window is the days source n must re-read today: from the first day it may still see revised
+// (Since, or the backfill window on the first run) through today. The engine's Plan clamps it to
+// what the source serves, and runs Stripe's on to month end.
+func (p *Poller) window(n engine.SourceName, today usage.Day) usage.Window {
+	first := today - usage.Day(p.opts.BackfillDays) // #nosec G115 -- backfill_days is validated to a few hundred days
+	from, ok := p.state.Since[string(n)]
 	if !ok {
-		from = today - usage.Day(p.opts.BackfillDays) // #nosec G115 -- backfill_days is validated to a few hundred days
+		from = first
 	}
-	return usage.Window{From: max(from, today-usage.Day(keep)), To: today + 1} // #nosec G115 -- keep is backfill_days or a provider retention, a few hundred days at most
+	return usage.Window{From: max(from, first), To: today + 1}
 }
 
-// fetch reads every source concurrently; a failure keeps the source's last good data.
-func (p *Poller) fetch(ctx context.Context, today usage.Day) error {
-	type result struct {
-		data *sourceData
-		err  error
-		took time.Duration
-	}
-	results := make([]result, len(p.sources))
-	var wg sync.WaitGroup
-	for i, src := range p.sources {
-		w := p.window(src, today)
-		wg.Go(func() {
-			start := p.opts.Now() // the poller's clock, so tests see fixed durations
-			d := &sourceData{today: today, window: w}
-			var err error
-			if src == sourceStripe {
-				d.revenue, d.subs, err = p.fetchStripe(ctx, w, today)
-			} else {
-				d.batch, err = p.opts.Engine.FetchProvider(ctx, usage.Provider(src), w)
-			}
-			results[i] = result{d, err, p.opts.Now().Sub(start)}
-		})
-	}
-	wg.Wait()
+// fetch reads every source through the engine's fan-out. A source that fails is down, and its
+// last-good store serves its last good facts beside the error; the facts returned are those of
+// every source that has ever answered.
+func (p *Poller) fetch(ctx context.Context, today usage.Day) ([]*engine.SourceFacts, error) {
+	results := p.eng.FetchEach(ctx, func(n engine.SourceName) usage.Window { return p.window(n, today) }, nil)
+	var facts []*engine.SourceFacts
 	var errs []error
 	now := p.opts.Now()
-	for i, src := range p.sources {
-		r, h := results[i], p.health[src]
-		h.Duration = r.took.Seconds()
-		if r.err != nil {
+	for _, r := range results {
+		if r.Facts != nil {
+			facts = append(facts, r.Facts)
+		}
+		h := p.health[r.Name]
+		h.Duration = r.Took.Seconds()
+		if r.Err != nil {
 			h.Up = false
-			errs = append(errs, fmt.Errorf("%s: %w", src, r.err))
-			p.log.Warn("source failed: keeping its last good data", "source", src, "err", r.err)
+			errs = append(errs, fmt.Errorf("%s: %w", r.Name, r.Err))
+			p.log.Warn("source failed: keeping its last good data", "source", r.Name, "err", r.Err)
 			continue
 		}
 		h.Up, h.LastSuccess = true, float64(now.UnixMilli())/1000
-		p.last[src] = r.data
 	}
-	return errors.Join(errs...)
+	return facts, errors.Join(errs...)
 }
 
 // computed is the freshly computed value of every bucket the last good data covers.
 type computed struct {
 	cost      []*costValues
-	revenue   *sourceData
+	revenue   *engine.SourceFacts // Stripe's
 	daily     map[revenueKey]ledger.Money
 	customers []engine.CustomerInfo
 }
@@ -262,34 +217,37 @@ type computed struct {
 // computed apart, each with its own today, so a stale batch yields exactly what it yielded when
 // it was fresh. It returns nil while Stripe is configured but has never answered: without its
 // customers, spend would move to unattributed and back, which the counters would show.
-func (p *Poller) compute() *computed {
-	c := &computed{revenue: p.last[sourceStripe]}
+func (p *Poller) compute(facts []*engine.SourceFacts) *computed {
+	c := &computed{}
+	groups := map[usage.Day][]*engine.SourceFacts{}
+	for _, f := range facts {
+		switch {
+		case f.Name == sourceStripe:
+			c.revenue = f
+		case f.Batch != nil:
+			groups[f.Today] = append(groups[f.Today], f)
+		}
+	}
 	var rv *engine.RevenueFacts
 	if slices.Contains(p.sources, sourceStripe) {
 		if c.revenue == nil {
 			return nil
 		}
-		rv = c.revenue.revenue
+		rv = c.revenue.Revenue
 		c.customers = rv.Customers
 		c.daily = map[revenueKey]ledger.Money{}
 		for _, d := range rv.Daily {
 			c.daily[revenueKey{d.Day, d.Customer}] += d.Amount
 		}
 	}
-	groups := map[usage.Day][]*sourceData{}
-	for _, src := range p.sources {
-		if d := p.last[src]; d != nil && src != sourceStripe {
-			groups[d.today] = append(groups[d.today], d)
-		}
-	}
 	for today, group := range groups {
-		f := &engine.Facts{Today: today, Revenue: rv, Window: group[0].window}
+		f := &engine.Facts{Today: today, Revenue: rv, Window: group[0].Window}
 		byProvider := map[string]*costValues{}
 		for _, d := range group {
-			f.Batches = append(f.Batches, d.batch)
-			f.Window.From = min(f.Window.From, d.window.From)
-			f.Window.To = max(f.Window.To, d.window.To)
-			v := &costValues{Provider: string(d.batch.Provider), Window: d.window, Cost: map[costKey]costBucket{}, Unpriced: map[unpricedKey]tokenCounts{}}
+			f.Batches = append(f.Batches, d.Batch)
+			f.Window.From = min(f.Window.From, d.Window.From)
+			f.Window.To = max(f.Window.To, d.Window.To)
+			v := &costValues{Provider: string(d.Batch.Provider), Window: d.Window, Today: d.Today, Cost: map[costKey]costBucket{}, Unpriced: map[unpricedKey]tokenCounts{}}
 			byProvider[v.Provider] = v
 			c.cost = append(c.cost, v)
 		}
@@ -349,39 +307,67 @@ func topCustomers(c *computed, max int) map[string]bool {
 	return top
 }
 
-// router maps a true customer ("" when unattributed) to its customer_id label value.
-func router(top map[string]bool) func(string) string {
-	return func(c string) string {
-		switch {
-		case c == "":
-			return CustomerUnattributed
-		case top == nil || top[c]:
-			return c
-		}
-		return CustomerOther
-	}
+// Fill is the sources' last good data, computed: the fresh value of every bucket it covers, and
+// the customers that keep their own series. A poll counts it into the state; FirstFill returns
+// the first one for a backfill, which counts it day by day into an empty state (WriteBackfill).
+type Fill struct {
+	today     usage.Day
+	now       time.Time
+	fams      *families
+	*computed                 // nil while Stripe is configured but has never answered
+	top       map[string]bool // nil: every customer keeps its own series
 }
 
-// account counts the computed values into the state and freezes what can no longer change.
-func (p *Poller) account(today usage.Day) (map[string]bool, []engine.CustomerInfo) {
-	c := p.compute()
+// fill computes the last good data as of today.
+func (p *Poller) fill(today usage.Day, facts []*engine.SourceFacts) *Fill {
+	f := &Fill{today: today, now: p.opts.Now(), fams: p.collector.fams, computed: p.compute(facts)}
+	if f.computed != nil {
+		f.top = topCustomers(f.computed, p.opts.MaxCustomers)
+	}
+	return f
+}
+
+// view is what the snapshot of day d shows besides the counters.
+func (f *Fill) view(d usage.Day) view {
+	v := view{today: d}
+	if c := f.computed; c != nil {
+		v.top, v.customers = f.top, c.customers
+		if c.revenue != nil {
+			v.revenue, v.subs = c.revenue.Revenue, c.revenue.Subscriptions
+		}
+	}
+	return v
+}
+
+// view is what the poller's snapshot after f shows besides the counters: f's day and the
+// sources' health.
+func (p *Poller) view(f *Fill) view {
+	v := f.view(f.today)
+	v.recovered = p.recovered
+	for _, src := range p.sources {
+		v.sources = append(v.sources, *p.health[src])
+	}
+	return v
+}
+
+// account counts f into the state and freezes what can no longer change.
+func (p *Poller) account(f *Fill) {
+	c, today := f.computed, f.today
 	if c == nil {
 		p.log.Warn("stripe has not answered yet: spend is counted once customers are known")
-		return nil, nil
+		return
 	}
-	top := topCustomers(c, p.opts.MaxCustomers)
-	route := router(top)
-	monthStart := usage.DayOf(today.Time().AddDate(0, 0, 1-today.Time().Day()))
+	route := router(f.top)
+	monthStart := today.MonthStart()
 	k := usage.Day(p.opts.TrailingDays) // #nosec G115 -- trailing_days is validated to a few days
 	for _, v := range c.cost {
 		p.state.applyCost(v, route)
-		p.advance(v.Provider, p.last[v.Provider].today-k, monthStart)
+		p.advance(v.Provider, v.Today-k, monthStart)
 	}
 	if c.revenue != nil {
-		p.state.applyRevenue(c.revenue.window, today, c.daily, route)
-		p.advance(sourceStripe, c.revenue.today-k, monthStart)
+		p.state.applyRevenue(c.revenue.Window, today, c.daily, route)
+		p.advance(sourceStripe, c.revenue.Today-k, monthStart)
 	}
-	return top, c.customers
 }
 
 func (p *Poller) advance(source string, since, monthStart usage.Day) {
@@ -390,132 +376,4 @@ func (p *Poller) advance(source string, since, monthStart usage.Day) {
 	}
 	p.state.Since[source] = since
 	p.state.prune(source, since, monthStart)
-}
-
-// snapshot turns the state into the samples one scrape exposes. Customers folded into "other"
-// keep their totals in the state (their counters resume if they return to the top) but are not
-// exposed meanwhile.
-func (p *Poller) snapshot(st *State, today usage.Day, top map[string]bool, customers []engine.CustomerInfo) *Snapshot {
-	f := p.collector.fams
-	visible := func(c string) bool {
-		return top == nil || top[c] || c == CustomerUnattributed || c == CustomerOther
-	}
-	// shown folds a totals key onto the exported label set: totals keep model and feature
-	// whatever the options, so the snapshot sums over the labels it does not show.
-	shown := func(k seriesKey) seriesKey {
-		if f.labels.DropModel {
-			k.Model = ""
-		}
-		if !f.labels.Feature {
-			k.Feature = ""
-		} else if k.Feature == "" {
-			k.Feature = engine.UnassignedFeature
-		}
-		return k
-	}
-	labels := func(k seriesKey, extra ...string) []string {
-		ls := make([]string, 0, 5)
-		ls = append(ls, k.Provider)
-		if !f.labels.DropModel {
-			ls = append(ls, k.Model)
-		}
-		ls = append(ls, k.Customer)
-		if f.labels.Feature {
-			ls = append(ls, k.Feature)
-		}
-		return append(ls, extra...)
-	}
-
-	cost := map[seriesKey]ledger.Money{}
-	for k, v := range st.totals.Cost {
-		if visible(k.Customer) {
-			cost[shown(k)] += v
-		}
-	}
-	requests := map[seriesKey]int64{}
-	for k, v := range st.totals.Requests {
-		if visible(k.Customer) {
-			requests[shown(k)] += v
-		}
-	}
-	tokens := map[seriesKey]tokenCounts{}
-	for k, v := range st.totals.Tokens {
-		if visible(k.Customer) {
-			k = shown(k)
-			t := tokens[k]
-			for i := range v {
-				t[i] += v[i]
-			}
-			tokens[k] = t
-		}
-	}
-	costS := make([]sample, 0, len(cost))
-	for k, v := range cost {
-		costS = append(costS, sample{labels(k), int64(v)})
-	}
-	requestsS := make([]sample, 0, len(requests))
-	for k, v := range requests {
-		requestsS = append(requestsS, sample{labels(k), v})
-	}
-	tokensS := make([]sample, 0, len(tokens)*numTokenTypes)
-	for k, v := range tokens {
-		for i, n := range v {
-			tokensS = append(tokensS, sample{labels(k, TokenTypes[i]), n})
-		}
-	}
-	var adjustS, unpricedS, revenueS []sample
-	for k, v := range st.totals.Adjustments {
-		if visible(k.Customer) {
-			adjustS = append(adjustS, sample{[]string{k.Provider, k.Customer}, int64(v)})
-		}
-	}
-	for k, v := range st.totals.Unpriced {
-		unpricedS = append(unpricedS, sample{[]string{k.Provider, k.Model, TokenTypes[k.Type]}, v})
-	}
-	for c, v := range st.totals.Revenue {
-		if visible(c) {
-			revenueS = append(revenueS, sample{[]string{c}, int64(v)})
-		}
-	}
-
-	// Month to date, routed as the counters are.
-	route := router(top)
-	monthStart := usage.DayOf(today.Time().AddDate(0, 0, 1-today.Time().Day()))
-	inMonth := func(d usage.Day) bool { return d >= monthStart && d <= today }
-	costMTD, revenueMTD := map[string]ledger.Money{}, map[string]ledger.Money{}
-	for _, c := range customers {
-		costMTD[route(c.ID)] += 0
-		revenueMTD[route(c.ID)] += 0
-	}
-	for k, b := range st.cost {
-		if inMonth(k.Day) {
-			costMTD[route(k.Customer)] += b.Cost
-		}
-	}
-	for k, b := range st.revenue {
-		if inMonth(k.Day) {
-			revenueMTD[route(k.Customer)] += b.Current
-		}
-	}
-	var costMTDS, revenueMTDS, infoS []sample
-	for c, v := range costMTD {
-		costMTDS = append(costMTDS, sample{[]string{c}, int64(v)})
-	}
-	for c, v := range revenueMTD {
-		revenueMTDS = append(revenueMTDS, sample{[]string{c}, int64(v)})
-	}
-	for _, c := range customers {
-		if top == nil || top[c.ID] {
-			infoS = append(infoS, sample{[]string{c.ID, c.Name, c.Plan}, 1})
-		}
-	}
-	s := &Snapshot{business: []series{
-		{f.cost, costS}, {f.adjust, adjustS}, {f.tokens, tokensS}, {f.requests, requestsS},
-		{f.unpriced, unpricedS}, {f.revenue, revenueS}, {f.costMTD, costMTDS}, {f.revenueMT, revenueMTDS},
-		{f.projected, p.projectedRevenue(today, route, customers)}, {f.info, infoS},
-	}, stateRecovered: p.recovered}
-	for _, src := range p.sources {
-		s.sources = append(s.sources, *p.health[src])
-	}
-	return s
 }

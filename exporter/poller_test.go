@@ -14,6 +14,7 @@ import (
 
 	"github.com/marginhq/margin/internal/engine"
 	"github.com/marginhq/margin/internal/ledger"
+	"github.com/marginhq/margin/internal/secret"
 	"github.com/marginhq/margin/internal/simulator"
 	"github.com/marginhq/margin/internal/usage"
 )
@@ -278,7 +279,7 @@ func TestPoll_MaxCustomersFoldsTheRestIntoOther(t *testing.T) {
 		customers[x.labels[2]] = true
 		total += ledger.Money(x.n)
 	}
-	if !customers[CustomerOther] || !customers[CustomerUnattributed] || len(customers) != 7 {
+	if !customers[engine.CustomerOther] || !customers[engine.CustomerUnattributed] || len(customers) != 7 {
 		t.Fatalf("customer_id values %v, want 5 customers, other and unattributed", customers)
 	}
 	if n := len(s.of(p.collector.fams.info)); n != 5 {
@@ -306,39 +307,97 @@ func TestPoll_DropModelLabelSumsOverModels(t *testing.T) {
 	}
 }
 
-// fakeEngine is a scripted engine: each provider's batch comes from batches, computed by a
-// one-row-per-usage-record Compute that bills each record's Billed amount to its Key as customer;
-// a Key written "customer/feature" also names the source's feature.
+// fakeEngine is a scripted engine: the real engine's fan-out, plan of windows and clock (today)
+// over scripted sources, each provider's batch from batches and Stripe's revenue from revenue
+// (or stripe), computed by a one-row-per-usage-record Compute that bills each record's Billed
+// amount to its Key as customer; a Key written "customer/feature" also names the source's feature.
 type fakeEngine struct {
 	mu      sync.Mutex
 	today   usage.Day
 	sources []string
 	batches map[usage.Provider]func(w usage.Window) (*usage.Batch, error)
-	block   chan struct{} // when set, FetchProvider waits on it
+	block   chan struct{} // when set, a provider's fetch waits on it
 	entered chan struct{}
-	revenue *engine.RevenueFacts // served when sources lists stripe
+	revenue *engine.RevenueFacts                             // served when sources lists stripe
+	stripe  func(usage.Window) (*engine.RevenueFacts, error) // when set, serves Stripe instead
+
+	once sync.Once
+	eng  *engine.Engine
 }
 
-func (f *fakeEngine) Sources() []string { return f.sources }
+// engine is the real engine with every source listed configured, each replaced by its script.
+func (f *fakeEngine) engine() *engine.Engine {
+	f.once.Do(func() {
+		opts := engine.Options{Now: func() time.Time { return f.Today().Time().Add(12 * time.Hour) }}
+		for _, src := range f.sources {
+			so := &engine.SourceOptions{Key: secret.String("sk-admin-test"), BaseURL: "http://127.0.0.1:1"}
+			switch src {
+			case "openai":
+				opts.OpenAI = so
+			case "anthropic":
+				so.Key = secret.String("sk-ant-admin01-test")
+				opts.Anthropic = so
+			case "openrouter":
+				opts.OpenRouter = so
+			case sourceStripe:
+				so.Key = secret.String("sk_test_fake")
+				opts.Stripe = so
+			}
+		}
+		eng, err := engine.New(opts)
+		if err != nil {
+			panic(err)
+		}
+		f.eng = eng.Wrap(func(s engine.Source) engine.Source { return fakeSource{s, f} })
+	})
+	return f.eng
+}
+
+func (f *fakeEngine) Names() []engine.SourceName { return f.engine().Names() }
+func (f *fakeEngine) Wrap(decorate func(engine.Source) engine.Source) *engine.Engine {
+	return f.engine().Wrap(decorate)
+}
+
 func (f *fakeEngine) Today() usage.Day {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.today
 }
 
-func (f *fakeEngine) FetchProvider(ctx context.Context, p usage.Provider, w usage.Window) (*usage.Batch, error) {
+// fakeSource serves a source of the engine from f's scripts.
+type fakeSource struct {
+	engine.Source
+	f *fakeEngine
+}
+
+func (s fakeSource) Fetch(ctx context.Context, w usage.Window) (*engine.SourceFacts, error) {
+	f, n := s.f, s.Name()
+	out := &engine.SourceFacts{Name: n, Window: w}
+	if n == sourceStripe {
+		var err error
+		switch {
+		case f.stripe != nil:
+			out.Revenue, err = f.stripe(w)
+		case f.revenue == nil:
+			err = errors.New("stripe is not configured")
+		default:
+			out.Revenue = f.revenue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return out, nil
+	}
 	if f.block != nil {
 		f.entered <- struct{}{}
 		<-f.block
 	}
-	return f.batches[p](w)
-}
-
-func (f *fakeEngine) FetchRevenue(ctx context.Context, w usage.Window) (*engine.RevenueFacts, error) {
-	if f.revenue == nil {
-		return nil, errors.New("stripe is not configured")
+	b, err := f.batches[usage.Provider(n)](w)
+	if err != nil {
+		return nil, err
 	}
-	return f.revenue, nil
+	out.Batch = b
+	return out, nil
 }
 
 func (f *fakeEngine) Compute(facts *engine.Facts) *engine.Result {

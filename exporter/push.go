@@ -17,17 +17,7 @@ import (
 // included: push targets get the same text a scrape returns, so it stays lint-clean (the
 // VictoriaMetrics library's own metrics carry no HELP text and are never pushed).
 func WriteExposition(w io.Writer, g prometheus.Gatherer) error {
-	mfs, err := g.Gather()
-	if err != nil {
-		return err
-	}
-	enc := expfmt.NewEncoder(w, expfmt.NewFormat(expfmt.TypeTextPlain))
-	for _, mf := range mfs {
-		if err := enc.Encode(mf); err != nil {
-			return err
-		}
-	}
-	return nil
+	return writeOps(w, g, expfmt.NewFormat(expfmt.TypeTextPlain))
 }
 
 // pushOptions are the same for every push: POST suits VictoriaMetrics' import endpoint, vmagent

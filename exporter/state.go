@@ -14,12 +14,6 @@ import (
 	"github.com/marginhq/margin/internal/usage"
 )
 
-// Label values the exporter adds beside Stripe customer ids.
-const (
-	CustomerUnattributed = "unattributed" // spend no source mapping resolved to a customer
-	CustomerOther        = "other"        // customers folded away by max_customers
-)
-
 // TokenTypes are the token_type label values, in the order of every [numTokenTypes] array.
 // cache_write adds the 5-minute and 1-hour cache writes; reasoning is a subset of output.
 var TokenTypes = [numTokenTypes]string{"input", "cached_input", "cache_write", "output", "reasoning"}
@@ -143,6 +137,7 @@ func NewState() *State {
 type costValues struct {
 	Provider string
 	Window   usage.Window
+	Today    usage.Day // the engine's day when the batch was read
 	Cost     map[costKey]costBucket
 	Unpriced map[unpricedKey]tokenCounts
 }

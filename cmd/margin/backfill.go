@@ -48,7 +48,11 @@ func runBackfill(ctx context.Context, src *sourceFlags, output, resolution strin
 		return err
 	}
 	defer os.Remove(tmp.Name()) // a no-op after the rename
-	stats, err := exporter.Backfill(ctx, pollOpts, res, tmp)
+	var stats exporter.BackfillStats
+	fill, err := exporter.FirstFill(ctx, pollOpts)
+	if err == nil {
+		stats, err = fill.WriteBackfill(tmp, res)
+	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}

@@ -1,0 +1,182 @@
+package exporter
+
+import (
+	"bytes"
+	"cmp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// textFormat is how the business families are written: the one writer of the /metrics
+// exposition (either format), its gzip, and the backfill file.
+type textFormat struct {
+	// openMetrics writes OpenMetrics 1.0: a counter family is named without the _total its
+	// samples carry, HELP escapes double quotes too, and the exposition ends with # EOF.
+	openMetrics bool
+	// sortLabels writes each sample's labels by label name, as expfmt does (the exposition, so
+	// it is what the registry would write byte for byte); else in the family's declared order
+	// (the backfill file: provider, model, customer_id, feature, token_type).
+	sortLabels bool
+}
+
+var (
+	formatText        = textFormat{sortLabels: true}
+	formatOpenMetrics = textFormat{openMetrics: true, sortLabels: true}
+	formatBackfill    = textFormat{openMetrics: true}
+)
+
+// eof ends an OpenMetrics exposition.
+const eof = "# EOF\n"
+
+// labelOrder is the order in which f's labels are written: indexes into f.labels.
+func (tf textFormat) labelOrder(f *family) []int {
+	order := make([]int, len(f.labels))
+	for i := range order {
+		order[i] = i
+	}
+	if tf.sortLabels {
+		slices.SortFunc(order, func(i, j int) int { return cmp.Compare(f.labels[i], f.labels[j]) })
+	}
+	return order
+}
+
+// sortSeries orders the series 0..n-1 of a family by their label values in the written label
+// order, as expfmt orders them; labels(i) is series i's values in the family's declared order.
+// One sort key per series, the values joined by NUL (the smallest byte, so "a" < "ab" holds
+// across the join): a string compare per step.
+func sortSeries(n int, order []int, labels func(int) []string) []keyedSeries {
+	keys := make([]keyedSeries, n)
+	var kb []byte
+	for i := range n {
+		kb = kb[:0]
+		ls := labels(i)
+		for _, li := range order {
+			kb = append(kb, ls[li]...)
+			kb = append(kb, 0)
+		}
+		keys[i] = keyedSeries{string(kb), i}
+	}
+	slices.SortFunc(keys, func(a, b keyedSeries) int { return strings.Compare(a.key, b.key) })
+	return keys
+}
+
+// keyedSeries is series i with its sort key.
+type keyedSeries struct {
+	key string
+	i   int
+}
+
+// byName orders families by name, as expfmt writes a gathering.
+func byName(a, b *family) int { return cmp.Compare(a.name, b.name) }
+
+// appendHeader appends f's # HELP and # TYPE lines.
+func (tf textFormat) appendHeader(b []byte, f *family) []byte {
+	name, typ := f.name, "gauge"
+	if f.typ == prometheus.CounterValue {
+		typ = "counter"
+		if tf.openMetrics {
+			name = strings.TrimSuffix(name, "_total")
+		}
+	}
+	b = append(b, "# HELP "...)
+	b = append(b, name...)
+	b = append(b, ' ')
+	b = appendEscaped(b, f.help, tf.openMetrics)
+	b = append(b, "\n# TYPE "...)
+	b = append(b, name...)
+	b = append(b, ' ')
+	b = append(b, typ...)
+	return append(b, '\n')
+}
+
+// appendSeries appends a sample's name and labels and the space before its value; labels are the
+// values in f's declared order, written in order (from labelOrder).
+func appendSeries(b []byte, f *family, order []int, labels []string) []byte {
+	b = append(b, f.name...)
+	b = append(b, '{')
+	for k, i := range order {
+		if k > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, f.labels[i]...)
+		b = append(b, '=', '"')
+		b = appendEscaped(b, labels[i], true)
+		b = append(b, '"')
+	}
+	return append(b, '}', ' ')
+}
+
+// appendValue formats a sample value as expfmt does: the shortest representation that reads back
+// exactly, which OpenMetrics marks as a float (1.0, 3.0).
+func (tf textFormat) appendValue(b []byte, v float64) []byte {
+	n := len(b)
+	b = strconv.AppendFloat(b, v, 'g', -1, 64)
+	if last := b[len(b)-1]; tf.openMetrics && last >= '0' && last <= '9' && !bytes.ContainsAny(b[n:], "e.") { // not NaN, ±Inf
+		b = append(b, '.', '0')
+	}
+	return b
+}
+
+// appendTimestamp appends an OpenMetrics timestamp: Unix seconds, to the millisecond.
+func appendTimestamp(b []byte, t time.Time) []byte {
+	return strconv.AppendFloat(b, float64(t.UnixMilli())/1000, 'f', -1, 64)
+}
+
+// appendEscaped appends s escaped for the text formats: backslash and newline always, double
+// quotes too in label values and OpenMetrics HELP (the Prometheus text format leaves them in HELP).
+func appendEscaped(b []byte, s string, quotes bool) []byte {
+	special := "\\\n"
+	if quotes {
+		special = "\\\n\""
+	}
+	if !strings.ContainsAny(s, special) {
+		return append(b, s...)
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '\\':
+			b = append(b, '\\', '\\')
+		case c == '\n':
+			b = append(b, '\\', 'n')
+		case c == '"' && quotes:
+			b = append(b, '\\', '"')
+		default:
+			b = append(b, c)
+		}
+	}
+	return b
+}
+
+// render writes the snapshot's business families in format tf: families by name, series ordered
+// by their label values, empty families left out; no # EOF (the operational part follows).
+func (s *Snapshot) render(tf textFormat) []byte {
+	families := slices.Clone(s.business)
+	slices.SortFunc(families, func(a, b series) int { return byName(a.fam, b.fam) })
+	size := 0
+	for _, x := range families {
+		if n := len(x.samples); n > 0 {
+			// name, braces, label names and values (about 24 bytes each), the value
+			size += len(x.fam.help) + 64 + n*(len(x.fam.name)+24+len(x.fam.labels)*32)
+		}
+	}
+	b := make([]byte, 0, size)
+	for _, x := range families {
+		if len(x.samples) == 0 {
+			continue
+		}
+		f := x.fam
+		order := tf.labelOrder(f)
+		b = tf.appendHeader(b, f)
+		for _, k := range sortSeries(len(x.samples), order, func(i int) []string { return x.samples[i].labels }) {
+			smp := x.samples[k.i]
+			b = appendSeries(b, f, order, smp.labels)
+			b = tf.appendValue(b, f.value(smp.n))
+			b = append(b, '\n')
+		}
+	}
+	return b
+}
