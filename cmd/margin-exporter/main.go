@@ -137,7 +137,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 
-	logger.Info("first fill: reading the backfill window", "sources", eng.Sources())
+	logger.Info("first fill: reading the backfill window", "sources", eng.SourceList())
 	if err := poller.Poll(ctx); err != nil {
 		logger.Warn("first fill: some sources failed; they are retried every poll", "err", err)
 	}
@@ -155,7 +155,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	mux := http.NewServeMux()
 	mux.Handle(*telemetryPath, exposition)
 	if *telemetryPath != "/" {
-		landing, err := landingPage(*telemetryPath, *configFile, *demo, eng.Sources(), s.pollInterval)
+		landing, err := landingPage(*telemetryPath, *configFile, *demo, eng.SourceList(), s.pollInterval)
 		if err != nil {
 			return err
 		}
@@ -253,7 +253,7 @@ func serve(server *http.Server, flags *web.FlagConfig, logger *slog.Logger, read
 
 // landingPage links only what this server answers (no pprof: it is not served) and shows the
 // build and what the exporter reads.
-func landingPage(telemetryPath, configFile string, demo bool, sources []string, pollInterval time.Duration) (*web.LandingPageHandler, error) {
+func landingPage(telemetryPath, configFile string, demo bool, sources string, pollInterval time.Duration) (*web.LandingPageHandler, error) {
 	reads := "config file <code>" + html.EscapeString(configFile) + "</code>"
 	if demo {
 		reads = "the built-in simulated world (<code>--demo</code>): no keys, no network"
@@ -261,7 +261,7 @@ func landingPage(telemetryPath, configFile string, demo bool, sources []string, 
 	var b strings.Builder
 	b.WriteString(`<h3>Configuration</h3><table>`)
 	fmt.Fprintf(&b, `<tr><th>Reads</th><td id="config">%s</td></tr>`, reads)
-	fmt.Fprintf(&b, `<tr><th>Sources</th><td>%s</td></tr>`, html.EscapeString(strings.Join(sources, ", ")))
+	fmt.Fprintf(&b, `<tr><th>Sources</th><td>%s</td></tr>`, html.EscapeString(sources))
 	fmt.Fprintf(&b, `<tr><th>Poll interval</th><td>%s</td></tr></table>`, pollInterval)
 	b.WriteString(`<h3>Build</h3><table id="build">`)
 	for _, kv := range [][2]string{

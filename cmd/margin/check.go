@@ -37,7 +37,7 @@ func runCheck(ctx context.Context, src *sourceFlags, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "%-10s FAILED: %s (%v)\n", r.Source, fault.Explain(r.Err), r.Err)
 	}
 	if failed > 0 {
-		return fmt.Errorf("%d of %d sources failed the check", failed, len(eng.Sources()))
+		return fmt.Errorf("%d of %d sources failed the check", failed, len(eng.Names()))
 	}
 	return nil
 }

@@ -48,7 +48,7 @@ func runReport(ctx context.Context, env *cliEnv, src *sourceFlags, days int, for
 	}
 	var progress engine.Progress
 	if isTerminal(stderr) {
-		fmt.Fprintf(stderr, "Reading %s for %s …\n", strings.Join(eng.Sources(), ", "), w)
+		fmt.Fprintf(stderr, "Reading %s for %s …\n", eng.SourceList(), w)
 		progress = progressPrinter(stderr)
 	}
 	rep, err := eng.Report(ctx, w, progress)

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -69,13 +70,13 @@ func New(opts Options) (*Engine, error) {
 	return e, nil
 }
 
-// Sources lists the configured sources in a fixed order: providers, then "stripe".
-func (e *Engine) Sources() []string {
+// SourceList names the configured sources for people: "openai, anthropic, stripe".
+func (e *Engine) SourceList() string {
 	s := make([]string, len(e.sources))
 	for i, src := range e.sources {
 		s[i] = string(src.Name())
 	}
-	return s
+	return strings.Join(s, ", ")
 }
 
 // providers lists the configured providers.
@@ -193,56 +194,6 @@ type SourceError struct {
 func (e *SourceError) Error() string { return e.Err.Error() }
 func (e *SourceError) Unwrap() error { return e.Err }
 
-// FetchProvider reads one provider through the engine's sources.
-func (e *Engine) FetchProvider(ctx context.Context, p usage.Provider, w usage.Window) (*usage.Batch, error) {
-	s := e.source(SourceName(p))
-	if s == nil {
-		return nil, errNotConfigured(SourceName(p))
-	}
-	f, err := s.Fetch(ctx, w)
-	if err != nil {
-		return nil, err
-	}
-	return f.Batch, nil
-}
-
-// FetchRevenue reads Stripe's customers and recognised revenue for the window; with
-// Options.StripeRefresh, only what changed since the last call (the revenue is the same).
-func (e *Engine) FetchRevenue(ctx context.Context, w usage.Window) (*RevenueFacts, error) {
-	s := e.stripe()
-	if s == nil {
-		return nil, errNotConfigured(SourceStripe)
-	}
-	return s.revenue(ctx, w)
-}
-
-// FetchSubscriptions reads the live subscriptions the month-end forecast projects (see
-// stripeSource.subscriptions).
-func (e *Engine) FetchSubscriptions(ctx context.Context) (*SubscriptionFacts, error) {
-	s := e.stripe()
-	if s == nil {
-		return nil, errNotConfigured(SourceStripe)
-	}
-	return s.subscriptions(ctx)
-}
-
-// stripe returns the undecorated Stripe source, nil when Stripe is off.
-func (e *Engine) stripe() *stripeSource {
-	for _, s := range e.sources {
-		for {
-			if ss, ok := s.(*stripeSource); ok {
-				return ss
-			}
-			u, ok := s.(interface{ Unwrap() Source })
-			if !ok {
-				break
-			}
-			s = u.Unwrap()
-		}
-	}
-	return nil
-}
-
 // Compute attributes, prices and reconciles fetched facts with the configured mapping.
 func (e *Engine) Compute(f *Facts) *Result {
 	return Compute(f, e.catalog, Mapping{Customers: e.opts.Customers, Features: e.opts.Features})
@@ -255,7 +206,7 @@ func (e *Engine) Report(ctx context.Context, w usage.Window, progress Progress) 
 	today := e.Today()
 	forecastWindow := ForecastWindow(today)
 	fetched := usage.Window{From: min(w.From, forecastWindow.From), To: max(w.To, today+1)}
-	facts, err := e.fetchAll(ctx, fetched, nil, progress)
+	facts, err := e.fetchAll(ctx, fetched, e.providers(), progress)
 	if err != nil {
 		return nil, err
 	}
@@ -266,14 +217,9 @@ func (e *Engine) Report(ctx context.Context, w usage.Window, progress Progress) 
 }
 
 // ForecastWindow is the window the month-end forecast reads: this month and the trend days before
-// today, whichever reaches back further, through today. Its revenue runs on to MonthEnd(today).
+// today, whichever reaches back further, through today. Its revenue runs on to the month's end (Plan).
 func ForecastWindow(today usage.Day) usage.Window {
 	return usage.Window{From: min(today.MonthStart(), today-trendDays), To: today + 1}
-}
-
-// MonthEnd is the first day of the month after today's.
-func MonthEnd(today usage.Day) usage.Day {
-	return today.NextMonthStart()
 }
 
 // Forecast projects month-end cost and revenue per customer from a result covering this month and

@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -213,16 +212,6 @@ func (e *Engine) Wrap(decorate func(Source) Source) *Engine {
 	return &w
 }
 
-// source returns the configured source named n, or nil.
-func (e *Engine) source(n SourceName) Source {
-	for _, s := range e.sources {
-		if s.Name() == n {
-			return s
-		}
-	}
-	return nil
-}
-
 // Plan is the window the engine asks source n for when a caller wants w. A provider is asked
 // for no more than it serves (usage.ClampWindow: its RetentionDays before today through today). Stripe is asked
 // on to the end of today's month, since invoices already issued recognise service days ahead and
@@ -284,15 +273,20 @@ func (e *Engine) FetchEach(ctx context.Context, window func(SourceName) usage.Wi
 // facts and reported in the returned error (a join of *SourceError, in source order), so callers
 // can tell which source is missing.
 func (e *Engine) Fetch(ctx context.Context, w usage.Window, progress Progress) (*Facts, error) {
-	facts, err := e.fetchAll(ctx, w, nil, progress)
+	return e.FetchFor(ctx, w, e.providers(), progress)
+}
+
+// FetchFor is Fetch for exactly the providers listed (none when the list is empty), and Stripe.
+func (e *Engine) FetchFor(ctx context.Context, w usage.Window, providers []usage.Provider, progress Progress) (*Facts, error) {
+	facts, err := e.fetchAll(ctx, w, providers, progress)
 	return FactsOf(w, e.Today(), facts...), err
 }
 
-// fetchAll reads the providers listed (nil: all) and Stripe, when configured, over w. It returns
+// fetchAll reads exactly the providers listed and Stripe, when configured, over w. It returns
 // the facts of the sources that answered and the failures joined as *SourceError.
 func (e *Engine) fetchAll(ctx context.Context, w usage.Window, providers []usage.Provider, progress Progress) ([]*SourceFacts, error) {
 	results := e.FetchEach(ctx, func(n SourceName) usage.Window {
-		if p, ok := n.Provider(); ok && providers != nil && !slices.Contains(providers, p) {
+		if p, ok := n.Provider(); ok && !slices.Contains(providers, p) {
 			return usage.Window{}
 		}
 		return w
@@ -334,7 +328,7 @@ func subscriptionsOf(facts ...*SourceFacts) *SubscriptionFacts {
 }
 
 // ForecastMonth reads what the month-end forecast needs, through the engine's (decorated)
-// sources: the providers listed (nil: all) over ForecastWindow, Stripe's revenue through month
+// sources: exactly the providers listed over ForecastWindow, Stripe's revenue through month
 // end and its live subscriptions. It returns the forecast and the result it was computed from.
 func (e *Engine) ForecastMonth(ctx context.Context, providers []usage.Provider) (*Forecast, *Result, error) {
 	w := ForecastWindow(e.Today())
@@ -346,6 +340,3 @@ func (e *Engine) ForecastMonth(ctx context.Context, providers []usage.Provider) 
 	res := e.Compute(f)
 	return e.Forecast(res, f.Revenue, subscriptionsOf(facts...)), res, nil
 }
-
-// errNotConfigured is the error of a fetch from a source the configuration leaves off.
-func errNotConfigured(n SourceName) error { return fmt.Errorf("%s is not configured", n) }

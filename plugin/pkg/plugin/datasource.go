@@ -245,25 +245,11 @@ func (d *Datasource) stamp(providers []usage.Provider, w usage.Window) (stamp ui
 // fetchAndCompute reads the providers and Stripe over w in the engine's fan-out and computes. A
 // failing source fails it, named: a partial result would understate spend without saying so.
 func (d *Datasource) fetchAndCompute(ctx context.Context, providers []usage.Provider, w usage.Window) (*computed, error) {
-	results := d.eng.FetchEach(ctx, func(n engine.SourceName) usage.Window {
-		if p, ok := n.Provider(); ok && !slices.Contains(providers, p) {
-			return usage.Window{}
-		}
-		return w
-	}, nil)
-	facts := make([]*engine.SourceFacts, 0, len(results))
-	var errs []error
-	for _, r := range results {
-		if r.Err != nil {
-			errs = append(errs, &engine.SourceError{Source: string(r.Name), Err: r.Err})
-			continue
-		}
-		facts = append(facts, r.Facts)
+	f, err := d.eng.FetchFor(ctx, w, providers, nil)
+	if err != nil {
+		return nil, err
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	return &computed{res: d.eng.Compute(engine.FactsOf(w, d.eng.Today(), facts...))}, nil
+	return &computed{res: d.eng.Compute(f)}, nil
 }
 
 // explain turns a fetch or check error into plain words naming the source, with every configured
