@@ -13,6 +13,7 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/experimental"
 
 	"github.com/marginhq/margin/internal/engine"
+	"github.com/marginhq/margin/internal/simengine"
 	"github.com/marginhq/margin/internal/simulator"
 	"github.com/marginhq/margin/internal/usage"
 	"github.com/marginhq/margin/plugin/pkg/views"
@@ -70,7 +71,7 @@ func TestQueryData_CustomersMatchTheEngine(t *testing.T) {
 	if resp.Error != nil {
 		t.Fatal(resp.Error)
 	}
-	eng, err := engine.New(s.world.EngineOptions(s.srv.URL, nil))
+	eng, err := engine.New(simengine.Options(s.world, s.srv.URL, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,7 +270,7 @@ func TestQueryData_ForecastMatchesTheEngine(t *testing.T) {
 	if resp.Error != nil {
 		t.Fatal(resp.Error)
 	}
-	eng, err := engine.New(s.world.EngineOptions(s.srv.URL, nil))
+	eng, err := engine.New(simengine.Options(s.world, s.srv.URL, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
