@@ -206,15 +206,18 @@ func schemaOf(t reflect.Type) *node {
 }
 
 func schemaSeen(t reflect.Type, seen map[reflect.Type]*node) *node {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
 	if n, ok := seen[t]; ok {
 		return n
 	}
-	if t.Implements(unmarshaler) || reflect.PointerTo(t).Implements(unmarshaler) {
+	// A struct with its own UnmarshalJSON still names its fields (stripe-go's objects decode an
+	// alias of themselves, or an id string when unexpanded); any other such type is read whole.
+	if t.Kind() != reflect.Struct && (t.Implements(unmarshaler) || reflect.PointerTo(t).Implements(unmarshaler)) {
 		return &node{any: true}
 	}
 	switch t.Kind() {
-	case reflect.Pointer:
-		return schemaSeen(t.Elem(), seen)
 	case reflect.Slice, reflect.Array:
 		return &node{elem: schemaSeen(t.Elem(), seen)}
 	case reflect.Map, reflect.Interface:
