@@ -226,7 +226,7 @@ func (m mounts) resolve(path string) (string, bool) {
 
 func TestComposeConfigs_DemoReadsTheSimulatorLiveReadsTheEnvironment(t *testing.T) {
 	world := simulator.New(simulator.Config{})
-	wantCustomers := world.EngineOptions(simulatorRoot, nil).Customers
+	wantCustomers := world.ConfigCustomers()
 	oa, an, or, st := simulator.BaseURLs(simulatorRoot)
 
 	demo := parseConfig(t, "compose/demo.yaml", nil)

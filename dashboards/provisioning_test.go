@@ -77,7 +77,7 @@ func TestProvisioning_DatasourcesAgreeAcrossModesAndDemoReadsTheSimulator(t *tes
 				return
 			}
 			world := simulator.New(simulator.Config{})
-			if want := world.EngineOptions(simulatorRoot, nil).Customers; !sameMapping(customers, want) {
+			if want := world.ConfigCustomers(); !sameMapping(customers, want) {
 				t.Errorf("demo customerMapping differs from the simulator's config-mapped customers")
 			}
 			featureText, _ := m.JSONData["featureMapping"].(string)

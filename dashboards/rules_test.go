@@ -45,14 +45,18 @@ func TestRules_PromtoolCheckAndUnitTests(t *testing.T) {
 	}
 }
 
-// testShards splits the rules' unit test file into n files of about equal cost (promtool
-// evaluates every rule up to each group's last eval_time), together holding every group once.
+// testShards splits the rules' unit test file into n files of about equal cost, together holding
+// every group once. promtool evaluates every rule at each evaluation interval up to a group's last
+// eval_time, and each evaluation reads the input samples so far: a group's cost grows with its
+// last eval_time d, and more than linearly with its samples per series, d/interval (measured:
+// 174h of 5m samples costs more than 216h of hourly ones).
 func testShards(t *testing.T, n int) []string {
 	t.Helper()
 	doc, tests := readTestFile(t)
 	groups := tests.Content
-	cost := make([]time.Duration, len(groups))
+	cost := make([]float64, len(groups))
 	for i, g := range groups {
+		var last time.Duration
 		for _, kind := range []string{"alert_rule_test", "promql_expr_test"} {
 			if seq := mappingValue(g, kind); seq != nil {
 				for _, c := range seq.Content {
@@ -61,11 +65,21 @@ func testShards(t *testing.T, n int) []string {
 						if err != nil {
 							t.Fatalf("%s: group %d: eval_time %q: %v", rulesTestFile, i, et.Value, err)
 						}
-						cost[i] = max(cost[i], time.Duration(d))
+						last = max(last, time.Duration(d))
 					}
 				}
 			}
 		}
+		interval := time.Minute // promtool's default input series interval
+		if iv := mappingValue(g, "interval"); iv != nil {
+			d, err := model.ParseDuration(iv.Value)
+			if err != nil || d <= 0 {
+				t.Fatalf("%s: group %d: interval %q: %v", rulesTestFile, i, iv.Value, err)
+			}
+			interval = time.Duration(d)
+		}
+		samples := float64(last / interval)
+		cost[i] = last.Hours() * (1 + samples/4000) // the weight fitted to promtool 2.42's time per group
 	}
 	order := make([]int, len(groups))
 	for i := range order {
@@ -73,7 +87,7 @@ func testShards(t *testing.T, n int) []string {
 	}
 	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(cost[b], cost[a]) })
 	shards := make([][]*yaml.Node, n)
-	load := make([]time.Duration, n)
+	load := make([]float64, n)
 	for _, i := range order { // the costliest group to the least loaded shard
 		s := slices.Index(load, slices.Min(load))
 		shards[s] = append(shards[s], groups[i])
@@ -120,10 +134,13 @@ func readTestFile(t *testing.T) (*yaml.Node, *yaml.Node) {
 
 // The unit tests are only worth something if they fail when a threshold moves: in a copy of the
 // rules, raise the spike factor tenfold and lower the projected-underwater floor from $10 to $5 (the
-// quiet neighbour, $9 short, then fires); promtool must report both alerts' tests as failed. One
-// mutated copy for all, tested with only the test groups where a mutated alert fires (the groups
-// that must now fail; TestRules_PromtoolCheckAndUnitTests runs the whole suite on the real rules),
-// so the slow suite runs once.
+// quiet neighbour, $9 short, then fires); promtool must report both alerts' tests as failed.
+// TestRules_PromtoolCheckAndUnitTests runs the whole suite on the real rules; this one runs only
+// what the two alerts are made of, so promtool's slow suite is not evaluated a second time: the test
+// groups where a mutated alert fires, with only those alerts' assertions, against only the rules
+// the two alerts read (transitively). A rule reads nothing it does not name, so the dropped rules
+// cannot change the kept alerts, which pass on the real rules in the whole suite: the mutation, not
+// the subset, is what fails them here.
 func TestRules_UnitTestsFailWhenAThresholdChanges(t *testing.T) {
 	t.Parallel()
 	bin := promtool(t)
@@ -131,7 +148,7 @@ func TestRules_UnitTestsFailWhenAThresholdChanges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rules := string(raw)
+	mutated := string(raw)
 	mutations := []struct{ from, to, alert string }{
 		{
 			from:  "record: margin:threshold:spike_factor\n        expr: vector(3)",
@@ -144,19 +161,17 @@ func TestRules_UnitTestsFailWhenAThresholdChanges(t *testing.T) {
 			alert: "MarginCustomerProjectedUnderwater",
 		},
 	}
-	for _, m := range mutations {
-		if !strings.Contains(rules, m.from) {
-			t.Fatalf("%s no longer contains %q; update this test", rulesFile, m.from)
-		}
-		rules = strings.Replace(rules, m.from, m.to, 1)
-	}
-	dir := t.TempDir()
 	alerts := map[string]bool{}
 	for _, m := range mutations {
+		if !strings.Contains(mutated, m.from) {
+			t.Fatalf("%s no longer contains %q; update this test", rulesFile, m.from)
+		}
+		mutated = strings.Replace(mutated, m.from, m.to, 1)
 		alerts[m.alert] = true
 	}
 	tests := testGroupsWhereAlertsFire(t, alerts)
-	write(t, filepath.Join(dir, filepath.Base(rulesFile)), rules)
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, filepath.Base(rulesFile)), rulesAlertsRead(t, mutated, alerts))
 	write(t, filepath.Join(dir, filepath.Base(rulesTestFile)), tests)
 	cmd := exec.Command(bin, "test", "rules", filepath.Base(rulesTestFile))
 	cmd.Dir = dir
@@ -171,26 +186,108 @@ func TestRules_UnitTestsFailWhenAThresholdChanges(t *testing.T) {
 	}
 }
 
+// rulesAlertsRead is the rule file text with only alerts and the recording rules they read,
+// directly or through other recording rules, each group keeping its order.
+func rulesAlertsRead(t *testing.T, text string, alerts map[string]bool) string {
+	t.Helper()
+	var doc yaml.Node
+	if err := yaml.Unmarshal([]byte(text), &doc); err != nil {
+		t.Fatalf("%s: %v", rulesFile, err)
+	}
+	groups := mappingValue(doc.Content[0], "groups")
+	if groups == nil {
+		t.Fatalf("%s: no groups", rulesFile)
+	}
+	reads := map[string][]string{} // rule name → the metric names its expression reads
+	for _, g := range groups.Content {
+		for _, r := range mappingValue(g, "rules").Content {
+			name := ruleName(r)
+			names, err := metricNames(mappingValue(r, "expr").Value)
+			if err != nil {
+				t.Fatalf("%s: %s: %v", rulesFile, name, err)
+			}
+			reads[name] = names
+		}
+	}
+	keep := map[string]bool{}
+	var visit func(string)
+	visit = func(name string) {
+		if keep[name] {
+			return
+		}
+		keep[name] = true
+		for _, n := range reads[name] {
+			if n == "ALERTS" || n == "ALERTS_FOR_STATE" {
+				t.Fatalf("%s reads %s: the other alerts are not independent of it; update this test", name, n)
+			}
+			if _, isRule := reads[n]; isRule {
+				visit(n)
+			}
+		}
+	}
+	for a := range alerts {
+		if _, ok := reads[a]; !ok {
+			t.Fatalf("%s has no alert %s", rulesFile, a)
+		}
+		visit(a)
+	}
+	for _, g := range groups.Content {
+		rs := mappingValue(g, "rules")
+		rs.Content = slices.DeleteFunc(rs.Content, func(r *yaml.Node) bool { return !keep[ruleName(r)] })
+	}
+	out, err := yaml.Marshal(&doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(out)
+}
+
+// ruleName is a rule's record or alert name.
+func ruleName(r *yaml.Node) string {
+	if n := mappingValue(r, "record"); n != nil {
+		return n.Value
+	}
+	if n := mappingValue(r, "alert"); n != nil {
+		return n.Value
+	}
+	return ""
+}
+
 // testGroupsWhereAlertsFire is the rules' unit test file with only the test groups in which one
-// of alerts is expected to fire; every one of alerts must fire in some group.
+// of alerts is expected to fire, each keeping only the assertions on alerts; every one of alerts
+// must fire in some group.
 func testGroupsWhereAlertsFire(t *testing.T, alerts map[string]bool) string {
 	t.Helper()
 	doc, tests := readTestFile(t)
 	fired := map[string]bool{}
 	var kept []*yaml.Node
 	for _, group := range tests.Content {
+		art := mappingValue(group, "alert_rule_test")
+		if art == nil {
+			continue
+		}
 		keep := false
-		if art := mappingValue(group, "alert_rule_test"); art != nil {
-			for _, a := range art.Content {
-				name, exp := mappingValue(a, "alertname"), mappingValue(a, "exp_alerts")
-				if name != nil && alerts[name.Value] && exp != nil && len(exp.Content) > 0 {
-					keep, fired[name.Value] = true, true
-				}
+		for _, a := range art.Content {
+			name, exp := mappingValue(a, "alertname"), mappingValue(a, "exp_alerts")
+			if name != nil && alerts[name.Value] && exp != nil && len(exp.Content) > 0 {
+				keep, fired[name.Value] = true, true
 			}
 		}
-		if keep {
-			kept = append(kept, group)
+		if !keep {
+			continue
 		}
+		art.Content = slices.DeleteFunc(art.Content, func(a *yaml.Node) bool {
+			name := mappingValue(a, "alertname")
+			return name == nil || !alerts[name.Value]
+		})
+		// Assertions on recorded series may read rules the subset drops.
+		for i := 0; i+1 < len(group.Content); i += 2 {
+			if group.Content[i].Value == "promql_expr_test" {
+				group.Content = slices.Delete(group.Content, i, i+2)
+				break
+			}
+		}
+		kept = append(kept, group)
 	}
 	for a := range alerts {
 		if !fired[a] {

@@ -15,6 +15,7 @@ import (
 	"github.com/marginhq/margin/internal/config"
 	"github.com/marginhq/margin/internal/engine"
 	"github.com/marginhq/margin/internal/ledger"
+	"github.com/marginhq/margin/internal/simengine"
 	"github.com/marginhq/margin/internal/simulator"
 	"github.com/marginhq/margin/internal/usage"
 )
@@ -139,7 +140,7 @@ func BenchmarkScrape(b *testing.B) {
 func BenchmarkPoll(b *testing.B) {
 	w := simulator.New(simulator.Config{Now: worldNow, ExtraOpenAIKeys: 1000, ModelsPerKey: 10})
 	ct := newCountingTransport(w.Transport())
-	opts := w.EngineOptions("http://sim.invalid", &http.Client{Transport: ct})
+	opts := simengine.Options(w, "http://sim.invalid", &http.Client{Transport: ct})
 	fullEng, err := engine.New(opts)
 	if err != nil {
 		b.Fatal(err)

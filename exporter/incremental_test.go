@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/marginhq/margin/internal/engine"
+	"github.com/marginhq/margin/internal/simengine"
 	"github.com/marginhq/margin/internal/simulator"
 	"github.com/marginhq/margin/internal/usage"
 )
@@ -113,7 +114,7 @@ func TestLaterPoll_ReadsOnlyStripeChanges(t *testing.T) {
 	now := worldNow
 	clock := func() time.Time { return now }
 	rec := &stripeRecorder{next: w.Transport()}
-	opts := w.EngineOptions("http://sim.invalid", &http.Client{Transport: rec})
+	opts := simengine.Options(w, "http://sim.invalid", &http.Client{Transport: rec})
 	opts.Now = clock
 	fullEng, err := engine.New(opts)
 	if err != nil {

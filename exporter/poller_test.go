@@ -15,6 +15,7 @@ import (
 	"github.com/marginhq/margin/internal/engine"
 	"github.com/marginhq/margin/internal/ledger"
 	"github.com/marginhq/margin/internal/secret"
+	"github.com/marginhq/margin/internal/simengine"
 	"github.com/marginhq/margin/internal/simulator"
 	"github.com/marginhq/margin/internal/usage"
 )
@@ -26,7 +27,7 @@ var worldNow = time.Date(2026, 11, 27, 9, 30, 0, 0, time.UTC)
 func simWorld(t testing.TB) (*simulator.World, *engine.Engine) {
 	t.Helper()
 	w := simulator.New(simulator.Config{Now: worldNow})
-	eng, err := engine.New(w.EngineOptions("http://sim.invalid", &http.Client{Transport: w.Transport()}))
+	eng, err := engine.New(simengine.Options(w, "http://sim.invalid", &http.Client{Transport: w.Transport()}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/marginhq/margin/internal/engine"
+	"github.com/marginhq/margin/internal/simengine"
 	"github.com/marginhq/margin/internal/simulator"
 	"github.com/marginhq/margin/internal/usage"
 )
@@ -34,7 +35,7 @@ func (n *nullData) RoundTrip(r *http.Request) (*http.Response, error) {
 func TestPoll_UndecodableSourceIsDownAndKeepsItsLastGoodData(t *testing.T) {
 	w := simulator.New(simulator.Config{Now: worldNow})
 	tr := &nullData{base: w.Transport()}
-	eng, err := engine.New(w.EngineOptions("http://sim.invalid", &http.Client{Transport: tr}))
+	eng, err := engine.New(simengine.Options(w, "http://sim.invalid", &http.Client{Transport: tr}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,13 +42,30 @@ func twoGenerations(t *testing.T) (string, *Poller, totals) {
 }
 
 func TestNew_CorruptStateFileRecoversThePreviousGeneration(t *testing.T) {
+	// The two good generations are polled once; each case starts from a copy of their files, as
+	// an exporter restarting on the same state directory would, with a fresh engine.
+	goodFile, old, exposed := twoGenerations(t)
+	generations, err := os.ReadDir(filepath.Dir(goodFile))
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tt := range unusable {
 		t.Run(tt.name, func(t *testing.T) {
-			file, old, exposed := twoGenerations(t)
+			file := filepath.Join(t.TempDir(), filepath.Base(goodFile))
+			for _, g := range generations {
+				b, err := os.ReadFile(filepath.Join(filepath.Dir(goodFile), g.Name()))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(filepath.Dir(file), g.Name()), b, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
 			if err := os.WriteFile(file, []byte(tt.content), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			p, logs := newPoller(t, old.opts.Engine, file)
+			_, eng := simWorld(t)
+			p, logs := newPoller(t, eng, file)
 			if !p.recovered || !strings.Contains(logs.String(), "recovered its previous generation") ||
 				!strings.Contains(logs.String(), file) {
 				t.Fatalf("recovered %v, logs:\n%s", p.recovered, logs)

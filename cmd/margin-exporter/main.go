@@ -31,6 +31,7 @@ import (
 	"github.com/marginhq/margin/exporter"
 	"github.com/marginhq/margin/internal/config"
 	"github.com/marginhq/margin/internal/engine"
+	"github.com/marginhq/margin/internal/simengine"
 	"github.com/marginhq/margin/internal/simulator"
 )
 
@@ -58,7 +59,7 @@ type settings struct {
 func load(configFile string, demo bool) (*settings, error) {
 	if demo {
 		w := simulator.New(simulator.Config{Now: demoNow()})
-		opts := w.EngineOptions("http://simulator.margin.invalid", &http.Client{Transport: w.Transport()})
+		opts := simengine.Options(w, "http://simulator.margin.invalid", &http.Client{Transport: w.Transport()})
 		opts.StripeRefresh, opts.NamesRefresh = config.DefaultStripeRefresh, config.DefaultNamesRefresh
 		return &settings{engine: opts, pollInterval: config.DefaultPollInterval}, nil
 	}

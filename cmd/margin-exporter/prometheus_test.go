@@ -18,6 +18,7 @@ import (
 
 	"github.com/marginhq/margin/internal/engine"
 	"github.com/marginhq/margin/internal/ledger"
+	"github.com/marginhq/margin/internal/simengine"
 	"github.com/marginhq/margin/internal/simulator"
 	"github.com/marginhq/margin/internal/usage"
 )
@@ -55,7 +56,7 @@ func TestPrometheus_ScrapesTheDemoAndAnswersPerCustomerCost(t *testing.T) {
 
 	// The engine's own number: the customer with the most spend over the first fill's windows.
 	w := simulator.New(simulator.Config{Now: worldNow})
-	eng, err := engine.New(w.EngineOptions("http://sim.invalid", &http.Client{Transport: w.Transport()}))
+	eng, err := engine.New(simengine.Options(w, "http://sim.invalid", &http.Client{Transport: w.Transport()}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/marginhq/margin/internal/engine"
 	"github.com/marginhq/margin/internal/floor"
+	"github.com/marginhq/margin/internal/simengine"
 )
 
 // BenchmarkReport is `margin report` (31 days, table output) over the simulated world at 1,000
@@ -18,7 +19,7 @@ func BenchmarkReport(b *testing.B) {
 		b.Run(strconv.Itoa(n)+"keys", func(b *testing.B) {
 			w, rec, client := floor.World(n)
 			report := func() error {
-				eng, err := engine.New(w.EngineOptions("http://sim.invalid", client))
+				eng, err := engine.New(simengine.Options(w, "http://sim.invalid", client))
 				if err != nil {
 					return err
 				}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/marginhq/margin/internal/config"
 	"github.com/marginhq/margin/internal/engine"
+	"github.com/marginhq/margin/internal/simengine"
 	"github.com/marginhq/margin/internal/simulator"
 )
 
@@ -35,7 +36,7 @@ func newSourceFlags(cmd *kingpin.CmdClause, env *cliEnv) *sourceFlags {
 func (s *sourceFlags) engineOptions() (engine.Options, error) {
 	if s.demo {
 		w := simulator.New(simulator.Config{Now: time.Now()})
-		o := w.EngineOptions("http://simulator.margin.invalid", &http.Client{Transport: w.Transport()})
+		o := simengine.Options(w, "http://simulator.margin.invalid", &http.Client{Transport: w.Transport()})
 		o.Logger = s.env.logger
 		return o, nil
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/marginhq/margin/internal/engine"
 	"github.com/marginhq/margin/internal/ledger"
+	"github.com/marginhq/margin/internal/simengine"
 	"github.com/marginhq/margin/internal/simulator"
 )
 
@@ -19,7 +20,7 @@ import (
 func pinnedReport(t *testing.T) (*engine.Report, int) {
 	t.Helper()
 	w := simulator.New(simulator.Config{Now: time.Date(2026, 11, 27, 9, 30, 0, 0, time.UTC)})
-	eng, err := engine.New(w.EngineOptions("http://simulator.margin.invalid", &http.Client{Transport: w.Transport()}))
+	eng, err := engine.New(simengine.Options(w, "http://simulator.margin.invalid", &http.Client{Transport: w.Transport()}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/marginhq/margin/internal/engine"
+	"github.com/marginhq/margin/internal/simengine"
 	"github.com/marginhq/margin/internal/simulator"
 )
 
@@ -20,7 +21,7 @@ func TestSimulatedWorld_ForecastOverEveryDayOfAMonth(t *testing.T) {
 	for day := 1; day <= 31; day++ {
 		now := time.Date(2026, 12, day, 9, 30, 0, 0, time.UTC)
 		w := simulator.New(simulator.Config{Now: now})
-		eng, err := engine.New(w.EngineOptions("http://sim.invalid", &http.Client{Transport: w.Transport()}))
+		eng, err := engine.New(simengine.Options(w, "http://sim.invalid", &http.Client{Transport: w.Transport()}))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/marginhq/margin/internal/engine"
+	"github.com/marginhq/margin/internal/simengine"
 	"github.com/marginhq/margin/internal/simulator"
 	"github.com/marginhq/margin/internal/usage"
 )
@@ -52,7 +53,7 @@ func TestIncrementalRevenue_EqualsFullRead(t *testing.T) {
 	now := start
 	clock := func() time.Time { return now }
 	rec := &stripePaths{next: w.Transport()}
-	opts := w.EngineOptions("http://sim.invalid", &http.Client{Transport: rec})
+	opts := simengine.Options(w, "http://sim.invalid", &http.Client{Transport: rec})
 	opts.Now = clock
 	full, err := engine.New(opts)
 	if err != nil {
@@ -145,7 +146,7 @@ func TestIncrementalRevenue_RandomChanges(t *testing.T) {
 			start := time.Date(2026, 11, 20, 9, 30, 0, 0, time.UTC)
 			w := simulator.New(simulator.Config{Now: start})
 			now := start
-			opts := w.EngineOptions("http://sim.invalid", &http.Client{Transport: w.Transport()})
+			opts := simengine.Options(w, "http://sim.invalid", &http.Client{Transport: w.Transport()})
 			opts.Now = func() time.Time { return now }
 			full, err := engine.New(opts)
 			if err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/marginhq/margin/internal/engine"
 	"github.com/marginhq/margin/internal/ledger"
+	"github.com/marginhq/margin/internal/simengine"
 	"github.com/marginhq/margin/internal/simulator"
 	"github.com/marginhq/margin/internal/usage"
 )
@@ -17,7 +18,7 @@ import (
 func demoWorld(t *testing.T) (*simulator.World, *engine.Engine) {
 	t.Helper()
 	w := simulator.New(simulator.Config{Now: time.Date(2026, 11, 27, 9, 30, 0, 0, time.UTC)})
-	eng, err := engine.New(w.EngineOptions("http://sim.invalid", &http.Client{Transport: w.Transport()}))
+	eng, err := engine.New(simengine.Options(w, "http://sim.invalid", &http.Client{Transport: w.Transport()}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/marginhq/margin/internal/engine"
 	"github.com/marginhq/margin/internal/floor"
+	"github.com/marginhq/margin/internal/simengine"
 )
 
 // BenchmarkFirstFill is the engine's first fill of a 31-day window (Fetch of every source, then
@@ -15,7 +16,7 @@ func BenchmarkFirstFill(b *testing.B) {
 	for _, n := range floor.Scales() {
 		b.Run(strconv.Itoa(n)+"keys", func(b *testing.B) {
 			w, rec, client := floor.World(n)
-			eng, err := engine.New(w.EngineOptions("http://sim.invalid", client))
+			eng, err := engine.New(simengine.Options(w, "http://sim.invalid", client))
 			if err != nil {
 				b.Fatal(err)
 			}

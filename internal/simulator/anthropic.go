@@ -48,16 +48,15 @@ func anthropicError(rw http.ResponseWriter, r *http.Request, status int, typ, ms
 		id = v
 	}
 	rw.Header().Set("request-id", id)
-	var j jw
-	j.open('{')
-	j.str("type", "error")
-	j.obj("error")
-	j.str("type", typ)
-	j.str("message", msg)
-	j.close('}')
-	j.str("request_id", id)
-	j.close('}')
-	writeJSON(rw, status, j.b)
+	type body struct {
+		Type    string `json:"type"`
+		Message string `json:"message"`
+	}
+	writeValue(rw, status, struct {
+		Type      string `json:"type"`
+		Error     body   `json:"error"`
+		RequestID string `json:"request_id"`
+	}{"error", body{typ, msg}, id})
 }
 
 func badAnthropic(rw http.ResponseWriter, r *http.Request, msg string) {

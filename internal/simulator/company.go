@@ -32,7 +32,7 @@ func (p plan) name() string { return [...]string{"Starter", "Growth", "Enterpris
 type attrPath int
 
 const (
-	byConfig   attrPath = iota // the config's customers block (EngineOptions().Customers)
+	byConfig   attrPath = iota // the config's customers block (ConfigCustomers)
 	byMetadata                 // the Stripe customer's margin_sources metadata
 	byName                     // the provider-side key name contains the customer id
 )

@@ -147,31 +147,3 @@ func (w *World) openrouterWorkspacesList(rw http.ResponseWriter, r *http.Request
 	j.close('}')
 	writeJSON(rw, http.StatusOK, j.b)
 }
-
-// Tokens returns every token the world's provider p recorded on day d, up to the world's now
-// (today's partial day included): what the usage endpoints serve, whatever was billed.
-func (w *World) Tokens(p usage.Provider, d usage.Day) int64 {
-	var n int64
-	for _, st := range w.streams {
-		if st.src.provider == p {
-			u := w.usageIn(st, d, 0, secondsPerDay)
-			n += u.input + u.cached + u.write5m + u.write1h + u.output
-		}
-	}
-	return n
-}
-
-// FirstDay is the first day the world has usage on; nothing exists before it.
-func (w *World) FirstDay() usage.Day { return w.first }
-
-// UnlistedSources returns the sources whose spend no key listing shows (the deleted OpenRouter
-// key): the account-level /activity is the only place their spend appears.
-func (w *World) UnlistedSources() []usage.SourceRef {
-	var refs []usage.SourceRef
-	for _, s := range w.sources {
-		if s.deletedFrom != 0 {
-			refs = append(refs, s.ref())
-		}
-	}
-	return refs
-}

@@ -1,6 +1,7 @@
 package simulator
 
 import (
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -129,6 +130,20 @@ func scaledText(m ledger.Money, digits int) string {
 
 // centText writes nano-dollars as a decimal number of cents ("27.3702"), Anthropic's encoding.
 func centText(m ledger.Money) string { return scaledText(m, 7) } // 1 cent = 1e7 nano-dollars
+
+// writeValue answers with v through encoding/json: the small pages (errors, lists of projects and
+// keys, the current key, credits). Only the usage, cost and activity pages, which run to hundreds
+// of megabytes, are written by hand with jw.
+func writeValue(rw http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // the fakes' own types always marshal
+	}
+	writeJSON(rw, status, body)
+}
+
+// dollarNumber is an amount as a JSON number in dollars, from its exact decimal text.
+func dollarNumber(m ledger.Money) json.Number { return json.Number(dollarText(m)) }
 
 func writeJSON(rw http.ResponseWriter, status int, body []byte) {
 	rw.Header().Set("Content-Type", "application/json")

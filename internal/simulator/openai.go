@@ -46,16 +46,23 @@ func openaiError(rw http.ResponseWriter, status int, typ, msg, param string) {
 }
 
 func openaiErrorCode(rw http.ResponseWriter, status int, typ, msg, param, code string) {
-	var j jw
-	j.open('{')
-	j.obj("error")
-	j.str("message", msg)
-	j.str("type", typ)
-	j.strOrNull("param", param)
-	j.strOrNull("code", code)
-	j.close('}')
-	j.close('}')
-	writeJSON(rw, status, j.b)
+	type body struct {
+		Message string  `json:"message"`
+		Type    string  `json:"type"`
+		Param   *string `json:"param"`
+		Code    *string `json:"code"`
+	}
+	writeValue(rw, status, struct {
+		Error body `json:"error"`
+	}{body{Message: msg, Type: typ, Param: strOrNil(param), Code: strOrNil(code)}})
+}
+
+// strOrNil is nil (JSON null) for "".
+func strOrNil(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
 
 // openaiBuckets is the parsed time window of a usage or costs request.
@@ -482,30 +489,25 @@ func (w *World) openaiProjectList(rw http.ResponseWriter, r *http.Request) {
 		openaiError(rw, http.StatusBadRequest, "invalid_request_error", "Invalid value for 'after': unknown project id.", "after")
 		return
 	}
-	j := jw{}
-	j.open('{')
-	j.str("object", "list")
-	j.arr("data")
-	for _, p := range page {
-		j.open('{')
-		j.str("id", p.id)
-		j.str("object", "organization.project")
-		j.str("name", p.name)
-		j.int("created_at", p.created.Unix())
-		if p.archived {
-			j.int("archived_at", p.created.AddDate(0, 6, 0).Unix())
-			j.str("status", "archived")
-		} else {
-			j.null("archived_at")
-			j.str("status", "active")
-		}
-		j.null("external_key_id")
-		j.close('}')
+	type projectJSON struct {
+		ID            string  `json:"id"`
+		Object        string  `json:"object"`
+		Name          string  `json:"name"`
+		CreatedAt     int64   `json:"created_at"`
+		ArchivedAt    *int64  `json:"archived_at"`
+		Status        string  `json:"status"`
+		ExternalKeyID *string `json:"external_key_id"`
 	}
-	j.close(']')
-	writeListEnd(&j, page, func(p *project) string { return p.id }, more)
-	j.close('}')
-	writeJSON(rw, http.StatusOK, j.b)
+	data := make([]projectJSON, 0, len(page))
+	for _, p := range page {
+		pj := projectJSON{ID: p.id, Object: "organization.project", Name: p.name, CreatedAt: p.created.Unix(), Status: "active"}
+		if p.archived {
+			at := p.created.AddDate(0, 6, 0).Unix()
+			pj.ArchivedAt, pj.Status = &at, "archived"
+		}
+		data = append(data, pj)
+	}
+	writeValue(rw, http.StatusOK, newOpenAIList(data, page, func(p *project) string { return p.id }, more))
 }
 
 // GET /organization/projects/{project_id}/api_keys
@@ -594,6 +596,25 @@ func afterPage[T any](all []T, id func(T) string, after string, limit int) ([]T,
 	}
 	end := min(start+limit, len(all))
 	return all[start:end], end < len(all), true
+}
+
+// openaiList is the {object, data, first_id, last_id, has_more} envelope of OpenAI's lists.
+type openaiList[D any] struct {
+	Object  string  `json:"object"`
+	Data    []D     `json:"data"`
+	FirstID *string `json:"first_id"`
+	LastID  *string `json:"last_id"`
+	HasMore bool    `json:"has_more"`
+}
+
+// newOpenAIList is the list of data, the JSON of page's elements; ids are null on an empty page.
+func newOpenAIList[D, T any](data []D, page []T, id func(T) string, more bool) openaiList[D] {
+	l := openaiList[D]{Object: "list", Data: data, HasMore: more}
+	if len(page) > 0 {
+		first, last := id(page[0]), id(page[len(page)-1])
+		l.FirstID, l.LastID = &first, &last
+	}
+	return l
 }
 
 func writeListEnd[T any](j *jw, page []T, id func(T) string, more bool) {

@@ -1,6 +1,7 @@
 package simulator
 
 import (
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -46,14 +47,13 @@ func (w *World) openrouterHandler() http.Handler {
 }
 
 func openrouterError(rw http.ResponseWriter, status int, msg string) {
-	var j jw
-	j.open('{')
-	j.obj("error")
-	j.int("code", int64(status))
-	j.str("message", msg)
-	j.close('}')
-	j.close('}')
-	writeJSON(rw, status, j.b)
+	type body struct {
+		Code    int    `json:"code"`
+		Message string `json:"message"`
+	}
+	writeValue(rw, status, struct {
+		Error body `json:"error"`
+	}{body{status, msg}})
 }
 
 // openrouterWorkspace is the UUID of the organisation's default workspace.
@@ -273,34 +273,40 @@ func (w *World) openrouterKey(rw http.ResponseWriter, r *http.Request) {
 
 // GET /key — the calling key itself.
 func (w *World) openrouterCurrentKey(rw http.ResponseWriter, management bool) {
-	j := jw{}
-	j.open('{')
-	j.obj("data")
+	type rateLimit struct {
+		Requests int    `json:"requests"`
+		Interval string `json:"interval"`
+		Note     string `json:"note"`
+	}
+	type key struct {
+		Label              string    `json:"label"`
+		Limit              *int64    `json:"limit"`
+		LimitRemaining     *int64    `json:"limit_remaining"`
+		LimitReset         *string   `json:"limit_reset"`
+		IncludeBYOKInLimit bool      `json:"include_byok_in_limit"`
+		Usage              int64     `json:"usage"`
+		UsageDaily         int64     `json:"usage_daily"`
+		UsageWeekly        int64     `json:"usage_weekly"`
+		UsageMonthly       int64     `json:"usage_monthly"`
+		BYOKUsage          int64     `json:"byok_usage"`
+		BYOKUsageDaily     int64     `json:"byok_usage_daily"`
+		BYOKUsageWeekly    int64     `json:"byok_usage_weekly"`
+		BYOKUsageMonthly   int64     `json:"byok_usage_monthly"`
+		IsFreeTier         bool      `json:"is_free_tier"`
+		IsManagementKey    bool      `json:"is_management_key"`
+		IsProvisioningKey  bool      `json:"is_provisioning_key"`
+		CreatorUserID      *string   `json:"creator_user_id"`
+		ExpiresAt          *string   `json:"expires_at"`
+		RateLimit          rateLimit `json:"rate_limit"`
+	}
+	k := key{Label: "sk-or-v1-...", IsManagementKey: management, IsProvisioningKey: management,
+		RateLimit: rateLimit{Requests: -1, Interval: "10s", Note: "This field is deprecated and safe to ignore."}}
 	if management {
-		j.str("label", "sk-or-v1-dem...rgin")
-	} else {
-		j.str("label", "sk-or-v1-...")
+		k.Label = "sk-or-v1-dem...rgin"
 	}
-	j.null("limit")
-	j.null("limit_remaining")
-	j.null("limit_reset")
-	j.bool("include_byok_in_limit", false)
-	for _, f := range []string{"usage", "usage_daily", "usage_weekly", "usage_monthly", "byok_usage", "byok_usage_daily", "byok_usage_weekly", "byok_usage_monthly"} {
-		j.int(f, 0)
-	}
-	j.bool("is_free_tier", false)
-	j.bool("is_management_key", management)
-	j.bool("is_provisioning_key", management)
-	j.null("creator_user_id")
-	j.null("expires_at")
-	j.obj("rate_limit")
-	j.int("requests", -1)
-	j.str("interval", "10s")
-	j.str("note", "This field is deprecated and safe to ignore.")
-	j.close('}')
-	j.close('}')
-	j.close('}')
-	writeJSON(rw, http.StatusOK, j.b)
+	writeValue(rw, http.StatusOK, struct {
+		Data key `json:"data"`
+	}{k})
 }
 
 // GET /credits — the account's spend, deleted keys' included.
@@ -315,12 +321,11 @@ func (w *World) openrouterCredits(rw http.ResponseWriter, r *http.Request) {
 		}
 	}
 	credits := (used/(1000*ledger.Dollar) + 2) * 1000 * ledger.Dollar
-	j := jw{}
-	j.open('{')
-	j.obj("data")
-	j.dollars("total_credits", credits)
-	j.dollars("total_usage", used)
-	j.close('}')
-	j.close('}')
-	writeJSON(rw, http.StatusOK, j.b)
+	type data struct {
+		TotalCredits json.Number `json:"total_credits"`
+		TotalUsage   json.Number `json:"total_usage"`
+	}
+	writeValue(rw, http.StatusOK, struct {
+		Data data `json:"data"`
+	}{data{dollarNumber(credits), dollarNumber(used)}})
 }

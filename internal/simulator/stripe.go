@@ -693,34 +693,6 @@ func (w *World) buildSubscription(c *customer, cust *stCustomer, priceFor func(p
 	sd.subs = append(sd.subs, sub)
 }
 
-// ForecastCases names the customers whose subscriptions exercise the month-end forecast: renewals
-// right after today, a yearly plan, a trial ending on the 15th, a subscription set to cancel at
-// period end, one with a metered price, one whose latest invoice is still a draft, and those with a
-// void or uncollectible invoice (revenue they really lose). Keys: renews_after_today, yearly,
-// trial, cancel_at_period_end, metered, draft_invoice, unpaid_invoice.
-func (w *World) ForecastCases() map[string][]string {
-	out := map[string][]string{}
-	for _, c := range w.customers {
-		switch {
-		case c.yearly:
-			out["yearly"] = append(out["yearly"], c.id)
-		case !c.trialEnd.IsZero():
-			out["trial"] = append(out["trial"], c.id)
-		case c.cancelAtPeriodEnd:
-			out["cancel_at_period_end"] = append(out["cancel_at_period_end"], c.id)
-		case c.metered:
-			out["metered"] = append(out["metered"], c.id)
-		case c.idx == 2 || c.idx == 21:
-			out["renews_after_today"] = append(out["renews_after_today"], c.id)
-		case c.idx == 13:
-			out["draft_invoice"] = append(out["draft_invoice"], c.id)
-		case c.idx == 11 || c.idx == 14:
-			out["unpaid_invoice"] = append(out["unpaid_invoice"], c.id)
-		}
-	}
-	return out
-}
-
 func moneyText(minor int64, currency string) string {
 	sym := map[string]string{"usd": "$", "eur": "€", "gbp": "£"}[currency]
 	return fmt.Sprintf("%s%d.%02d", sym, minor/100, minor%100)

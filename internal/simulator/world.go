@@ -9,14 +9,11 @@
 package simulator
 
 import (
-	"net/http"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/marginhq/margin/internal/engine"
 	"github.com/marginhq/margin/internal/ledger"
-	"github.com/marginhq/margin/internal/secret"
 	"github.com/marginhq/margin/internal/usage"
 )
 
@@ -102,59 +99,20 @@ func BaseURLs(root string) (openai, anthropic, openrouter, stripe string) {
 	return root + "/openai/v1", root + "/anthropic", root + "/openrouter/api/v1", root + "/stripe"
 }
 
-// EngineOptions returns complete engine options for the world served at root: the four sources
-// with the demo keys, the demo FX rates, the config-mapped customers and the world's clock.
-func (w *World) EngineOptions(root string, client *http.Client) engine.Options {
-	oa, an, or, st := BaseURLs(root)
+// FXRates returns the demo company's exchange rates into USD, as its config's fx_rates block
+// gives them (its Stripe customers pay in eur and gbp too).
+func FXRates() map[string]ledger.Rate {
+	return map[string]ledger.Rate{"eur": 1_080_000_000, "gbp": 1_270_000_000}
+}
+
+// ConfigCustomers returns the world's config customers block: the sources its founder maps to a
+// Stripe customer by hand (those no Stripe metadata or naming convention resolves).
+func (w *World) ConfigCustomers() map[string][]usage.SourceRef {
 	customers := make(map[string][]usage.SourceRef, len(w.configMap))
 	for id, refs := range w.configMap {
 		customers[id] = append([]usage.SourceRef(nil), refs...)
 	}
-	now := w.now
-	return engine.Options{
-		ReportingCurrency: "usd",
-		BackfillDays:      31,
-		OpenAI:            &engine.SourceOptions{Key: secret.String(OpenAIAdminKey), BaseURL: oa},
-		Anthropic:         &engine.SourceOptions{Key: secret.String(AnthropicAdminKey), BaseURL: an},
-		OpenRouter:        &engine.SourceOptions{Key: secret.String(OpenRouterManagementKey), BaseURL: or},
-		Stripe:            &engine.SourceOptions{Key: secret.String(StripeAPIKey), BaseURL: st},
-		FXRates:           map[string]ledger.Rate{"eur": 1_080_000_000, "gbp": 1_270_000_000},
-		Customers:         customers,
-		Features:          w.Features(),
-		HTTPClient:        client,
-		Now:               func() time.Time { return now },
-	}
-}
-
-// CustomerOf returns the Stripe customer that truly owns the source ("" for internal or unmapped
-// sources). Workspace and project references resolve to the customer that owns the whole container.
-func (w *World) CustomerOf(ref usage.SourceRef) string {
-	if i, ok := w.owner[ref]; ok && i >= 0 {
-		return w.customers[i].id
-	}
-	return ""
-}
-
-// SpikeCustomer returns the customer whose usage jumps over the last days ("" if none).
-func (w *World) SpikeCustomer() string { return w.customerID(w.spike) }
-
-// UnderwaterCustomer returns the starter customer whose LLM cost exceeds its revenue ("" if none).
-func (w *World) UnderwaterCustomer() string { return w.customerID(w.underwater) }
-
-func (w *World) customerID(i int) string {
-	if i < 0 {
-		return ""
-	}
-	return w.customers[i].id
-}
-
-// Customers lists the Stripe customer ids in creation order.
-func (w *World) Customers() []string {
-	ids := make([]string, len(w.customers))
-	for i, c := range w.customers {
-		ids[i] = c.id
-	}
-	return ids
+	return customers
 }
 
 // The product features of the demo company. Agent runs are the expensive one: the internal evals
@@ -171,19 +129,21 @@ const (
 // search; internal keys and the underwater customer's keys run the agent. Workspace-level Workbench
 // usage stays unassigned.
 func (w *World) Features() map[usage.SourceRef]string {
-	m := map[usage.SourceRef]string{}
-	under := w.UnderwaterCustomer()
 	unlisted := map[usage.SourceRef]bool{}
-	for _, ref := range w.UnlistedSources() {
-		unlisted[ref] = true // a deleted key: nobody can see it to map it
+	for _, s := range w.sources {
+		if s.deletedFrom != 0 {
+			unlisted[s.ref()] = true // a deleted key: nobody can see it to map it
+		}
 	}
-	for _, ref := range w.Sources() {
+	m := map[usage.SourceRef]string{}
+	for _, s := range w.sources {
+		ref := s.ref()
 		if strings.Contains(string(ref), ":workspace:") || strings.Contains(string(ref), ":project:") || unlisted[ref] {
 			continue
 		}
-		owner := w.CustomerOf(ref)
+		owner, owned := w.owner[ref]
 		switch {
-		case owner == "" || owner == under:
+		case !owned || owner < 0 || owner == w.underwater:
 			m[ref] = FeatureAgent
 		case ref.Provider() == usage.OpenAI:
 			m[ref] = FeatureChat
@@ -194,55 +154,6 @@ func (w *World) Features() map[usage.SourceRef]string {
 		}
 	}
 	return m
-}
-
-// Sources lists every source reference that carries usage, in creation order.
-func (w *World) Sources() []usage.SourceRef {
-	var refs []usage.SourceRef
-	seen := map[usage.SourceRef]bool{}
-	for _, s := range w.sources {
-		if r := s.ref(); !seen[r] {
-			seen[r] = true
-			refs = append(refs, r)
-		}
-	}
-	return refs
-}
-
-// BilledTotal returns what the provider's cost API bills for day d: OpenAI costs (today's partial
-// day included), Anthropic cost_report and OpenRouter activity (complete days only; zero for today).
-func (w *World) BilledTotal(p usage.Provider, d usage.Day) ledger.Money {
-	var total ledger.Money
-	for _, st := range w.streams {
-		if st.src.provider == p {
-			total += w.billedStream(st, d)
-		}
-	}
-	return total
-}
-
-// SourceBilled returns what the provider bills for one source's usage on day d, at the source's
-// own grain; the sum over every source of a provider equals BilledTotal.
-func (w *World) SourceBilled(ref usage.SourceRef, d usage.Day) ledger.Money {
-	var total ledger.Money
-	for _, st := range w.streams {
-		if st.src.ref() == ref {
-			total += w.billedStream(st, d)
-		}
-	}
-	return total
-}
-
-// BilledModelTotal is BilledTotal without the charges that name no model (tool calls): what
-// token usage alone can be priced at.
-func (w *World) BilledModelTotal(p usage.Provider, d usage.Day) ledger.Money {
-	var total ledger.Money
-	for _, st := range w.streams {
-		if st.src.provider == p {
-			total += w.billedStreamWhere(st, d, func(ci costItem) bool { return ci.hasModel })
-		}
-	}
-	return total
 }
 
 func (w *World) billedStream(st *stream, d usage.Day) ledger.Money {

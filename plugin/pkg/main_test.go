@@ -17,6 +17,7 @@ import (
 	goplugin "github.com/hashicorp/go-plugin"
 
 	"github.com/marginhq/margin/internal/engine"
+	"github.com/marginhq/margin/internal/simengine"
 	"github.com/marginhq/margin/internal/simulator"
 	"github.com/marginhq/margin/internal/testbin"
 	"github.com/marginhq/margin/internal/usage"
@@ -106,7 +107,7 @@ func TestPluginProtocol(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	eng, err := engine.New(world.EngineOptions(srv.URL, nil))
+	eng, err := engine.New(simengine.Options(world, srv.URL, nil))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/marginhq/margin/internal/simengine"
 	"github.com/marginhq/margin/internal/simulator"
 	"github.com/marginhq/margin/internal/usage"
 )
@@ -15,7 +16,7 @@ import (
 // Settings returns jsonData and decrypted secureJsonData for the world served at root: the four
 // base URLs, the world's config mapping and features as YAML text, its FX rates, and the demo keys.
 func Settings(w *simulator.World, root string) ([]byte, map[string]string) {
-	opts := w.EngineOptions(root, nil)
+	opts := simengine.Options(w, root, nil)
 	oa, an, or, st := simulator.BaseURLs(root)
 
 	var mapping strings.Builder

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/marginhq/margin/internal/engine"
+	"github.com/marginhq/margin/internal/simengine"
 	"github.com/marginhq/margin/internal/simulator"
 	"github.com/marginhq/margin/plugin/pkg/internal/plugintest"
 	"github.com/marginhq/margin/plugin/pkg/models"
@@ -21,7 +22,7 @@ func TestSettings_ParseBackToTheWorldsOptions(t *testing.T) {
 	if err != nil {
 		t.Fatalf("ParseSettings: %v\njsonData: %s", err, jsonData)
 	}
-	want := w.EngineOptions(root, nil)
+	want := simengine.Options(w, root, nil)
 	if len(want.Customers) == 0 || len(want.Features) == 0 || len(want.FXRates) == 0 {
 		t.Fatalf("the world has %d mapped customers, %d features, %d rates: nothing to compare",
 			len(want.Customers), len(want.Features), len(want.FXRates))
