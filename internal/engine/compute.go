@@ -238,6 +238,9 @@ type cell struct {
 	// billed: the cell lies under a source the provider billed that day, so its cost is its
 	// share of those bills and never an estimate as well (possibly zero).
 	billed bool
+	// unpriced is the index + 1 of the cell's unpriced tokens in batchComputer.unpriced; 0 when
+	// the catalog priced all of them. It fits in the cell's padding.
+	unpriced int32
 }
 
 // refDay is a source (or, with ref 0, a whole provider) on one day.
@@ -308,6 +311,58 @@ type rate struct {
 	d      usage.Day
 	amount ledger.Money
 	tokens int64
+	ok     bool // set: the zero rate is "none learned"
+}
+
+// rates are the learned rates. Every bill asks for one, so the common key (the batch's
+// provider, the standard class) is a dense array by family and token type; others go to a map.
+type rates struct {
+	p     uint32 // the batch's provider
+	dense []rate // [family id × numTokenTypes + token type]
+	other map[rateKey]rate
+	n     int
+}
+
+const numTokenTypes = int(usage.TokenAudioOutput) + 1
+
+// denseIndex is k's index in dense, when k is of the common kind.
+func (rs *rates) denseIndex(k rateKey) (int, bool) {
+	if k.p != rs.p || k.cls != 0 || int(k.tt) >= numTokenTypes {
+		return 0, false
+	}
+	return int(k.fam)*numTokenTypes + int(k.tt), true
+}
+
+func (rs *rates) get(k rateKey) (rate, bool) {
+	if i, ok := rs.denseIndex(k); ok {
+		if i >= len(rs.dense) {
+			return rate{}, false
+		}
+		return rs.dense[i], rs.dense[i].ok
+	}
+	r, ok := rs.other[k]
+	return r, ok
+}
+
+func (rs *rates) set(k rateKey, r rate) {
+	r.ok = true
+	if i, ok := rs.denseIndex(k); ok {
+		if i >= len(rs.dense) {
+			rs.dense = append(rs.dense, make([]rate, i+1-len(rs.dense)+len(rs.dense)/2)...)
+		}
+		if !rs.dense[i].ok {
+			rs.n++
+		}
+		rs.dense[i] = r
+		return
+	}
+	if rs.other == nil {
+		rs.other = map[rateKey]rate{}
+	}
+	if _, ok := rs.other[k]; !ok {
+		rs.n++
+	}
+	rs.other[k] = r
 }
 
 // Compute attributes, prices and reconciles the facts. It is pure: same facts, same result.
@@ -425,9 +480,13 @@ type batchComputer struct {
 	// The cell index: one chain of cells per source and day, through next. A source's cells of
 	// one day are few (its models and classes) and made one after another, so walking the chain
 	// touches neighbouring memory, where one map over every cell missed the cache on each lookup.
-	heads    map[sourceDay]int32     // latest cell of the source and day, +1
-	next     []int32                 // per cell: the previous cell of its chain, +1 (0 ends it)
-	unpriced map[int32]*usage.Tokens // rare: kept beside the cells, not in each
+	// Chains are found by slot: a small number per source (slotOf) times the days of the window,
+	// plus the day; days outside the window (none in practice) go to far.
+	slots    refSlots
+	heads    []int32             // per slot and day: latest cell of the chain, +1
+	far      map[sourceDay]int32 // heads outside the window
+	next     []int32             // per cell: the previous cell of its chain, +1 (0 ends it)
+	unpriced []usage.Tokens      // rare: tokens the catalog could not price, indexed by cell.unpriced-1
 
 	fams       []uint32          // model id -> family id + 1 (0: not yet known)
 	canons     map[uint32]uint32 // model id -> canonical id
@@ -448,7 +507,7 @@ type batchComputer struct {
 
 	keyPool, scopePool *pool // cells beneath each key and each scope, built on first need
 
-	rates map[rateKey]rate
+	rates rates
 	// scratch
 	cand    []int32
 	weights []int64
@@ -456,13 +515,14 @@ type batchComputer struct {
 
 func newBatchComputer(f *Facts, b *usage.Batch, pricer Pricer, resolver *attribution.Resolver, sources map[usage.SourceRef]usage.SourceInfo, rows []CostRow) *batchComputer {
 	n := len(b.Usage)
-	return &batchComputer{
+	bc := &batchComputer{
 		f: f, b: b, pricer: pricer, resolver: resolver, sources: sources, in: newInterner(),
-		cells: make([]cell, 0, n+n/16), rows: rows, heads: make(map[sourceDay]int32, n/8+16), next: make([]int32, 0, n+n/16),
-		unpriced: map[int32]*usage.Tokens{}, canons: map[uint32]uint32{}, isKey: map[uint32]bool{}, scopeOfKey: map[uint32]uint32{},
+		cells: make([]cell, 0, n+n/16), rows: rows, slots: newRefSlots(f.Window), next: make([]int32, 0, n+n/16),
+		canons: map[uint32]uint32{}, isKey: map[uint32]bool{}, scopeOfKey: map[uint32]uint32{},
 		billedRefs: newRefDays(f.Window), billedTotal: map[refDay]ledger.Money{},
-		rates: map[rateKey]rate{},
 	}
+	bc.rates.p = bc.in.id(string(b.Provider))
+	return bc
 }
 
 func (bc *batchComputer) run() ([]CostRow, []Reconciliation) {
@@ -473,10 +533,68 @@ func (bc *batchComputer) run() ([]CostRow, []Reconciliation) {
 	return bc.emitRows()
 }
 
+// refSlots numbers the sources (interned ids) that index something per day, so per-day tables
+// are dense arrays of slot × day instead of maps: a slot's days sit next to each other.
+type refSlots struct {
+	from usage.Day
+	days int
+	of   []int32 // interned id -> slot + 1
+	n    int32
+}
+
+func newRefSlots(w usage.Window) refSlots { return refSlots{from: w.From, days: max(w.Days(), 1)} }
+
+// index returns the table index of (ref, d), numbering ref when new; false when d lies outside
+// the window.
+func (s *refSlots) index(ref uint32, d usage.Day) (int, bool) {
+	off := int(d - s.from)
+	if d < s.from || off >= s.days {
+		return 0, false
+	}
+	if int(ref) >= len(s.of) {
+		s.of = append(s.of, make([]int32, int(ref)+1-len(s.of)+len(s.of)/2)...)
+	}
+	sl := s.of[ref]
+	if sl == 0 {
+		s.n++
+		sl = s.n
+		s.of[ref] = sl
+	}
+	return int(sl-1)*s.days + off, true
+}
+
+// size is the table length that holds every slot numbered so far.
+func (s *refSlots) size() int { return int(s.n) * s.days }
+
+// chain returns the index in heads of k's chain (heads grown to hold it); false for a day
+// outside the window, whose chain head is in far.
+func (bc *batchComputer) chain(k *cellKey) (int, bool) {
+	src := k.key
+	if src == 0 {
+		src = k.scope
+	}
+	i, ok := bc.slots.index(src, k.d)
+	if ok {
+		if n := bc.slots.size(); n > len(bc.heads) {
+			bc.heads = append(bc.heads, make([]int32, n-len(bc.heads)+len(bc.heads)/2)...)
+		}
+	}
+	return i, ok
+}
+
+func (k *cellKey) sourceDay() sourceDay {
+	return sourceDay{p: k.p, key: k.key, scope: k.scope, d: k.d}
+}
+
 // cellAt returns the cell of k, adding it (and its row) when new.
 func (bc *batchComputer) cellAt(k cellKey) int32 {
-	sd := sourceDay{p: k.p, key: k.key, scope: k.scope, d: k.d}
-	head := bc.heads[sd]
+	hi, inWindow := bc.chain(&k)
+	var head int32
+	if inWindow {
+		head = bc.heads[hi]
+	} else {
+		head = bc.far[k.sourceDay()]
+	}
 	for j := head; j != 0; j = bc.next[j-1] {
 		if bc.cells[j-1].cellKey == k {
 			return j - 1
@@ -485,7 +603,14 @@ func (bc *batchComputer) cellAt(k cellKey) int32 {
 	i := int32(len(bc.cells)) // #nosec G115 -- cells of one batch, far below 2^31
 	bc.cells = append(bc.cells, cell{cellKey: k})
 	bc.next = append(bc.next, head)
-	bc.heads[sd] = i + 1
+	if inWindow {
+		bc.heads[hi] = i + 1
+	} else {
+		if bc.far == nil {
+			bc.far = map[sourceDay]int32{}
+		}
+		bc.far[k.sourceDay()] = i + 1
+	}
 	key, scope := usage.SourceRef(bc.in.str(k.key)), usage.SourceRef(bc.in.str(k.scope))
 	src := key
 	if src == "" {
@@ -504,7 +629,13 @@ type sourceDay struct {
 
 // lookup finds the cell of k without adding one.
 func (bc *batchComputer) lookup(k cellKey) (int32, bool) {
-	for j := bc.heads[sourceDay{p: k.p, key: k.key, scope: k.scope, d: k.d}]; j != 0; j = bc.next[j-1] {
+	var head int32
+	if hi, ok := bc.chain(&k); ok {
+		head = bc.heads[hi]
+	} else {
+		head = bc.far[k.sourceDay()]
+	}
+	for j := head; j != 0; j = bc.next[j-1] {
 		if bc.cells[j-1].cellKey == k {
 			return j - 1, true
 		}
@@ -593,12 +724,11 @@ func (bc *batchComputer) collectUsage() {
 		if cost, ok := bc.pricer.Cost(r); ok {
 			c.priced += cost
 		} else {
-			u := bc.unpriced[ci]
-			if u == nil {
-				u = new(usage.Tokens)
-				bc.unpriced[ci] = u
+			if c.unpriced == 0 {
+				bc.unpriced = append(bc.unpriced, usage.Tokens{})
+				c.unpriced = int32(len(bc.unpriced)) // #nosec G115 -- cells of one batch
 			}
-			u.Add(r.Tokens)
+			bc.unpriced[c.unpriced-1].Add(r.Tokens)
 		}
 	}
 }
@@ -656,12 +786,14 @@ func (bc *batchComputer) collectBills() {
 }
 
 // pool indexes the cells beneath the sources of one grain (keys or scopes) that have bills: cell
-// indices sorted by (source, day, model family), with each (source, day) run found by a map.
+// indices sorted by (source, day, model family), each (source, day) run found by its slot.
 // Sorting once is far cheaper than a growing list per source and family.
 type pool struct {
-	idx  []int32
-	fams []uint32 // the family of idx[i]
-	runs map[refDay][2]int32
+	p     uint32 // the batch's provider: bills of another find nothing
+	slots *refSlots
+	idx   []int32
+	fams  []uint32 // the family of idx[i]
+	runs  []int32  // per slot and day: where its run starts in idx; the run ends at the next
 }
 
 func (bc *batchComputer) pool(keyLevel bool) *pool {
@@ -674,7 +806,6 @@ func (bc *batchComputer) pool(keyLevel bool) *pool {
 	}
 	// Counting sort by (source, day): the runs are few and their counts stay in cache, where one
 	// sort of every entry cost more than the splits it serves. Within a run, by family.
-	p := bc.in.id(string(bc.b.Provider))
 	refOf := func(c *cell) uint32 {
 		if keyLevel {
 			return c.key
@@ -685,46 +816,64 @@ func (bc *batchComputer) pool(keyLevel bool) *pool {
 		ref := refOf(c)
 		return ref != 0 && !c.hasOwn && !bc.unbilledTier(c) && bc.billedRefs.has(ref, c.d)
 	}
-	runs := map[refDay][2]int32{} // start, then fill position
-	n := int32(0)
+	// billedRefs only holds days of the window, so every eligible cell has a slot.
+	slots := &bc.slots
+	counts := make([]int32, 0, slots.size()+1)
 	for i := range bc.cells {
 		c := &bc.cells[i]
 		if !eligible(c) {
 			continue
 		}
-		k := refDay{p: p, ref: refOf(c), d: c.d}
-		r := runs[k]
-		r[1]++
-		runs[k] = r
-		n++
+		si, _ := slots.index(refOf(c), c.d)
+		if si >= len(counts) {
+			counts = append(counts, make([]int32, max(slots.size(), si+1)-len(counts))...)
+		}
+		counts[si]++
 	}
-	var start int32
-	for k, r := range runs {
-		runs[k] = [2]int32{start, start}
-		start += r[1]
+	// runs[s] is the start of slot-day s, runs[s+1] its end.
+	runs := make([]int32, len(counts)+1)
+	for s, n := range counts {
+		runs[s+1] = runs[s] + n
 	}
+	fill := counts[:0:0]
+	fill = append(fill, runs[:len(counts)]...)
+	n := runs[len(counts)]
+	pl := &pool{p: bc.in.id(string(bc.b.Provider)), slots: slots, idx: make([]int32, n), fams: make([]uint32, n), runs: runs}
+	for i := range bc.cells {
+		c := &bc.cells[i]
+		if !eligible(c) {
+			continue
+		}
+		si, _ := slots.index(refOf(c), c.d)
+		j := fill[si]
+		fill[si]++
+		pl.idx[j], pl.fams[j] = int32(i), bc.family(c.p, c.model) // #nosec G115 -- cells of one batch
+	}
+	// Within a run, cells are in index order: sorted by (family, index). Most runs are a key's
+	// models of a day, a handful: insertion sort; a scope's runs can be thousands.
 	type entry struct {
 		fam uint32
 		i   int32
 	}
-	es := make([]entry, n)
-	for i := range bc.cells {
-		c := &bc.cells[i]
-		if !eligible(c) {
+	var es []entry
+	for s := range counts {
+		lo, hi := int(runs[s]), int(runs[s+1])
+		if hi-lo > 16 {
+			es = es[:0]
+			for j := lo; j < hi; j++ {
+				es = append(es, entry{pl.fams[j], pl.idx[j]})
+			}
+			slices.SortFunc(es, func(a, b entry) int { return cmp.Or(cmp.Compare(a.fam, b.fam), cmp.Compare(a.i, b.i)) })
+			for j, e := range es {
+				pl.fams[lo+j], pl.idx[lo+j] = e.fam, e.i
+			}
 			continue
 		}
-		k := refDay{p: p, ref: refOf(c), d: c.d}
-		r := runs[k]
-		es[r[1]] = entry{fam: bc.family(c.p, c.model), i: int32(i)} // #nosec G115 -- cells of one batch
-		r[1]++
-		runs[k] = r
-	}
-	pl := &pool{idx: make([]int32, n), fams: make([]uint32, n), runs: runs}
-	for _, r := range runs {
-		run := es[r[0]:r[1]]
-		slices.SortFunc(run, func(a, b entry) int { return cmp.Or(cmp.Compare(a.fam, b.fam), cmp.Compare(a.i, b.i)) })
-		for j, e := range run {
-			pl.idx[int(r[0])+j], pl.fams[int(r[0])+j] = e.i, e.fam
+		for a := lo + 1; a < hi; a++ {
+			for b := a; b > lo && pl.fams[b] < pl.fams[b-1]; b-- {
+				pl.fams[b], pl.fams[b-1] = pl.fams[b-1], pl.fams[b]
+				pl.idx[b], pl.idx[b-1] = pl.idx[b-1], pl.idx[b]
+			}
 		}
 	}
 	*pp = pl
@@ -733,12 +882,16 @@ func (bc *batchComputer) pool(keyLevel bool) *pool {
 
 // beneath returns the cells beneath ref on d and, within them, those of family fam.
 func (pl *pool) beneath(p, ref uint32, d usage.Day, fam uint32) (all, ofFam []int32) {
-	r, ok := pl.runs[refDay{p: p, ref: ref, d: d}]
-	if !ok {
+	if p != pl.p || int(ref) >= len(pl.slots.of) || pl.slots.of[ref] == 0 {
 		return nil, nil
 	}
-	all = pl.idx[r[0]:r[1]]
-	fams := pl.fams[r[0]:r[1]]
+	s, ok := pl.slots.index(ref, d)
+	if !ok || s+1 >= len(pl.runs) {
+		return nil, nil
+	}
+	r0, r1 := pl.runs[s], pl.runs[s+1]
+	all = pl.idx[r0:r1]
+	fams := pl.fams[r0:r1]
 	lo, _ := slices.BinarySearch(fams, fam)
 	hi := lo
 	for hi < len(fams) && fams[hi] == fam {
@@ -952,7 +1105,7 @@ func (bc *batchComputer) learn(b *bill, cls class, tokens int64) {
 		return
 	}
 	k := rateKey{p: b.p, fam: b.fam, cls: cls, tt: b.tt}
-	r, ok := bc.rates[k]
+	r, ok := bc.rates.get(k)
 	switch {
 	case !ok || b.d > r.d:
 		r = rate{d: b.d, amount: b.amount, tokens: tokens}
@@ -962,7 +1115,7 @@ func (bc *batchComputer) learn(b *bill, cls class, tokens int64) {
 	default:
 		return
 	}
-	bc.rates[k] = r
+	bc.rates.set(k, r)
 }
 
 // 4. Estimates for usage no bill covers: priced at the effective rates of the latest settled
@@ -975,16 +1128,16 @@ func (bc *batchComputer) priceEstimates() {
 			continue
 		}
 		row := &bc.rows[i]
-		if len(bc.rates) > 0 {
+		if bc.rates.n > 0 {
 			if cost, ok := bc.learnedCost(c, &row.Tokens); ok {
 				c.priced = cost
 				row.PriceSource = PriceLearned
-				delete(bc.unpriced, int32(i))
+				c.unpriced = 0
 				continue
 			}
 		}
 		switch {
-		case bc.unpriced[int32(i)] == nil:
+		case c.unpriced == 0:
 			row.PriceSource = PriceCatalog
 		case c.priced != 0:
 			row.PriceSource = PriceCatalog // partly: the rest is in Unpriced
@@ -1004,7 +1157,7 @@ func (bc *batchComputer) learnedCost(c *cell, t *usage.Tokens) (ledger.Money, bo
 		if n == 0 {
 			continue
 		}
-		r, ok := bc.rates[rateKey{p: c.p, fam: fam, cls: c.cls, tt: tt}]
+		r, ok := bc.rates.get(rateKey{p: c.p, fam: fam, cls: c.cls, tt: tt})
 		if !ok {
 			return 0, false
 		}
@@ -1022,6 +1175,26 @@ func (bc *batchComputer) learnedCost(c *cell, t *usage.Tokens) (ledger.Money, bo
 func (bc *batchComputer) emitRows() ([]CostRow, []Reconciliation) {
 	resolved := map[[2]uint32]attribution.Resolution{}
 	recon := map[refDay]*Reconciliation{}
+	// The batch's own provider by day of the window: every row adds to one, so an array.
+	p := bc.in.id(string(bc.b.Provider))
+	from, days := bc.f.Window.From, max(bc.f.Window.Days(), 1)
+	byDay := make([]*Reconciliation, days)
+	reconOf := func(k refDay, provider usage.Provider) *Reconciliation {
+		off := int(k.d - from)
+		inWindow := k.p == p && k.d >= from && off < days
+		if inWindow && byDay[off] != nil {
+			return byDay[off]
+		}
+		rc := recon[k]
+		if rc == nil {
+			rc = &Reconciliation{Provider: provider, Day: k.d}
+			recon[k] = rc
+		}
+		if inWindow {
+			byDay[off] = rc
+		}
+		return rc
+	}
 	out := bc.rows[:0]
 	var lastPair [2]uint32
 	var lastRes attribution.Resolution
@@ -1031,8 +1204,8 @@ func (bc *batchComputer) emitRows() ([]CostRow, []Reconciliation) {
 	for i := range bc.cells {
 		c := &bc.cells[i]
 		row := &bc.rows[i] // finished in place, then moved down over the rows filtered out
-		if len(bc.unpriced) > 0 {
-			row.Unpriced = bc.unpriced[int32(i)]
+		if c.unpriced != 0 {
+			row.Unpriced = &bc.unpriced[c.unpriced-1] // the slice is final: collectUsage alone appends
 		}
 		switch {
 		case c.billed:
@@ -1060,12 +1233,7 @@ func (bc *batchComputer) emitRows() ([]CostRow, []Reconciliation) {
 
 		rk := refDay{p: c.p, d: c.d}
 		if lastRC == nil || rk != lastRK {
-			lastRC = recon[rk]
-			if lastRC == nil {
-				lastRC = &Reconciliation{Provider: row.Provider, Day: c.d}
-				recon[rk] = lastRC
-			}
-			lastRK = rk
+			lastRC, lastRK = reconOf(rk, row.Provider), rk
 		}
 		rc := lastRC
 		if row.Unpriced != nil {
@@ -1093,12 +1261,7 @@ func (bc *batchComputer) emitRows() ([]CostRow, []Reconciliation) {
 		out = out[:len(out)+1]
 	}
 	for k, total := range bc.billedTotal {
-		rc := recon[k]
-		if rc == nil {
-			rc = &Reconciliation{Provider: usage.Provider(bc.in.str(k.p)), Day: k.d}
-			recon[k] = rc
-		}
-		rc.Billed += total
+		reconOf(k, usage.Provider(bc.in.str(k.p))).Billed += total
 	}
 	reconList := make([]Reconciliation, 0, len(recon))
 	for _, rc := range recon {

@@ -99,19 +99,33 @@ func featureLines(res *Result, rep *Report) []FeatureLine {
 	type cf struct{ customer, feature string }
 	spend := map[cf]ledger.Money{}
 	lines := map[string]*FeatureLine{}
+	// Rows of one customer and feature come in runs: sum a run, then add it to the maps once.
+	var run cf
+	var runCost ledger.Money
+	var l *FeatureLine
+	flush := func() {
+		if run.customer != "" {
+			spend[run] += runCost
+		}
+		runCost = 0
+	}
 	for i := range res.Rows {
 		r := &res.Rows[i]
 		f := featureOf(r)
-		l := lines[f]
-		if l == nil {
-			l = &FeatureLine{Feature: f}
-			lines[f] = l
+		if l == nil || l.Feature != f {
+			if l = lines[f]; l == nil {
+				l = &FeatureLine{Feature: f}
+				lines[f] = l
+			}
 		}
 		l.Cost += r.Cost
-		if r.Customer != "" {
-			spend[cf{r.Customer, f}] += r.Cost
+		if k := (cf{r.Customer, f}); k != run {
+			flush()
+			run = k
 		}
+		runCost += r.Cost
 	}
+	flush()
 	byCustomer := map[string][]cf{}
 	for k := range spend {
 		byCustomer[k.customer] = append(byCustomer[k.customer], k)

@@ -136,12 +136,17 @@ func SummarizeFor(res *Result, currency string, target ledger.Rate) *Report {
 		Currency: currency,
 		Warnings: res.Warnings,
 	}
+	// The loop below runs once per row (hundreds of thousands at scale), so it hashes each
+	// distinct string once: rows of one source and model come in runs, and one-entry caches
+	// (whose string compares are pointer compares, the rows sharing the engine's interned
+	// strings) catch the repeats. Lines are indexed by small integers from there on.
 	provs := map[usage.Provider]*ProviderLine{}
 	type mk struct {
 		p usage.Provider
 		m string
 	}
-	models := map[mk]*ModelLine{}
+	modelIdx := map[mk]int32{}
+	var modelLines []ModelLine
 	custs := map[string]*CustomerLine{}
 	customer := func(id string) *CustomerLine {
 		c := custs[id]
@@ -157,22 +162,43 @@ func SummarizeFor(res *Result, currency string, target ledger.Rate) *Report {
 	}
 	unattr := map[usage.SourceRef]*UnattributedLine{}
 	type ek struct {
-		p    usage.Provider
-		m    string
+		m    int32
 		tier usage.Tier
 		src  PriceSource
 	}
 	estimates := map[ek]*EstimateLine{}
+	// Daily lines: one slot per model line and day of the window; days outside it (a result
+	// built by hand) go to a map.
+	from, days := res.Window.From, res.Window.Days()
+	var daily []DailyLine // [model line × days + day]
 	type dk struct {
 		d usage.Day
-		p usage.Provider
-		m string
+		m int32
 	}
-	daily := map[dk]*DailyLine{}
+	outside := map[dk]*DailyLine{}
+	var (
+		lastMK   mk
+		lastM    int32 = -1
+		lastProv *ProviderLine
+		lastCust *CustomerLine
+		lastUn   *UnattributedLine
+	)
 	for i := range res.Rows {
 		r := &res.Rows[i]
+		if lastM < 0 || r.Model != lastMK.m || r.Provider != lastMK.p {
+			lastMK = mk{r.Provider, r.Model}
+			mi, ok := modelIdx[lastMK]
+			if !ok {
+				mi = int32(len(modelLines)) // #nosec G115 -- distinct models of one result
+				modelIdx[lastMK] = mi
+				modelLines = append(modelLines, ModelLine{Provider: r.Provider, Model: r.Model})
+				daily = append(daily, make([]DailyLine, days)...)
+			}
+			lastM = mi
+		}
+		mi := lastM
 		if r.Estimated {
-			k := ek{r.Provider, r.Model, r.Tier, r.PriceSource}
+			k := ek{mi, r.Tier, r.PriceSource}
 			e := estimates[k]
 			if e == nil {
 				e = &EstimateLine{Provider: r.Provider, Model: r.Model, Tier: r.Tier, PriceSource: r.PriceSource}
@@ -197,45 +223,55 @@ func SummarizeFor(res *Result, currency string, target ledger.Rate) *Report {
 		default:
 			t.Attributed += r.Cost
 		}
-		p := provs[r.Provider]
-		if p == nil {
-			p = &ProviderLine{Provider: r.Provider}
-			provs[r.Provider] = p
+		if lastProv == nil || lastProv.Provider != r.Provider {
+			lastProv = provs[r.Provider]
+			if lastProv == nil {
+				lastProv = &ProviderLine{Provider: r.Provider}
+				provs[r.Provider] = lastProv
+			}
 		}
+		p := lastProv
 		p.Cost += r.Cost
 		p.Tokens += tokens
 		if r.Estimated {
 			p.Estimated += r.Cost
 		}
-		m := models[mk{r.Provider, r.Model}]
-		if m == nil {
-			m = &ModelLine{Provider: r.Provider, Model: r.Model}
-			models[mk{r.Provider, r.Model}] = m
-		}
+		m := &modelLines[mi]
 		m.Cost += r.Cost
 		m.Tokens += tokens
 		m.Requests += r.Requests
 		if r.Unpriced != nil {
 			m.UnpricedTokens += r.Unpriced.Total()
 		}
-		d := daily[dk{r.Day, r.Provider, r.Model}]
-		if d == nil {
-			d = &DailyLine{Day: r.Day.String(), Provider: r.Provider, Model: r.Model}
-			daily[dk{r.Day, r.Provider, r.Model}] = d
+		var d *DailyLine
+		if off := int(r.Day - from); r.Day >= from && off < days {
+			d = &daily[int(mi)*days+off]
+		} else if d = outside[dk{r.Day, mi}]; d == nil {
+			d = &DailyLine{}
+			outside[dk{r.Day, mi}] = d
+		}
+		if d.Day == "" { // first row of the slot
+			d.Day, d.Provider, d.Model = r.Day.String(), r.Provider, r.Model
 		}
 		d.Cost += r.Cost
 		d.Tokens += tokens
 		if r.Customer != "" {
-			c := customer(r.Customer)
+			if lastCust == nil || lastCust.CustomerID != r.Customer {
+				lastCust = customer(r.Customer)
+			}
+			c := lastCust
 			c.Cost += r.Cost
 			c.Tokens += tokens
 			c.Requests += r.Requests
 		} else {
-			u := unattr[r.Source]
-			if u == nil {
-				u = &UnattributedLine{Source: r.Source, Name: res.Sources[r.Source].Name, Provider: r.Provider}
-				unattr[r.Source] = u
+			if lastUn == nil || lastUn.Source != r.Source {
+				lastUn = unattr[r.Source]
+				if lastUn == nil {
+					lastUn = &UnattributedLine{Source: r.Source, Name: res.Sources[r.Source].Name, Provider: r.Provider}
+					unattr[r.Source] = lastUn
+				}
 			}
+			u := lastUn
 			u.Cost += r.Cost
 			u.Tokens += tokens
 		}
@@ -252,9 +288,7 @@ func SummarizeFor(res *Result, currency string, target ledger.Rate) *Report {
 			rep.Providers = append(rep.Providers, *l)
 		}
 	}
-	for _, m := range models {
-		rep.Models = append(rep.Models, *m)
-	}
+	rep.Models = modelLines
 	sort.Slice(rep.Models, func(i, j int) bool {
 		a, b := rep.Models[i], rep.Models[j]
 		if a.Cost != b.Cost {
@@ -265,8 +299,19 @@ func SummarizeFor(res *Result, currency string, target ledger.Rate) *Report {
 		}
 		return a.Model < b.Model
 	})
-	rep.Daily = make([]DailyLine, 0, len(daily))
-	for _, d := range daily {
+	n := len(outside)
+	for i := range daily {
+		if daily[i].Day != "" {
+			n++
+		}
+	}
+	rep.Daily = make([]DailyLine, 0, n)
+	for i := range daily {
+		if daily[i].Day != "" {
+			rep.Daily = append(rep.Daily, daily[i])
+		}
+	}
+	for _, d := range outside {
 		rep.Daily = append(rep.Daily, *d)
 	}
 	// ISO dates sort as strings.
