@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"cmp"
 	"fmt"
 	"slices"
 	"sort"
@@ -220,6 +219,28 @@ func (c class) priceClass() usage.PriceClass {
 		pc.Tier = usage.TierFlex
 	}
 	return pc
+}
+
+// unpricedSlab holds token counts in fixed chunks, so a pointer to one stays valid (rows keep
+// them) and growing never copies.
+type unpricedSlab struct {
+	chunks [][]usage.Tokens
+	n      int32
+}
+
+const unpricedChunk = 1024
+
+// add returns the 1-based index of a new zero count.
+func (s *unpricedSlab) add() int32 {
+	if int(s.n)%unpricedChunk == 0 {
+		s.chunks = append(s.chunks, make([]usage.Tokens, unpricedChunk))
+	}
+	s.n++
+	return s.n
+}
+
+func (s *unpricedSlab) at(i int32) *usage.Tokens {
+	return &s.chunks[(i-1)/unpricedChunk][(i-1)%unpricedChunk]
 }
 
 // cellKey is the grain of the fact table: one source, model and price class on one day.
@@ -486,7 +507,7 @@ type batchComputer struct {
 	heads    []int32             // per slot and day: latest cell of the chain, +1
 	far      map[sourceDay]int32 // heads outside the window
 	next     []int32             // per cell: the previous cell of its chain, +1 (0 ends it)
-	unpriced []usage.Tokens      // rare: tokens the catalog could not price, indexed by cell.unpriced-1
+	unpriced unpricedSlab        // rare: tokens the catalog could not price, by cell.unpriced
 
 	fams       []uint32          // model id -> family id + 1 (0: not yet known)
 	canons     map[uint32]uint32 // model id -> canonical id
@@ -725,10 +746,9 @@ func (bc *batchComputer) collectUsage() {
 			c.priced += cost
 		} else {
 			if c.unpriced == 0 {
-				bc.unpriced = append(bc.unpriced, usage.Tokens{})
-				c.unpriced = int32(len(bc.unpriced)) // #nosec G115 -- cells of one batch
+				c.unpriced = bc.unpriced.add()
 			}
-			bc.unpriced[c.unpriced-1].Add(r.Tokens)
+			bc.unpriced.at(c.unpriced).Add(r.Tokens)
 		}
 	}
 }
@@ -804,77 +824,65 @@ func (bc *batchComputer) pool(keyLevel bool) *pool {
 	if *pp != nil {
 		return *pp
 	}
-	// Counting sort by (source, day): the runs are few and their counts stay in cache, where one
-	// sort of every entry cost more than the splits it serves. Within a run, by family.
 	refOf := func(c *cell) uint32 {
 		if keyLevel {
 			return c.key
 		}
 		return c.scope
 	}
-	eligible := func(c *cell) bool {
-		ref := refOf(c)
-		return ref != 0 && !c.hasOwn && !bc.unbilledTier(c) && bc.billedRefs.has(ref, c.d)
-	}
-	// billedRefs only holds days of the window, so every eligible cell has a slot.
-	slots := &bc.slots
-	counts := make([]int32, 0, slots.size()+1)
-	for i := range bc.cells {
-		c := &bc.cells[i]
-		if !eligible(c) {
-			continue
-		}
-		si, _ := slots.index(refOf(c), c.d)
-		if si >= len(counts) {
-			counts = append(counts, make([]int32, max(slots.size(), si+1)-len(counts))...)
-		}
-		counts[si]++
-	}
-	// runs[s] is the start of slot-day s, runs[s+1] its end.
-	runs := make([]int32, len(counts)+1)
-	for s, n := range counts {
-		runs[s+1] = runs[s] + n
-	}
-	fill := counts[:0:0]
-	fill = append(fill, runs[:len(counts)]...)
-	n := runs[len(counts)]
-	pl := &pool{p: bc.in.id(string(bc.b.Provider)), slots: slots, idx: make([]int32, n), fams: make([]uint32, n), runs: runs}
-	for i := range bc.cells {
-		c := &bc.cells[i]
-		if !eligible(c) {
-			continue
-		}
-		si, _ := slots.index(refOf(c), c.d)
-		j := fill[si]
-		fill[si]++
-		pl.idx[j], pl.fams[j] = int32(i), bc.family(c.p, c.model) // #nosec G115 -- cells of one batch
-	}
-	// Within a run, cells are in index order: sorted by (family, index). Most runs are a key's
-	// models of a day, a handful: insertion sort; a scope's runs can be thousands.
+	// One pass collects the eligible cells with their slot-day (billedRefs only holds days of
+	// the window, so each has one) and family; two stable counting sorts, by family and then by
+	// slot-day, order them by (slot-day, family, cell index) in linear time, where a comparison
+	// sort of every entry cost more than the splits it serves.
 	type entry struct {
-		fam uint32
-		i   int32
+		slot int32
+		fam  uint32
+		i    int32
 	}
 	var es []entry
-	for s := range counts {
-		lo, hi := int(runs[s]), int(runs[s+1])
-		if hi-lo > 16 {
-			es = es[:0]
-			for j := lo; j < hi; j++ {
-				es = append(es, entry{pl.fams[j], pl.idx[j]})
-			}
-			slices.SortFunc(es, func(a, b entry) int { return cmp.Or(cmp.Compare(a.fam, b.fam), cmp.Compare(a.i, b.i)) })
-			for j, e := range es {
-				pl.fams[lo+j], pl.idx[lo+j] = e.fam, e.i
-			}
+	var slotCount, famCount []int32
+	for i := range bc.cells {
+		c := &bc.cells[i]
+		ref := refOf(c)
+		if ref == 0 || c.hasOwn || bc.unbilledTier(c) || !bc.billedRefs.has(ref, c.d) {
 			continue
 		}
-		for a := lo + 1; a < hi; a++ {
-			for b := a; b > lo && pl.fams[b] < pl.fams[b-1]; b-- {
-				pl.fams[b], pl.fams[b-1] = pl.fams[b-1], pl.fams[b]
-				pl.idx[b], pl.idx[b-1] = pl.idx[b-1], pl.idx[b]
-			}
+		si, _ := bc.slots.index(ref, c.d)
+		f := bc.family(c.p, c.model)
+		if si >= len(slotCount) {
+			slotCount = append(slotCount, make([]int32, max(bc.slots.size(), si+1)-len(slotCount))...)
 		}
+		if int(f) >= len(famCount) {
+			famCount = append(famCount, make([]int32, int(f)+1-len(famCount))...)
+		}
+		slotCount[si]++
+		famCount[f]++
+		es = append(es, entry{slot: int32(si), fam: f, i: int32(i)}) // #nosec G115 -- cells and slots of one batch
+	}
+	startsOf := func(counts []int32) {
+		var at int32
+		for k, n := range counts {
+			counts[k] = at
+			at += n
+		}
+	}
+	// runs[s] is the start of slot-day s, runs[s+1] its end.
+	runs := make([]int32, len(slotCount)+1)
+	for s, n := range slotCount {
+		runs[s+1] = runs[s] + n
+	}
+	startsOf(famCount)
+	byFam := make([]entry, len(es))
+	for _, e := range es {
+		byFam[famCount[e.fam]] = e
+		famCount[e.fam]++
+	}
+	startsOf(slotCount)
+	pl := &pool{p: bc.in.id(string(bc.b.Provider)), slots: &bc.slots, idx: make([]int32, len(es)), fams: make([]uint32, len(es)), runs: runs}
+	for _, e := range byFam {
+		j := slotCount[e.slot]
+		slotCount[e.slot]++
+		pl.idx[j], pl.fams[j] = e.i, e.fam
 	}
 	*pp = pl
 	return pl
@@ -1205,7 +1213,7 @@ func (bc *batchComputer) emitRows() ([]CostRow, []Reconciliation) {
 		c := &bc.cells[i]
 		row := &bc.rows[i] // finished in place, then moved down over the rows filtered out
 		if c.unpriced != 0 {
-			row.Unpriced = &bc.unpriced[c.unpriced-1] // the slice is final: collectUsage alone appends
+			row.Unpriced = bc.unpriced.at(c.unpriced)
 		}
 		switch {
 		case c.billed:
