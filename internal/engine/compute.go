@@ -520,7 +520,8 @@ type batchComputer struct {
 	lastCellOK  bool
 	lastScope   uint32
 
-	bills        []bill
+	bills        []bill          // the bills collectBills did not split at once
+	keyFams      []famDay        // key, family and day of the bills it did, for keyFamBilled
 	billedRefs   refDays         // sources with a bill that day
 	keyFamBilled map[famDay]bool // keys with a key-level bill for a family (0: any model) that day; built on first need
 	keyBills     bool            // some bill is at key grain
@@ -760,7 +761,6 @@ func (bc *batchComputer) collectBills() {
 	lastRef := refDay{ref: ^uint32(0)}
 	lastSrc, lastKeyLevel := ^uint32(0), false // bills come grouped by source
 	p := in.id(string(bc.b.Provider))
-	bc.bills = make([]bill, 0, len(bc.b.Costs))
 	lastDay, dayTotal := refDay{ref: ^uint32(0)}, ledger.Money(0)
 	flush := func() {
 		if lastDay.ref == 0 { // a day has been seen
@@ -801,8 +801,41 @@ func (bc *batchComputer) collectBills() {
 			lastDay = refDay{p: bp, d: b.d}
 		}
 		dayTotal += b.amount
+		// A key's bill for one model and token type with its one cell beneath: split here (the
+		// whole bill to that cell), so only the other bills are kept for splitBills. Shares add
+		// and learned rates keep the latest day's sum, so the order of splitting does not matter.
+		if i, ok := bc.exactCell(&b); ok {
+			bc.cells[i].share += b.amount
+			bc.learn(&b, bc.cells[i].cls, bc.rows[i].Tokens.Of(b.tt))
+			if fd := (famDay{p: b.p, ref: b.source, fam: b.fam, d: b.d}); len(bc.keyFams) == 0 || bc.keyFams[len(bc.keyFams)-1] != fd {
+				bc.keyFams = append(bc.keyFams, fd)
+			}
+			continue
+		}
 		bc.bills = append(bc.bills, b)
 	}
+}
+
+// exactCell finds the one cell a key's bill for one model and token type goes to: the key's
+// usage of that model in the bill's class, with tokens of its type. Bills name a cell's token
+// types one after another, so the last lookup is kept.
+func (bc *batchComputer) exactCell(b *bill) (int32, bool) {
+	if !b.keyLevel || b.model == 0 || b.tt == usage.TokenNone {
+		return 0, false
+	}
+	k := cellKey{p: b.p, key: b.source, scope: bc.listedScope(b.source), model: b.model, d: b.d, cls: b.cls}
+	i, ok := bc.lastCell, bc.lastCellOK && bc.lastCellKey == k
+	if !ok {
+		i, ok = bc.lookup(k)
+		bc.lastCellKey, bc.lastCell, bc.lastCellOK = k, i, ok
+	}
+	if !ok {
+		return 0, false
+	}
+	if c := &bc.cells[i]; c.hasOwn || bc.unbilledTier(c) || bc.rows[i].Tokens.Of(b.tt) <= 0 {
+		return 0, false
+	}
+	return i, true
 }
 
 // pool indexes the cells beneath the sources of one grain (keys or scopes) that have bills: cell
@@ -916,7 +949,10 @@ func (bc *batchComputer) eligible(b *bill, c *cell) bool {
 	}
 	if bc.keyFamBilled == nil {
 		// Only a provider that bills at both grains gets here, and only for its scopes' bills.
-		bc.keyFamBilled = map[famDay]bool{}
+		bc.keyFamBilled = make(map[famDay]bool, len(bc.keyFams))
+		for _, fd := range bc.keyFams {
+			bc.keyFamBilled[fd] = true
+		}
 		for i := range bc.bills {
 			if kb := &bc.bills[i]; kb.keyLevel {
 				bc.keyFamBilled[famDay{p: kb.p, ref: kb.source, fam: kb.fam, d: kb.d}] = true
@@ -1024,19 +1060,9 @@ func (bc *batchComputer) candidates(b *bill) ([]int32, match) {
 	cand := bc.cand[:0]
 	defer func() { bc.cand = cand }()
 	// A key's usage of one model in one class is one cell: found directly, no pool needed.
-	if b.keyLevel && b.model != 0 && b.tt != usage.TokenNone {
-		k := cellKey{p: b.p, key: b.source, scope: bc.listedScope(b.source), model: b.model, d: b.d, cls: b.cls}
-		i, ok := bc.lastCell, bc.lastCellOK && bc.lastCellKey == k // a key's token types come in a row
-		if !ok {
-			i, ok = bc.lookup(k)
-			bc.lastCellKey, bc.lastCell, bc.lastCellOK = k, i, ok
-		}
-		if ok {
-			if c := &bc.cells[i]; !c.hasOwn && !bc.unbilledTier(c) && bc.rows[i].Tokens.Of(b.tt) > 0 {
-				cand = append(cand, i)
-				return cand, matchExact
-			}
-		}
+	if i, ok := bc.exactCell(b); ok {
+		cand = append(cand, i)
+		return cand, matchExact
 	}
 	all, fam := bc.pool(b.keyLevel).beneath(b.p, b.source, b.d, b.fam)
 	if b.model != 0 {
