@@ -521,7 +521,6 @@ type batchComputer struct {
 	lastScope   uint32
 
 	bills        []bill          // the bills collectBills did not split at once
-	keyFams      []famDay        // key, family and day of the bills it did, for keyFamBilled
 	billedRefs   refDays         // sources with a bill that day
 	keyFamBilled map[famDay]bool // keys with a key-level bill for a family (0: any model) that day; built on first need
 	keyBills     bool            // some bill is at key grain
@@ -754,21 +753,12 @@ func (bc *batchComputer) collectUsage() {
 	}
 }
 
-// 2. Bills for settled days, in input order: deterministic for deterministic input.
-func (bc *batchComputer) collectBills() {
+// eachBill calls fn with each bill of a settled day in the window, in input order.
+func (bc *batchComputer) eachBill(fn func(b *bill)) {
 	in := bc.in
 	var lastSource, lastModel lastID
-	lastRef := refDay{ref: ^uint32(0)}
 	lastSrc, lastKeyLevel := ^uint32(0), false // bills come grouped by source
 	p := in.id(string(bc.b.Provider))
-	lastDay, dayTotal := refDay{ref: ^uint32(0)}, ledger.Money(0)
-	flush := func() {
-		if lastDay.ref == 0 { // a day has been seen
-			bc.billedTotal[lastDay] += dayTotal
-		}
-		dayTotal = 0
-	}
-	defer flush()
 	for i := range bc.b.Costs {
 		cr := &bc.b.Costs[i]
 		if !bc.f.Window.Contains(cr.Day) || cr.Day >= bc.f.Today || cr.Amount == 0 {
@@ -790,30 +780,43 @@ func (bc *batchComputer) collectBills() {
 			lastSrc, lastKeyLevel = b.source, bc.keyLevel(b.source)
 		}
 		b.keyLevel = lastKeyLevel
-		// Bills come grouped by day and source: mark each source and family once per run.
-		if rd := (refDay{p: bp, ref: b.source, d: b.d}); rd != lastRef {
+		fn(&b)
+	}
+}
+
+// 2. Bills for settled days, in input order: deterministic for deterministic input.
+func (bc *batchComputer) collectBills() {
+	lastRef := refDay{ref: ^uint32(0)}
+	lastDay, dayTotal := refDay{ref: ^uint32(0)}, ledger.Money(0)
+	flush := func() {
+		if lastDay.ref == 0 { // a day has been seen
+			bc.billedTotal[lastDay] += dayTotal
+		}
+		dayTotal = 0
+	}
+	defer flush()
+	bc.eachBill(func(b *bill) {
+		// Bills come grouped by day and source: mark each source once per run.
+		if rd := (refDay{p: b.p, ref: b.source, d: b.d}); rd != lastRef {
 			bc.billedRefs.set(rd.ref, rd.d)
 			lastRef = rd
 		}
 		bc.keyBills = bc.keyBills || b.keyLevel
-		if b.d != lastDay.d || bp != lastDay.p {
+		if b.d != lastDay.d || b.p != lastDay.p {
 			flush()
-			lastDay = refDay{p: bp, d: b.d}
+			lastDay = refDay{p: b.p, d: b.d}
 		}
 		dayTotal += b.amount
 		// A key's bill for one model and token type with its one cell beneath: split here (the
 		// whole bill to that cell), so only the other bills are kept for splitBills. Shares add
 		// and learned rates keep the latest day's sum, so the order of splitting does not matter.
-		if i, ok := bc.exactCell(&b); ok {
+		if i, ok := bc.exactCell(b); ok {
 			bc.cells[i].share += b.amount
-			bc.learn(&b, bc.cells[i].cls, bc.rows[i].Tokens.Of(b.tt))
-			if fd := (famDay{p: b.p, ref: b.source, fam: b.fam, d: b.d}); len(bc.keyFams) == 0 || bc.keyFams[len(bc.keyFams)-1] != fd {
-				bc.keyFams = append(bc.keyFams, fd)
-			}
-			continue
+			bc.learn(b, bc.cells[i].cls, bc.rows[i].Tokens.Of(b.tt))
+			return
 		}
-		bc.bills = append(bc.bills, b)
-	}
+		bc.bills = append(bc.bills, *b)
+	})
 }
 
 // exactCell finds the one cell a key's bill for one model and token type goes to: the key's
@@ -872,7 +875,7 @@ func (bc *batchComputer) pool(keyLevel bool) *pool {
 		fam  uint32
 		i    int32
 	}
-	var es []entry
+	es := make([]entry, 0, len(bc.cells))
 	var slotCount, famCount []int32
 	for i := range bc.cells {
 		c := &bc.cells[i]
@@ -949,15 +952,13 @@ func (bc *batchComputer) eligible(b *bill, c *cell) bool {
 	}
 	if bc.keyFamBilled == nil {
 		// Only a provider that bills at both grains gets here, and only for its scopes' bills.
-		bc.keyFamBilled = make(map[famDay]bool, len(bc.keyFams))
-		for _, fd := range bc.keyFams {
-			bc.keyFamBilled[fd] = true
-		}
-		for i := range bc.bills {
-			if kb := &bc.bills[i]; kb.keyLevel {
-				bc.keyFamBilled[famDay{p: kb.p, ref: kb.source, fam: kb.fam, d: kb.d}] = true
+		// Read from the cost records again: collectBills kept only the bills it did not split.
+		bc.keyFamBilled = map[famDay]bool{}
+		bc.eachBill(func(b *bill) {
+			if b.keyLevel {
+				bc.keyFamBilled[famDay{p: b.p, ref: b.source, fam: b.fam, d: b.d}] = true
 			}
-		}
+		})
 	}
 	fam := bc.family(c.p, c.model)
 	return !bc.keyFamBilled[famDay{p: c.p, ref: c.key, fam: fam, d: c.d}] && !bc.keyFamBilled[famDay{p: c.p, ref: c.key, d: c.d}]
