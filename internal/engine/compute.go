@@ -498,16 +498,18 @@ type batchComputer struct {
 
 	cells []cell
 	rows  []CostRow // rows[i] belongs to cells[i]
-	// The cell index: one chain of cells per source and day, through next. A source's cells of
-	// one day are few (its models and classes) and made one after another, so walking the chain
-	// touches neighbouring memory, where one map over every cell missed the cache on each lookup.
-	// Chains are found by slot: a small number per source (slotOf) times the days of the window,
-	// plus the day; days outside the window (none in practice) go to far.
-	slots    refSlots
-	heads    []int32             // per slot and day: latest cell of the chain, +1
-	far      map[sourceDay]int32 // heads outside the window
-	next     []int32             // per cell: the previous cell of its chain, +1 (0 ends it)
-	unpriced unpricedSlab        // rare: tokens the catalog could not price, by cell.unpriced
+	// The cell index: one chain of cells per source, model and day, through next; mostly a
+	// single cell. Chains are found by slot, a small number per source and model, times the days
+	// of the window, plus the day: no hashing, and one cell touched per lookup, where one map
+	// over every cell (and then one chain per source and day) missed the cache on each lookup.
+	// Days outside the window (none in practice) go to far.
+	slots       refSlots
+	srcModels   [][]modelSlot       // per source slot: its models' slots
+	nModelSlots int32               // (source, model) slots numbered so far
+	heads       []int32             // per (source, model) slot and day: latest cell of the chain, +1
+	far         map[sourceDay]int32 // heads outside the window
+	next        []int32             // per cell: the previous cell of its chain, +1 (0 ends it)
+	unpriced    unpricedSlab        // rare: tokens the catalog could not price, by cell.unpriced
 
 	fams       []uint32          // model id -> family id + 1 (0: not yet known)
 	canons     map[uint32]uint32 // model id -> canonical id
@@ -565,13 +567,8 @@ type refSlots struct {
 
 func newRefSlots(w usage.Window) refSlots { return refSlots{from: w.From, days: max(w.Days(), 1)} }
 
-// index returns the table index of (ref, d), numbering ref when new; false when d lies outside
-// the window.
-func (s *refSlots) index(ref uint32, d usage.Day) (int, bool) {
-	off := int(d - s.from)
-	if d < s.from || off >= s.days {
-		return 0, false
-	}
+// slot returns ref's slot, numbering ref when new.
+func (s *refSlots) slot(ref uint32) int {
 	if int(ref) >= len(s.of) {
 		s.of = append(s.of, make([]int32, int(ref)+1-len(s.of)+len(s.of)/2)...)
 	}
@@ -581,26 +578,68 @@ func (s *refSlots) index(ref uint32, d usage.Day) (int, bool) {
 		sl = s.n
 		s.of[ref] = sl
 	}
-	return int(sl-1)*s.days + off, true
+	return int(sl - 1)
+}
+
+// day returns d's offset in the window; false when d lies outside it.
+func (s *refSlots) day(d usage.Day) (int, bool) {
+	off := int(d - s.from)
+	return off, d >= s.from && off < s.days
+}
+
+// index returns the table index of (ref, d), numbering ref when new; false when d lies outside
+// the window.
+func (s *refSlots) index(ref uint32, d usage.Day) (int, bool) {
+	off, ok := s.day(d)
+	if !ok {
+		return 0, false
+	}
+	return s.slot(ref)*s.days + off, true
 }
 
 // size is the table length that holds every slot numbered so far.
 func (s *refSlots) size() int { return int(s.n) * s.days }
 
-// chain returns the index in heads of k's chain (heads grown to hold it); false for a day
-// outside the window, whose chain head is in far.
+// chain returns the index in heads of the chain of k's source, model and day (heads grown to
+// hold it); false for a day outside the window, whose chain head is in far. A chain is mostly
+// one cell (two only for two price classes or scopes of one key and model), so a lookup is one
+// scan of the source's few models, which sit together, and one cell compared.
 func (bc *batchComputer) chain(k *cellKey) (int, bool) {
+	off, ok := bc.slots.day(k.d)
+	if !ok {
+		return 0, false
+	}
 	src := k.key
 	if src == 0 {
 		src = k.scope
 	}
-	i, ok := bc.slots.index(src, k.d)
-	if ok {
-		if n := bc.slots.size(); n > len(bc.heads) {
+	s := bc.slots.slot(src)
+	if s >= len(bc.srcModels) {
+		bc.srcModels = append(bc.srcModels, make([][]modelSlot, s+1-len(bc.srcModels)+len(bc.srcModels)/2)...)
+	}
+	ms := bc.srcModels[s]
+	sm := int32(-1)
+	for _, e := range ms {
+		if e.model == k.model {
+			sm = e.slot
+			break
+		}
+	}
+	if sm < 0 {
+		sm = bc.nModelSlots
+		bc.nModelSlots++
+		bc.srcModels[s] = append(ms, modelSlot{model: k.model, slot: sm})
+		if n := int(bc.nModelSlots) * bc.slots.days; n > len(bc.heads) {
 			bc.heads = append(bc.heads, make([]int32, n-len(bc.heads)+len(bc.heads)/2)...)
 		}
 	}
-	return i, ok
+	return int(sm)*bc.slots.days + off, true
+}
+
+// modelSlot numbers one model of one source for the cell index.
+type modelSlot struct {
+	model uint32
+	slot  int32
 }
 
 func (k *cellKey) sourceDay() sourceDay {
@@ -759,6 +798,7 @@ func (bc *batchComputer) eachBill(fn func(b *bill)) {
 	var lastSource, lastModel lastID
 	lastSrc, lastKeyLevel := ^uint32(0), false // bills come grouped by source
 	p := in.id(string(bc.b.Provider))
+	b := new(bill) // one for every call of fn, which must not keep it
 	for i := range bc.b.Costs {
 		cr := &bc.b.Costs[i]
 		if !bc.f.Window.Contains(cr.Day) || cr.Day >= bc.f.Today || cr.Amount == 0 {
@@ -768,7 +808,7 @@ func (bc *batchComputer) eachBill(fn func(b *bill)) {
 		if cr.Provider != bc.b.Provider {
 			bp = in.id(string(cr.Provider))
 		}
-		b := bill{p: bp, source: lastSource.id(in, string(cr.Source)), model: lastModel.id(in, cr.Model), d: cr.Day,
+		*b = bill{p: bp, source: lastSource.id(in, string(cr.Source)), model: lastModel.id(in, cr.Model), d: cr.Day,
 			tt: cr.TokenType, cls: classOf(cr.Class), amount: cr.Amount}
 		if cr.QuantityUnit == "tokens" && cr.Quantity > 0 {
 			b.qty = cr.Quantity
@@ -780,7 +820,7 @@ func (bc *batchComputer) eachBill(fn func(b *bill)) {
 			lastSrc, lastKeyLevel = b.source, bc.keyLevel(b.source)
 		}
 		b.keyLevel = lastKeyLevel
-		fn(&b)
+		fn(b)
 	}
 }
 
