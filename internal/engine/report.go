@@ -183,8 +183,10 @@ func SummarizeFor(res *Result, currency string, target ledger.Rate) *Report {
 		lastCust *CustomerLine
 		lastUn   *UnattributedLine
 	)
+	features := newFeatureSpend()
 	for i := range res.Rows {
 		r := &res.Rows[i]
+		features.add(r)
 		if lastM < 0 || r.Model != lastMK.m || r.Provider != lastMK.p {
 			lastMK = mk{r.Provider, r.Model}
 			mi, ok := modelIdx[lastMK]
@@ -380,7 +382,7 @@ func SummarizeFor(res *Result, currency string, target ledger.Rate) *Report {
 		}
 	}
 	addAverages(rep)
-	rep.Features = featureLines(res, rep)
+	rep.Features = featureLines(features, rep)
 	rep.Plans = planLines(rep, target)
 	if rep.Providers == nil {
 		rep.Providers = []ProviderLine{}
