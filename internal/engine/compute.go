@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/marginhq/margin/internal/attribution"
+	"github.com/marginhq/margin/internal/catalog"
 	"github.com/marginhq/margin/internal/ledger"
 	"github.com/marginhq/margin/internal/usage"
 )
@@ -15,6 +16,12 @@ import (
 // Pricer prices a usage record from the price catalog; false means the model is unpriced.
 type Pricer interface {
 	Cost(r *usage.UsageRecord) (ledger.Money, bool)
+}
+
+// modelPricing is a Pricer that can resolve a model once for all its records (*catalog.Catalog):
+// Compute then looks a model up once per batch instead of once per record.
+type modelPricing interface {
+	ModelPricer(p usage.Provider, model string) catalog.ModelPricer
 }
 
 // OtherModel labels billed cost that names no model (tools, storage, web search).
@@ -530,7 +537,9 @@ type batchComputer struct {
 
 	keyPool, scopePool *pool // cells beneath each key and each scope, built on first need
 
-	rates rates
+	rates        rates
+	byModel      modelPricing           // the pricer, when it prices by model
+	modelPricers []*catalog.ModelPricer // by model id, from byModel
 	// scratch
 	cand    []int32
 	weights []int64
@@ -545,6 +554,7 @@ func newBatchComputer(f *Facts, b *usage.Batch, pricer Pricer, resolver *attribu
 		billedRefs: newRefDays(f.Window), billedTotal: map[refDay]ledger.Money{},
 	}
 	bc.rates.p = bc.in.id(string(b.Provider))
+	bc.byModel, _ = pricer.(modelPricing)
 	return bc
 }
 
@@ -781,7 +791,7 @@ func (bc *batchComputer) collectUsage() {
 			c.hasOwn = true
 			continue
 		}
-		if cost, ok := bc.pricer.Cost(r); ok {
+		if cost, ok := bc.cost(rp, ci, r); ok {
 			c.priced += cost
 		} else {
 			if c.unpriced == 0 {
@@ -822,6 +832,25 @@ func (bc *batchComputer) eachBill(fn func(b *bill)) {
 		b.keyLevel = lastKeyLevel
 		fn(b)
 	}
+}
+
+// cost prices r, a record of cell ci, with the pricer resolved once per model of the batch's
+// provider when the pricer can (modelPricing).
+func (bc *batchComputer) cost(p uint32, ci int32, r *usage.UsageRecord) (ledger.Money, bool) {
+	if bc.byModel == nil || p != bc.rates.p {
+		return bc.pricer.Cost(r)
+	}
+	m := bc.cells[ci].model
+	if int(m) >= len(bc.modelPricers) {
+		bc.modelPricers = append(bc.modelPricers, make([]*catalog.ModelPricer, int(m)+1-len(bc.modelPricers))...)
+	}
+	pr := bc.modelPricers[m]
+	if pr == nil {
+		v := bc.byModel.ModelPricer(bc.b.Provider, r.Model)
+		pr = &v
+		bc.modelPricers[m] = pr
+	}
+	return pr.Cost(r)
 }
 
 // 2. Bills for settled days, in input order: deterministic for deterministic input.
