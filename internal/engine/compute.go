@@ -200,19 +200,25 @@ const (
 
 func classOf(pc usage.PriceClass) class {
 	var c class
-	switch pc.Tier {
-	case usage.TierPriority:
-		c |= classPriority
-	case usage.TierFlex:
-		c |= classFlex
-	}
-	for _, f := range [...]struct {
-		on  bool
-		bit class
-	}{{pc.Batch, classBatch}, {pc.LongContext, classLongContext}, {pc.USOnly, classUSOnly}, {pc.Fast, classFast}} {
-		if f.on {
-			c |= f.bit
+	if pc.Tier != "" {
+		switch pc.Tier {
+		case usage.TierPriority:
+			c |= classPriority
+		case usage.TierFlex:
+			c |= classFlex
 		}
+	}
+	if pc.Batch {
+		c |= classBatch
+	}
+	if pc.LongContext {
+		c |= classLongContext
+	}
+	if pc.USOnly {
+		c |= classUSOnly
+	}
+	if pc.Fast {
+		c |= classFast
 	}
 	return c
 }
@@ -529,11 +535,12 @@ type batchComputer struct {
 	lastCellOK  bool
 	lastScope   uint32
 
-	bills        []bill          // the bills collectBills did not split at once
-	billedRefs   refDays         // sources with a bill that day
-	keyFamBilled map[famDay]bool // keys with a key-level bill for a family (0: any model) that day; built on first need
-	keyBills     bool            // some bill is at key grain
-	billedTotal  map[refDay]ledger.Money
+	bills        []bill                  // the bills collectBills did not split at once
+	billedRefs   refDays                 // sources with a bill that day
+	keyFamBilled map[famDay]bool         // keys with a key-level bill for a family (0: any model) that day; built on first need
+	keyBills     bool                    // some bill is at key grain
+	billedTotal  map[refDay]ledger.Money // billed per provider and day, but the batch's own provider's
+	billedDays   []billedDay             // which are by day of the window
 
 	keyPool, scopePool *pool // cells beneath each key and each scope, built on first need
 
@@ -686,8 +693,17 @@ func (bc *batchComputer) cellAt(k cellKey) int32 {
 	if src == "" {
 		src = scope
 	}
-	bc.rows = append(bc.rows, CostRow{Day: k.d, Provider: usage.Provider(bc.in.str(k.p)), Source: src, Scope: scope,
-		Model: bc.in.str(k.model), Tier: k.cls.priceClass().Tier})
+	// The buffer is zeroed: only the fields that are not zero are written.
+	if len(bc.rows) < cap(bc.rows) {
+		bc.rows = bc.rows[:len(bc.rows)+1]
+	} else {
+		bc.rows = append(bc.rows, CostRow{})
+	}
+	row := &bc.rows[i]
+	row.Day, row.Provider, row.Source, row.Scope, row.Model = k.d, usage.Provider(bc.in.str(k.p)), src, scope, bc.in.str(k.model)
+	if k.cls&(classPriority|classFlex) != 0 {
+		row.Tier = k.cls.priceClass().Tier
+	}
 	return i
 }
 
@@ -853,13 +869,27 @@ func (bc *batchComputer) cost(p uint32, ci int32, r *usage.UsageRecord) (ledger.
 	return pr.Cost(r)
 }
 
+// billedDay is what the batch's provider billed on one day.
+type billedDay struct {
+	total ledger.Money
+	seen  bool // a bill, even if the day's bills sum to zero
+}
+
 // 2. Bills for settled days, in input order: deterministic for deterministic input.
 func (bc *batchComputer) collectBills() {
 	lastRef := refDay{ref: ^uint32(0)}
 	lastDay, dayTotal := refDay{ref: ^uint32(0)}, ledger.Money(0)
+	p := bc.rates.p
+	bc.billedDays = make([]billedDay, bc.slots.days)
 	flush := func() {
 		if lastDay.ref == 0 { // a day has been seen
-			bc.billedTotal[lastDay] += dayTotal
+			if off, ok := bc.slots.day(lastDay.d); ok && lastDay.p == p {
+				bd := &bc.billedDays[off]
+				bd.total += dayTotal
+				bd.seen = true
+			} else {
+				bc.billedTotal[lastDay] += dayTotal
+			}
 		}
 		dayTotal = 0
 	}
@@ -1363,6 +1393,11 @@ func (bc *batchComputer) emitRows() ([]CostRow, []Reconciliation) {
 			bc.rows[k] = *row
 		}
 		out = out[:len(out)+1]
+	}
+	for off, bd := range bc.billedDays {
+		if bd.seen {
+			reconOf(refDay{p: p, d: from + usage.Day(off)}, bc.b.Provider).Billed += bd.total // #nosec G115 -- a day of the window
+		}
 	}
 	for k, total := range bc.billedTotal {
 		reconOf(k, usage.Provider(bc.in.str(k.p))).Billed += total
