@@ -126,6 +126,22 @@ func (fs *featureSpend) add(r *CostRow) {
 	fs.runCost += r.Cost
 }
 
+// merge adds o's sums into fs; both are flushed.
+func (fs *featureSpend) merge(o *featureSpend) {
+	for k, v := range o.spend {
+		fs.spend[k] += v
+	}
+	for f, ol := range o.lines {
+		l := fs.lines[f]
+		if l == nil {
+			l = &FeatureLine{Feature: f}
+			fs.lines[f] = l
+		}
+		l.Cost += ol.Cost
+	}
+	fs.l = nil
+}
+
 func (fs *featureSpend) flush() {
 	if fs.run.customer != "" {
 		fs.spend[fs.run] += fs.runCost
