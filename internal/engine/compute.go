@@ -444,18 +444,29 @@ func Compute(f *Facts, pricer Pricer, m Mapping) *Result {
 		})
 	}
 	wg.Wait()
-	n := 0
+	// dirty is where the rows of the regions end (emitRows cleared what it filtered out): past
+	// n after the moves, only stale copies lie before it, and the never-touched rest stays
+	// untouched (zero, and not yet faulted in).
+	n, dirty, moved := 0, 0, false
 	for i, part := range rowsPer {
-		if n+len(part) > len(all) { // a region outgrew its estimate and moved: rare
+		if cap(part) > regions[i+1]-regions[i] { // this batch outgrew its region and moved: rare
+			dirty = max(dirty, regions[i+1])
+		} else {
+			dirty = max(dirty, regions[i]+len(part))
+		}
+		if n+len(part) > len(all) { // the rows outgrow the array: into a new one
 			all = append(all[:n], part...)
 			all = all[:cap(all)]
+			moved = true
 		} else {
 			copy(all[n:], part) // moves left within the same array (or from a moved region)
 		}
 		n += len(part)
 		res.Reconciliation = append(res.Reconciliation, reconPer[i]...)
 	}
-	clear(all[n:])
+	if !moved && dirty > n {
+		clear(all[n:dirty])
+	}
 	res.Rows = all[:n:n]
 	for _, rc := range res.Reconciliation {
 		if rc.Attributed+rc.Unattributed != rc.Billed {
@@ -1402,6 +1413,7 @@ func (bc *batchComputer) emitRows() ([]CostRow, []Reconciliation) {
 	for k, total := range bc.billedTotal {
 		reconOf(k, usage.Provider(bc.in.str(k.p))).Billed += total
 	}
+	clear(bc.rows[len(out):]) // the rows filtered out, so the buffer holds nothing stale
 	reconList := make([]Reconciliation, 0, len(recon))
 	for _, rc := range recon {
 		reconList = append(reconList, *rc)
