@@ -244,7 +244,11 @@ func (c *Catalog) Lookup(p usage.Provider, model string, d usage.Day) (*Entry, b
 }
 
 func (c *Catalog) find(p usage.Provider, model string, d usage.Day) (*row, bool) {
-	fam := c.family(p, model)
+	return rowAt(c.family(p, model), d)
+}
+
+// rowAt returns the row of a model's rows in effect on d.
+func rowAt(fam []row, d usage.Day) (*row, bool) {
 	for i := len(fam) - 1; i >= 0; i-- {
 		if fam[i].entry.EffectiveFrom <= d {
 			return &fam[i], true
@@ -301,7 +305,34 @@ func (c *Catalog) Cost(r *usage.UsageRecord) (ledger.Money, bool) {
 	if r.Provider == usage.OpenRouter {
 		return 0, false
 	}
-	rw, ok := c.find(r.Provider, r.Model, r.Day)
+	return costAt(c.family(r.Provider, r.Model), r)
+}
+
+// ModelPricer returns what Cost does for the records of one provider and model, with the model
+// resolved once: for a caller pricing many records of each model.
+func (c *Catalog) ModelPricer(p usage.Provider, model string) ModelPricer {
+	if p == usage.OpenRouter {
+		return ModelPricer{}
+	}
+	return ModelPricer{rows: c.family(p, model)}
+}
+
+// ModelPricer prices records of the provider and model it was made for; others get a wrong
+// price, so callers key it by both.
+type ModelPricer struct {
+	rows []row
+}
+
+// Cost is Catalog.Cost for a record of the pricer's provider and model.
+func (m ModelPricer) Cost(r *usage.UsageRecord) (ledger.Money, bool) {
+	if r.Provider == usage.OpenRouter {
+		return 0, false
+	}
+	return costAt(m.rows, r)
+}
+
+func costAt(fam []row, r *usage.UsageRecord) (ledger.Money, bool) {
+	rw, ok := rowAt(fam, r.Day)
 	if !ok {
 		return 0, false
 	}

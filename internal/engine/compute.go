@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"cmp"
 	"fmt"
 	"slices"
 	"sort"
@@ -9,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/marginhq/margin/internal/attribution"
+	"github.com/marginhq/margin/internal/catalog"
 	"github.com/marginhq/margin/internal/ledger"
 	"github.com/marginhq/margin/internal/revenue"
 	"github.com/marginhq/margin/internal/usage"
@@ -17,6 +17,12 @@ import (
 // Pricer prices a usage record from the price catalog; false means the model is unpriced.
 type Pricer interface {
 	Cost(r *usage.UsageRecord) (ledger.Money, bool)
+}
+
+// modelPricing is a Pricer that can resolve a model once for all its records (*catalog.Catalog):
+// Compute then looks a model up once per batch instead of once per record.
+type modelPricing interface {
+	ModelPricer(p usage.Provider, model string) catalog.ModelPricer
 }
 
 // Facts is everything fetched for one window: the providers' batches and Stripe's revenue.
@@ -178,19 +184,25 @@ const (
 
 func classOf(pc usage.PriceClass) class {
 	var c class
-	switch pc.Tier {
-	case usage.TierPriority:
-		c |= classPriority
-	case usage.TierFlex:
-		c |= classFlex
-	}
-	for _, f := range [...]struct {
-		on  bool
-		bit class
-	}{{pc.Batch, classBatch}, {pc.LongContext, classLongContext}, {pc.USOnly, classUSOnly}, {pc.Fast, classFast}} {
-		if f.on {
-			c |= f.bit
+	if pc.Tier != "" {
+		switch pc.Tier {
+		case usage.TierPriority:
+			c |= classPriority
+		case usage.TierFlex:
+			c |= classFlex
 		}
+	}
+	if pc.Batch {
+		c |= classBatch
+	}
+	if pc.LongContext {
+		c |= classLongContext
+	}
+	if pc.USOnly {
+		c |= classUSOnly
+	}
+	if pc.Fast {
+		c |= classFast
 	}
 	return c
 }
@@ -204,6 +216,28 @@ func (c class) priceClass() usage.PriceClass {
 		pc.Tier = usage.TierFlex
 	}
 	return pc
+}
+
+// unpricedSlab holds token counts in fixed chunks, so a pointer to one stays valid (rows keep
+// them) and growing never copies.
+type unpricedSlab struct {
+	chunks [][]usage.Tokens
+	n      int32
+}
+
+const unpricedChunk = 1024
+
+// add returns the 1-based index of a new zero count.
+func (s *unpricedSlab) add() int32 {
+	if int(s.n)%unpricedChunk == 0 {
+		s.chunks = append(s.chunks, make([]usage.Tokens, unpricedChunk))
+	}
+	s.n++
+	return s.n
+}
+
+func (s *unpricedSlab) at(i int32) *usage.Tokens {
+	return &s.chunks[(i-1)/unpricedChunk][(i-1)%unpricedChunk]
 }
 
 // cellKey is the grain of the fact table: one source, model and price class on one day.
@@ -222,6 +256,9 @@ type cell struct {
 	// billed: the cell lies under a source the provider billed that day, so its cost is its
 	// share of those bills and never an estimate as well (possibly zero).
 	billed bool
+	// unpriced is the index + 1 of the cell's unpriced tokens in batchComputer.unpriced; 0 when
+	// the catalog priced all of them. It fits in the cell's padding.
+	unpriced int32
 }
 
 // refDay is a source (or, with ref 0, a whole provider) on one day.
@@ -292,6 +329,58 @@ type rate struct {
 	d      usage.Day
 	amount ledger.Money
 	tokens int64
+	ok     bool // set: the zero rate is "none learned"
+}
+
+// rates are the learned rates. Every bill asks for one, so the common key (the batch's
+// provider, the standard class) is a dense array by family and token type; others go to a map.
+type rates struct {
+	p     uint32 // the batch's provider
+	dense []rate // [family id × numTokenTypes + token type]
+	other map[rateKey]rate
+	n     int
+}
+
+const numTokenTypes = int(usage.TokenAudioOutput) + 1
+
+// denseIndex is k's index in dense, when k is of the common kind.
+func (rs *rates) denseIndex(k rateKey) (int, bool) {
+	if k.p != rs.p || k.cls != 0 || int(k.tt) >= numTokenTypes {
+		return 0, false
+	}
+	return int(k.fam)*numTokenTypes + int(k.tt), true
+}
+
+func (rs *rates) get(k rateKey) (rate, bool) {
+	if i, ok := rs.denseIndex(k); ok {
+		if i >= len(rs.dense) {
+			return rate{}, false
+		}
+		return rs.dense[i], rs.dense[i].ok
+	}
+	r, ok := rs.other[k]
+	return r, ok
+}
+
+func (rs *rates) set(k rateKey, r rate) {
+	r.ok = true
+	if i, ok := rs.denseIndex(k); ok {
+		if i >= len(rs.dense) {
+			rs.dense = append(rs.dense, make([]rate, i+1-len(rs.dense)+len(rs.dense)/2)...)
+		}
+		if !rs.dense[i].ok {
+			rs.n++
+		}
+		rs.dense[i] = r
+		return
+	}
+	if rs.other == nil {
+		rs.other = map[rateKey]rate{}
+	}
+	if _, ok := rs.other[k]; !ok {
+		rs.n++
+	}
+	rs.other[k] = r
 }
 
 // Compute attributes, prices and reconciles the facts. It is pure: same facts, same result.
@@ -339,18 +428,29 @@ func Compute(f *Facts, pricer Pricer, m Mapping) *Result {
 		})
 	}
 	wg.Wait()
-	n := 0
+	// dirty is where the rows of the regions end (emitRows cleared what it filtered out): past
+	// n after the moves, only stale copies lie before it, and the never-touched rest stays
+	// untouched (zero, and not yet faulted in).
+	n, dirty, moved := 0, 0, false
 	for i, part := range rowsPer {
-		if n+len(part) > len(all) { // a region outgrew its estimate and moved: rare
+		if cap(part) > regions[i+1]-regions[i] { // this batch outgrew its region and moved: rare
+			dirty = max(dirty, regions[i+1])
+		} else {
+			dirty = max(dirty, regions[i]+len(part))
+		}
+		if n+len(part) > len(all) { // the rows outgrow the array: into a new one
 			all = append(all[:n], part...)
 			all = all[:cap(all)]
+			moved = true
 		} else {
 			copy(all[n:], part) // moves left within the same array (or from a moved region)
 		}
 		n += len(part)
 		res.Reconciliation = append(res.Reconciliation, reconPer[i]...)
 	}
-	clear(all[n:])
+	if !moved && dirty > n {
+		clear(all[n:dirty])
+	}
 	res.Rows = all[:n:n]
 	for _, rc := range res.Reconciliation {
 		if rc.Attributed+rc.Unattributed != rc.Billed {
@@ -406,12 +506,18 @@ type batchComputer struct {
 
 	cells []cell
 	rows  []CostRow // rows[i] belongs to cells[i]
-	// The cell index: one chain of cells per source and day, through next. A source's cells of
-	// one day are few (its models and classes) and made one after another, so walking the chain
-	// touches neighbouring memory, where one map over every cell missed the cache on each lookup.
-	heads    map[sourceDay]int32     // latest cell of the source and day, +1
-	next     []int32                 // per cell: the previous cell of its chain, +1 (0 ends it)
-	unpriced map[int32]*usage.Tokens // rare: kept beside the cells, not in each
+	// The cell index: one chain of cells per source, model and day, through next; mostly a
+	// single cell. Chains are found by slot, a small number per source and model, times the days
+	// of the window, plus the day: no hashing, and one cell touched per lookup, where one map
+	// over every cell (and then one chain per source and day) missed the cache on each lookup.
+	// Days outside the window (none in practice) go to far.
+	slots       refSlots
+	srcModels   [][]modelSlot       // per source slot: its models' slots
+	nModelSlots int32               // (source, model) slots numbered so far
+	heads       []int32             // per (source, model) slot and day: latest cell of the chain, +1
+	far         map[sourceDay]int32 // heads outside the window
+	next        []int32             // per cell: the previous cell of its chain, +1 (0 ends it)
+	unpriced    unpricedSlab        // rare: tokens the catalog could not price, by cell.unpriced
 
 	fams       []uint32          // model id -> family id + 1 (0: not yet known)
 	canons     map[uint32]uint32 // model id -> canonical id
@@ -424,15 +530,18 @@ type batchComputer struct {
 	lastCellOK  bool
 	lastScope   uint32
 
-	bills        []bill
-	billedRefs   refDays         // sources with a bill that day
-	keyFamBilled map[famDay]bool // keys with a key-level bill for a family (0: any model) that day; built on first need
-	keyBills     bool            // some bill is at key grain
-	billedTotal  map[refDay]ledger.Money
+	bills        []bill                  // the bills collectBills did not split at once
+	billedRefs   refDays                 // sources with a bill that day
+	keyFamBilled map[famDay]bool         // keys with a key-level bill for a family (0: any model) that day; built on first need
+	keyBills     bool                    // some bill is at key grain
+	billedTotal  map[refDay]ledger.Money // billed per provider and day, but the batch's own provider's
+	billedDays   []billedDay             // which are by day of the window
 
 	keyPool, scopePool *pool // cells beneath each key and each scope, built on first need
 
-	rates map[rateKey]rate
+	rates        rates
+	byModel      modelPricing           // the pricer, when it prices by model
+	modelPricers []*catalog.ModelPricer // by model id, from byModel
 	// scratch
 	cand    []int32
 	weights []int64
@@ -440,13 +549,15 @@ type batchComputer struct {
 
 func newBatchComputer(f *Facts, b *usage.Batch, pricer Pricer, resolver *attribution.Resolver, sources map[usage.SourceRef]usage.SourceInfo, rows []CostRow) *batchComputer {
 	n := len(b.Usage)
-	return &batchComputer{
+	bc := &batchComputer{
 		f: f, b: b, pricer: pricer, resolver: resolver, sources: sources, in: newInterner(),
-		cells: make([]cell, 0, n+n/16), rows: rows, heads: make(map[sourceDay]int32, n/8+16), next: make([]int32, 0, n+n/16),
-		unpriced: map[int32]*usage.Tokens{}, canons: map[uint32]uint32{}, isKey: map[uint32]bool{}, scopeOfKey: map[uint32]uint32{},
+		cells: make([]cell, 0, n+n/16), rows: rows, slots: newRefSlots(f.Window), next: make([]int32, 0, n+n/16),
+		canons: map[uint32]uint32{}, isKey: map[uint32]bool{}, scopeOfKey: map[uint32]uint32{},
 		billedRefs: newRefDays(f.Window), billedTotal: map[refDay]ledger.Money{},
-		rates: map[rateKey]rate{},
 	}
+	bc.rates.p = bc.in.id(string(b.Provider))
+	bc.byModel, _ = pricer.(modelPricing)
+	return bc
 }
 
 func (bc *batchComputer) run() ([]CostRow, []Reconciliation) {
@@ -457,10 +568,105 @@ func (bc *batchComputer) run() ([]CostRow, []Reconciliation) {
 	return bc.emitRows()
 }
 
+// refSlots numbers the sources (interned ids) that index something per day, so per-day tables
+// are dense arrays of slot × day instead of maps: a slot's days sit next to each other.
+type refSlots struct {
+	from usage.Day
+	days int
+	of   []int32 // interned id -> slot + 1
+	n    int32
+}
+
+func newRefSlots(w usage.Window) refSlots { return refSlots{from: w.From, days: max(w.Days(), 1)} }
+
+// slot returns ref's slot, numbering ref when new.
+func (s *refSlots) slot(ref uint32) int {
+	if int(ref) >= len(s.of) {
+		s.of = append(s.of, make([]int32, int(ref)+1-len(s.of)+len(s.of)/2)...)
+	}
+	sl := s.of[ref]
+	if sl == 0 {
+		s.n++
+		sl = s.n
+		s.of[ref] = sl
+	}
+	return int(sl - 1)
+}
+
+// day returns d's offset in the window; false when d lies outside it.
+func (s *refSlots) day(d usage.Day) (int, bool) {
+	off := int(d - s.from)
+	return off, d >= s.from && off < s.days
+}
+
+// index returns the table index of (ref, d), numbering ref when new; false when d lies outside
+// the window.
+func (s *refSlots) index(ref uint32, d usage.Day) (int, bool) {
+	off, ok := s.day(d)
+	if !ok {
+		return 0, false
+	}
+	return s.slot(ref)*s.days + off, true
+}
+
+// size is the table length that holds every slot numbered so far.
+func (s *refSlots) size() int { return int(s.n) * s.days }
+
+// chain returns the index in heads of the chain of k's source, model and day (heads grown to
+// hold it); false for a day outside the window, whose chain head is in far. A chain is mostly
+// one cell (two only for two price classes or scopes of one key and model), so a lookup is one
+// scan of the source's few models, which sit together, and one cell compared.
+func (bc *batchComputer) chain(k *cellKey) (int, bool) {
+	off, ok := bc.slots.day(k.d)
+	if !ok {
+		return 0, false
+	}
+	src := k.key
+	if src == 0 {
+		src = k.scope
+	}
+	s := bc.slots.slot(src)
+	if s >= len(bc.srcModels) {
+		bc.srcModels = append(bc.srcModels, make([][]modelSlot, s+1-len(bc.srcModels)+len(bc.srcModels)/2)...)
+	}
+	ms := bc.srcModels[s]
+	sm := int32(-1)
+	for _, e := range ms {
+		if e.model == k.model {
+			sm = e.slot
+			break
+		}
+	}
+	if sm < 0 {
+		sm = bc.nModelSlots
+		bc.nModelSlots++
+		bc.srcModels[s] = append(ms, modelSlot{model: k.model, slot: sm})
+		if n := int(bc.nModelSlots) * bc.slots.days; n > len(bc.heads) {
+			bc.heads = append(bc.heads, make([]int32, n-len(bc.heads)+len(bc.heads)/2)...)
+		}
+	}
+	return int(sm)*bc.slots.days + off, true
+}
+
+// modelSlot numbers one model of one source for the cell index.
+type modelSlot struct {
+	model uint32
+	slot  int32
+}
+
+func (k *cellKey) sourceDay() sourceDay {
+	return sourceDay{p: k.p, key: k.key, scope: k.scope, d: k.d}
+}
+
 // cellAt returns the cell of k, adding it (and its row) when new.
 func (bc *batchComputer) cellAt(k cellKey) int32 {
-	sd := sourceDay{p: k.p, key: k.key, scope: k.scope, d: k.d}
-	head := bc.heads[sd]
+	hi, inWindow := bc.chain(&k)
+	var head int32
+	if inWindow {
+		head = bc.heads[hi]
+	} else {
+		head = bc.far[k.sourceDay()]
+	}
 	for j := head; j != 0; j = bc.next[j-1] {
 		if bc.cells[j-1].cellKey == k {
 			return j - 1
@@ -469,14 +675,30 @@ func (bc *batchComputer) cellAt(k cellKey) int32 {
 	i := int32(len(bc.cells)) // #nosec G115 -- cells of one batch, far below 2^31
 	bc.cells = append(bc.cells, cell{cellKey: k})
 	bc.next = append(bc.next, head)
-	bc.heads[sd] = i + 1
+	if inWindow {
+		bc.heads[hi] = i + 1
+	} else {
+		if bc.far == nil {
+			bc.far = map[sourceDay]int32{}
+		}
+		bc.far[k.sourceDay()] = i + 1
+	}
 	key, scope := usage.SourceRef(bc.in.str(k.key)), usage.SourceRef(bc.in.str(k.scope))
 	src := key
 	if src == "" {
 		src = scope
 	}
-	bc.rows = append(bc.rows, CostRow{Day: k.d, Provider: usage.Provider(bc.in.str(k.p)), Source: src, Scope: scope,
-		Model: bc.in.str(k.model), Tier: k.cls.priceClass().Tier})
+	// The buffer is zeroed: only the fields that are not zero are written.
+	if len(bc.rows) < cap(bc.rows) {
+		bc.rows = bc.rows[:len(bc.rows)+1]
+	} else {
+		bc.rows = append(bc.rows, CostRow{})
+	}
+	row := &bc.rows[i]
+	row.Day, row.Provider, row.Source, row.Scope, row.Model = k.d, usage.Provider(bc.in.str(k.p)), src, scope, bc.in.str(k.model)
+	if k.cls&(classPriority|classFlex) != 0 {
+		row.Tier = k.cls.priceClass().Tier
+	}
 	return i
 }
 
@@ -488,7 +710,13 @@ type sourceDay struct {
 
 // lookup finds the cell of k without adding one.
 func (bc *batchComputer) lookup(k cellKey) (int32, bool) {
-	for j := bc.heads[sourceDay{p: k.p, key: k.key, scope: k.scope, d: k.d}]; j != 0; j = bc.next[j-1] {
+	var head int32
+	if hi, ok := bc.chain(&k); ok {
+		head = bc.heads[hi]
+	} else {
+		head = bc.far[k.sourceDay()]
+	}
+	for j := head; j != 0; j = bc.next[j-1] {
 		if bc.cells[j-1].cellKey == k {
 			return j - 1, true
 		}
@@ -574,35 +802,24 @@ func (bc *batchComputer) collectUsage() {
 			c.hasOwn = true
 			continue
 		}
-		if cost, ok := bc.pricer.Cost(r); ok {
+		if cost, ok := bc.cost(rp, ci, r); ok {
 			c.priced += cost
 		} else {
-			u := bc.unpriced[ci]
-			if u == nil {
-				u = new(usage.Tokens)
-				bc.unpriced[ci] = u
+			if c.unpriced == 0 {
+				c.unpriced = bc.unpriced.add()
 			}
-			u.Add(r.Tokens)
+			bc.unpriced.at(c.unpriced).Add(r.Tokens)
 		}
 	}
 }
 
-// 2. Bills for settled days, in input order: deterministic for deterministic input.
-func (bc *batchComputer) collectBills() {
+// eachBill calls fn with each bill of a settled day in the window, in input order.
+func (bc *batchComputer) eachBill(fn func(b *bill)) {
 	in := bc.in
 	var lastSource, lastModel lastID
-	lastRef := refDay{ref: ^uint32(0)}
 	lastSrc, lastKeyLevel := ^uint32(0), false // bills come grouped by source
 	p := in.id(string(bc.b.Provider))
-	bc.bills = make([]bill, 0, len(bc.b.Costs))
-	lastDay, dayTotal := refDay{ref: ^uint32(0)}, ledger.Money(0)
-	flush := func() {
-		if lastDay.ref == 0 { // a day has been seen
-			bc.billedTotal[lastDay] += dayTotal
-		}
-		dayTotal = 0
-	}
-	defer flush()
+	b := new(bill) // one for every call of fn, which must not keep it
 	for i := range bc.b.Costs {
 		cr := &bc.b.Costs[i]
 		if !bc.f.Window.Contains(cr.Day) || cr.Day >= bc.f.Today || cr.Amount == 0 {
@@ -612,7 +829,7 @@ func (bc *batchComputer) collectBills() {
 		if cr.Provider != bc.b.Provider {
 			bp = in.id(string(cr.Provider))
 		}
-		b := bill{p: bp, source: lastSource.id(in, string(cr.Source)), model: lastModel.id(in, cr.Model), d: cr.Day,
+		*b = bill{p: bp, source: lastSource.id(in, string(cr.Source)), model: lastModel.id(in, cr.Model), d: cr.Day,
 			tt: cr.TokenType, cls: classOf(cr.Class), amount: cr.Amount}
 		if cr.QuantityUnit == "tokens" && cr.Quantity > 0 {
 			b.qty = cr.Quantity
@@ -624,28 +841,109 @@ func (bc *batchComputer) collectBills() {
 			lastSrc, lastKeyLevel = b.source, bc.keyLevel(b.source)
 		}
 		b.keyLevel = lastKeyLevel
-		// Bills come grouped by day and source: mark each source and family once per run.
-		if rd := (refDay{p: bp, ref: b.source, d: b.d}); rd != lastRef {
+		fn(b)
+	}
+}
+
+// cost prices r, a record of cell ci, with the pricer resolved once per model of the batch's
+// provider when the pricer can (modelPricing).
+func (bc *batchComputer) cost(p uint32, ci int32, r *usage.UsageRecord) (ledger.Money, bool) {
+	if bc.byModel == nil || p != bc.rates.p {
+		return bc.pricer.Cost(r)
+	}
+	m := bc.cells[ci].model
+	if int(m) >= len(bc.modelPricers) {
+		bc.modelPricers = append(bc.modelPricers, make([]*catalog.ModelPricer, int(m)+1-len(bc.modelPricers))...)
+	}
+	pr := bc.modelPricers[m]
+	if pr == nil {
+		v := bc.byModel.ModelPricer(bc.b.Provider, r.Model)
+		pr = &v
+		bc.modelPricers[m] = pr
+	}
+	return pr.Cost(r)
+}
+
+// billedDay is what the batch's provider billed on one day.
+type billedDay struct {
+	total ledger.Money
+	seen  bool // a bill, even if the day's bills sum to zero
+}
+
+// 2. Bills for settled days, in input order: deterministic for deterministic input.
+func (bc *batchComputer) collectBills() {
+	lastRef := refDay{ref: ^uint32(0)}
+	lastDay, dayTotal := refDay{ref: ^uint32(0)}, ledger.Money(0)
+	p := bc.rates.p
+	bc.billedDays = make([]billedDay, bc.slots.days)
+	flush := func() {
+		if lastDay.ref == 0 { // a day has been seen
+			if off, ok := bc.slots.day(lastDay.d); ok && lastDay.p == p {
+				bd := &bc.billedDays[off]
+				bd.total += dayTotal
+				bd.seen = true
+			} else {
+				bc.billedTotal[lastDay] += dayTotal
+			}
+		}
+		dayTotal = 0
+	}
+	defer flush()
+	bc.eachBill(func(b *bill) {
+		// Bills come grouped by day and source: mark each source once per run.
+		if rd := (refDay{p: b.p, ref: b.source, d: b.d}); rd != lastRef {
 			bc.billedRefs.set(rd.ref, rd.d)
 			lastRef = rd
 		}
 		bc.keyBills = bc.keyBills || b.keyLevel
-		if b.d != lastDay.d || bp != lastDay.p {
+		if b.d != lastDay.d || b.p != lastDay.p {
 			flush()
-			lastDay = refDay{p: bp, d: b.d}
+			lastDay = refDay{p: b.p, d: b.d}
 		}
 		dayTotal += b.amount
-		bc.bills = append(bc.bills, b)
+		// A key's bill for one model and token type with its one cell beneath: split here (the
+		// whole bill to that cell), so only the other bills are kept for splitBills. Shares add
+		// and learned rates keep the latest day's sum, so the order of splitting does not matter.
+		if i, ok := bc.exactCell(b); ok {
+			bc.cells[i].share += b.amount
+			bc.learn(b, bc.cells[i].cls, bc.rows[i].Tokens.Of(b.tt))
+			return
+		}
+		bc.bills = append(bc.bills, *b)
+	})
+}
+
+// exactCell finds the one cell a key's bill for one model and token type goes to: the key's
+// usage of that model in the bill's class, with tokens of its type. Bills name a cell's token
+// types one after another, so the last lookup is kept.
+func (bc *batchComputer) exactCell(b *bill) (int32, bool) {
+	if !b.keyLevel || b.model == 0 || b.tt == usage.TokenNone {
+		return 0, false
 	}
+	k := cellKey{p: b.p, key: b.source, scope: bc.listedScope(b.source), model: b.model, d: b.d, cls: b.cls}
+	i, ok := bc.lastCell, bc.lastCellOK && bc.lastCellKey == k
+	if !ok {
+		i, ok = bc.lookup(k)
+		bc.lastCellKey, bc.lastCell, bc.lastCellOK = k, i, ok
+	}
+	if !ok {
+		return 0, false
+	}
+	if c := &bc.cells[i]; c.hasOwn || bc.unbilledTier(c) || bc.rows[i].Tokens.Of(b.tt) <= 0 {
+		return 0, false
+	}
+	return i, true
 }
 
 // pool indexes the cells beneath the sources of one grain (keys or scopes) that have bills: cell
-// indices sorted by (source, day, model family), with each (source, day) run found by a map.
+// indices sorted by (source, day, model family), each (source, day) run found by its slot.
 // Sorting once is far cheaper than a growing list per source and family.
 type pool struct {
-	idx  []int32
-	fams []uint32 // the family of idx[i]
-	runs map[refDay][2]int32
+	p     uint32 // the batch's provider: bills of another find nothing
+	slots *refSlots
+	idx   []int32
+	fams  []uint32 // the family of idx[i]
+	runs  []int32  // per slot and day: where its run starts in idx; the run ends at the next
 }
 
 func (bc *batchComputer) pool(keyLevel bool) *pool {
@@ -656,60 +954,65 @@ func (bc *batchComputer) pool(keyLevel bool) *pool {
 	if *pp != nil {
 		return *pp
 	}
-	// Counting sort by (source, day): the runs are few and their counts stay in cache, where one
-	// sort of every entry cost more than the splits it serves. Within a run, by family.
-	p := bc.in.id(string(bc.b.Provider))
 	refOf := func(c *cell) uint32 {
 		if keyLevel {
 			return c.key
 		}
 		return c.scope
 	}
-	eligible := func(c *cell) bool {
-		ref := refOf(c)
-		return ref != 0 && !c.hasOwn && !bc.unbilledTier(c) && bc.billedRefs.has(ref, c.d)
-	}
-	runs := map[refDay][2]int32{} // start, then fill position
-	n := int32(0)
-	for i := range bc.cells {
-		c := &bc.cells[i]
-		if !eligible(c) {
-			continue
-		}
-		k := refDay{p: p, ref: refOf(c), d: c.d}
-		r := runs[k]
-		r[1]++
-		runs[k] = r
-		n++
-	}
-	var start int32
-	for k, r := range runs {
-		runs[k] = [2]int32{start, start}
-		start += r[1]
-	}
+	// One pass collects the eligible cells with their slot-day (billedRefs only holds days of
+	// the window, so each has one) and family; two stable counting sorts, by family and then by
+	// slot-day, order them by (slot-day, family, cell index) in linear time, where a comparison
+	// sort of every entry cost more than the splits it serves.
 	type entry struct {
-		fam uint32
-		i   int32
+		slot int32
+		fam  uint32
+		i    int32
 	}
-	es := make([]entry, n)
+	es := make([]entry, 0, len(bc.cells))
+	var slotCount, famCount []int32
 	for i := range bc.cells {
 		c := &bc.cells[i]
-		if !eligible(c) {
+		ref := refOf(c)
+		if ref == 0 || c.hasOwn || bc.unbilledTier(c) || !bc.billedRefs.has(ref, c.d) {
 			continue
 		}
-		k := refDay{p: p, ref: refOf(c), d: c.d}
-		r := runs[k]
-		es[r[1]] = entry{fam: bc.family(c.p, c.model), i: int32(i)} // #nosec G115 -- cells of one batch
-		r[1]++
-		runs[k] = r
-	}
-	pl := &pool{idx: make([]int32, n), fams: make([]uint32, n), runs: runs}
-	for _, r := range runs {
-		run := es[r[0]:r[1]]
-		slices.SortFunc(run, func(a, b entry) int { return cmp.Or(cmp.Compare(a.fam, b.fam), cmp.Compare(a.i, b.i)) })
-		for j, e := range run {
-			pl.idx[int(r[0])+j], pl.fams[int(r[0])+j] = e.i, e.fam
+		si, _ := bc.slots.index(ref, c.d)
+		f := bc.family(c.p, c.model)
+		if si >= len(slotCount) {
+			slotCount = append(slotCount, make([]int32, max(bc.slots.size(), si+1)-len(slotCount))...)
 		}
+		if int(f) >= len(famCount) {
+			famCount = append(famCount, make([]int32, int(f)+1-len(famCount))...)
+		}
+		slotCount[si]++
+		famCount[f]++
+		es = append(es, entry{slot: int32(si), fam: f, i: int32(i)}) // #nosec G115 -- cells and slots of one batch
+	}
+	startsOf := func(counts []int32) {
+		var at int32
+		for k, n := range counts {
+			counts[k] = at
+			at += n
+		}
+	}
+	// runs[s] is the start of slot-day s, runs[s+1] its end.
+	runs := make([]int32, len(slotCount)+1)
+	for s, n := range slotCount {
+		runs[s+1] = runs[s] + n
+	}
+	startsOf(famCount)
+	byFam := make([]entry, len(es))
+	for _, e := range es {
+		byFam[famCount[e.fam]] = e
+		famCount[e.fam]++
+	}
+	startsOf(slotCount)
+	pl := &pool{p: bc.in.id(string(bc.b.Provider)), slots: &bc.slots, idx: make([]int32, len(es)), fams: make([]uint32, len(es)), runs: runs}
+	for _, e := range byFam {
+		j := slotCount[e.slot]
+		slotCount[e.slot]++
+		pl.idx[j], pl.fams[j] = e.i, e.fam
 	}
 	*pp = pl
 	return pl
@@ -717,12 +1020,16 @@ func (bc *batchComputer) pool(keyLevel bool) *pool {
 
 // beneath returns the cells beneath ref on d and, within them, those of family fam.
 func (pl *pool) beneath(p, ref uint32, d usage.Day, fam uint32) (all, ofFam []int32) {
-	r, ok := pl.runs[refDay{p: p, ref: ref, d: d}]
-	if !ok {
+	if p != pl.p || int(ref) >= len(pl.slots.of) || pl.slots.of[ref] == 0 {
 		return nil, nil
 	}
-	all = pl.idx[r[0]:r[1]]
-	fams := pl.fams[r[0]:r[1]]
+	s, ok := pl.slots.index(ref, d)
+	if !ok || s+1 >= len(pl.runs) {
+		return nil, nil
+	}
+	r0, r1 := pl.runs[s], pl.runs[s+1]
+	all = pl.idx[r0:r1]
+	fams := pl.fams[r0:r1]
 	lo, _ := slices.BinarySearch(fams, fam)
 	hi := lo
 	for hi < len(fams) && fams[hi] == fam {
@@ -739,12 +1046,13 @@ func (bc *batchComputer) eligible(b *bill, c *cell) bool {
 	}
 	if bc.keyFamBilled == nil {
 		// Only a provider that bills at both grains gets here, and only for its scopes' bills.
+		// Read from the cost records again: collectBills kept only the bills it did not split.
 		bc.keyFamBilled = map[famDay]bool{}
-		for i := range bc.bills {
-			if kb := &bc.bills[i]; kb.keyLevel {
-				bc.keyFamBilled[famDay{p: kb.p, ref: kb.source, fam: kb.fam, d: kb.d}] = true
+		bc.eachBill(func(b *bill) {
+			if b.keyLevel {
+				bc.keyFamBilled[famDay{p: b.p, ref: b.source, fam: b.fam, d: b.d}] = true
 			}
-		}
+		})
 	}
 	fam := bc.family(c.p, c.model)
 	return !bc.keyFamBilled[famDay{p: c.p, ref: c.key, fam: fam, d: c.d}] && !bc.keyFamBilled[famDay{p: c.p, ref: c.key, d: c.d}]
@@ -847,19 +1155,9 @@ func (bc *batchComputer) candidates(b *bill) ([]int32, match) {
 	cand := bc.cand[:0]
 	defer func() { bc.cand = cand }()
 	// A key's usage of one model in one class is one cell: found directly, no pool needed.
-	if b.keyLevel && b.model != 0 && b.tt != usage.TokenNone {
-		k := cellKey{p: b.p, key: b.source, scope: bc.listedScope(b.source), model: b.model, d: b.d, cls: b.cls}
-		i, ok := bc.lastCell, bc.lastCellOK && bc.lastCellKey == k // a key's token types come in a row
-		if !ok {
-			i, ok = bc.lookup(k)
-			bc.lastCellKey, bc.lastCell, bc.lastCellOK = k, i, ok
-		}
-		if ok {
-			if c := &bc.cells[i]; !c.hasOwn && !bc.unbilledTier(c) && bc.rows[i].Tokens.Of(b.tt) > 0 {
-				cand = append(cand, i)
-				return cand, matchExact
-			}
-		}
+	if i, ok := bc.exactCell(b); ok {
+		cand = append(cand, i)
+		return cand, matchExact
 	}
 	all, fam := bc.pool(b.keyLevel).beneath(b.p, b.source, b.d, b.fam)
 	if b.model != 0 {
@@ -936,7 +1234,7 @@ func (bc *batchComputer) learn(b *bill, cls class, tokens int64) {
 		return
 	}
 	k := rateKey{p: b.p, fam: b.fam, cls: cls, tt: b.tt}
-	r, ok := bc.rates[k]
+	r, ok := bc.rates.get(k)
 	switch {
 	case !ok || b.d > r.d:
 		r = rate{d: b.d, amount: b.amount, tokens: tokens}
@@ -946,7 +1244,7 @@ func (bc *batchComputer) learn(b *bill, cls class, tokens int64) {
 	default:
 		return
 	}
-	bc.rates[k] = r
+	bc.rates.set(k, r)
 }
 
 // 4. Estimates for usage no bill covers: priced at the effective rates of the latest settled
@@ -959,16 +1257,16 @@ func (bc *batchComputer) priceEstimates() {
 			continue
 		}
 		row := &bc.rows[i]
-		if len(bc.rates) > 0 {
+		if bc.rates.n > 0 {
 			if cost, ok := bc.learnedCost(c, &row.Tokens); ok {
 				c.priced = cost
 				row.PriceSource = PriceLearned
-				delete(bc.unpriced, int32(i))
+				c.unpriced = 0
 				continue
 			}
 		}
 		switch {
-		case bc.unpriced[int32(i)] == nil:
+		case c.unpriced == 0:
 			row.PriceSource = PriceCatalog
 		case c.priced != 0:
 			row.PriceSource = PriceCatalog // partly: the rest is in Unpriced
@@ -988,7 +1286,7 @@ func (bc *batchComputer) learnedCost(c *cell, t *usage.Tokens) (ledger.Money, bo
 		if n == 0 {
 			continue
 		}
-		r, ok := bc.rates[rateKey{p: c.p, fam: fam, cls: c.cls, tt: tt}]
+		r, ok := bc.rates.get(rateKey{p: c.p, fam: fam, cls: c.cls, tt: tt})
 		if !ok {
 			return 0, false
 		}
@@ -1006,6 +1304,26 @@ func (bc *batchComputer) learnedCost(c *cell, t *usage.Tokens) (ledger.Money, bo
 func (bc *batchComputer) emitRows() ([]CostRow, []Reconciliation) {
 	resolved := map[[2]uint32]attribution.Resolution{}
 	recon := map[refDay]*Reconciliation{}
+	// The batch's own provider by day of the window: every row adds to one, so an array.
+	p := bc.in.id(string(bc.b.Provider))
+	from, days := bc.f.Window.From, max(bc.f.Window.Days(), 1)
+	byDay := make([]*Reconciliation, days)
+	reconOf := func(k refDay, provider usage.Provider) *Reconciliation {
+		off := int(k.d - from)
+		inWindow := k.p == p && k.d >= from && off < days
+		if inWindow && byDay[off] != nil {
+			return byDay[off]
+		}
+		rc := recon[k]
+		if rc == nil {
+			rc = &Reconciliation{Provider: provider, Day: k.d}
+			recon[k] = rc
+		}
+		if inWindow {
+			byDay[off] = rc
+		}
+		return rc
+	}
 	out := bc.rows[:0]
 	var lastPair [2]uint32
 	var lastRes attribution.Resolution
@@ -1015,8 +1333,8 @@ func (bc *batchComputer) emitRows() ([]CostRow, []Reconciliation) {
 	for i := range bc.cells {
 		c := &bc.cells[i]
 		row := &bc.rows[i] // finished in place, then moved down over the rows filtered out
-		if len(bc.unpriced) > 0 {
-			row.Unpriced = bc.unpriced[int32(i)]
+		if c.unpriced != 0 {
+			row.Unpriced = bc.unpriced.at(c.unpriced)
 		}
 		switch {
 		case c.billed:
@@ -1044,12 +1362,7 @@ func (bc *batchComputer) emitRows() ([]CostRow, []Reconciliation) {
 
 		rk := refDay{p: c.p, d: c.d}
 		if lastRC == nil || rk != lastRK {
-			lastRC = recon[rk]
-			if lastRC == nil {
-				lastRC = &Reconciliation{Provider: row.Provider, Day: c.d}
-				recon[rk] = lastRC
-			}
-			lastRK = rk
+			lastRC, lastRK = reconOf(rk, row.Provider), rk
 		}
 		rc := lastRC
 		if row.Unpriced != nil {
@@ -1076,14 +1389,15 @@ func (bc *batchComputer) emitRows() ([]CostRow, []Reconciliation) {
 		}
 		out = out[:len(out)+1]
 	}
-	for k, total := range bc.billedTotal {
-		rc := recon[k]
-		if rc == nil {
-			rc = &Reconciliation{Provider: usage.Provider(bc.in.str(k.p)), Day: k.d}
-			recon[k] = rc
+	for off, bd := range bc.billedDays {
+		if bd.seen {
+			reconOf(refDay{p: p, d: from + usage.Day(off)}, bc.b.Provider).Billed += bd.total // #nosec G115 -- a day of the window
 		}
-		rc.Billed += total
 	}
+	for k, total := range bc.billedTotal {
+		reconOf(k, usage.Provider(bc.in.str(k.p))).Billed += total
+	}
+	clear(bc.rows[len(out):]) // the rows filtered out, so the buffer holds nothing stale
 	reconList := make([]Reconciliation, 0, len(recon))
 	for _, rc := range recon {
 		reconList = append(reconList, *rc)

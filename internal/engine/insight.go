@@ -89,25 +89,68 @@ func featureOf(r *CostRow) string {
 	return r.Feature
 }
 
-// featureLines splits spend by feature and gives each feature the revenue of its customers in
-// proportion to what each customer spends on it.
-func featureLines(res *Result, rep *Report) []FeatureLine {
-	type cf struct{ customer, feature string }
-	spend := map[cf]ledger.Money{}
-	lines := map[string]*FeatureLine{}
-	for i := range res.Rows {
-		r := &res.Rows[i]
-		f := featureOf(r)
-		l := lines[f]
-		if l == nil {
-			l = &FeatureLine{Feature: f}
-			lines[f] = l
-		}
-		l.Cost += r.Cost
-		if r.Customer != "" {
-			spend[cf{r.Customer, f}] += r.Cost
+// featureSpend sums spend by feature and by customer and feature, one row at a time, for
+// featureLines: SummarizeFor feeds it from its own pass over the rows.
+type featureSpend struct {
+	spend map[customerFeature]ledger.Money
+	lines map[string]*FeatureLine
+	// Rows of one customer and feature come in runs: a run is summed, then added to the maps.
+	run     customerFeature
+	runCost ledger.Money
+	l       *FeatureLine
+}
+
+type customerFeature struct{ customer, feature string }
+
+func newFeatureSpend() *featureSpend {
+	return &featureSpend{spend: map[customerFeature]ledger.Money{}, lines: map[string]*FeatureLine{}}
+}
+
+func (fs *featureSpend) add(r *CostRow) {
+	f := featureOf(r)
+	if fs.l == nil || fs.l.Feature != f {
+		if fs.l = fs.lines[f]; fs.l == nil {
+			fs.l = &FeatureLine{Feature: f}
+			fs.lines[f] = fs.l
 		}
 	}
+	fs.l.Cost += r.Cost
+	if k := (customerFeature{r.Customer, f}); k != fs.run {
+		fs.flush()
+		fs.run = k
+	}
+	fs.runCost += r.Cost
+}
+
+// merge adds o's sums into fs; both are flushed.
+func (fs *featureSpend) merge(o *featureSpend) {
+	for k, v := range o.spend {
+		fs.spend[k] += v
+	}
+	for f, ol := range o.lines {
+		l := fs.lines[f]
+		if l == nil {
+			l = &FeatureLine{Feature: f}
+			fs.lines[f] = l
+		}
+		l.Cost += ol.Cost
+	}
+	fs.l = nil
+}
+
+func (fs *featureSpend) flush() {
+	if fs.run.customer != "" {
+		fs.spend[fs.run] += fs.runCost
+	}
+	fs.runCost = 0
+}
+
+// featureLines splits spend by feature and gives each feature the revenue of its customers in
+// proportion to what each customer spends on it.
+func featureLines(fs *featureSpend, rep *Report) []FeatureLine {
+	type cf = customerFeature
+	fs.flush()
+	spend, lines := fs.spend, fs.lines
 	byCustomer := map[string][]cf{}
 	for k := range spend {
 		byCustomer[k.customer] = append(byCustomer[k.customer], k)

@@ -136,110 +136,14 @@ func SummarizeFor(res *Result, currency string, target ledger.Rate) *Report {
 		Currency: currency,
 		Warnings: res.Warnings,
 	}
-	provs := map[usage.Provider]*ProviderLine{}
-	type mk struct {
-		p usage.Provider
-		m string
-	}
-	models := map[mk]*ModelLine{}
-	custs := map[string]*CustomerLine{}
-	customer := func(id string) *CustomerLine {
-		c := custs[id]
-		if c == nil {
-			info := res.Customers[id]
-			c = &CustomerLine{CustomerID: id, Name: info.Name, Plan: info.Plan}
-			custs[id] = c
-		}
-		return c
-	}
+	sums := sumRows(res)
 	for id := range res.Customers {
-		customer(id)
+		sums.customer(id)
 	}
-	unattr := map[usage.SourceRef]*UnattributedLine{}
-	type ek struct {
-		p    usage.Provider
-		m    string
-		tier usage.Tier
-		src  PriceSource
-	}
-	estimates := map[ek]*EstimateLine{}
-	type dk struct {
-		d usage.Day
-		p usage.Provider
-		m string
-	}
-	daily := map[dk]*DailyLine{}
-	for i := range res.Rows {
-		r := &res.Rows[i]
-		if r.Estimated {
-			k := ek{r.Provider, r.Model, r.Tier, r.PriceSource}
-			e := estimates[k]
-			if e == nil {
-				e = &EstimateLine{Provider: r.Provider, Model: r.Model, Tier: r.Tier, PriceSource: r.PriceSource}
-				estimates[k] = e
-			}
-			e.Cost += r.Cost
-			e.Tokens += r.Tokens.Total()
-			if r.Unpriced != nil {
-				e.UnpricedTokens += r.Unpriced.Total()
-			}
-		}
-		tokens := r.Tokens.Total()
-		t := &rep.Totals
-		t.Cost += r.Cost
-		t.Tokens += tokens
-		t.Requests += r.Requests
-		switch {
-		case r.Estimated:
-			t.Estimated += r.Cost
-		case r.Customer == "":
-			t.Unattributed += r.Cost
-		default:
-			t.Attributed += r.Cost
-		}
-		p := provs[r.Provider]
-		if p == nil {
-			p = &ProviderLine{Provider: r.Provider}
-			provs[r.Provider] = p
-		}
-		p.Cost += r.Cost
-		p.Tokens += tokens
-		if r.Estimated {
-			p.Estimated += r.Cost
-		}
-		m := models[mk{r.Provider, r.Model}]
-		if m == nil {
-			m = &ModelLine{Provider: r.Provider, Model: r.Model}
-			models[mk{r.Provider, r.Model}] = m
-		}
-		m.Cost += r.Cost
-		m.Tokens += tokens
-		m.Requests += r.Requests
-		if r.Unpriced != nil {
-			m.UnpricedTokens += r.Unpriced.Total()
-		}
-		d := daily[dk{r.Day, r.Provider, r.Model}]
-		if d == nil {
-			d = &DailyLine{Day: r.Day.String(), Provider: r.Provider, Model: r.Model}
-			daily[dk{r.Day, r.Provider, r.Model}] = d
-		}
-		d.Cost += r.Cost
-		d.Tokens += tokens
-		if r.Customer != "" {
-			c := customer(r.Customer)
-			c.Cost += r.Cost
-			c.Tokens += tokens
-			c.Requests += r.Requests
-		} else {
-			u := unattr[r.Source]
-			if u == nil {
-				u = &UnattributedLine{Source: r.Source, Name: res.Sources[r.Source].Name, Provider: r.Provider}
-				unattr[r.Source] = u
-			}
-			u.Cost += r.Cost
-			u.Tokens += tokens
-		}
-	}
+	rep.Totals = sums.totals
+	provs, modelLines, daily, outside := sums.provs, sums.modelLines, sums.daily, sums.outside
+	custs, unattr, estimates, features := sums.custs, sums.unattr, sums.estimates, sums.features
+	customer := sums.customer
 	for _, d := range res.Revenue {
 		rep.Totals.Revenue += d.Amount
 		customer(d.Customer).Revenue += d.Amount
@@ -252,9 +156,7 @@ func SummarizeFor(res *Result, currency string, target ledger.Rate) *Report {
 			rep.Providers = append(rep.Providers, *l)
 		}
 	}
-	for _, m := range models {
-		rep.Models = append(rep.Models, *m)
-	}
+	rep.Models = modelLines
 	sort.Slice(rep.Models, func(i, j int) bool {
 		a, b := rep.Models[i], rep.Models[j]
 		if a.Cost != b.Cost {
@@ -265,8 +167,19 @@ func SummarizeFor(res *Result, currency string, target ledger.Rate) *Report {
 		}
 		return a.Model < b.Model
 	})
-	rep.Daily = make([]DailyLine, 0, len(daily))
-	for _, d := range daily {
+	n := len(outside)
+	for i := range daily {
+		if daily[i].Day != "" {
+			n++
+		}
+	}
+	rep.Daily = make([]DailyLine, 0, n)
+	for i := range daily {
+		if daily[i].Day != "" {
+			rep.Daily = append(rep.Daily, daily[i])
+		}
+	}
+	for _, d := range outside {
 		rep.Daily = append(rep.Daily, *d)
 	}
 	// ISO dates sort as strings.
@@ -335,7 +248,7 @@ func SummarizeFor(res *Result, currency string, target ledger.Rate) *Report {
 		}
 	}
 	addAverages(rep)
-	rep.Features = featureLines(res, rep)
+	rep.Features = featureLines(features, rep)
 	rep.Plans = planLines(rep, target)
 	if rep.Providers == nil {
 		rep.Providers = []ProviderLine{}

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"cmp"
 	"math/big"
 	"math/rand/v2"
 	"slices"
@@ -132,5 +133,85 @@ func TestSplit_DoesNotModifyWeights(t *testing.T) {
 	Split(1000, weights)
 	if !slices.Equal(weights, []int64{3, 0, -2, 9}) {
 		t.Fatalf("weights changed to %v", weights)
+	}
+}
+
+// splitReference is Split as first written (a stable sort of every remainder): Split must give
+// exactly its parts, ties included.
+func splitReference(total Money, weights []int64) []Money {
+	parts := make([]Money, len(weights))
+	if len(weights) == 0 || total == 0 {
+		return parts
+	}
+	var sum int64
+	for _, w := range weights {
+		if w > 0 {
+			sum += w
+		}
+	}
+	if sum <= 0 {
+		even := make([]int64, len(weights))
+		for i := range even {
+			even[i] = 1
+		}
+		return splitReference(total, even)
+	}
+	t := int64(total)
+	if total < 0 {
+		t = -t
+	}
+	type rem struct {
+		i int
+		r uint64
+	}
+	var rems []rem
+	var assigned int64
+	for i, w := range weights {
+		if w <= 0 {
+			continue
+		}
+		q, r := mulDivRem(t, w, sum)
+		parts[i] = Money(q)
+		assigned += q
+		rems = append(rems, rem{i, r})
+	}
+	left := t - assigned
+	slices.SortStableFunc(rems, func(a, b rem) int { return cmp.Compare(b.r, a.r) })
+	for k := 0; left > 0; k = (k + 1) % len(rems) {
+		parts[rems[k].i]++
+		left--
+	}
+	if total < 0 {
+		for i := range parts {
+			parts[i] = -parts[i]
+		}
+	}
+	return parts
+}
+
+func TestSplit_SameAsStableReference(t *testing.T) {
+	rng := rand.New(rand.NewPCG(12, 7))
+	for n := range 5000 {
+		weights := make([]int64, 1+rng.IntN(40))
+		for i := range weights {
+			switch rng.IntN(5) {
+			case 0:
+				weights[i] = 0
+			case 1:
+				weights[i] = 3 // many equal weights: ties in the remainders
+			case 2:
+				weights[i] = -rng.Int64N(10)
+			default:
+				weights[i] = rng.Int64N(1 << uint(1+rng.IntN(40)))
+			}
+		}
+		total := Money(rng.Int64N(1<<40) - 1<<39)
+		if n%7 == 0 {
+			total = Money(rng.Int64N(int64(len(weights)) * 2))
+		}
+		got, want := Split(total, weights), splitReference(total, weights)
+		if !slices.Equal(got, want) {
+			t.Fatalf("Split(%d, %v) = %v, want %v", total, weights, got, want)
+		}
 	}
 }
