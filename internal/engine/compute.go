@@ -628,9 +628,9 @@ func (bc *batchComputer) collectBills() {
 		if cr.Provider != bc.b.Provider {
 			bp = in.id(string(cr.Provider))
 		}
-		b := bill{p: bp, source: lastSource.id(in, string(cr.Source)), model: lastModel.id(in, cr.Model), d: cr.Day,
-			tt: cr.TokenType, cls: classOf(cr.Class), amount: cr.Amount}
-		if cr.QuantityUnit == "tokens" && cr.Quantity > 0 {
+		b := bill{p: bp, source: lastSource.id(in, cr.Source.String()), model: lastModel.id(in, cr.Model.String()), d: cr.Day,
+			tt: cr.TokenType, cls: classOf(cr.Class.PriceClass()), amount: cr.Amount}
+		if cr.QuantityUnit == usage.UnitTokens && cr.Quantity > 0 {
 			b.qty = cr.Quantity
 		}
 		if b.model != 0 {

@@ -70,7 +70,7 @@ func (c *NameCache) covers(b *Batch, add map[SourceRef]bool) bool {
 		}
 	}
 	for i := range b.Costs {
-		if !check(b.Costs[i].Source) {
+		if !check(b.Costs[i].Source.Ref()) {
 			return false
 		}
 	}

@@ -293,27 +293,32 @@ func (r *UsageRecord) Source() SourceRef {
 	return r.Scope
 }
 
-// CostRecord is an amount the provider billed on one UTC day at some grain.
+// CostRecord is an amount the provider billed on one UTC day at some grain. A large organisation
+// has millions (OpenAI bills one line per key, model and token type), so the names are interned
+// (Sym) and the class packed: 56 bytes and one pointer a record, where strings took 136.
 type CostRecord struct {
 	Provider Provider
+	Amount   ledger.Money
+	// Quantity is the billed quantity in QuantityUnit (tokens, images, …) when the provider says.
+	Quantity int64
 	Day      Day
 	// Source is the billed grain: an API key when the provider bills per key, otherwise the
-	// project or workspace.
-	Source SourceRef
-	// Model is the model the charge is for, or "" when it is not model specific (tools, storage).
-	Model string
+	// project or workspace (a SourceRef: Source.Ref()).
+	Source Sym
+	// Model is the model the charge is for, or NoSym when it is not model specific (tools, storage).
+	Model Sym
+	// Description is the provider's own line-item text, for display.
+	Description  Sym
+	QuantityUnit Sym
 	// TokenType is the token class the charge is for; TokenNone when the bill names none (tools,
 	// storage, a line item Margin cannot parse): such a bill is split by priced usage instead.
 	TokenType TokenType
 	// Class is the tier and qualifiers the bill names (priority, batch, long context, …).
-	Class PriceClass
-	// Quantity is the billed quantity in QuantityUnit (tokens, images, …) when the provider says.
-	Quantity     int64
-	QuantityUnit string
-	// Description is the provider's own line-item text, for display.
-	Description string
-	Amount      ledger.Money
+	Class ClassBits
 }
+
+// UnitTokens is the QuantityUnit of a quantity in tokens.
+var UnitTokens = Intern("tokens")
 
 // SourceInfo describes a source the provider lists, so unattributed spend can be shown by name
 // and names that carry a Stripe customer id can be attributed.

@@ -192,6 +192,7 @@ func bucketDay(endpoint string, startingAt, start, end time.Time) (usage.Day, er
 
 func (c *Client) fetchCosts(ctx context.Context, start, end time.Time, perPage int) ([]usage.CostRecord, error) {
 	var out []usage.CostRecord
+	syms := usage.Syms{}
 	for bucket, err := range c.costReport(ctx, start, end, perPage) {
 		if err != nil {
 			return nil, err
@@ -212,11 +213,11 @@ func (c *Client) fetchCosts(ctx context.Context, start, end time.Time, perPage i
 			out = append(out, usage.CostRecord{
 				Provider:    usage.Anthropic,
 				Day:         day,
-				Source:      workspaceRef(stringOrEmpty(r.WorkspaceID)),
-				Model:       stringOrEmpty(r.Model),
+				Source:      syms.Of(string(workspaceRef(stringOrEmpty(r.WorkspaceID)))),
+				Model:       syms.Of(stringOrEmpty(r.Model)),
 				TokenType:   costTokenType(stringOrEmpty(r.TokenType)),
-				Class:       r.class(),
-				Description: desc,
+				Class:       r.class().Bits(),
+				Description: syms.Of(desc),
 				Amount:      amount,
 			})
 		}

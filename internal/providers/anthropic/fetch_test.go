@@ -73,11 +73,11 @@ func TestFetch_FixtureWindow(t *testing.T) {
 
 	aug2 := day(t, "2026-08-02")
 	wantCosts := []usage.CostRecord{
-		{Provider: usage.Anthropic, Day: aug1, Source: wsAcme, Model: sonnet, TokenType: usage.TokenInput, Description: "Claude Sonnet 4.5 Usage - Input Tokens", Amount: 273_702_000},
-		{Provider: usage.Anthropic, Day: aug1, Source: wsAcme, Model: "", Description: "Web Search Usage", Amount: 30_000_000},
-		{Provider: usage.Anthropic, Day: aug1, Source: wsDefault, Model: opus, TokenType: usage.TokenOutput, Description: "Claude Opus 4.1 Usage - Output Tokens", Amount: 1_505_000_000},
-		{Provider: usage.Anthropic, Day: aug2, Source: wsOld, Model: "", Description: "code_execution", Amount: 1_000},
-		{Provider: usage.Anthropic, Day: aug2, Source: wsDefault, Model: sonnet, TokenType: usage.TokenOutput, Description: "Claude Sonnet 4.5 Usage - Output Tokens", Amount: 123_456_789_000},
+		{Provider: usage.Anthropic, Day: aug1, Source: usage.InternRef(wsAcme), Model: usage.Intern(sonnet), TokenType: usage.TokenInput, Description: usage.Intern("Claude Sonnet 4.5 Usage - Input Tokens"), Amount: 273_702_000},
+		{Provider: usage.Anthropic, Day: aug1, Source: usage.InternRef(wsAcme), Model: usage.Intern(""), Description: usage.Intern("Web Search Usage"), Amount: 30_000_000},
+		{Provider: usage.Anthropic, Day: aug1, Source: usage.InternRef(wsDefault), Model: usage.Intern(opus), TokenType: usage.TokenOutput, Description: usage.Intern("Claude Opus 4.1 Usage - Output Tokens"), Amount: 1_505_000_000},
+		{Provider: usage.Anthropic, Day: aug2, Source: usage.InternRef(wsOld), Model: usage.Intern(""), Description: usage.Intern("code_execution"), Amount: 1_000},
+		{Provider: usage.Anthropic, Day: aug2, Source: usage.InternRef(wsDefault), Model: usage.Intern(sonnet), TokenType: usage.TokenOutput, Description: usage.Intern("Claude Sonnet 4.5 Usage - Output Tokens"), Amount: 123_456_789_000},
 	}
 	assertRecords(t, "costs", b.Costs, wantCosts)
 

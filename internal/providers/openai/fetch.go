@@ -315,16 +315,19 @@ func (r UsageResult) tokens(ep UsageEndpoint) usage.Tokens {
 }
 
 // costKey is a cost record's identity within a day; the model is a function of the description.
-type costKey struct {
-	source      usage.SourceRef
-	description string
-}
+type costKey struct{ source, description usage.Sym }
 
 // fetchCosts reads billed costs per day, at the finest grain OpenAI bills: the API key when the
-// charge has one, otherwise the project.
+// charge has one, otherwise the project. These are the most numerous facts Margin holds (one line
+// per key, model and token type: 9 million at 10,000 keys), so records are built in one slice
+// sized after the first day, indexed for the day being read only, and sorted in place.
 func (c *Client) fetchCosts(ctx context.Context, start, end time.Time, perPage int) ([]usage.CostRecord, error) {
-	agg := newDayAgg[costKey, usage.CostRecord]()
-	refs := newRefCache()
+	var out []usage.CostRecord
+	days := int((end.Unix() - start.Unix() + 86399) / 86400)
+	index := map[costKey]int32{} // the records of day cur
+	cur, seen := usage.Day(0), map[usage.Day]bool{}
+	syms := newSymRefs()
+	lines := map[usage.Sym]LineItem{} // each distinct line item is parsed once
 	for bucket, err := range c.costs(ctx, start, end, perPage) {
 		if err != nil {
 			return nil, fmt.Errorf("reading openai costs: %w", err)
@@ -333,6 +336,21 @@ func (c *Client) fetchCosts(ctx context.Context, start, end time.Time, perPage i
 			return nil, err
 		}
 		day := usage.DayOf(time.Unix(bucket.StartTime, 0))
+		if day != cur || len(seen) == 0 {
+			if len(seen) == 1 && len(out) > 0 && cap(out) < len(out)*days {
+				// The first day sizes the table: days are alike, so it rarely grows again.
+				out = slices.Grow(out, len(out)*(days-1)+len(out)/8)
+			}
+			clear(index)
+			if seen[day] { // a day seen before comes again (not on OpenAI's pages): index it again
+				for i := range out {
+					if out[i].Day == day {
+						index[costKey{out[i].Source, out[i].Description}] = int32(i) // #nosec G115 -- records of one fetch, far below 2^31
+					}
+				}
+			}
+			cur, seen[day] = day, true
+		}
 		for _, r := range bucket.Results {
 			if r.Amount == nil || r.Amount.Value == "" {
 				continue // a line without an amount bills nothing
@@ -344,61 +362,124 @@ func (c *Client) fetchCosts(ctx context.Context, start, end time.Time, perPage i
 			if err != nil {
 				return nil, fmt.Errorf("openai: GET %s: day %s: amount.value: %w", costsEndpoint, day, err)
 			}
-			source := refs.key(r.APIKeyID)
-			if source == "" {
-				source = refs.project(r.ProjectID)
+			source := syms.key(r.APIKeyID)
+			if source == usage.NoSym {
+				source = syms.project(r.ProjectID)
 			}
-			desc := deref(r.LineItem)
-			rec := agg.get(day, costKey{source: source, description: desc}, func() usage.CostRecord {
-				li := ParseLineItem(desc)
-				return usage.CostRecord{Provider: usage.OpenAI, Day: day, Source: source, Model: li.Model, TokenType: li.TokenType,
-					Class: usage.PriceClass{Tier: li.Tier, Batch: li.Batch, LongContext: li.LongContext}, Description: desc}
-			})
+			k := costKey{source: source, description: syms.text.Of(deref(r.LineItem))}
+			i, ok := index[k]
+			if !ok {
+				li, ok := lines[k.description]
+				if !ok {
+					li = ParseLineItem(k.description.String())
+					lines[k.description] = li
+				}
+				i = int32(len(out)) // #nosec G115 -- records of one fetch, far below 2^31
+				index[k] = i
+				out = append(out, usage.CostRecord{Provider: usage.OpenAI, Day: day, Source: source, Model: syms.text.Of(li.Model),
+					TokenType: li.TokenType, Class: usage.PriceClass{Tier: li.Tier, Batch: li.Batch, LongContext: li.LongContext}.Bits(),
+					Description: k.description})
+			}
+			rec := &out[i]
 			rec.Amount += amount
 			if q, ok := r.Tokens(); ok {
 				rec.Quantity += q
-				rec.QuantityUnit = "tokens"
+				rec.QuantityUnit = usage.UnitTokens
 			}
 		}
 	}
-	out := agg.all()
-	// As in fetchUsage: sort by ranks, in (day, source, description) order.
-	sources, descs := newRanks(), newRanks()
-	for i := range out {
-		sources.add(string(out[i].Source))
-		descs.add(out[i].Description)
-	}
-	sources.rank()
-	descs.rank()
-	type sortKey struct{ day, source, desc int }
-	sk := make([]sortKey, len(out))
-	order := make([]int, len(out))
-	for i := range out {
-		sk[i] = sortKey{int(out[i].Day), sources.of[string(out[i].Source)], descs.of[out[i].Description]}
-		order[i] = i
-	}
-	slices.SortFunc(order, func(a, b int) int {
-		x, y := sk[a], sk[b]
-		return cmp.Or(cmp.Compare(x.day, y.day), cmp.Compare(x.source, y.source), cmp.Compare(x.desc, y.desc))
-	})
-	permute(out, order)
+	sortCosts(out)
 	return out, nil
+}
+
+// sortCosts sorts records by (day, source, description) in place: by ranks of the distinct
+// texts, integer compares instead of long string compares.
+func sortCosts(out []usage.CostRecord) {
+	var top usage.Sym
+	for i := range out {
+		top = max(top, out[i].Source, out[i].Description)
+	}
+	rank := make([]int32, int(top)+1)
+	var texts []usage.Sym
+	for i := range out {
+		for _, s := range [...]usage.Sym{out[i].Source, out[i].Description} {
+			if rank[s] == 0 {
+				rank[s] = 1
+				texts = append(texts, s)
+			}
+		}
+	}
+	slices.SortFunc(texts, func(a, b usage.Sym) int { return strings.Compare(a.String(), b.String()) })
+	for i, s := range texts {
+		rank[s] = int32(i) // #nosec G115 -- distinct texts of one fetch
+	}
+	cmpRec := func(x, y *usage.CostRecord) int {
+		return cmp.Or(cmp.Compare(x.Day, y.Day), cmp.Compare(rank[x.Source], rank[y.Source]), cmp.Compare(rank[x.Description], rank[y.Description]))
+	}
+	sorted := true
+	for i := 1; i < len(out) && sorted; i++ {
+		sorted = cmpRec(&out[i-1], &out[i]) <= 0
+	}
+	if sorted {
+		return
+	}
+	order := make([]int32, len(out))
+	for i := range order {
+		order[i] = int32(i) // #nosec G115 -- records of one fetch
+	}
+	slices.SortFunc(order, func(a, b int32) int { return cmpRec(&out[a], &out[b]) })
+	permute(out, order)
+}
+
+// symRefs interns the source references of API key and project ids, and other texts, once per
+// fetch: a page repeats the same few thousand ids hundreds of thousands of times.
+type symRefs struct {
+	keys, projects map[string]usage.Sym
+	text           usage.Syms
+}
+
+func newSymRefs() *symRefs {
+	return &symRefs{keys: map[string]usage.Sym{}, projects: map[string]usage.Sym{}, text: usage.Syms{}}
+}
+
+func (c *symRefs) key(id *string) usage.Sym {
+	if id == nil || *id == "" {
+		return usage.NoSym
+	}
+	s, ok := c.keys[*id]
+	if !ok {
+		s = usage.InternRef(keyRef(id))
+		c.keys[*id] = s
+	}
+	return s
+}
+
+func (c *symRefs) project(id *string) usage.Sym {
+	if id == nil || *id == "" {
+		return usage.InternRef(DefaultProject)
+	}
+	s, ok := c.projects[*id]
+	if !ok {
+		s = usage.InternRef(projectRef(id))
+		c.projects[*id] = s
+	}
+	return s
 }
 
 // permute reorders s in place so that s[i] becomes the old s[order[i]], following each cycle
 // once: the fact table is the largest thing a fetch holds, and a sorted copy would double it.
 // order is consumed.
-func permute[T any](s []T, order []int) {
+func permute[T any, I int | int32](s []T, order []I) {
 	for i := range order {
 		if order[i] < 0 {
 			continue
 		}
 		tmp := s[i]
-		j := i
+		j := I(i)
 		for {
 			k := order[j]
 			order[j] = -1
-			if k == i {
+			if int(k) == i {
 				s[j] = tmp
 				break
 			}
