@@ -301,7 +301,7 @@ func (c *Catalog) Cost(r *usage.UsageRecord) (ledger.Money, bool) {
 	if r.Provider == usage.OpenRouter {
 		return 0, false
 	}
-	rw, ok := c.find(r.Provider, r.Model, r.Day)
+	rw, ok := c.find(r.Provider, r.Model.String(), r.Day)
 	if !ok {
 		return 0, false
 	}

@@ -42,7 +42,7 @@ func benchFacts(keys, models, days int) (*Facts, Mapping) {
 			model := names[mi%len(names)]
 			for d := w.From; d < w.To; d++ {
 				tok := int64(1000 + (k*31+mi*7+int(d))%5000)
-				r := usage.UsageRecord{Provider: b.Provider, Day: d, Key: key, Scope: scope, Model: model,
+				r := usage.UsageRecord{Provider: b.Provider, Day: d, Key: usage.InternRef(key), Scope: usage.InternRef(scope), Model: usage.Intern(model),
 					Tokens: usage.Tokens{Input: tok * 10, CachedInput: tok * 3, Output: tok}, Requests: 10}
 				switch b.Provider {
 				case usage.OpenRouter:

@@ -580,8 +580,8 @@ func (bc *batchComputer) collectUsage() {
 		if r.Provider != bc.b.Provider {
 			rp = in.id(string(r.Provider))
 		}
-		ci := bc.cellAt(cellKey{p: rp, key: lastKey.id(in, string(r.Key)), scope: lastScope.id(in, string(r.Scope)),
-			model: lastModel.id(in, r.Model), d: r.Day, cls: classOf(r.Class())})
+		ci := bc.cellAt(cellKey{p: rp, key: lastKey.id(in, r.Key.String()), scope: lastScope.id(in, r.Scope.String()),
+			model: lastModel.id(in, r.Model.String()), d: r.Day, cls: classOf(r.Class())})
 		c, row := &bc.cells[ci], &bc.rows[ci]
 		row.Tokens.Add(r.Tokens)
 		row.Requests += r.Requests

@@ -28,7 +28,7 @@ type noPricer struct{}
 func (noPricer) Cost(*usage.UsageRecord) (ledger.Money, bool) { return 0, false }
 
 func tokRec(p usage.Provider, d usage.Day, key, scope usage.SourceRef, model string, t usage.Tokens) usage.UsageRecord {
-	return usage.UsageRecord{Provider: p, Day: d, Key: key, Scope: scope, Model: model, Tokens: t, Requests: 1}
+	return usage.UsageRecord{Provider: p, Day: d, Key: usage.InternRef(key), Scope: usage.InternRef(scope), Model: usage.Intern(model), Tokens: t, Requests: 1}
 }
 
 func tokBill(p usage.Provider, d usage.Day, src usage.SourceRef, model string, tt usage.TokenType, dollars string) usage.CostRecord {

@@ -11,7 +11,7 @@ import (
 type flatPricer map[string]ledger.Money
 
 func (p flatPricer) Cost(r *usage.UsageRecord) (ledger.Money, bool) {
-	per, ok := p[r.Model]
+	per, ok := p[r.Model.String()]
 	if !ok {
 		return 0, false
 	}
@@ -30,7 +30,7 @@ const (
 )
 
 func rec(p usage.Provider, key, scope usage.SourceRef, model string, tokens int64) usage.UsageRecord {
-	return usage.UsageRecord{Provider: p, Day: day0, Key: key, Scope: scope, Model: model, Tokens: usage.Tokens{Input: tokens}, Requests: 1}
+	return usage.UsageRecord{Provider: p, Day: day0, Key: usage.InternRef(key), Scope: usage.InternRef(scope), Model: usage.Intern(model), Tokens: usage.Tokens{Input: tokens}, Requests: 1}
 }
 
 func costOf(rows []CostRow, source usage.SourceRef, model string) (ledger.Money, bool) {

@@ -65,7 +65,7 @@ func (c *NameCache) covers(b *Batch, add map[SourceRef]bool) bool {
 		return false
 	}
 	for i := range b.Usage {
-		if !check(b.Usage[i].Key) || !check(b.Usage[i].Scope) {
+		if !check(b.Usage[i].Key.Ref()) || !check(b.Usage[i].Scope.Ref()) {
 			return false
 		}
 	}

@@ -256,28 +256,29 @@ func (t *Tokens) Add(o Tokens) {
 	t.AudioOutput += o.AudioOutput
 }
 
-// UsageRecord is the usage of one source with one model on one UTC day.
+// UsageRecord is the usage of one source with one model on one UTC day. Its names are interned
+// (Sym), as in CostRecord: there is one record per key, model and day.
 type UsageRecord struct {
 	Provider Provider
-	Day      Day
-	// Key is the most specific source the provider reports the usage under (an API key), or ""
-	// when there is none (Anthropic Console/Workbench traffic).
-	Key SourceRef
-	// Scope is the container of Key: an OpenAI project or Anthropic workspace; "" when the
-	// provider has no containers (OpenRouter).
-	Scope       SourceRef
-	Model       string
-	Tokens      Tokens
-	Requests    int64
-	Batch       bool // priced at the batch rate
-	LongContext bool // priced at the long-context tier (Anthropic 200k-1M context window)
-	Tier        Tier // service tier (OpenAI service_tier, Anthropic priority and flex)
-	USOnly      bool // Anthropic inference_geo "us"
-	Fast        bool // Anthropic fast mode
+	Tier     Tier // service tier (OpenAI service_tier, Anthropic priority and flex)
+	Tokens   Tokens
+	Requests int64
 	// Billed is the provider's own charge for exactly this row, when it reports one
 	// (OpenRouter activity); HasBilled says whether it did.
-	Billed    ledger.Money
-	HasBilled bool
+	Billed ledger.Money
+	Day    Day
+	// Key is the most specific source the provider reports the usage under (an API key), or
+	// NoSym when there is none (Anthropic Console/Workbench traffic).
+	Key Sym
+	// Scope is the container of Key: an OpenAI project or Anthropic workspace; NoSym when the
+	// provider has no containers (OpenRouter).
+	Scope       Sym
+	Model       Sym
+	Batch       bool // priced at the batch rate
+	LongContext bool // priced at the long-context tier (Anthropic 200k-1M context window)
+	USOnly      bool // Anthropic inference_geo "us"
+	Fast        bool // Anthropic fast mode
+	HasBilled   bool
 }
 
 // Class returns the record's price class.
@@ -287,10 +288,10 @@ func (r *UsageRecord) Class() PriceClass {
 
 // Source returns the most specific source of the record: its key, or its scope when keyless.
 func (r *UsageRecord) Source() SourceRef {
-	if r.Key != "" {
-		return r.Key
+	if r.Key != NoSym {
+		return r.Key.Ref()
 	}
-	return r.Scope
+	return r.Scope.Ref()
 }
 
 // CostRecord is an amount the provider billed on one UTC day at some grain. A large organisation

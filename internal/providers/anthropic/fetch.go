@@ -108,6 +108,7 @@ type usageKey struct {
 
 func (c *Client) fetchUsage(ctx context.Context, start, end time.Time, perPage int) ([]usage.UsageRecord, error) {
 	sums := map[usageKey]*usage.UsageRecord{}
+	syms := usage.Syms{}
 	for bucket, err := range c.messagesUsage(ctx, start, end, perPage) {
 		if err != nil {
 			return nil, err
@@ -131,8 +132,8 @@ func (c *Client) fetchUsage(ctx context.Context, start, end time.Time, perPage i
 			rec := sums[k]
 			if rec == nil {
 				rec = &usage.UsageRecord{
-					Provider: usage.Anthropic, Day: k.day, Key: k.key, Scope: k.scope,
-					Model: k.model, Batch: k.batch, LongContext: k.longContext, Tier: k.tier, USOnly: k.usOnly, Fast: k.fast,
+					Provider: usage.Anthropic, Day: k.day, Key: syms.Of(string(k.key)), Scope: syms.Of(string(k.scope)),
+					Model: syms.Of(k.model), Batch: k.batch, LongContext: k.longContext, Tier: k.tier, USOnly: k.usOnly, Fast: k.fast,
 				}
 				sums[k] = rec
 			}
@@ -156,9 +157,9 @@ func (c *Client) fetchUsage(ctx context.Context, start, end time.Time, perPage i
 func compareUsage(a, b usage.UsageRecord) int {
 	return cmp.Or(
 		cmp.Compare(a.Day, b.Day),
-		cmp.Compare(a.Scope, b.Scope),
-		cmp.Compare(a.Key, b.Key),
-		cmp.Compare(a.Model, b.Model),
+		strings.Compare(a.Scope.String(), b.Scope.String()),
+		strings.Compare(a.Key.String(), b.Key.String()),
+		strings.Compare(a.Model.String(), b.Model.String()),
 		compareBool(a.Batch, b.Batch),
 		compareBool(a.LongContext, b.LongContext),
 		cmp.Compare(a.Tier, b.Tier),

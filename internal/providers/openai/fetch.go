@@ -156,8 +156,8 @@ func (c *Client) fetchUsage(ctx context.Context, start, end time.Time, perPage i
 				if !ok {
 					i = int32(len(out)) // #nosec G115 -- records of one fetch, far below 2^31
 					index.m[k] = i
-					out = append(out, usage.UsageRecord{Provider: usage.OpenAI, Day: day, Key: k.key.Ref(), Scope: k.scope.Ref(),
-						Model: k.model.String(), Batch: k.batch, Tier: tier})
+					out = append(out, usage.UsageRecord{Provider: usage.OpenAI, Day: day, Key: k.key, Scope: k.scope,
+						Model: k.model, Batch: k.batch, Tier: tier})
 					ids = append(ids, k)
 				}
 				rec := &out[i]

@@ -63,22 +63,22 @@ func TestFetch_FixtureWindow(t *testing.T) {
 	// Sorted by day, project, key, model, batch.
 	wantUsage := []usage.UsageRecord{
 		// Null project and key: the default project, no key.
-		{Day: day("2026-08-08"), Scope: DefaultProject, Model: "gpt-4o-2024-08-06",
+		{Day: day("2026-08-08"), Scope: usage.InternRef(DefaultProject), Model: usage.Intern("gpt-4o-2024-08-06"),
 			Tokens: usage.Tokens{Input: 800, CachedInput: 100, Output: 50}, Requests: 2},
 		// Service tiers kept apart (flex bills at its own rate); input excludes cached and
 		// cache-write tokens.
-		{Day: day("2026-08-08"), Key: acmeKey, Scope: acmeProject, Model: "gpt-4.1-mini-2025-04-14",
+		{Day: day("2026-08-08"), Key: usage.InternRef(acmeKey), Scope: usage.InternRef(acmeProject), Model: usage.Intern("gpt-4.1-mini-2025-04-14"),
 			Tokens: usage.Tokens{Input: 184220 - 61440 - 2048, CachedInput: 61440, CacheWrite5m: 2048, Output: 20517}, Requests: 312},
-		{Day: day("2026-08-08"), Key: acmeKey, Scope: acmeProject, Model: "gpt-4.1-mini-2025-04-14", Tier: usage.TierFlex,
+		{Day: day("2026-08-08"), Key: usage.InternRef(acmeKey), Scope: usage.InternRef(acmeProject), Model: usage.Intern("gpt-4.1-mini-2025-04-14"), Tier: usage.TierFlex,
 			Tokens: usage.Tokens{Input: 1000, Output: 200}, Requests: 3},
-		{Day: day("2026-08-08"), Key: acmeKey, Scope: acmeProject, Model: "gpt-4.1-mini-2025-04-14", Batch: true,
+		{Day: day("2026-08-08"), Key: usage.InternRef(acmeKey), Scope: usage.InternRef(acmeProject), Model: usage.Intern("gpt-4.1-mini-2025-04-14"), Batch: true,
 			Tokens: usage.Tokens{Input: 50000, Output: 5000}, Requests: 10},
-		{Day: day("2026-08-09"), Key: acmeKey, Scope: acmeProject, Model: "gpt-image-1", Requests: 4},
-		{Day: day("2026-08-09"), Scope: pilotProject, Model: "whisper-1", Requests: 5},
-		{Day: day("2026-08-09"), Key: pilotKey, Scope: pilotProject, Model: "text-embedding-3-small",
+		{Day: day("2026-08-09"), Key: usage.InternRef(acmeKey), Scope: usage.InternRef(acmeProject), Model: usage.Intern("gpt-image-1"), Requests: 4},
+		{Day: day("2026-08-09"), Scope: usage.InternRef(pilotProject), Model: usage.Intern("whisper-1"), Requests: 5},
+		{Day: day("2026-08-09"), Key: usage.InternRef(pilotKey), Scope: usage.InternRef(pilotProject), Model: usage.Intern("text-embedding-3-small"),
 			Tokens: usage.Tokens{Input: 12000}, Requests: 40},
 		// Older era: no cache-write field, batch as a string.
-		{Day: day("2026-08-10"), Key: pilotKey, Scope: pilotProject, Model: "gpt-4o-mini-2024-07-18", Batch: true,
+		{Day: day("2026-08-10"), Key: usage.InternRef(pilotKey), Scope: usage.InternRef(pilotProject), Model: usage.Intern("gpt-4o-mini-2024-07-18"), Batch: true,
 			Tokens: usage.Tokens{Input: 2000, CachedInput: 1000, Output: 400}, Requests: 7},
 	}
 	for i := range wantUsage {
