@@ -535,3 +535,47 @@ func TestBucketsPerPage_ShrinksWithTheKeyCount(t *testing.T) {
 		}
 	}
 }
+
+// A day that comes back (the next usage endpoint reads the window again) finds the records it
+// made before, and only those: the index holds one day at a time.
+func TestDayIndex_ADayThatComesBackFindsItsRecords(t *testing.T) {
+	type rec struct {
+		day usage.Day
+		key int
+	}
+	var out []rec
+	x := newDayIndex[int]()
+	add := func(day usage.Day, key int) (int32, bool) {
+		x.enter(day, len(out), func(i int) int { return out[i].key })
+		if i, ok := x.m[key]; ok {
+			return i, true
+		}
+		x.m[key] = int32(len(out))
+		out = append(out, rec{day, key})
+		return int32(len(out) - 1), false
+	}
+	for _, day := range []usage.Day{10, 11, 12} {
+		for key := range 5 {
+			if _, found := add(day, key); found {
+				t.Fatalf("day %d key %d found before it was added", day, key)
+			}
+		}
+	}
+	if len(x.m) != 5 {
+		t.Errorf("the index holds %d keys, want the 5 of one day", len(x.m))
+	}
+	for _, day := range []usage.Day{11, 10, 12} {
+		for key := range 6 {
+			i, found := add(day, key)
+			if key < 5 && (!found || out[i] != (rec{day, key})) {
+				t.Errorf("day %d key %d: record %d %v, found %v; want its own record", day, key, i, out[i], found)
+			}
+			if key == 5 && found {
+				t.Errorf("day %d key 5 found before it was added", day)
+			}
+		}
+	}
+	if len(out) != 18 {
+		t.Errorf("%d records, want 15 and one new key on each of 3 days", len(out))
+	}
+}
