@@ -298,16 +298,16 @@ func (c *Catalog) match(p usage.Provider, model string) []row {
 // when the catalog has no price for the model, tier or a token class on that day, and always for
 // OpenRouter, whose rows carry their own billed cost.
 func (c *Catalog) Cost(r *usage.UsageRecord) (ledger.Money, bool) {
-	if r.Provider == usage.OpenRouter {
+	if r.Provider.Name() == usage.OpenRouter {
 		return 0, false
 	}
-	rw, ok := c.find(r.Provider, r.Model.String(), r.Day)
+	rw, ok := c.find(r.Provider.Name(), r.Model.String(), r.Day)
 	if !ok {
 		return 0, false
 	}
 	t := &rw.tiers[tierIndex(r.Batch, r.LongContext)]
 	switch {
-	case r.Tier == usage.TierStandard || r.Provider == usage.Anthropic && r.Tier == usage.TierPriority:
+	case r.Tier == usage.TierStandard || r.Provider.Name() == usage.Anthropic && r.Tier == usage.TierPriority:
 	case r.Tier == usage.TierPriority && rw.priority != nil:
 		t = rw.priority
 	case r.Tier == usage.TierFlex && rw.flex != nil:
@@ -339,7 +339,7 @@ func (c *Catalog) Cost(r *usage.UsageRecord) (ledger.Money, bool) {
 		}
 		sum = addSaturating(sum, ledger.Money(ledger.MustMulDiv(part.tokens, int64(part.price), t.divisor)))
 	}
-	if r.USOnly && r.Provider == usage.Anthropic {
+	if r.USOnly && r.Provider.Name() == usage.Anthropic {
 		sum = ledger.Money(ledger.MustMulDiv(int64(sum), 11, 10))
 	}
 	return sum, true

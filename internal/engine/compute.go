@@ -577,8 +577,8 @@ func (bc *batchComputer) collectUsage() {
 			continue
 		}
 		rp := p
-		if r.Provider != bc.b.Provider {
-			rp = in.id(string(r.Provider))
+		if r.Provider.Name() != bc.b.Provider {
+			rp = in.id(string(r.Provider.Name()))
 		}
 		ci := bc.cellAt(cellKey{p: rp, key: lastKey.id(in, r.Key.String()), scope: lastScope.id(in, r.Scope.String()),
 			model: lastModel.id(in, r.Model.String()), d: r.Day, cls: classOf(r.Class())})
@@ -625,8 +625,8 @@ func (bc *batchComputer) collectBills() {
 			continue
 		}
 		bp := p
-		if cr.Provider != bc.b.Provider {
-			bp = in.id(string(cr.Provider))
+		if cr.Provider.Name() != bc.b.Provider {
+			bp = in.id(string(cr.Provider.Name()))
 		}
 		b := bill{p: bp, source: lastSource.id(in, cr.Source.String()), model: lastModel.id(in, cr.Model.String()), d: cr.Day,
 			tt: cr.TokenType, cls: classOf(cr.Class.PriceClass()), amount: cr.Amount}

@@ -69,6 +69,31 @@ func (c Syms) Of(s string) Sym {
 	return id
 }
 
+// ProviderID is a Provider in one byte, for records held by the million: their batch already
+// says which provider they come from, and a string would take 16 bytes of each.
+type ProviderID uint8
+
+// ID returns the provider's byte; 0 for a name that is not one of Providers.
+func (p Provider) ID() ProviderID {
+	for i, q := range Providers {
+		if q == p {
+			return ProviderID(i + 1) // #nosec G115 -- three providers
+		}
+	}
+	return 0
+}
+
+// Name returns the provider the byte stands for, or "" for 0.
+func (id ProviderID) Name() Provider {
+	if id == 0 || int(id) > len(Providers) {
+		return ""
+	}
+	return Providers[id-1]
+}
+
+// String prints the provider's name.
+func (id ProviderID) String() string { return string(id.Name()) }
+
 // ClassBits is a PriceClass packed into a byte, for records held by the million.
 type ClassBits uint8
 

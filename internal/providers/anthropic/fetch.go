@@ -132,7 +132,7 @@ func (c *Client) fetchUsage(ctx context.Context, start, end time.Time, perPage i
 			rec := sums[k]
 			if rec == nil {
 				rec = &usage.UsageRecord{
-					Provider: usage.Anthropic, Day: k.day, Key: syms.Of(string(k.key)), Scope: syms.Of(string(k.scope)),
+					Provider: usage.Anthropic.ID(), Day: k.day, Key: syms.Of(string(k.key)), Scope: syms.Of(string(k.scope)),
 					Model: syms.Of(k.model), Batch: k.batch, LongContext: k.longContext, Tier: k.tier, USOnly: k.usOnly, Fast: k.fast,
 				}
 				sums[k] = rec
@@ -212,7 +212,7 @@ func (c *Client) fetchCosts(ctx context.Context, start, end time.Time, perPage i
 				desc = stringOrEmpty(r.CostType)
 			}
 			out = append(out, usage.CostRecord{
-				Provider:    usage.Anthropic,
+				Provider:    usage.Anthropic.ID(),
 				Day:         day,
 				Source:      syms.Of(string(workspaceRef(stringOrEmpty(r.WorkspaceID)))),
 				Model:       syms.Of(stringOrEmpty(r.Model)),

@@ -156,7 +156,7 @@ func (c *Client) fetchUsage(ctx context.Context, start, end time.Time, perPage i
 				if !ok {
 					i = int32(len(out)) // #nosec G115 -- records of one fetch, far below 2^31
 					index.m[k] = i
-					out = append(out, usage.UsageRecord{Provider: usage.OpenAI, Day: day, Key: k.key, Scope: k.scope,
+					out = append(out, usage.UsageRecord{Provider: usage.OpenAI.ID(), Day: day, Key: k.key, Scope: k.scope,
 						Model: k.model, Batch: k.batch, Tier: tier})
 					ids = append(ids, k)
 				}
@@ -326,7 +326,7 @@ func (c *Client) fetchCosts(ctx context.Context, start, end time.Time, perPage i
 				}
 				i = int32(len(out)) // #nosec G115 -- records of one fetch, far below 2^31
 				index.m[k] = i
-				out = append(out, usage.CostRecord{Provider: usage.OpenAI, Day: day, Source: source, Model: syms.text.Of(li.Model),
+				out = append(out, usage.CostRecord{Provider: usage.OpenAI.ID(), Day: day, Source: source, Model: syms.text.Of(li.Model),
 					TokenType: li.TokenType, Class: usage.PriceClass{Tier: li.Tier, Batch: li.Batch, LongContext: li.LongContext}.Bits(),
 					Description: k.description})
 			}

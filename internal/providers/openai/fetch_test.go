@@ -82,7 +82,7 @@ func TestFetch_FixtureWindow(t *testing.T) {
 			Tokens: usage.Tokens{Input: 2000, CachedInput: 1000, Output: 400}, Requests: 7},
 	}
 	for i := range wantUsage {
-		wantUsage[i].Provider = usage.OpenAI
+		wantUsage[i].Provider = usage.OpenAI.ID()
 	}
 	if !slices.Equal(b.Usage, wantUsage) {
 		t.Errorf("usage:\n got %+v\nwant %+v", b.Usage, wantUsage)
@@ -103,7 +103,7 @@ func TestFetch_FixtureWindow(t *testing.T) {
 		{Day: day("2026-08-09"), Source: usage.InternRef(pilotProject), Model: usage.Intern("whisper-1"), Description: usage.Intern("whisper-1, audio transcription"), Amount: 3_000_000_000},
 	}
 	for i := range wantCosts {
-		wantCosts[i].Provider = usage.OpenAI
+		wantCosts[i].Provider = usage.OpenAI.ID()
 	}
 	if !slices.Equal(b.Costs, wantCosts) {
 		t.Errorf("costs:\n got %+v\nwant %+v", b.Costs, wantCosts)

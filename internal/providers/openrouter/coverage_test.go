@@ -123,7 +123,7 @@ func TestFetch_IdleKeyThatWasUsedAfterAllIsUnlisted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []usage.UsageRecord{{Provider: usage.OpenRouter, Day: day("2026-08-05"), Key: usage.InternRef(usage.OpenRouterUnlisted), Model: usage.Intern("x-ai/grok-4"),
+	want := []usage.UsageRecord{{Provider: usage.OpenRouter.ID(), Day: day("2026-08-05"), Key: usage.InternRef(usage.OpenRouterUnlisted), Model: usage.Intern("x-ai/grok-4"),
 		Tokens: usage.Tokens{Input: 30, Output: 4, Reasoning: 1}, Requests: 2, Billed: 500_000_000, HasBilled: true}}
 	assertRecords(t, b.Usage, want)
 }
@@ -147,8 +147,8 @@ func TestFetch_ListedKeysAboveTheAccountKeepTheirFigures(t *testing.T) {
 	}
 	// The key's $2 stays; the account's extra 10 output tokens are the unlisted rest, at $0.
 	want := []usage.UsageRecord{
-		{Provider: usage.OpenRouter, Day: day("2026-08-05"), Key: usage.InternRef(keyRef(hashAcme)), Model: usage.Intern("m/a"), Tokens: usage.Tokens{Input: 500, Output: 50}, Requests: 5, Billed: 2 * ledger.Dollar, HasBilled: true},
-		{Provider: usage.OpenRouter, Day: day("2026-08-05"), Key: usage.InternRef(usage.OpenRouterUnlisted), Model: usage.Intern("m/a"), Tokens: usage.Tokens{Output: 10}, HasBilled: true},
+		{Provider: usage.OpenRouter.ID(), Day: day("2026-08-05"), Key: usage.InternRef(keyRef(hashAcme)), Model: usage.Intern("m/a"), Tokens: usage.Tokens{Input: 500, Output: 50}, Requests: 5, Billed: 2 * ledger.Dollar, HasBilled: true},
+		{Provider: usage.OpenRouter.ID(), Day: day("2026-08-05"), Key: usage.InternRef(usage.OpenRouterUnlisted), Model: usage.Intern("m/a"), Tokens: usage.Tokens{Output: 10}, HasBilled: true},
 	}
 	assertRecords(t, b.Usage, want)
 	if len(b.Warnings) != 1 || !strings.Contains(b.Warnings[0], "2026-08-05 m/a: the listed keys spent 2.00, more than the account-level /activity's 1.50") {

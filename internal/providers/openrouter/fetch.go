@@ -234,7 +234,7 @@ func addActivity(sums map[usageKey]*usage.UsageRecord, w usage.Window, key usage
 		k := usageKey{day: day, key: key, model: r.Model}
 		rec := sums[k]
 		if rec == nil {
-			rec = &usage.UsageRecord{Provider: usage.OpenRouter, Day: day, Key: usage.InternRef(key), Model: usage.Intern(r.Model), HasBilled: true}
+			rec = &usage.UsageRecord{Provider: usage.OpenRouter.ID(), Day: day, Key: usage.InternRef(key), Model: usage.Intern(r.Model), HasBilled: true}
 			sums[k] = rec
 		}
 		rec.Tokens.Add(usage.Tokens{Input: r.PromptTokens, Output: r.CompletionTokens, Reasoning: r.ReasoningTokens})
