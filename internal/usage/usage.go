@@ -259,7 +259,6 @@ func (t *Tokens) Add(o Tokens) {
 // UsageRecord is the usage of one source with one model on one UTC day. Its names are interned
 // (Sym) and its provider packed, as in CostRecord: there is one record per key, model and day.
 type UsageRecord struct {
-	Provider ProviderID
 	Tier     Tier // service tier (OpenAI service_tier, Anthropic priority and flex)
 	Tokens   Tokens
 	Requests int64
@@ -279,6 +278,7 @@ type UsageRecord struct {
 	USOnly      bool // Anthropic inference_geo "us"
 	Fast        bool // Anthropic fast mode
 	HasBilled   bool
+	Provider    ProviderID
 }
 
 // Class returns the record's price class.
