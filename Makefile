@@ -95,6 +95,11 @@ bench:
 	MARGIN_BENCH_10K=1 $(GO) test -run '^$$' -bench Report -benchmem -benchtime=1x -timeout=60m ./cmd/margin/
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime=3x ./exporter/
 
+# Resident memory of margin-exporter --demo at rest, after the first fill and a few scrapes.
+.PHONY: exporter-rss
+exporter-rss:
+	GO=$(GO) scripts/exporter-rss.sh
+
 # Each Go fuzz target for FUZZTIME (`make test` runs their seed corpora, as go test always does).
 FUZZTIME ?= 20s
 FUZZ_TARGETS := ./internal/ledger:FuzzParseDollars ./internal/ledger:FuzzParseCents \

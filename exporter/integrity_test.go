@@ -120,7 +120,7 @@ func newOutageEngine(today usage.Day, sources ...string) *outageEngine {
 			}
 			b := &usage.Batch{Provider: p, Window: w}
 			for d, a := range days {
-				b.Usage = append(b.Usage, usage.UsageRecord{Provider: p, Day: d, Key: "cus_A", Model: "m",
+				b.Usage = append(b.Usage, usage.UsageRecord{Provider: p.ID(), Day: d, Key: usage.Intern("cus_A"), Model: usage.Intern("m"),
 					Billed: a, HasBilled: true, Requests: 1, Tokens: usage.Tokens{Input: int64(a / 1000)}})
 			}
 			return b, nil

@@ -67,7 +67,7 @@ var update = flag.Bool("update", false, "rewrite testdata/*.prom from the curren
 func goldenEngine(t *testing.T) *fakeEngine {
 	const today = usage.Day(20000)
 	rec := func(p usage.Provider, d usage.Day, key, model, cost string, in, out int64) usage.UsageRecord {
-		r := usage.UsageRecord{Provider: p, Day: d, Key: usage.SourceRef(key), Model: model, Requests: 3,
+		r := usage.UsageRecord{Provider: p.ID(), Day: d, Key: usage.InternRef(usage.SourceRef(key)), Model: usage.Intern(model), Requests: 3,
 			Tokens: usage.Tokens{Input: in, CachedInput: in / 4, CacheWrite5m: in / 10, Output: out, Reasoning: out / 2}}
 		if cost != "" {
 			r.Billed, r.HasBilled = usd(t, cost), true

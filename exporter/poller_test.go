@@ -406,8 +406,8 @@ func (f *fakeEngine) Compute(facts *engine.Facts) *engine.Result {
 	for _, b := range facts.Batches {
 		for _, r := range b.Usage {
 			if facts.Window.Contains(r.Day) {
-				customer, feature, _ := strings.Cut(string(r.Key), "/")
-				row := engine.CostRow{Day: r.Day, Provider: r.Provider, Model: r.Model,
+				customer, feature, _ := strings.Cut(r.Key.String(), "/")
+				row := engine.CostRow{Day: r.Day, Provider: r.Provider.Name(), Model: r.Model.String(),
 					Customer: customer, Feature: feature, Cost: r.Billed, Tokens: r.Tokens, Requests: r.Requests}
 				if !r.HasBilled {
 					row.Unpriced = &r.Tokens
@@ -431,7 +431,7 @@ func (s *script) batch(w usage.Window) (*usage.Batch, error) {
 	b := &usage.Batch{Provider: usage.OpenAI, Window: w}
 	for d, c := range s.cost {
 		if w.Contains(d) {
-			b.Usage = append(b.Usage, usage.UsageRecord{Provider: usage.OpenAI, Day: d, Key: "cus_A", Model: "gpt-4o",
+			b.Usage = append(b.Usage, usage.UsageRecord{Provider: usage.OpenAI.ID(), Day: d, Key: usage.Intern("cus_A"), Model: usage.Intern("gpt-4o"),
 				Billed: c, HasBilled: true, Requests: 1, Tokens: usage.Tokens{Input: int64(c / ledger.Money(1000))}})
 		}
 	}

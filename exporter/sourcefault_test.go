@@ -84,7 +84,7 @@ func TestLastGood_ServesTheLastGoodFactsBesideTheError(t *testing.T) {
 				return nil, errDown
 			}
 			calls++
-			return &usage.Batch{Provider: usage.OpenAI, Window: w, Usage: []usage.UsageRecord{{Provider: usage.OpenAI, Day: today, Requests: int64(calls)}}}, nil
+			return &usage.Batch{Provider: usage.OpenAI, Window: w, Usage: []usage.UsageRecord{{Provider: usage.OpenAI.ID(), Day: today, Requests: int64(calls)}}}, nil
 		}}}
 	wrapped := eng.Wrap(func(s engine.Source) engine.Source { return &lastGood{Source: s} })
 	fetch := func() engine.SourceResult {

@@ -302,10 +302,10 @@ func (c *Catalog) match(p usage.Provider, model string) []row {
 // when the catalog has no price for the model, tier or a token class on that day, and always for
 // OpenRouter, whose rows carry their own billed cost.
 func (c *Catalog) Cost(r *usage.UsageRecord) (ledger.Money, bool) {
-	if r.Provider == usage.OpenRouter {
+	if r.Provider.Name() == usage.OpenRouter {
 		return 0, false
 	}
-	return costAt(c.family(r.Provider, r.Model), r)
+	return costAt(c.family(r.Provider.Name(), r.Model.String()), r)
 }
 
 // ModelPricer returns what Cost does for the records of one provider and model, with the model
@@ -325,7 +325,7 @@ type ModelPricer struct {
 
 // Cost is Catalog.Cost for a record of the pricer's provider and model.
 func (m ModelPricer) Cost(r *usage.UsageRecord) (ledger.Money, bool) {
-	if r.Provider == usage.OpenRouter {
+	if r.Provider.Name() == usage.OpenRouter {
 		return 0, false
 	}
 	return costAt(m.rows, r)
@@ -338,7 +338,7 @@ func costAt(fam []row, r *usage.UsageRecord) (ledger.Money, bool) {
 	}
 	t := &rw.tiers[tierIndex(r.Batch, r.LongContext)]
 	switch {
-	case r.Tier == usage.TierStandard || r.Provider == usage.Anthropic && r.Tier == usage.TierPriority:
+	case r.Tier == usage.TierStandard || r.Provider.Name() == usage.Anthropic && r.Tier == usage.TierPriority:
 	case r.Tier == usage.TierPriority && rw.priority != nil:
 		t = rw.priority
 	case r.Tier == usage.TierFlex && rw.flex != nil:
@@ -370,7 +370,7 @@ func costAt(fam []row, r *usage.UsageRecord) (ledger.Money, bool) {
 		}
 		sum = addSaturating(sum, ledger.Money(ledger.MustMulDiv(part.tokens, int64(part.price), t.divisor)))
 	}
-	if r.USOnly && r.Provider == usage.Anthropic {
+	if r.USOnly && r.Provider.Name() == usage.Anthropic {
 		sum = ledger.Money(ledger.MustMulDiv(int64(sum), 11, 10))
 	}
 	return sum, true

@@ -202,15 +202,15 @@ func TestCost_TiersGeographyAndAudio(t *testing.T) {
 		rec  usage.UsageRecord
 		want string // "" = unpriced
 	}{
-		{"gpt-5 priority is its own row", usage.UsageRecord{Provider: usage.OpenAI, Model: "gpt-5-2025-08-07", Tier: usage.TierPriority, Tokens: usage.Tokens{Input: 1_000_000, Output: 1_000_000}}, "22.5"},
-		{"gpt-5 flex", usage.UsageRecord{Provider: usage.OpenAI, Model: "gpt-5", Tier: usage.TierFlex, Tokens: usage.Tokens{Input: 1_000_000, Output: 1_000_000}}, "5.625"},
-		{"a tier without a row is unpriced", usage.UsageRecord{Provider: usage.OpenAI, Model: "gpt-4o-mini", Tier: usage.TierPriority, Tokens: usage.Tokens{Input: 1}}, ""},
-		{"Anthropic priority at standard rates", usage.UsageRecord{Provider: usage.Anthropic, Model: "claude-sonnet-4-5", Tier: usage.TierPriority, Tokens: usage.Tokens{Input: 1_000_000}}, "3"},
-		{"Anthropic US-only 1.1x", usage.UsageRecord{Provider: usage.Anthropic, Model: "claude-sonnet-4-5", USOnly: true, Tokens: usage.Tokens{Input: 1_000_000, Output: 1_000_000}}, "19.8"},
-		{"realtime audio at audio rates", usage.UsageRecord{Provider: usage.OpenAI, Model: "gpt-realtime-2025-08-28", Tokens: usage.Tokens{Input: 2_000_000, AudioInput: 1_000_000, Output: 1_000_000, AudioOutput: 1_000_000}}, "100"}, // 1M text in at 4, 1M audio in at 32, 1M audio out at 64
-		{"audio on a text model is unpriced", usage.UsageRecord{Provider: usage.OpenAI, Model: "gpt-4.1", Tokens: usage.Tokens{Input: 10, AudioInput: 5}}, ""},
-		{"Anthropic fast mode has no list price", usage.UsageRecord{Provider: usage.Anthropic, Model: "claude-sonnet-4-5", Fast: true, Tokens: usage.Tokens{Input: 1}}, ""},
-		{"o3-pro has its own price", usage.UsageRecord{Provider: usage.OpenAI, Model: "o3-pro-2025-06-10", Tokens: usage.Tokens{Input: 1_000_000}}, "20"},
+		{"gpt-5 priority is its own row", usage.UsageRecord{Provider: usage.OpenAI.ID(), Model: usage.Intern("gpt-5-2025-08-07"), Tier: usage.TierPriority, Tokens: usage.Tokens{Input: 1_000_000, Output: 1_000_000}}, "22.5"},
+		{"gpt-5 flex", usage.UsageRecord{Provider: usage.OpenAI.ID(), Model: usage.Intern("gpt-5"), Tier: usage.TierFlex, Tokens: usage.Tokens{Input: 1_000_000, Output: 1_000_000}}, "5.625"},
+		{"a tier without a row is unpriced", usage.UsageRecord{Provider: usage.OpenAI.ID(), Model: usage.Intern("gpt-4o-mini"), Tier: usage.TierPriority, Tokens: usage.Tokens{Input: 1}}, ""},
+		{"Anthropic priority at standard rates", usage.UsageRecord{Provider: usage.Anthropic.ID(), Model: usage.Intern("claude-sonnet-4-5"), Tier: usage.TierPriority, Tokens: usage.Tokens{Input: 1_000_000}}, "3"},
+		{"Anthropic US-only 1.1x", usage.UsageRecord{Provider: usage.Anthropic.ID(), Model: usage.Intern("claude-sonnet-4-5"), USOnly: true, Tokens: usage.Tokens{Input: 1_000_000, Output: 1_000_000}}, "19.8"},
+		{"realtime audio at audio rates", usage.UsageRecord{Provider: usage.OpenAI.ID(), Model: usage.Intern("gpt-realtime-2025-08-28"), Tokens: usage.Tokens{Input: 2_000_000, AudioInput: 1_000_000, Output: 1_000_000, AudioOutput: 1_000_000}}, "100"}, // 1M text in at 4, 1M audio in at 32, 1M audio out at 64
+		{"audio on a text model is unpriced", usage.UsageRecord{Provider: usage.OpenAI.ID(), Model: usage.Intern("gpt-4.1"), Tokens: usage.Tokens{Input: 10, AudioInput: 5}}, ""},
+		{"Anthropic fast mode has no list price", usage.UsageRecord{Provider: usage.Anthropic.ID(), Model: usage.Intern("claude-sonnet-4-5"), Fast: true, Tokens: usage.Tokens{Input: 1}}, ""},
+		{"o3-pro has its own price", usage.UsageRecord{Provider: usage.OpenAI.ID(), Model: usage.Intern("o3-pro-2025-06-10"), Tokens: usage.Tokens{Input: 1_000_000}}, "20"},
 	} {
 		tc.rec.Day = d
 		got, ok := c.Cost(&tc.rec)
@@ -261,21 +261,21 @@ func TestCost_PricesEachTokenClassOnce(t *testing.T) {
 			// OpenAI reports input_tokens=1,000,000 with 400,000 cached; the client subtracts, so
 			// Input holds the 600,000 uncached ones: 0.6×2 + 0.4×0.5 + 0.1×8 = 2.2.
 			name: "openai cached tokens are a subset of input, priced apart",
-			rec: usage.UsageRecord{Provider: usage.OpenAI, Model: "gpt-4.1-2025-04-14",
+			rec: usage.UsageRecord{Provider: usage.OpenAI.ID(), Model: usage.Intern("gpt-4.1-2025-04-14"),
 				Tokens: usage.Tokens{Input: 600_000, CachedInput: 400_000, Output: 100_000}},
 			want: "2.2",
 		},
 		{
 			// OpenAI has no cache-write surcharge: writes cost uncached input.
 			name: "openai cache writes cost input",
-			rec: usage.UsageRecord{Provider: usage.OpenAI, Model: "gpt-4.1-mini-2025-04-14",
+			rec: usage.UsageRecord{Provider: usage.OpenAI.ID(), Model: usage.Intern("gpt-4.1-mini-2025-04-14"),
 				Tokens: usage.Tokens{Input: 1_000_000, CacheWrite5m: 1_000_000}},
 			want: "0.8",
 		},
 		{
 			// Reasoning is part of Output: 1M output at 8 is 8, not 8 plus reasoning again.
 			name: "reasoning is not priced twice",
-			rec: usage.UsageRecord{Provider: usage.OpenAI, Model: "o3-2025-04-16",
+			rec: usage.UsageRecord{Provider: usage.OpenAI.ID(), Model: usage.Intern("o3-2025-04-16"),
 				Tokens: usage.Tokens{Output: 1_000_000, Reasoning: 750_000}},
 			want: "8",
 		},
@@ -283,56 +283,56 @@ func TestCost_PricesEachTokenClassOnce(t *testing.T) {
 			// Anthropic: uncached 91,234×3 + read 455,000×0.30 + 5m write 12,000×3.75 + 1h write
 			// 2,000×6 + output 40,000×15, per million.
 			name: "anthropic cache reads and writes apart from uncached input",
-			rec: usage.UsageRecord{Provider: usage.Anthropic, Model: "claude-sonnet-4-5-20250929",
+			rec: usage.UsageRecord{Provider: usage.Anthropic.ID(), Model: usage.Intern("claude-sonnet-4-5-20250929"),
 				Tokens: usage.Tokens{Input: 91_234, CachedInput: 455_000, CacheWrite5m: 12_000, CacheWrite1h: 2_000, Output: 40_000}},
 			want: "1.067202",
 		},
 		{
 			name: "anthropic opus 4.1 every class",
-			rec: usage.UsageRecord{Provider: usage.Anthropic, Model: "claude-opus-4-1-20250805",
+			rec: usage.UsageRecord{Provider: usage.Anthropic.ID(), Model: usage.Intern("claude-opus-4-1-20250805"),
 				Tokens: usage.Tokens{Input: 1_000_000, CachedInput: 1_000_000, CacheWrite5m: 1_000_000, CacheWrite1h: 1_000_000, Output: 1_000_000}},
 			want: "140.25", // 15 + 1.5 + 18.75 + 30 + 75
 		},
 		{
 			name: "batch is half of standard",
-			rec: usage.UsageRecord{Provider: usage.OpenAI, Model: "gpt-4o-mini-2024-07-18", Batch: true,
+			rec: usage.UsageRecord{Provider: usage.OpenAI.ID(), Model: usage.Intern("gpt-4o-mini-2024-07-18"), Batch: true,
 				Tokens: usage.Tokens{Input: 1_000_000, CachedInput: 1_000_000, Output: 1_000_000}},
 			want: "0.4125", // (0.15 + 0.075 + 0.6) / 2
 		},
 		{
 			// Half of an odd nano amount stays exact: 3 tokens × 0.005 $/M / 2 = 7.5 nano → 8.
 			name: "batch halving rounds once",
-			rec: usage.UsageRecord{Provider: usage.OpenAI, Model: "gpt-5-nano-2025-08-07", Batch: true,
+			rec: usage.UsageRecord{Provider: usage.OpenAI.ID(), Model: usage.Intern("gpt-5-nano-2025-08-07"), Batch: true,
 				Tokens: usage.Tokens{CachedInput: 3}},
 			want: "0.000000008",
 		},
 		{
 			name: "long context tier",
-			rec: usage.UsageRecord{Provider: usage.Anthropic, Model: "claude-sonnet-4-20250514", LongContext: true,
+			rec: usage.UsageRecord{Provider: usage.Anthropic.ID(), Model: usage.Intern("claude-sonnet-4-20250514"), LongContext: true,
 				Tokens: usage.Tokens{Input: 1_000_000, CachedInput: 1_000_000, CacheWrite5m: 1_000_000, CacheWrite1h: 1_000_000, Output: 1_000_000}},
 			want: "48.6", // 6 + 0.6 + 7.5 + 12 + 22.5
 		},
 		{
 			name: "long context batch is half the long context price",
-			rec: usage.UsageRecord{Provider: usage.Anthropic, Model: "claude-sonnet-4-5", LongContext: true, Batch: true,
+			rec: usage.UsageRecord{Provider: usage.Anthropic.ID(), Model: usage.Intern("claude-sonnet-4-5"), LongContext: true, Batch: true,
 				Tokens: usage.Tokens{Input: 1_000_000, Output: 1_000_000}},
 			want: "14.25", // (6 + 22.5) / 2
 		},
 		{
 			name: "long context on a model without the tier uses standard",
-			rec: usage.UsageRecord{Provider: usage.Anthropic, Model: "claude-haiku-4-5-20251001", LongContext: true,
+			rec: usage.UsageRecord{Provider: usage.Anthropic.ID(), Model: usage.Intern("claude-haiku-4-5-20251001"), LongContext: true,
 				Tokens: usage.Tokens{Input: 1_000_000, Output: 1_000_000}},
 			want: "6",
 		},
 		{
 			name: "embeddings have no cache discount",
-			rec: usage.UsageRecord{Provider: usage.OpenAI, Model: "text-embedding-3-small",
+			rec: usage.UsageRecord{Provider: usage.OpenAI.ID(), Model: usage.Intern("text-embedding-3-small"),
 				Tokens: usage.Tokens{Input: 500_000, CachedInput: 500_000}},
 			want: "0.02",
 		},
 		{
 			name: "no tokens cost nothing but are priced",
-			rec:  usage.UsageRecord{Provider: usage.OpenAI, Model: "gpt-5"},
+			rec:  usage.UsageRecord{Provider: usage.OpenAI.ID(), Model: usage.Intern("gpt-5")},
 			want: "0",
 		},
 	}
@@ -354,10 +354,10 @@ func TestCost_UnpricedModels(t *testing.T) {
 	c := Default()
 	d := day(t, "2026-01-15")
 	for _, rec := range []usage.UsageRecord{
-		{Provider: usage.OpenAI, Model: "gpt-image-1", Day: d, Tokens: usage.Tokens{Input: 10}},
-		{Provider: usage.Anthropic, Model: "claude-2.1", Day: d, Tokens: usage.Tokens{Input: 10}},
-		{Provider: usage.OpenRouter, Model: "anthropic/claude-sonnet-4.5", Day: d, Tokens: usage.Tokens{Input: 10}, Billed: ledger.Cent, HasBilled: true},
-		{Provider: usage.OpenAI, Model: "gpt-5", Day: day(t, "2025-08-06"), Tokens: usage.Tokens{Input: 10}}, // before launch
+		{Provider: usage.OpenAI.ID(), Model: usage.Intern("gpt-image-1"), Day: d, Tokens: usage.Tokens{Input: 10}},
+		{Provider: usage.Anthropic.ID(), Model: usage.Intern("claude-2.1"), Day: d, Tokens: usage.Tokens{Input: 10}},
+		{Provider: usage.OpenRouter.ID(), Model: usage.Intern("anthropic/claude-sonnet-4.5"), Day: d, Tokens: usage.Tokens{Input: 10}, Billed: ledger.Cent, HasBilled: true},
+		{Provider: usage.OpenAI.ID(), Model: usage.Intern("gpt-5"), Day: day(t, "2025-08-06"), Tokens: usage.Tokens{Input: 10}}, // before launch
 	} {
 		if got, ok := c.Cost(&rec); ok {
 			t.Errorf("%s %s on %s: priced at %s, want unpriced", rec.Provider, rec.Model, rec.Day, got)
@@ -383,10 +383,10 @@ func TestWith_OverridesWin(t *testing.T) {
 		rec  usage.UsageRecord
 		want string
 	}{
-		{usage.UsageRecord{Provider: usage.OpenAI, Model: "gpt-4.1-2025-04-14", Tokens: usage.Tokens{Input: 1_000_000, Output: 1_000_000}}, "5"},
-		{usage.UsageRecord{Provider: usage.OpenAI, Model: "gpt-4.1-mini", Tokens: usage.Tokens{Input: 1_000_000}}, "0.4"},
-		{usage.UsageRecord{Provider: usage.Anthropic, Model: "claude-next-20260101", Tokens: usage.Tokens{Input: 1_000_000, Output: 1_000_000}}, "12"},
-		{usage.UsageRecord{Provider: usage.Anthropic, Model: "claude-next", Batch: true, Tokens: usage.Tokens{Input: 1_000_000, Output: 1_000_000}}, "3.5"},
+		{usage.UsageRecord{Provider: usage.OpenAI.ID(), Model: usage.Intern("gpt-4.1-2025-04-14"), Tokens: usage.Tokens{Input: 1_000_000, Output: 1_000_000}}, "5"},
+		{usage.UsageRecord{Provider: usage.OpenAI.ID(), Model: usage.Intern("gpt-4.1-mini"), Tokens: usage.Tokens{Input: 1_000_000}}, "0.4"},
+		{usage.UsageRecord{Provider: usage.Anthropic.ID(), Model: usage.Intern("claude-next-20260101"), Tokens: usage.Tokens{Input: 1_000_000, Output: 1_000_000}}, "12"},
+		{usage.UsageRecord{Provider: usage.Anthropic.ID(), Model: usage.Intern("claude-next"), Batch: true, Tokens: usage.Tokens{Input: 1_000_000, Output: 1_000_000}}, "3.5"},
 	}
 	for _, tt := range tests {
 		tt.rec.Day = d
@@ -436,7 +436,7 @@ func TestNew_RejectsBadRows(t *testing.T) {
 
 func TestCost_DoesNotAllocate(t *testing.T) {
 	c := Default()
-	rec := usage.UsageRecord{Provider: usage.Anthropic, Model: "claude-sonnet-4-5-20250929", Day: day(t, "2026-01-15"),
+	rec := usage.UsageRecord{Provider: usage.Anthropic.ID(), Model: usage.Intern("claude-sonnet-4-5-20250929"), Day: day(t, "2026-01-15"),
 		Tokens: usage.Tokens{Input: 1000, CachedInput: 500, Output: 100}}
 	c.Cost(&rec) // fill the cache
 	if n := testing.AllocsPerRun(100, func() { c.Cost(&rec) }); n != 0 {
@@ -457,7 +457,7 @@ func BenchmarkCost(b *testing.B) {
 	}
 	recs := make([]usage.UsageRecord, len(models))
 	for i, m := range models {
-		recs[i] = usage.UsageRecord{Provider: m.p, Model: m.m, Day: d, Tokens: usage.Tokens{Input: 12_345, CachedInput: 6_789, CacheWrite5m: 100, Output: 2_345}}
+		recs[i] = usage.UsageRecord{Provider: m.p.ID(), Model: usage.Intern(m.m), Day: d, Tokens: usage.Tokens{Input: 12_345, CachedInput: 6_789, CacheWrite5m: 100, Output: 2_345}}
 	}
 	b.ReportAllocs()
 	i := 0
@@ -486,14 +486,14 @@ func TestCost_ConcurrentLookupsAgree(t *testing.T) {
 	names := []string{"gpt-4.1-2025-04-14", "gpt-4.1-mini-2025-04-14", "gpt-5-2025-08-07", "unknown-1", "o3-2025-04-16", "gpt-4o-2024-05-13"}
 	want := make([]ledger.Money, len(names))
 	for i, n := range names {
-		want[i], _ = Default().Cost(&usage.UsageRecord{Provider: usage.OpenAI, Model: n, Day: d, Tokens: usage.Tokens{Input: 1000, Output: 10}})
+		want[i], _ = Default().Cost(&usage.UsageRecord{Provider: usage.OpenAI.ID(), Model: usage.Intern(n), Day: d, Tokens: usage.Tokens{Input: 1000, Output: 10}})
 	}
 	done := make(chan error, 8)
 	for g := range 8 {
 		go func() {
 			for i := range 200 {
 				k := (i + g) % len(names)
-				got, _ := c.Cost(&usage.UsageRecord{Provider: usage.OpenAI, Model: names[k], Day: d, Tokens: usage.Tokens{Input: 1000, Output: 10}})
+				got, _ := c.Cost(&usage.UsageRecord{Provider: usage.OpenAI.ID(), Model: usage.Intern(names[k]), Day: d, Tokens: usage.Tokens{Input: 1000, Output: 10}})
 				if got != want[k] {
 					done <- fmt.Errorf("%s: %s, want %s", names[k], got, want[k])
 					return

@@ -24,7 +24,7 @@ func TestModelPricer_AgreesWithCost(t *testing.T) {
 	for k := range models {
 		mp := c.ModelPricer(k.provider, k.model)
 		for i, d := range days {
-			r := usage.UsageRecord{Provider: k.provider, Model: k.model, Day: d, Tier: tiers[i%len(tiers)],
+			r := usage.UsageRecord{Provider: k.provider.ID(), Model: usage.Intern(k.model), Day: d, Tier: tiers[i%len(tiers)],
 				Batch: i%2 == 0, LongContext: i%3 == 0, USOnly: i%5 == 0, Fast: i%7 == 6,
 				Tokens: usage.Tokens{Input: int64(1000 + i), CachedInput: int64(i), CacheWrite5m: 7, CacheWrite1h: 3, Output: 500, AudioInput: int64(i % 2)}}
 			want, wantOK := c.Cost(&r)

@@ -42,7 +42,7 @@ func benchFacts(keys, models, days int) (*Facts, Mapping) {
 			model := names[mi%len(names)]
 			for d := w.From; d < w.To; d++ {
 				tok := int64(1000 + (k*31+mi*7+int(d))%5000)
-				r := usage.UsageRecord{Provider: b.Provider, Day: d, Key: key, Scope: scope, Model: model,
+				r := usage.UsageRecord{Provider: b.Provider.ID(), Day: d, Key: usage.InternRef(key), Scope: usage.InternRef(scope), Model: usage.Intern(model),
 					Tokens: usage.Tokens{Input: tok * 10, CachedInput: tok * 3, Output: tok}, Requests: 10}
 				switch b.Provider {
 				case usage.OpenRouter:
@@ -53,7 +53,7 @@ func benchFacts(keys, models, days int) (*Facts, Mapping) {
 						tt  usage.TokenType
 						per ledger.Money
 					}{{usage.TokenInput, 2}, {usage.TokenCachedInput, 1}, {usage.TokenOutput, 8}} {
-						b.Costs = append(b.Costs, usage.CostRecord{Provider: usage.OpenAI, Day: d, Source: key, Model: model, TokenType: li.tt,
+						b.Costs = append(b.Costs, usage.CostRecord{Provider: usage.OpenAI.ID(), Day: d, Source: usage.InternRef(key), Model: usage.Intern(model), TokenType: li.tt,
 							Amount: ledger.Money(tok) * li.per * ledger.Micro})
 					}
 				}
@@ -65,8 +65,8 @@ func benchFacts(keys, models, days int) (*Facts, Mapping) {
 	for d := w.From; d < w.To; d++ {
 		for ws := 0; ws < 20; ws++ {
 			for mi := 0; mi < models; mi++ {
-				an.Costs = append(an.Costs, usage.CostRecord{Provider: usage.Anthropic, Day: d,
-					Source: usage.Ref(usage.Anthropic, usage.KindWorkspace, fmt.Sprintf("wrkspc_%02d", ws)), Model: anModels[mi%len(anModels)], Amount: ledger.Dollars(3)})
+				an.Costs = append(an.Costs, usage.CostRecord{Provider: usage.Anthropic.ID(), Day: d,
+					Source: usage.InternRef(usage.Ref(usage.Anthropic, usage.KindWorkspace, fmt.Sprintf("wrkspc_%02d", ws))), Model: usage.Intern(anModels[mi%len(anModels)]), Amount: ledger.Dollars(3)})
 			}
 		}
 	}

@@ -789,11 +789,11 @@ func (bc *batchComputer) collectUsage() {
 			continue
 		}
 		rp := p
-		if r.Provider != bc.b.Provider {
-			rp = in.id(string(r.Provider))
+		if r.Provider.Name() != bc.b.Provider {
+			rp = in.id(string(r.Provider.Name()))
 		}
-		ci := bc.cellAt(cellKey{p: rp, key: lastKey.id(in, string(r.Key)), scope: lastScope.id(in, string(r.Scope)),
-			model: lastModel.id(in, r.Model), d: r.Day, cls: classOf(r.Class())})
+		ci := bc.cellAt(cellKey{p: rp, key: lastKey.id(in, r.Key.String()), scope: lastScope.id(in, r.Scope.String()),
+			model: lastModel.id(in, r.Model.String()), d: r.Day, cls: classOf(r.Class())})
 		c, row := &bc.cells[ci], &bc.rows[ci]
 		row.Tokens.Add(r.Tokens)
 		row.Requests += r.Requests
@@ -826,12 +826,12 @@ func (bc *batchComputer) eachBill(fn func(b *bill)) {
 			continue
 		}
 		bp := p
-		if cr.Provider != bc.b.Provider {
-			bp = in.id(string(cr.Provider))
+		if cr.Provider.Name() != bc.b.Provider {
+			bp = in.id(string(cr.Provider.Name()))
 		}
-		*b = bill{p: bp, source: lastSource.id(in, string(cr.Source)), model: lastModel.id(in, cr.Model), d: cr.Day,
-			tt: cr.TokenType, cls: classOf(cr.Class), amount: cr.Amount}
-		if cr.QuantityUnit == "tokens" && cr.Quantity > 0 {
+		*b = bill{p: bp, source: lastSource.id(in, cr.Source.String()), model: lastModel.id(in, cr.Model.String()), d: cr.Day,
+			tt: cr.TokenType, cls: classOf(cr.Class.PriceClass()), amount: cr.Amount}
+		if cr.QuantityUnit == usage.UnitTokens && cr.Quantity > 0 {
 			b.qty = cr.Quantity
 		}
 		if b.model != 0 {
@@ -857,7 +857,7 @@ func (bc *batchComputer) cost(p uint32, ci int32, r *usage.UsageRecord) (ledger.
 	}
 	pr := bc.modelPricers[m]
 	if pr == nil {
-		v := bc.byModel.ModelPricer(bc.b.Provider, r.Model)
+		v := bc.byModel.ModelPricer(bc.b.Provider, r.Model.String())
 		pr = &v
 		bc.modelPricers[m] = pr
 	}

@@ -30,7 +30,7 @@ func TestSimulatedWorld_UnlistedSpendIsShownNotLost(t *testing.T) {
 	}
 	unlisted := map[usage.Day]ledger.Money{}
 	for _, r := range or.Usage {
-		if r.Key == usage.OpenRouterUnlisted {
+		if r.Key.Ref() == usage.OpenRouterUnlisted {
 			unlisted[r.Day] += r.Billed
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/metrics"
+	"runtime/pprof"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -207,17 +208,25 @@ func Scan(r io.Reader, buf []byte, s *Sums) error {
 var heapSample = []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/memory/classes/heap/unused:bytes"}}
 
 // PeakHeap samples the heap every millisecond until the returned stop is called, which returns
-// the highest sample seen in bytes.
+// the highest sample seen in bytes. With MARGIN_BENCH_PEAKPROF=file, a heap profile is written to
+// file whenever the peak grows by a tenth: the profile nearest the peak says what was live there
+// (as of the garbage collection before it).
 func PeakHeap() (stop func() uint64) {
 	runtime.GC()
 	done := make(chan struct{})
 	var peak atomic.Uint64
+	prof, profiled := os.Getenv("MARGIN_BENCH_PEAKPROF"), uint64(0)
 	read := func() {
 		s := make([]metrics.Sample, len(heapSample))
 		copy(s, heapSample)
 		metrics.Read(s)
-		if v := s[0].Value.Uint64() + s[1].Value.Uint64(); v > peak.Load() {
+		v := s[0].Value.Uint64() + s[1].Value.Uint64()
+		if v > peak.Load() {
 			peak.Store(v)
+		}
+		if prof != "" && v > profiled+profiled/10 {
+			profiled = v
+			writeHeapProfile(prof)
 		}
 	}
 	var wg sync.WaitGroup
@@ -239,6 +248,15 @@ func PeakHeap() (stop func() uint64) {
 		wg.Wait()
 		return peak.Load()
 	}
+}
+
+func writeHeapProfile(path string) {
+	f, err := os.Create(path) // #nosec G304 -- a benchmark's own output file, named by its runner
+	if err != nil {
+		return
+	}
+	_ = pprof.Lookup("heap").WriteTo(f, 0)
+	_ = f.Close()
 }
 
 // Measure runs fn b.N times and reports, per run, the bytes fetched through rec, the requests and

@@ -65,12 +65,12 @@ func (c *NameCache) covers(b *Batch, add map[SourceRef]bool) bool {
 		return false
 	}
 	for i := range b.Usage {
-		if !check(b.Usage[i].Key) || !check(b.Usage[i].Scope) {
+		if !check(b.Usage[i].Key.Ref()) || !check(b.Usage[i].Scope.Ref()) {
 			return false
 		}
 	}
 	for i := range b.Costs {
-		if !check(b.Costs[i].Source) {
+		if !check(b.Costs[i].Source.Ref()) {
 			return false
 		}
 	}

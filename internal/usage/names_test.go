@@ -15,7 +15,7 @@ func TestNameCache(t *testing.T) {
 	batch := func(refs ...SourceRef) *Batch {
 		b := &Batch{}
 		for _, r := range refs {
-			b.Usage = append(b.Usage, UsageRecord{Key: r})
+			b.Usage = append(b.Usage, UsageRecord{Key: InternRef(r)})
 		}
 		return b
 	}

@@ -311,28 +311,29 @@ func (t *Tokens) Add(o Tokens) {
 	t.AudioOutput += o.AudioOutput
 }
 
-// UsageRecord is the usage of one source with one model on one UTC day.
+// UsageRecord is the usage of one source with one model on one UTC day. Its names are interned
+// (Sym) and its provider packed, as in CostRecord: there is one record per key, model and day.
 type UsageRecord struct {
-	Provider Provider
-	Day      Day
-	// Key is the most specific source the provider reports the usage under (an API key), or ""
-	// when there is none (Anthropic Console/Workbench traffic).
-	Key SourceRef
-	// Scope is the container of Key: an OpenAI project or Anthropic workspace; "" when the
-	// provider has no containers (OpenRouter).
-	Scope       SourceRef
-	Model       string
-	Tokens      Tokens
-	Requests    int64
-	Batch       bool // priced at the batch rate
-	LongContext bool // priced at the long-context tier (Anthropic 200k-1M context window)
-	Tier        Tier // service tier (OpenAI service_tier, Anthropic priority and flex)
-	USOnly      bool // Anthropic inference_geo "us"
-	Fast        bool // Anthropic fast mode
+	Tier     Tier // service tier (OpenAI service_tier, Anthropic priority and flex)
+	Tokens   Tokens
+	Requests int64
 	// Billed is the provider's own charge for exactly this row, when it reports one
 	// (OpenRouter activity); HasBilled says whether it did.
-	Billed    ledger.Money
-	HasBilled bool
+	Billed ledger.Money
+	Day    Day
+	// Key is the most specific source the provider reports the usage under (an API key), or
+	// NoSym when there is none (Anthropic Console/Workbench traffic).
+	Key Sym
+	// Scope is the container of Key: an OpenAI project or Anthropic workspace; NoSym when the
+	// provider has no containers (OpenRouter).
+	Scope       Sym
+	Model       Sym
+	Batch       bool // priced at the batch rate
+	LongContext bool // priced at the long-context tier (Anthropic 200k-1M context window)
+	USOnly      bool // Anthropic inference_geo "us"
+	Fast        bool // Anthropic fast mode
+	HasBilled   bool
+	Provider    ProviderID
 }
 
 // Class returns the record's price class.
@@ -342,33 +343,38 @@ func (r *UsageRecord) Class() PriceClass {
 
 // Source returns the most specific source of the record: its key, or its scope when keyless.
 func (r *UsageRecord) Source() SourceRef {
-	if r.Key != "" {
-		return r.Key
+	if r.Key != NoSym {
+		return r.Key.Ref()
 	}
-	return r.Scope
+	return r.Scope.Ref()
 }
 
-// CostRecord is an amount the provider billed on one UTC day at some grain.
+// CostRecord is an amount the provider billed on one UTC day at some grain. A large organisation
+// has millions (OpenAI bills one line per key, model and token type), so the names are interned
+// (Sym), the class and provider packed: 40 bytes and no pointer a record, where strings took 136.
 type CostRecord struct {
-	Provider Provider
+	Amount ledger.Money
+	// Quantity is the billed quantity in QuantityUnit (tokens, images, …) when the provider says.
+	Quantity int64
 	Day      Day
 	// Source is the billed grain: an API key when the provider bills per key, otherwise the
-	// project or workspace.
-	Source SourceRef
-	// Model is the model the charge is for, or "" when it is not model specific (tools, storage).
-	Model string
+	// project or workspace (a SourceRef: Source.Ref()).
+	Source Sym
+	// Model is the model the charge is for, or NoSym when it is not model specific (tools, storage).
+	Model Sym
+	// Description is the provider's own line-item text, for display.
+	Description  Sym
+	QuantityUnit Sym
 	// TokenType is the token class the charge is for; TokenNone when the bill names none (tools,
 	// storage, a line item Margin cannot parse): such a bill is split by priced usage instead.
 	TokenType TokenType
 	// Class is the tier and qualifiers the bill names (priority, batch, long context, …).
-	Class PriceClass
-	// Quantity is the billed quantity in QuantityUnit (tokens, images, …) when the provider says.
-	Quantity     int64
-	QuantityUnit string
-	// Description is the provider's own line-item text, for display.
-	Description string
-	Amount      ledger.Money
+	Class    ClassBits
+	Provider ProviderID
 }
+
+// UnitTokens is the QuantityUnit of a quantity in tokens.
+var UnitTokens = Intern("tokens")
 
 // SourceInfo describes a source the provider lists, so unattributed spend can be shown by name
 // and names that carry a Stripe customer id can be attributed.

@@ -127,14 +127,14 @@ func TestTokens_AddAddsEveryField(t *testing.T) {
 
 func TestUsageRecord_ClassAndSource(t *testing.T) {
 	key, scope := Ref(OpenAI, KindAPIKey, "key_1"), Ref(OpenAI, KindProject, "proj_1")
-	r := UsageRecord{Key: key, Scope: scope, Tier: TierFlex, Batch: true, LongContext: true, USOnly: true, Fast: true}
+	r := UsageRecord{Key: InternRef(key), Scope: InternRef(scope), Tier: TierFlex, Batch: true, LongContext: true, USOnly: true, Fast: true}
 	if want := (PriceClass{Tier: TierFlex, Batch: true, LongContext: true, USOnly: true, Fast: true}); r.Class() != want {
 		t.Errorf("Class = %+v, want %+v", r.Class(), want)
 	}
 	if r.Source() != key {
 		t.Errorf("Source = %s, want the key %s", r.Source(), key)
 	}
-	r.Key = "" // Anthropic Console traffic: no key, the workspace is the source
+	r.Key = NoSym // Anthropic Console traffic: no key, the workspace is the source
 	if r.Source() != scope {
 		t.Errorf("keyless Source = %s, want the scope %s", r.Source(), scope)
 	}

@@ -89,6 +89,7 @@ type usageKey struct {
 
 func (c *Client) fetchUsage(ctx context.Context, start, end time.Time, perPage int) ([]usage.UsageRecord, error) {
 	sums := map[usageKey]*usage.UsageRecord{}
+	syms := usage.Syms{}
 	for bucket, err := range c.messagesUsage(ctx, start, end, perPage) {
 		if err != nil {
 			return nil, err
@@ -112,8 +113,8 @@ func (c *Client) fetchUsage(ctx context.Context, start, end time.Time, perPage i
 			rec := sums[k]
 			if rec == nil {
 				rec = &usage.UsageRecord{
-					Provider: usage.Anthropic, Day: k.day, Key: k.key, Scope: k.scope,
-					Model: k.model, Batch: k.batch, LongContext: k.longContext, Tier: k.tier, USOnly: k.usOnly, Fast: k.fast,
+					Provider: usage.Anthropic.ID(), Day: k.day, Key: syms.Of(string(k.key)), Scope: syms.Of(string(k.scope)),
+					Model: syms.Of(k.model), Batch: k.batch, LongContext: k.longContext, Tier: k.tier, USOnly: k.usOnly, Fast: k.fast,
 				}
 				sums[k] = rec
 			}
@@ -137,9 +138,9 @@ func (c *Client) fetchUsage(ctx context.Context, start, end time.Time, perPage i
 func compareUsage(a, b usage.UsageRecord) int {
 	return cmp.Or(
 		cmp.Compare(a.Day, b.Day),
-		cmp.Compare(a.Scope, b.Scope),
-		cmp.Compare(a.Key, b.Key),
-		cmp.Compare(a.Model, b.Model),
+		strings.Compare(a.Scope.String(), b.Scope.String()),
+		strings.Compare(a.Key.String(), b.Key.String()),
+		strings.Compare(a.Model.String(), b.Model.String()),
 		compareBool(a.Batch, b.Batch),
 		compareBool(a.LongContext, b.LongContext),
 		cmp.Compare(a.Tier, b.Tier),
@@ -173,6 +174,7 @@ func bucketDay(endpoint string, startingAt, start, end time.Time) (usage.Day, er
 
 func (c *Client) fetchCosts(ctx context.Context, start, end time.Time, perPage int) ([]usage.CostRecord, error) {
 	var out []usage.CostRecord
+	syms := usage.Syms{}
 	for bucket, err := range c.costReport(ctx, start, end, perPage) {
 		if err != nil {
 			return nil, err
@@ -191,13 +193,13 @@ func (c *Client) fetchCosts(ctx context.Context, start, end time.Time, perPage i
 				desc = stringOrEmpty(r.CostType)
 			}
 			out = append(out, usage.CostRecord{
-				Provider:    usage.Anthropic,
+				Provider:    usage.Anthropic.ID(),
 				Day:         day,
-				Source:      workspaceRef(stringOrEmpty(r.WorkspaceID)),
-				Model:       stringOrEmpty(r.Model),
+				Source:      syms.Of(string(workspaceRef(stringOrEmpty(r.WorkspaceID)))),
+				Model:       syms.Of(stringOrEmpty(r.Model)),
 				TokenType:   costTokenType(stringOrEmpty(r.TokenType)),
-				Class:       r.class(),
-				Description: desc,
+				Class:       r.class().Bits(),
+				Description: syms.Of(desc),
 				Amount:      amount,
 			})
 		}

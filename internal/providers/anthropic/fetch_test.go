@@ -55,29 +55,29 @@ func TestFetch_FixtureWindow(t *testing.T) {
 	aug1, aug3 := day(t, "2026-08-01"), day(t, "2026-08-03")
 	wantUsage := []usage.UsageRecord{
 		// Console/Workbench traffic: no key, default workspace.
-		{Provider: usage.Anthropic, Day: aug1, Key: "", Scope: wsDefault, Model: opus,
+		{Provider: usage.Anthropic.ID(), Day: aug1, Key: usage.Intern(""), Scope: usage.InternRef(wsDefault), Model: usage.Intern(opus),
 			Tokens: usage.Tokens{Input: 111, Output: 222}},
-		{Provider: usage.Anthropic, Day: aug1, Key: keyGlobex, Scope: wsDefault, Model: sonnet, LongContext: true,
+		{Provider: usage.Anthropic.ID(), Day: aug1, Key: usage.InternRef(keyGlobex), Scope: usage.InternRef(wsDefault), Model: usage.Intern(sonnet), LongContext: true,
 			Tokens: usage.Tokens{Input: 250000, CacheWrite5m: 1000, Output: 4000}},
 		// standard and priority rows apart: Priority Tier is never in the cost report.
-		{Provider: usage.Anthropic, Day: aug1, Key: keyAcme, Scope: wsAcme, Model: sonnet,
+		{Provider: usage.Anthropic.ID(), Day: aug1, Key: usage.InternRef(keyAcme), Scope: usage.InternRef(wsAcme), Model: usage.Intern(sonnet),
 			Tokens: usage.Tokens{Input: 1000, CachedInput: 2000, CacheWrite5m: 300, CacheWrite1h: 40, Output: 500}},
-		{Provider: usage.Anthropic, Day: aug1, Key: keyAcme, Scope: wsAcme, Model: sonnet, Tier: usage.TierPriority,
+		{Provider: usage.Anthropic.ID(), Day: aug1, Key: usage.InternRef(keyAcme), Scope: usage.InternRef(wsAcme), Model: usage.Intern(sonnet), Tier: usage.TierPriority,
 			Tokens: usage.Tokens{Input: 10, CachedInput: 20, CacheWrite5m: 3, CacheWrite1h: 4, Output: 5}},
-		{Provider: usage.Anthropic, Day: aug1, Key: keyAcme, Scope: wsAcme, Model: sonnet, Batch: true,
+		{Provider: usage.Anthropic.ID(), Day: aug1, Key: usage.InternRef(keyAcme), Scope: usage.InternRef(wsAcme), Model: usage.Intern(sonnet), Batch: true,
 			Tokens: usage.Tokens{Input: 7000, Output: 9000}},
-		{Provider: usage.Anthropic, Day: aug3, Key: keyAcme, Scope: wsAcme, Model: sonnet,
+		{Provider: usage.Anthropic.ID(), Day: aug3, Key: usage.InternRef(keyAcme), Scope: usage.InternRef(wsAcme), Model: usage.Intern(sonnet),
 			Tokens: usage.Tokens{Input: 1, CachedInput: 2, CacheWrite5m: 3, CacheWrite1h: 4, Output: 5}},
 	}
 	assertRecords(t, "usage", b.Usage, wantUsage)
 
 	aug2 := day(t, "2026-08-02")
 	wantCosts := []usage.CostRecord{
-		{Provider: usage.Anthropic, Day: aug1, Source: wsAcme, Model: sonnet, TokenType: usage.TokenInput, Description: "Claude Sonnet 4.5 Usage - Input Tokens", Amount: 273_702_000},
-		{Provider: usage.Anthropic, Day: aug1, Source: wsAcme, Model: "", Description: "Web Search Usage", Amount: 30_000_000},
-		{Provider: usage.Anthropic, Day: aug1, Source: wsDefault, Model: opus, TokenType: usage.TokenOutput, Description: "Claude Opus 4.1 Usage - Output Tokens", Amount: 1_505_000_000},
-		{Provider: usage.Anthropic, Day: aug2, Source: wsOld, Model: "", Description: "code_execution", Amount: 1_000},
-		{Provider: usage.Anthropic, Day: aug2, Source: wsDefault, Model: sonnet, TokenType: usage.TokenOutput, Description: "Claude Sonnet 4.5 Usage - Output Tokens", Amount: 123_456_789_000},
+		{Provider: usage.Anthropic.ID(), Day: aug1, Source: usage.InternRef(wsAcme), Model: usage.Intern(sonnet), TokenType: usage.TokenInput, Description: usage.Intern("Claude Sonnet 4.5 Usage - Input Tokens"), Amount: 273_702_000},
+		{Provider: usage.Anthropic.ID(), Day: aug1, Source: usage.InternRef(wsAcme), Model: usage.Intern(""), Description: usage.Intern("Web Search Usage"), Amount: 30_000_000},
+		{Provider: usage.Anthropic.ID(), Day: aug1, Source: usage.InternRef(wsDefault), Model: usage.Intern(opus), TokenType: usage.TokenOutput, Description: usage.Intern("Claude Opus 4.1 Usage - Output Tokens"), Amount: 1_505_000_000},
+		{Provider: usage.Anthropic.ID(), Day: aug2, Source: usage.InternRef(wsOld), Model: usage.Intern(""), Description: usage.Intern("code_execution"), Amount: 1_000},
+		{Provider: usage.Anthropic.ID(), Day: aug2, Source: usage.InternRef(wsDefault), Model: usage.Intern(sonnet), TokenType: usage.TokenOutput, Description: usage.Intern("Claude Sonnet 4.5 Usage - Output Tokens"), Amount: 123_456_789_000},
 	}
 	assertRecords(t, "costs", b.Costs, wantCosts)
 

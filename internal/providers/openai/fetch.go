@@ -99,19 +99,21 @@ func bucketsPerPage(sources []usage.SourceInfo) int {
 
 // usageKey is a usage record's identity within a day.
 type usageKey struct {
-	key, scope usage.SourceRef
-	model      string
-	batch      bool
-	tier       usage.Tier
+	key, scope, model usage.Sym
+	batch             bool
+	tier              uint8 // tierRank
 }
 
 // fetchUsage reads every usage endpoint and sums rows that fall on the same (day, key, project,
-// model, batch): service tiers and endpoints split what Margin counts as one record.
+// model, batch): service tiers and endpoints split what Margin counts as one record. As in
+// fetchCosts, records are built in one slice sized after the first day, indexed for the day being
+// read only, and sorted in place.
 func (c *Client) fetchUsage(ctx context.Context, start, end time.Time, perPage int) ([]usage.UsageRecord, error) {
-	// Records live in one slice indexed by the map (no per-record allocation), and source
-	// references are built once per id rather than once per row.
-	agg := newDayAgg[usageKey, usage.UsageRecord]()
-	refs := newRefCache()
+	var out []usage.UsageRecord
+	var ids []usageKey // ids[i] names out[i], for the sort
+	days := int((end.Unix() - start.Unix() + 86399) / 86400)
+	index := newDayIndex[usageKey]()
+	syms := newSymRefs()
 	for _, ep := range usageEndpoints {
 		for bucket, err := range c.usage(ctx, ep, start, end, perPage) {
 			if err != nil {
@@ -121,158 +123,117 @@ func (c *Client) fetchUsage(ctx context.Context, start, end time.Time, perPage i
 				return nil, err
 			}
 			day := usage.DayOf(time.Unix(bucket.StartTime, 0))
+			if len(bucket.Results) > 0 && index.enter(day, len(out), func(i int) usageKey { return ids[i] }) == 1 &&
+				cap(out) < len(out)*days {
+				// The first day sizes the table: days are alike, so it rarely grows again.
+				out = slices.Grow(out, len(out)*(days-1)+len(out)/8)
+				ids = slices.Grow(ids, cap(out)-len(ids))
+			}
 			for _, r := range bucket.Results {
-				k := usageKey{
-					key:   refs.key(r.APIKeyID),
-					scope: refs.project(r.ProjectID),
-					model: deref(r.Model),
-					batch: bool(r.Batch),
-					tier:  usage.ParseTier(deref(r.ServiceTier)),
+				tier := usage.ParseTier(deref(r.ServiceTier))
+				k := usageKey{key: syms.key(r.APIKeyID), scope: syms.project(r.ProjectID), model: syms.text.Of(deref(r.Model)),
+					batch: bool(r.Batch), tier: uint8(tierRank(tier))} // #nosec G115 -- three tiers
+				i, ok := index.m[k]
+				if !ok {
+					i = int32(len(out)) // #nosec G115 -- records of one fetch, far below 2^31
+					index.m[k] = i
+					out = append(out, usage.UsageRecord{Provider: usage.OpenAI.ID(), Day: day, Key: k.key, Scope: k.scope,
+						Model: k.model, Batch: k.batch, Tier: tier})
+					ids = append(ids, k)
 				}
-				rec := agg.get(day, k, func() usage.UsageRecord {
-					return usage.UsageRecord{Provider: usage.OpenAI, Day: day, Key: k.key, Scope: k.scope, Model: k.model, Batch: k.batch, Tier: k.tier}
-				})
+				rec := &out[i]
 				rec.Tokens.Add(r.tokens(ep))
 				rec.Requests += r.NumModelRequests
 			}
 		}
 	}
-	out := agg.all()
 	// Sort by ranks of the distinct texts: integer compares instead of long string compares,
-	// in the same order (day, scope, key, model, batch).
-	scopes, keys, models := newRanks(), newRanks(), newRanks()
-	for i := range out {
-		scopes.add(string(out[i].Scope))
-		keys.add(string(out[i].Key))
-		models.add(out[i].Model)
+	// in the order (day, scope, key, model, batch, tier).
+	var top usage.Sym
+	for _, k := range ids {
+		top = max(top, k.key, k.scope, k.model)
 	}
-	scopes.rank()
-	keys.rank()
-	models.rank()
-	type sortKey struct{ day, scope, key, model, batch, tier int }
-	sk := make([]sortKey, len(out))
-	order := make([]int, len(out))
-	for i := range out {
-		r := &out[i]
-		b := 0
-		if r.Batch {
-			b = 1
+	rank := make([]int32, int(top)+1)
+	var texts []usage.Sym
+	for _, k := range ids {
+		for _, s := range [...]usage.Sym{k.key, k.scope, k.model} {
+			if rank[s] == 0 {
+				rank[s] = 1
+				texts = append(texts, s)
+			}
 		}
-		sk[i] = sortKey{int(r.Day), scopes.of[string(r.Scope)], keys.of[string(r.Key)], models.of[r.Model], b, tierRank(r.Tier)}
-		order[i] = i
 	}
-	slices.SortFunc(order, func(a, b int) int {
-		x, y := sk[a], sk[b]
-		return cmp.Or(cmp.Compare(x.day, y.day), cmp.Compare(x.scope, y.scope), cmp.Compare(x.key, y.key),
-			cmp.Compare(x.model, y.model), cmp.Compare(x.batch, y.batch), cmp.Compare(x.tier, y.tier))
-	})
-	permute(out, order)
-	return out, nil
+	slices.SortFunc(texts, func(a, b usage.Sym) int { return strings.Compare(a.String(), b.String()) })
+	for i, s := range texts {
+		rank[s] = int32(i) // #nosec G115 -- distinct texts of one fetch
+	}
+	b2i := func(b bool) int {
+		if b {
+			return 1
+		}
+		return 0
+	}
+	cmpRec := func(a, b int32) int {
+		x, y := &ids[a], &ids[b]
+		return cmp.Or(cmp.Compare(out[a].Day, out[b].Day), cmp.Compare(rank[x.scope], rank[y.scope]), cmp.Compare(rank[x.key], rank[y.key]),
+			cmp.Compare(rank[x.model], rank[y.model]), cmp.Compare(b2i(x.batch), b2i(y.batch)), cmp.Compare(x.tier, y.tier))
+	}
+	sorted := true
+	for i := 1; i < len(out) && sorted; i++ {
+		sorted = cmpRec(int32(i-1), int32(i)) <= 0 // #nosec G115 -- records of one fetch
+	}
+	if !sorted {
+		order := make([]int32, len(out))
+		for i := range order {
+			order[i] = int32(i) // #nosec G115 -- records of one fetch
+		}
+		slices.SortFunc(order, cmpRec)
+		permute(out, order)
+	}
+	return trim(out), nil
 }
 
-// dayAgg sums records per day. Each day has its own index and slice, sized after the largest
-// day seen so far: days are alike, so the maps and slices rarely grow, where one map over the
-// whole window rehashed and copied hundreds of thousands of records several times.
-type dayAgg[K comparable, R any] struct {
-	index map[usage.Day]map[K]int
-	recs  map[usage.Day][]R
-	hint  int
+// trim returns s in an array of its own length when the one it grew in has much room left (a
+// first day with fewer records than the rest): the table is held for as long as the facts are.
+func trim[T any](s []T) []T {
+	if cap(s)-len(s) > len(s)/16 {
+		return slices.Clone(s)
+	}
+	return s
 }
 
-func newDayAgg[K comparable, R any]() *dayAgg[K, R] {
-	return &dayAgg[K, R]{index: map[usage.Day]map[K]int{}, recs: map[usage.Day][]R{}}
+// dayIndex indexes the records of the day being read, so the index stays one day's size. A day
+// that comes again (the next usage endpoint's pages, say) is indexed again from the runs of
+// records it filled before.
+type dayIndex[K comparable] struct {
+	m     map[K]int32
+	cur   usage.Day
+	ok    bool
+	start int
+	runs  map[usage.Day][][2]int
 }
 
-// get returns the day's record for k, made by fresh the first time. The pointer is valid until
-// the next get.
-func (a *dayAgg[K, R]) get(day usage.Day, k K, fresh func() R) *R {
-	idx := a.index[day]
-	if idx == nil {
-		idx = make(map[K]int, a.hint)
-		a.index[day] = idx
-		a.recs[day] = make([]R, 0, a.hint)
-	}
-	i, ok := idx[k]
-	if !ok {
-		i = len(a.recs[day])
-		idx[k] = i
-		a.recs[day] = append(a.recs[day], fresh())
-		a.hint = max(a.hint, i+1)
-	}
-	return &a.recs[day][i]
+func newDayIndex[K comparable]() *dayIndex[K] {
+	return &dayIndex[K]{m: map[K]int32{}, runs: map[usage.Day][][2]int{}}
 }
 
-// all returns every record, days in order, and empties a: each day's records are let go once
-// copied, so the table is not held twice.
-func (a *dayAgg[K, R]) all() []R {
-	a.index = nil
-	days := make([]usage.Day, 0, len(a.recs))
-	n := 0
-	for d, rs := range a.recs {
-		days = append(days, d)
-		n += len(rs)
+// enter makes day the indexed one, n being the records so far and keyOf the key of record i. It
+// returns how many distinct days had records before.
+func (x *dayIndex[K]) enter(day usage.Day, n int, keyOf func(i int) K) int {
+	if x.ok && day == x.cur {
+		return -1
 	}
-	slices.Sort(days)
-	out := make([]R, 0, n)
-	for _, d := range days {
-		out = append(out, a.recs[d]...)
-		delete(a.recs, d)
+	if x.ok && n > x.start {
+		x.runs[x.cur] = append(x.runs[x.cur], [2]int{x.start, n})
 	}
-	return out
-}
-
-// ranks numbers distinct texts in sorted order.
-type ranks struct{ of map[string]int }
-
-func newRanks() *ranks { return &ranks{of: map[string]int{}} }
-
-func (r *ranks) add(s string) {
-	if _, ok := r.of[s]; !ok {
-		r.of[s] = 0
+	clear(x.m)
+	for _, r := range x.runs[day] {
+		for i := r[0]; i < r[1]; i++ {
+			x.m[keyOf(i)] = int32(i) // #nosec G115 -- records of one fetch, far below 2^31
+		}
 	}
-}
-
-func (r *ranks) rank() {
-	all := make([]string, 0, len(r.of))
-	for s := range r.of {
-		all = append(all, s)
-	}
-	slices.Sort(all)
-	for i, s := range all {
-		r.of[s] = i
-	}
-}
-
-// refCache builds each source reference once per fetch: a page repeats the same few thousand
-// ids hundreds of thousands of times.
-type refCache struct{ keys, projects map[string]usage.SourceRef }
-
-func newRefCache() *refCache {
-	return &refCache{keys: map[string]usage.SourceRef{}, projects: map[string]usage.SourceRef{}}
-}
-
-func (c *refCache) key(id *string) usage.SourceRef {
-	if id == nil || *id == "" {
-		return ""
-	}
-	ref, ok := c.keys[*id]
-	if !ok {
-		ref = keyRef(id)
-		c.keys[*id] = ref
-	}
-	return ref
-}
-
-func (c *refCache) project(id *string) usage.SourceRef {
-	if id == nil || *id == "" {
-		return DefaultProject
-	}
-	ref, ok := c.projects[*id]
-	if !ok {
-		ref = projectRef(id)
-		c.projects[*id] = ref
-	}
-	return ref
+	x.cur, x.ok, x.start = day, true, n
+	return len(x.runs)
 }
 
 // tokens normalises a row into disjoint token classes (trap 5): input_tokens includes cached and
@@ -296,16 +257,18 @@ func (r UsageResult) tokens(ep UsageEndpoint) usage.Tokens {
 }
 
 // costKey is a cost record's identity within a day; the model is a function of the description.
-type costKey struct {
-	source      usage.SourceRef
-	description string
-}
+type costKey struct{ source, description usage.Sym }
 
 // fetchCosts reads billed costs per day, at the finest grain OpenAI bills: the API key when the
-// charge has one, otherwise the project.
+// charge has one, otherwise the project. These are the most numerous facts Margin holds (one line
+// per key, model and token type: 9 million at 10,000 keys), so records are built in one slice
+// sized after the first day, indexed for the day being read only, and sorted in place.
 func (c *Client) fetchCosts(ctx context.Context, start, end time.Time, perPage int) ([]usage.CostRecord, error) {
-	agg := newDayAgg[costKey, usage.CostRecord]()
-	refs := newRefCache()
+	var out []usage.CostRecord
+	days := int((end.Unix() - start.Unix() + 86399) / 86400)
+	index := newDayIndex[costKey]()
+	syms := newSymRefs()
+	lines := map[usage.Sym]LineItem{} // each distinct line item is parsed once
 	for bucket, err := range c.costs(ctx, start, end, perPage) {
 		if err != nil {
 			return nil, fmt.Errorf("reading openai costs: %w", err)
@@ -314,6 +277,11 @@ func (c *Client) fetchCosts(ctx context.Context, start, end time.Time, perPage i
 			return nil, err
 		}
 		day := usage.DayOf(time.Unix(bucket.StartTime, 0))
+		if len(bucket.Results) > 0 && index.enter(day, len(out), func(i int) costKey { return costKey{out[i].Source, out[i].Description} }) == 1 &&
+			cap(out) < len(out)*days {
+			// The first day sizes the table: days are alike, so it rarely grows again.
+			out = slices.Grow(out, len(out)*(days-1)+len(out)/8)
+		}
 		for _, r := range bucket.Results {
 			if r.Amount == nil || r.Amount.Value == "" {
 				continue // a line without an amount bills nothing
@@ -325,61 +293,124 @@ func (c *Client) fetchCosts(ctx context.Context, start, end time.Time, perPage i
 			if err != nil {
 				return nil, fmt.Errorf("openai: GET %s: day %s: amount.value: %w", costsEndpoint, day, err)
 			}
-			source := refs.key(r.APIKeyID)
-			if source == "" {
-				source = refs.project(r.ProjectID)
+			source := syms.key(r.APIKeyID)
+			if source == usage.NoSym {
+				source = syms.project(r.ProjectID)
 			}
-			desc := deref(r.LineItem)
-			rec := agg.get(day, costKey{source: source, description: desc}, func() usage.CostRecord {
-				li := ParseLineItem(desc)
-				return usage.CostRecord{Provider: usage.OpenAI, Day: day, Source: source, Model: li.Model, TokenType: li.TokenType,
-					Class: usage.PriceClass{Tier: li.Tier, Batch: li.Batch, LongContext: li.LongContext}, Description: desc}
-			})
+			k := costKey{source: source, description: syms.text.Of(deref(r.LineItem))}
+			i, ok := index.m[k]
+			if !ok {
+				li, ok := lines[k.description]
+				if !ok {
+					li = ParseLineItem(k.description.String())
+					lines[k.description] = li
+				}
+				i = int32(len(out)) // #nosec G115 -- records of one fetch, far below 2^31
+				index.m[k] = i
+				out = append(out, usage.CostRecord{Provider: usage.OpenAI.ID(), Day: day, Source: source, Model: syms.text.Of(li.Model),
+					TokenType: li.TokenType, Class: usage.PriceClass{Tier: li.Tier, Batch: li.Batch, LongContext: li.LongContext}.Bits(),
+					Description: k.description})
+			}
+			rec := &out[i]
 			rec.Amount += amount
 			if q, ok := r.Tokens(); ok {
 				rec.Quantity += q
-				rec.QuantityUnit = "tokens"
+				rec.QuantityUnit = usage.UnitTokens
 			}
 		}
 	}
-	out := agg.all()
-	// As in fetchUsage: sort by ranks, in (day, source, description) order.
-	sources, descs := newRanks(), newRanks()
+	sortCosts(out)
+	return trim(out), nil
+}
+
+// sortCosts sorts records by (day, source, description) in place: by ranks of the distinct
+// texts, integer compares instead of long string compares.
+func sortCosts(out []usage.CostRecord) {
+	var top usage.Sym
 	for i := range out {
-		sources.add(string(out[i].Source))
-		descs.add(out[i].Description)
+		top = max(top, out[i].Source, out[i].Description)
 	}
-	sources.rank()
-	descs.rank()
-	type sortKey struct{ day, source, desc int }
-	sk := make([]sortKey, len(out))
-	order := make([]int, len(out))
+	rank := make([]int32, int(top)+1)
+	var texts []usage.Sym
 	for i := range out {
-		sk[i] = sortKey{int(out[i].Day), sources.of[string(out[i].Source)], descs.of[out[i].Description]}
-		order[i] = i
+		for _, s := range [...]usage.Sym{out[i].Source, out[i].Description} {
+			if rank[s] == 0 {
+				rank[s] = 1
+				texts = append(texts, s)
+			}
+		}
 	}
-	slices.SortFunc(order, func(a, b int) int {
-		x, y := sk[a], sk[b]
-		return cmp.Or(cmp.Compare(x.day, y.day), cmp.Compare(x.source, y.source), cmp.Compare(x.desc, y.desc))
-	})
+	slices.SortFunc(texts, func(a, b usage.Sym) int { return strings.Compare(a.String(), b.String()) })
+	for i, s := range texts {
+		rank[s] = int32(i) // #nosec G115 -- distinct texts of one fetch
+	}
+	cmpRec := func(x, y *usage.CostRecord) int {
+		return cmp.Or(cmp.Compare(x.Day, y.Day), cmp.Compare(rank[x.Source], rank[y.Source]), cmp.Compare(rank[x.Description], rank[y.Description]))
+	}
+	sorted := true
+	for i := 1; i < len(out) && sorted; i++ {
+		sorted = cmpRec(&out[i-1], &out[i]) <= 0
+	}
+	if sorted {
+		return
+	}
+	order := make([]int32, len(out))
+	for i := range order {
+		order[i] = int32(i) // #nosec G115 -- records of one fetch
+	}
+	slices.SortFunc(order, func(a, b int32) int { return cmpRec(&out[a], &out[b]) })
 	permute(out, order)
-	return out, nil
+}
+
+// symRefs interns the source references of API key and project ids, and other texts, once per
+// fetch: a page repeats the same few thousand ids hundreds of thousands of times.
+type symRefs struct {
+	keys, projects map[string]usage.Sym
+	text           usage.Syms
+}
+
+func newSymRefs() *symRefs {
+	return &symRefs{keys: map[string]usage.Sym{}, projects: map[string]usage.Sym{}, text: usage.Syms{}}
+}
+
+func (c *symRefs) key(id *string) usage.Sym {
+	if id == nil || *id == "" {
+		return usage.NoSym
+	}
+	s, ok := c.keys[*id]
+	if !ok {
+		s = usage.InternRef(keyRef(id))
+		c.keys[*id] = s
+	}
+	return s
+}
+
+func (c *symRefs) project(id *string) usage.Sym {
+	if id == nil || *id == "" {
+		return usage.InternRef(DefaultProject)
+	}
+	s, ok := c.projects[*id]
+	if !ok {
+		s = usage.InternRef(projectRef(id))
+		c.projects[*id] = s
+	}
+	return s
 }
 
 // permute reorders s in place so that s[i] becomes the old s[order[i]], following each cycle
 // once: the fact table is the largest thing a fetch holds, and a sorted copy would double it.
 // order is consumed.
-func permute[T any](s []T, order []int) {
+func permute[T any, I int | int32](s []T, order []I) {
 	for i := range order {
 		if order[i] < 0 {
 			continue
 		}
 		tmp := s[i]
-		j := i
+		j := I(i)
 		for {
 			k := order[j]
 			order[j] = -1
-			if k == i {
+			if int(k) == i {
 				s[j] = tmp
 				break
 			}

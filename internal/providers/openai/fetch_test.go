@@ -63,26 +63,26 @@ func TestFetch_FixtureWindow(t *testing.T) {
 	// Sorted by day, project, key, model, batch.
 	wantUsage := []usage.UsageRecord{
 		// Null project and key: the default project, no key.
-		{Day: day("2026-08-08"), Scope: DefaultProject, Model: "gpt-4o-2024-08-06",
+		{Day: day("2026-08-08"), Scope: usage.InternRef(DefaultProject), Model: usage.Intern("gpt-4o-2024-08-06"),
 			Tokens: usage.Tokens{Input: 800, CachedInput: 100, Output: 50}, Requests: 2},
 		// Service tiers kept apart (flex bills at its own rate); input excludes cached and
 		// cache-write tokens.
-		{Day: day("2026-08-08"), Key: acmeKey, Scope: acmeProject, Model: "gpt-4.1-mini-2025-04-14",
+		{Day: day("2026-08-08"), Key: usage.InternRef(acmeKey), Scope: usage.InternRef(acmeProject), Model: usage.Intern("gpt-4.1-mini-2025-04-14"),
 			Tokens: usage.Tokens{Input: 184220 - 61440 - 2048, CachedInput: 61440, CacheWrite5m: 2048, Output: 20517}, Requests: 312},
-		{Day: day("2026-08-08"), Key: acmeKey, Scope: acmeProject, Model: "gpt-4.1-mini-2025-04-14", Tier: usage.TierFlex,
+		{Day: day("2026-08-08"), Key: usage.InternRef(acmeKey), Scope: usage.InternRef(acmeProject), Model: usage.Intern("gpt-4.1-mini-2025-04-14"), Tier: usage.TierFlex,
 			Tokens: usage.Tokens{Input: 1000, Output: 200}, Requests: 3},
-		{Day: day("2026-08-08"), Key: acmeKey, Scope: acmeProject, Model: "gpt-4.1-mini-2025-04-14", Batch: true,
+		{Day: day("2026-08-08"), Key: usage.InternRef(acmeKey), Scope: usage.InternRef(acmeProject), Model: usage.Intern("gpt-4.1-mini-2025-04-14"), Batch: true,
 			Tokens: usage.Tokens{Input: 50000, Output: 5000}, Requests: 10},
-		{Day: day("2026-08-09"), Key: acmeKey, Scope: acmeProject, Model: "gpt-image-1", Requests: 4},
-		{Day: day("2026-08-09"), Scope: pilotProject, Model: "whisper-1", Requests: 5},
-		{Day: day("2026-08-09"), Key: pilotKey, Scope: pilotProject, Model: "text-embedding-3-small",
+		{Day: day("2026-08-09"), Key: usage.InternRef(acmeKey), Scope: usage.InternRef(acmeProject), Model: usage.Intern("gpt-image-1"), Requests: 4},
+		{Day: day("2026-08-09"), Scope: usage.InternRef(pilotProject), Model: usage.Intern("whisper-1"), Requests: 5},
+		{Day: day("2026-08-09"), Key: usage.InternRef(pilotKey), Scope: usage.InternRef(pilotProject), Model: usage.Intern("text-embedding-3-small"),
 			Tokens: usage.Tokens{Input: 12000}, Requests: 40},
 		// Older era: no cache-write field, batch as a string.
-		{Day: day("2026-08-10"), Key: pilotKey, Scope: pilotProject, Model: "gpt-4o-mini-2024-07-18", Batch: true,
+		{Day: day("2026-08-10"), Key: usage.InternRef(pilotKey), Scope: usage.InternRef(pilotProject), Model: usage.Intern("gpt-4o-mini-2024-07-18"), Batch: true,
 			Tokens: usage.Tokens{Input: 2000, CachedInput: 1000, Output: 400}, Requests: 7},
 	}
 	for i := range wantUsage {
-		wantUsage[i].Provider = usage.OpenAI
+		wantUsage[i].Provider = usage.OpenAI.ID()
 	}
 	if !slices.Equal(b.Usage, wantUsage) {
 		t.Errorf("usage:\n got %+v\nwant %+v", b.Usage, wantUsage)
@@ -90,20 +90,20 @@ func TestFetch_FixtureWindow(t *testing.T) {
 
 	// Sorted by day, source, line item.
 	wantCosts := []usage.CostRecord{
-		{Day: day("2026-08-08"), Source: acmeKey, Model: "gpt-4.1-mini-2025-04-14", TokenType: usage.TokenInput, Quantity: 120732, QuantityUnit: "tokens",
-			Description: "gpt-4.1-mini-2025-04-14, input", Amount: 173_915_000},
-		{Day: day("2026-08-08"), Source: acmeKey, Model: "gpt-4.1-mini-2025-04-14", TokenType: usage.TokenOutput, Quantity: 20517 + 200, QuantityUnit: "tokens",
-			Description: "gpt-4.1-mini-2025-04-14, output", Amount: 1_842_300_000 + 328_270_000},
-		{Day: day("2026-08-08"), Source: DefaultProject, Model: "gpt-4o-2024-08-06", TokenType: usage.TokenCachedInput, Quantity: 100, QuantityUnit: "tokens",
-			Description: "gpt-4o-2024-08-06, cached input", Amount: 2},
-		{Day: day("2026-08-08"), Source: acmeProject, Model: "", Description: "file search tool calls", Amount: 15_000},
-		{Day: day("2026-08-09"), Source: pilotKey, Model: "gpt-4o-mini-2024-07-18", TokenType: usage.TokenInput, Quantity: 2000, QuantityUnit: "tokens",
-			Description: "gpt-4o-mini-2024-07-18, input", Amount: 12_500_000_000},
+		{Day: day("2026-08-08"), Source: usage.InternRef(acmeKey), Model: usage.Intern("gpt-4.1-mini-2025-04-14"), TokenType: usage.TokenInput, Quantity: 120732, QuantityUnit: usage.Intern("tokens"),
+			Description: usage.Intern("gpt-4.1-mini-2025-04-14, input"), Amount: 173_915_000},
+		{Day: day("2026-08-08"), Source: usage.InternRef(acmeKey), Model: usage.Intern("gpt-4.1-mini-2025-04-14"), TokenType: usage.TokenOutput, Quantity: 20517 + 200, QuantityUnit: usage.Intern("tokens"),
+			Description: usage.Intern("gpt-4.1-mini-2025-04-14, output"), Amount: 1_842_300_000 + 328_270_000},
+		{Day: day("2026-08-08"), Source: usage.InternRef(DefaultProject), Model: usage.Intern("gpt-4o-2024-08-06"), TokenType: usage.TokenCachedInput, Quantity: 100, QuantityUnit: usage.Intern("tokens"),
+			Description: usage.Intern("gpt-4o-2024-08-06, cached input"), Amount: 2},
+		{Day: day("2026-08-08"), Source: usage.InternRef(acmeProject), Model: usage.Intern(""), Description: usage.Intern("file search tool calls"), Amount: 15_000},
+		{Day: day("2026-08-09"), Source: usage.InternRef(pilotKey), Model: usage.Intern("gpt-4o-mini-2024-07-18"), TokenType: usage.TokenInput, Quantity: 2000, QuantityUnit: usage.Intern("tokens"),
+			Description: usage.Intern("gpt-4o-mini-2024-07-18, input"), Amount: 12_500_000_000},
 		// A kind Margin does not count in usage: model kept, no token type.
-		{Day: day("2026-08-09"), Source: pilotProject, Model: "whisper-1", Description: "whisper-1, audio transcription", Amount: 3_000_000_000},
+		{Day: day("2026-08-09"), Source: usage.InternRef(pilotProject), Model: usage.Intern("whisper-1"), Description: usage.Intern("whisper-1, audio transcription"), Amount: 3_000_000_000},
 	}
 	for i := range wantCosts {
-		wantCosts[i].Provider = usage.OpenAI
+		wantCosts[i].Provider = usage.OpenAI.ID()
 	}
 	if !slices.Equal(b.Costs, wantCosts) {
 		t.Errorf("costs:\n got %+v\nwant %+v", b.Costs, wantCosts)
@@ -533,5 +533,49 @@ func TestBucketsPerPage_ShrinksWithTheKeyCount(t *testing.T) {
 		if q := timeQuery(time.Unix(0, 0), time.Unix(86400, 0), min(got, usageBucketLimit)); q.Get("limit") == "0" {
 			t.Errorf("limit 0")
 		}
+	}
+}
+
+// A day that comes back (the next usage endpoint reads the window again) finds the records it
+// made before, and only those: the index holds one day at a time.
+func TestDayIndex_ADayThatComesBackFindsItsRecords(t *testing.T) {
+	type rec struct {
+		day usage.Day
+		key int
+	}
+	var out []rec
+	x := newDayIndex[int]()
+	add := func(day usage.Day, key int) (int32, bool) {
+		x.enter(day, len(out), func(i int) int { return out[i].key })
+		if i, ok := x.m[key]; ok {
+			return i, true
+		}
+		x.m[key] = int32(len(out))
+		out = append(out, rec{day, key})
+		return int32(len(out) - 1), false
+	}
+	for _, day := range []usage.Day{10, 11, 12} {
+		for key := range 5 {
+			if _, found := add(day, key); found {
+				t.Fatalf("day %d key %d found before it was added", day, key)
+			}
+		}
+	}
+	if len(x.m) != 5 {
+		t.Errorf("the index holds %d keys, want the 5 of one day", len(x.m))
+	}
+	for _, day := range []usage.Day{11, 10, 12} {
+		for key := range 6 {
+			i, found := add(day, key)
+			if key < 5 && (!found || out[i] != (rec{day, key})) {
+				t.Errorf("day %d key %d: record %d %v, found %v; want its own record", day, key, i, out[i], found)
+			}
+			if key == 5 && found {
+				t.Errorf("day %d key 5 found before it was added", day)
+			}
+		}
+	}
+	if len(out) != 18 {
+		t.Errorf("%d records, want 15 and one new key on each of 3 days", len(out))
 	}
 }

@@ -98,7 +98,7 @@ func TestFetch_SkipsKeysThatWereNeverUsed(t *testing.T) {
 		t.Fatalf("usage %+v, warnings %q: want one record per used key and no unlisted rest", b.Usage, b.Warnings)
 	}
 	for _, r := range b.Usage {
-		if r.Key == usage.OpenRouterUnlisted || r.Billed != 10_000_000 {
+		if r.Key.Ref() == usage.OpenRouterUnlisted || r.Billed != 10_000_000 {
 			t.Errorf("record %+v", r)
 		}
 	}
@@ -123,7 +123,7 @@ func TestFetch_IdleKeyThatWasUsedAfterAllIsUnlisted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []usage.UsageRecord{{Provider: usage.OpenRouter, Day: day("2026-08-05"), Key: usage.OpenRouterUnlisted, Model: "x-ai/grok-4",
+	want := []usage.UsageRecord{{Provider: usage.OpenRouter.ID(), Day: day("2026-08-05"), Key: usage.InternRef(usage.OpenRouterUnlisted), Model: usage.Intern("x-ai/grok-4"),
 		Tokens: usage.Tokens{Input: 30, Output: 4, Reasoning: 1}, Requests: 2, Billed: 500_000_000, HasBilled: true}}
 	assertRecords(t, b.Usage, want)
 }
@@ -147,8 +147,8 @@ func TestFetch_ListedKeysAboveTheAccountKeepTheirFigures(t *testing.T) {
 	}
 	// The key's $2 stays; the account's extra 10 output tokens are the unlisted rest, at $0.
 	want := []usage.UsageRecord{
-		{Provider: usage.OpenRouter, Day: day("2026-08-05"), Key: keyRef(hashAcme), Model: "m/a", Tokens: usage.Tokens{Input: 500, Output: 50}, Requests: 5, Billed: 2 * ledger.Dollar, HasBilled: true},
-		{Provider: usage.OpenRouter, Day: day("2026-08-05"), Key: usage.OpenRouterUnlisted, Model: "m/a", Tokens: usage.Tokens{Output: 10}, HasBilled: true},
+		{Provider: usage.OpenRouter.ID(), Day: day("2026-08-05"), Key: usage.InternRef(keyRef(hashAcme)), Model: usage.Intern("m/a"), Tokens: usage.Tokens{Input: 500, Output: 50}, Requests: 5, Billed: 2 * ledger.Dollar, HasBilled: true},
+		{Provider: usage.OpenRouter.ID(), Day: day("2026-08-05"), Key: usage.InternRef(usage.OpenRouterUnlisted), Model: usage.Intern("m/a"), Tokens: usage.Tokens{Output: 10}, HasBilled: true},
 	}
 	assertRecords(t, b.Usage, want)
 	if len(b.Warnings) != 1 || !strings.Contains(b.Warnings[0], "2026-08-05 m/a: the listed keys spent 2.00, more than the account-level /activity's 1.50") {
@@ -177,7 +177,7 @@ func TestFetch_WorkspacesNotServed(t *testing.T) {
 			var total, unlisted ledger.Money
 			for _, r := range b.Usage {
 				total += r.Billed
-				if r.Key == usage.OpenRouterUnlisted {
+				if r.Key.Ref() == usage.OpenRouterUnlisted {
 					unlisted += r.Billed
 				}
 			}
@@ -335,10 +335,10 @@ func TestUnlistedUsage_Property(t *testing.T) {
 		}
 		unlisted := map[dm]ledger.Money{}
 		for _, r := range out {
-			if r.Billed < 0 || r.Tokens.Input < 0 || r.Tokens.Output < 0 || r.Requests < 0 || r.Key != usage.OpenRouterUnlisted || !w.Contains(r.Day) {
+			if r.Billed < 0 || r.Tokens.Input < 0 || r.Tokens.Output < 0 || r.Requests < 0 || r.Key.Ref() != usage.OpenRouterUnlisted || !w.Contains(r.Day) {
 				t.Fatalf("seed %d: unlisted record %+v", seed, r)
 			}
-			unlisted[dm{r.Day, r.Model}] += r.Billed
+			unlisted[dm{r.Day, r.Model.String()}] += r.Billed
 		}
 		over := false
 		for k, acct := range total {

@@ -8,6 +8,7 @@ import (
 	"iter"
 	"net/http"
 	"slices"
+	"strings"
 
 	"github.com/marginhq/margin/internal/providers/apiclient"
 	"github.com/marginhq/margin/internal/usage"
@@ -77,7 +78,7 @@ func (c *Client) Fetch(ctx context.Context, w usage.Window) (*usage.Batch, error
 		batch.Sources = append(batch.Sources, usage.SourceInfo{Ref: usage.OpenRouterUnlisted, Name: unlistedName})
 	}
 	slices.SortFunc(batch.Usage, func(a, b usage.UsageRecord) int {
-		return cmp.Or(cmp.Compare(a.Day, b.Day), cmp.Compare(a.Key, b.Key), cmp.Compare(a.Model, b.Model))
+		return cmp.Or(cmp.Compare(a.Day, b.Day), strings.Compare(a.Key.String(), b.Key.String()), strings.Compare(a.Model.String(), b.Model.String()))
 	})
 	return batch, nil
 }
@@ -213,7 +214,7 @@ func addActivity(sums map[usageKey]*usage.UsageRecord, w usage.Window, key usage
 		k := usageKey{day: day, key: key, model: r.Model}
 		rec := sums[k]
 		if rec == nil {
-			rec = &usage.UsageRecord{Provider: usage.OpenRouter, Day: day, Key: key, Model: r.Model, HasBilled: true}
+			rec = &usage.UsageRecord{Provider: usage.OpenRouter.ID(), Day: day, Key: usage.InternRef(key), Model: usage.Intern(r.Model), HasBilled: true}
 			sums[k] = rec
 		}
 		rec.Tokens.Add(usage.Tokens{Input: r.PromptTokens, Output: r.CompletionTokens, Reasoning: r.ReasoningTokens})

@@ -26,22 +26,22 @@ func TestFetch_SumsEndpointsPerDayKeyModel(t *testing.T) {
 	acme, legacy := keyRef(hashAcme), keyRef(hashLegacy)
 	want := []usage.UsageRecord{
 		{ // two endpoints: 4.2175 (number) + "0.0825" (string)
-			Provider: usage.OpenRouter, Day: day("2026-08-01"), Key: acme, Model: "anthropic/claude-sonnet-4.5",
+			Provider: usage.OpenRouter.ID(), Day: day("2026-08-01"), Key: usage.InternRef(acme), Model: usage.Intern("anthropic/claude-sonnet-4.5"),
 			Tokens:   usage.Tokens{Input: 902311 + 17689, Output: 101442 + 1558, Reasoning: 12004 + 96},
 			Requests: 118 + 3, Billed: 4_300_000_000, HasBilled: true,
 		},
 		{ // 1.23456789e-4 dollars rounds to 123457 nano; the BYOK row adds tokens but not its 2.75
-			Provider: usage.OpenRouter, Day: day("2026-08-02"), Key: acme, Model: "openai/gpt-4.1",
+			Provider: usage.OpenRouter.ID(), Day: day("2026-08-02"), Key: usage.InternRef(acme), Model: usage.Intern("openai/gpt-4.1"),
 			Tokens:   usage.Tokens{Input: 41 + 51200, Output: 7 + 6400},
 			Requests: 1 + 25, Billed: 123_457, HasBilled: true,
 		},
 		{ // a key of the second workspace, listed only with workspace_id
-			Provider: usage.OpenRouter, Day: day("2026-08-15"), Key: keyRef(hashResearch), Model: "google/gemini-2.5-flash",
+			Provider: usage.OpenRouter.ID(), Day: day("2026-08-15"), Key: usage.InternRef(keyRef(hashResearch)), Model: usage.Intern("google/gemini-2.5-flash"),
 			Tokens:   usage.Tokens{Input: 120000, Output: 8000},
 			Requests: 30, Billed: 750_000_000, HasBilled: true,
 		},
 		{ // a free model: billed, at zero
-			Provider: usage.OpenRouter, Day: day("2026-08-30"), Key: legacy, Model: "meta-llama/llama-3.3-70b-instruct:free",
+			Provider: usage.OpenRouter.ID(), Day: day("2026-08-30"), Key: usage.InternRef(legacy), Model: usage.Intern("meta-llama/llama-3.3-70b-instruct:free"),
 			Tokens:   usage.Tokens{Input: 8800, Output: 2100},
 			Requests: 12, Billed: 0, HasBilled: true,
 		},
@@ -50,12 +50,12 @@ func TestFetch_SumsEndpointsPerDayKeyModel(t *testing.T) {
 	// model a listed key also used that day and on one no listed key used.
 	want = append(want,
 		usage.UsageRecord{
-			Provider: usage.OpenRouter, Day: day("2026-08-01"), Key: usage.OpenRouterUnlisted, Model: "anthropic/claude-sonnet-4.5",
+			Provider: usage.OpenRouter.ID(), Day: day("2026-08-01"), Key: usage.InternRef(usage.OpenRouterUnlisted), Model: usage.Intern("anthropic/claude-sonnet-4.5"),
 			Tokens:   usage.Tokens{Input: 200000, Output: 20000},
 			Requests: 20, Billed: 1_000_000_000, HasBilled: true,
 		},
 		usage.UsageRecord{
-			Provider: usage.OpenRouter, Day: day("2026-08-20"), Key: usage.OpenRouterUnlisted, Model: "mistralai/mistral-large",
+			Provider: usage.OpenRouter.ID(), Day: day("2026-08-20"), Key: usage.InternRef(usage.OpenRouterUnlisted), Model: usage.Intern("mistralai/mistral-large"),
 			Tokens:   usage.Tokens{Input: 50000, Output: 5000},
 			Requests: 10, Billed: 400_000_000, HasBilled: true,
 		})

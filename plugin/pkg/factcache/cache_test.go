@@ -41,11 +41,11 @@ func (f *fakeFetcher) FetchProvider(_ context.Context, p usage.Provider, w usage
 	key := usage.Ref(p, usage.KindAPIKey, "key_a")
 	b := &usage.Batch{Provider: p, Window: w, Sources: []usage.SourceInfo{{Ref: key, Name: f.name}}, Warnings: []string{"partial"}}
 	for d := w.From; d < w.To; d++ {
-		b.Usage = append(b.Usage, usage.UsageRecord{Provider: p, Day: d, Key: key, Model: "m", Requests: int64(d)})
-		b.Costs = append(b.Costs, usage.CostRecord{Provider: p, Day: d, Source: key, Amount: ledger.Money(d)})
+		b.Usage = append(b.Usage, usage.UsageRecord{Provider: p.ID(), Day: d, Key: usage.InternRef(key), Model: usage.Intern("m"), Requests: int64(d)})
+		b.Costs = append(b.Costs, usage.CostRecord{Provider: p.ID(), Day: d, Source: usage.InternRef(key), Amount: ledger.Money(d)})
 	}
 	// A row outside the window must not be stored against a day nobody asked for.
-	b.Usage = append(b.Usage, usage.UsageRecord{Provider: p, Day: w.To + 5, Key: key})
+	b.Usage = append(b.Usage, usage.UsageRecord{Provider: p.ID(), Day: w.To + 5, Key: usage.InternRef(key)})
 	return b, nil
 }
 

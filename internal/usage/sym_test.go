@@ -1,0 +1,59 @@
+package usage
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+)
+
+// Interning is a bijection between texts and Syms, from any number of goroutines at once.
+func TestIntern_SameTextSameSymFromManyGoroutines(t *testing.T) {
+	const n = 2000
+	got := make([][]Sym, 4)
+	var wg sync.WaitGroup
+	for g := range got {
+		wg.Go(func() {
+			local := Syms{}
+			for i := range n {
+				s := fmt.Sprintf("openai:api_key:key_%d", (i*7+g)%n)
+				if g%2 == 0 {
+					got[g] = append(got[g], Intern(s))
+				} else {
+					got[g] = append(got[g], local.Of(s))
+				}
+			}
+		})
+	}
+	wg.Wait()
+	seen := map[Sym]string{}
+	for g := range got {
+		for i, s := range got[g] {
+			want := fmt.Sprintf("openai:api_key:key_%d", (i*7+g)%n)
+			if s.String() != want || s.Ref() != SourceRef(want) {
+				t.Fatalf("goroutine %d: Sym %d reads %q, want %q", g, s, s.String(), want)
+			}
+			if other, ok := seen[s]; ok && other != want {
+				t.Fatalf("Sym %d is both %q and %q", s, other, want)
+			}
+			seen[s] = want
+		}
+	}
+	if len(seen) != n {
+		t.Errorf("%d distinct Syms for %d texts", len(seen), n)
+	}
+	if Intern("") != NoSym || NoSym.String() != "" {
+		t.Errorf("the empty text is not NoSym")
+	}
+}
+
+// Packing a price class loses nothing Margin prices by.
+func TestClassBits_RoundTrip(t *testing.T) {
+	for _, tier := range []Tier{TierStandard, TierPriority, TierFlex} {
+		for bits := range 16 {
+			pc := PriceClass{Tier: tier, Batch: bits&1 != 0, LongContext: bits&2 != 0, USOnly: bits&4 != 0, Fast: bits&8 != 0}
+			if got := pc.Bits().PriceClass(); got != pc {
+				t.Errorf("%+v packs and unpacks to %+v", pc, got)
+			}
+		}
+	}
+}
