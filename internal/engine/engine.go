@@ -210,9 +210,11 @@ func (e *Engine) Report(ctx context.Context, w usage.Window, progress Progress) 
 	if err != nil {
 		return nil, err
 	}
-	rep := SummarizeFor(e.Compute(FactsOf(w, today, facts...)), e.opts.ReportingCurrency, e.targetMargin())
-	month := FactsOf(forecastWindow, today, facts...)
-	rep.Forecast = e.Forecast(e.Compute(month), month.Revenue, subscriptionsOf(facts...))
+	// One Compute over both windows: the report's days and the forecast's month are views of it.
+	all := FactsOf(fetched, today, facts...)
+	days, month := e.Compute(all).within(w, forecastWindow)
+	rep := SummarizeFor(days, e.opts.ReportingCurrency, e.targetMargin())
+	rep.Forecast = e.Forecast(month, all.Revenue, subscriptionsOf(facts...))
 	return rep, nil
 }
 

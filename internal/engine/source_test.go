@@ -1,7 +1,9 @@
 package engine_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
@@ -184,6 +186,44 @@ func TestRangeWindow_ClampsToWhatMarginReadsAndSaysSo(t *testing.T) {
 			if !strings.Contains(notice, s) {
 				t.Errorf("%s..%s: notice %q lacks %q", c.from, c.to, notice, s)
 			}
+		}
+	}
+}
+
+// Report computes once over the report's days and the forecast's month together; it must say
+// exactly what computing each window on its own says.
+func TestReport_OneComputeEqualsOnePerWindow(t *testing.T) {
+	_, eng := demoWorld(t)
+	ctx := context.Background()
+	today := eng.Today()
+	fw := engine.ForecastWindow(today)
+	for _, days := range []int{1, 3, 10, 31, 45} {
+		w, _ := eng.Window(days)
+		got, err := eng.Report(ctx, w, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fetched := usage.Window{From: min(w.From, fw.From), To: today + 1}
+		var facts []*engine.SourceFacts
+		for _, r := range eng.FetchEach(ctx, func(engine.SourceName) usage.Window { return fetched }, nil) {
+			if r.Err != nil {
+				t.Fatal(r.Err)
+			}
+			facts = append(facts, r.Facts)
+		}
+		want := engine.SummarizeFor(eng.Compute(engine.FactsOf(w, today, facts...)), "usd", engine.DefaultTargetMargin)
+		month := engine.FactsOf(fw, today, facts...)
+		var subs *engine.SubscriptionFacts
+		for _, f := range facts {
+			if f.Subscriptions != nil {
+				subs = f.Subscriptions
+			}
+		}
+		want.Forecast = eng.Forecast(eng.Compute(month), month.Revenue, subs)
+		gotJSON, _ := json.Marshal(got)
+		wantJSON, _ := json.Marshal(want)
+		if !bytes.Equal(gotJSON, wantJSON) {
+			t.Errorf("--days %d: the report of one compute differs from one compute per window:\n got %.600s\nwant %.600s", days, gotJSON, wantJSON)
 		}
 	}
 }
