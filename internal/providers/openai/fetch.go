@@ -10,6 +10,7 @@ import (
 
 	"github.com/marginhq/margin/internal/providers/apiclient"
 	"github.com/marginhq/margin/internal/usage"
+	"golang.org/x/sync/errgroup"
 )
 
 // DefaultProject is the source reference Margin gives usage that a project-grouped row reports
@@ -23,7 +24,7 @@ var DefaultProject = usage.Ref(usage.OpenAI, usage.KindProject, "default")
 // Sources are listed first: their count sizes the usage and cost pages (bucketsPerPage), so a
 // page stays tens of megabytes however large the organisation.
 // Usage runs up to now (never a future end_time, provider-apis.md trap 10); costs cover complete
-// days only, because a day's costs are not final until it ends. Requests go out one at a time.
+// days only, because a day's costs are not final until it ends. Usage and costs are read concurrently, each one page at a time.
 // GET /organization/usage/{completions,embeddings,images,audio_speeches,audio_transcriptions},
 // GET /organization/costs, GET /organization/projects, GET /organization/projects/{project_id}/api_keys
 func (c *Client) Fetch(ctx context.Context, w usage.Window) (*usage.Batch, error) {
@@ -39,26 +40,23 @@ func (c *Client) Fetch(ctx context.Context, w usage.Window) (*usage.Batch, error
 	}
 	perPage := bucketsPerPage(sources)
 
+	// Usage and costs are read side by side (two requests in flight at most): a later poll is
+	// two streams of pages, and each one's decoding overlaps the other's waiting.
 	start := w.From.Time()
 	usageEnd := w.To.Time()
 	if usageEnd.After(now) {
 		usageEnd = now
 	}
-	if usageEnd.Unix() > start.Unix() {
-		recs, err := c.fetchUsage(ctx, start, usageEnd, perPage)
-		if err != nil {
-			return nil, err
-		}
-		batch.Usage = recs
-	}
-
 	costEnd := min(w.To, today).Time()
+	g, gctx := errgroup.WithContext(ctx) // the first failure stops the other stream
+	if usageEnd.Unix() > start.Unix() {
+		g.Go(func() (err error) { batch.Usage, err = c.fetchUsage(gctx, start, usageEnd, perPage); return err })
+	}
 	if costEnd.After(start) {
-		costs, err := c.fetchCosts(ctx, start, costEnd, perPage)
-		if err != nil {
-			return nil, err
-		}
-		batch.Costs = costs
+		g.Go(func() (err error) { batch.Costs, err = c.fetchCosts(gctx, start, costEnd, perPage); return err })
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 
 	if n := usage.BackfillNotice(batch, today); n != "" {
