@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"time"
@@ -135,6 +136,10 @@ func (p *Poller) Poll(ctx context.Context) error {
 	snap := p.collector.fams.snapshot(p.state, p.view(f))
 	snap.prepared(p.collector.format()) // rendered here, off the scrape path
 	p.collector.Set(snap)
+	// A poll's pages and computation are garbage now, and the next poll is minutes away: hand the
+	// memory back at once rather than at the scavenger's pace, so the exporter at rest holds the
+	// snapshot and the state and little else.
+	debug.FreeOSMemory()
 	return fetchErr
 }
 
