@@ -18,8 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/marginhq/margin/internal/fault"
 	"github.com/marginhq/margin/internal/ledger"
-	"github.com/marginhq/margin/internal/providers/apiclient"
 	"github.com/marginhq/margin/internal/revenue"
 	"github.com/marginhq/margin/internal/secret"
 	"github.com/marginhq/margin/internal/usage"
@@ -313,11 +313,11 @@ func TestFetch_MissingRateNamesInvoiceAndConfigKey(t *testing.T) {
 func TestErrors_NameStripeOperationAndStatus_NeverTheKey(t *testing.T) {
 	tests := []struct {
 		status int
-		class  apiclient.Class
+		class  fault.Class
 	}{
-		{http.StatusUnauthorized, apiclient.ClassAuth},
-		{http.StatusForbidden, apiclient.ClassPermission},
-		{http.StatusBadRequest, apiclient.ClassBadRequest},
+		{http.StatusUnauthorized, fault.ClassAuth},
+		{http.StatusForbidden, fault.ClassPermission},
+		{http.StatusBadRequest, fault.ClassBadRequest},
 	}
 	for _, tc := range tests {
 		t.Run(strconv.Itoa(tc.status), func(t *testing.T) {
@@ -342,7 +342,7 @@ func TestErrors_NameStripeOperationAndStatus_NeverTheKey(t *testing.T) {
 				if strings.Contains(msg, fakeKey) || strings.Contains(msg, "51FakeRestricted") {
 					t.Errorf("%s: error leaks the key: %q", name, msg)
 				}
-				if got := apiclient.Classify(err); got != tc.class {
+				if got := fault.Classify(err); got != tc.class {
 					t.Errorf("%s: class %v, want %v", name, got, tc.class)
 				}
 			}

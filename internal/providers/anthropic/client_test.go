@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/marginhq/margin/internal/fault"
 	"github.com/marginhq/margin/internal/ledger"
 	"github.com/marginhq/margin/internal/providers/apiclient"
 	"github.com/marginhq/margin/internal/secret"
@@ -119,7 +120,7 @@ func TestFetch_RetriesAndFailures(t *testing.T) {
 		wantSleeps []time.Duration // exact waits, or nil when backoff is jittered
 		sleepsN    int             // number of waits
 		wantStatus int             // 0 for success
-		wantClass  apiclient.Class
+		wantClass  fault.Class
 	}{
 		{"429 with retry-after, then success", []func(http.ResponseWriter){status(429, "rate_limit_error", "retry-after", "3")},
 			2, []time.Duration{3 * time.Second}, 1, 0, 0},
@@ -128,11 +129,11 @@ func TestFetch_RetriesAndFailures(t *testing.T) {
 		{"500 and 503, then success", []func(http.ResponseWriter){status(500, "api_error"), status(503, "api_error")},
 			3, nil, 2, 0, 0},
 		{"401 not retried", []func(http.ResponseWriter){status(401, "authentication_error")},
-			1, nil, 0, 401, apiclient.ClassAuth},
+			1, nil, 0, 401, fault.ClassAuth},
 		{"403 not retried", []func(http.ResponseWriter){status(403, "permission_error")},
-			1, nil, 0, 403, apiclient.ClassPermission},
+			1, nil, 0, 403, fault.ClassPermission},
 		{"5xx until retries run out", []func(http.ResponseWriter){status(500, "api_error"), status(500, "api_error"), status(500, "api_error"), status(500, "api_error"), status(500, "api_error")},
-			5, nil, 4, 500, apiclient.ClassServer},
+			5, nil, 4, 500, fault.ClassServer},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -195,8 +196,8 @@ func TestFetch_RetriesAndFailures(t *testing.T) {
 			if strings.Contains(msg, testKey) || strings.Contains(fmt.Sprintf("%+v", apiErr), testKey) {
 				t.Errorf("error contains the key: %s", msg)
 			}
-			if apiclient.Classify(err) != tc.wantClass {
-				t.Errorf("class = %v, want %v", apiclient.Classify(err), tc.wantClass)
+			if fault.Classify(err) != tc.wantClass {
+				t.Errorf("class = %v, want %v", fault.Classify(err), tc.wantClass)
 			}
 		})
 	}
@@ -206,7 +207,7 @@ func TestFetch_WrongKeyIsAuthError(t *testing.T) {
 	f := newFake(t)
 	c, _ := newTestClient(t, f, func(o *Options) { o.AdminKey = "sk-ant-admin01-WRONGKEY_zzzzzzzzzzzzzzzz" })
 	err := c.Check(context.Background())
-	if apiclient.Classify(err) != apiclient.ClassAuth || strings.Contains(err.Error(), "WRONGKEY") {
+	if fault.Classify(err) != fault.ClassAuth || strings.Contains(err.Error(), "WRONGKEY") {
 		t.Fatalf("err = %v, want an auth error without the key", err)
 	}
 }
@@ -250,8 +251,8 @@ func TestPaging_BrokenCursors(t *testing.T) {
 				if !errors.As(err, &pe) || !strings.Contains(pe.Reason, cur.reason) || pe.Endpoint != ep.path {
 					t.Fatalf("err = %v, want a PagingError for %s (%s)", err, ep.path, cur.reason)
 				}
-				if apiclient.Classify(err) != apiclient.ClassMalformed {
-					t.Errorf("class = %v, want malformed", apiclient.Classify(err))
+				if fault.Classify(err) != fault.ClassMalformed {
+					t.Errorf("class = %v, want malformed", fault.Classify(err))
 				}
 			})
 		}

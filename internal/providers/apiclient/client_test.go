@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/marginhq/margin/internal/fault"
 )
 
 const testKey = "sk-admin-Zq81mX0pLk2vN7bR4tYw9cUe"
@@ -277,8 +279,8 @@ func TestGet_NetworkErrorRetriedAndUnreachable(t *testing.T) {
 	if len(*waits) != 2 {
 		t.Errorf("waits = %v, want 2 retries", *waits)
 	}
-	if Classify(err) != ClassUnreachable {
-		t.Errorf("class = %v, want ClassUnreachable", Classify(err))
+	if fault.Classify(err) != fault.ClassUnreachable {
+		t.Errorf("class = %v, want fault.ClassUnreachable", fault.Classify(err))
 	}
 	// The query string can carry cursors and ids; it stays out of the error.
 	if strings.Contains(err.Error(), "cursor-with") || strings.Contains(err.Error(), testKey) {
@@ -322,8 +324,8 @@ func TestGet_BodyCutEveryTimeIsUnreachable(t *testing.T) {
 	})
 	c, _ := newTestClient(t, srv.URL, Config{MaxRetries: 1})
 	err := c.Get(context.Background(), "/x", nil, &result{})
-	if Classify(err) != ClassUnreachable || calls.Load() != 2 {
-		t.Fatalf("got %v (class %v) after %d calls", err, Classify(err), calls.Load())
+	if fault.Classify(err) != fault.ClassUnreachable || calls.Load() != 2 {
+		t.Fatalf("got %v (class %v) after %d calls", err, fault.Classify(err), calls.Load())
 	}
 }
 
@@ -341,8 +343,8 @@ func TestGet_MalformedJSONIsDecodeErrorNotRetried(t *testing.T) {
 			if calls.Load() != 1 || len(*waits) != 0 {
 				t.Errorf("calls %d, waits %v: a malformed body must not be retried", calls.Load(), *waits)
 			}
-			if Classify(err) != ClassMalformed {
-				t.Errorf("class = %v", Classify(err))
+			if fault.Classify(err) != fault.ClassMalformed {
+				t.Errorf("class = %v", fault.Classify(err))
 			}
 			if !strings.Contains(err.Error(), "openai: GET /x") || !strings.Contains(err.Error(), "malformed JSON") {
 				t.Errorf("error %q", err)
@@ -605,8 +607,8 @@ func TestPager(t *testing.T) {
 	if !strings.HasPrefix(err.Error(), "openai: GET /keys: pagination does not end") {
 		t.Errorf("error %q", err)
 	}
-	if Classify(err) != ClassMalformed {
-		t.Errorf("class = %v, want ClassMalformed", Classify(err))
+	if fault.Classify(err) != fault.ClassMalformed {
+		t.Errorf("class = %v, want fault.ClassMalformed", fault.Classify(err))
 	}
 }
 
@@ -614,28 +616,28 @@ func TestClassifyAndExplain(t *testing.T) {
 	tests := []struct {
 		name    string
 		err     error
-		class   Class
+		class   fault.Class
 		explain string // substring
 	}{
-		{"401", &Error{StatusCode: 401}, ClassAuth, "rejected (HTTP 401)"},
-		{"403", &Error{StatusCode: 403}, ClassPermission, "lacks permission (HTTP 403)"},
-		{"429", &Error{StatusCode: 429}, ClassRateLimited, "rate limited"},
-		{"500", &Error{StatusCode: 500}, ClassServer, "HTTP 5xx"},
-		{"503 wrapped", fmt.Errorf("reading costs: %w", &Error{StatusCode: 503}), ClassServer, "HTTP 5xx"},
-		{"network", &Error{Temporary: true, Err: errors.New("connection refused")}, ClassUnreachable, "unreachable"},
-		{"decode", &Error{StatusCode: 200, Err: &DecodeError{Err: errors.New("unexpected EOF")}}, ClassMalformed, "malformed"},
-		{"paging", fmt.Errorf("listing: %w", &PagingError{Provider: "openai", Endpoint: "/x", Reason: "r"}), ClassMalformed, "malformed"},
-		{"400", &Error{Provider: "openai", Endpoint: "/x", StatusCode: 400, Message: "bad limit"}, ClassBadRequest, "openai: GET /x: HTTP 400 Bad Request: bad limit"},
-		{"404", &Error{Provider: "openai", Endpoint: "/x", StatusCode: 404}, ClassBadRequest, "HTTP 404 Not Found"},
-		{"plain", errors.New("something else"), ClassOther, "something else"},
-		{"cancelled", &Error{Provider: "openai", Endpoint: "/x", Err: context.Canceled}, ClassOther, "openai: GET /x: context canceled"},
+		{"401", &Error{StatusCode: 401}, fault.ClassAuth, "rejected (HTTP 401)"},
+		{"403", &Error{StatusCode: 403}, fault.ClassPermission, "lacks permission (HTTP 403)"},
+		{"429", &Error{StatusCode: 429}, fault.ClassRateLimited, "rate limited"},
+		{"500", &Error{StatusCode: 500}, fault.ClassServer, "HTTP 5xx"},
+		{"503 wrapped", fmt.Errorf("reading costs: %w", &Error{StatusCode: 503}), fault.ClassServer, "HTTP 5xx"},
+		{"network", &Error{Temporary: true, Err: errors.New("connection refused")}, fault.ClassUnreachable, "unreachable"},
+		{"decode", &Error{StatusCode: 200, Err: &DecodeError{Err: errors.New("unexpected EOF")}}, fault.ClassMalformed, "malformed"},
+		{"paging", fmt.Errorf("listing: %w", &PagingError{Provider: "openai", Endpoint: "/x", Reason: "r"}), fault.ClassMalformed, "malformed"},
+		{"400", &Error{Provider: "openai", Endpoint: "/x", StatusCode: 400, Message: "bad limit"}, fault.ClassBadRequest, "openai: GET /x: HTTP 400 Bad Request: bad limit"},
+		{"404", &Error{Provider: "openai", Endpoint: "/x", StatusCode: 404}, fault.ClassBadRequest, "HTTP 404 Not Found"},
+		{"plain", errors.New("something else"), fault.ClassOther, "something else"},
+		{"cancelled", &Error{Provider: "openai", Endpoint: "/x", Err: context.Canceled}, fault.ClassOther, "openai: GET /x: context canceled"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := Classify(tt.err); got != tt.class {
+			if got := fault.Classify(tt.err); got != tt.class {
 				t.Errorf("Classify = %v, want %v", got, tt.class)
 			}
-			if got := Explain(tt.err); !strings.Contains(got, tt.explain) {
+			if got := fault.Explain(tt.err); !strings.Contains(got, tt.explain) {
 				t.Errorf("Explain = %q, want it to say %q", got, tt.explain)
 			}
 		})

@@ -7,31 +7,13 @@ import (
 	"github.com/marginhq/margin/internal/fault"
 )
 
-// The error classes live in internal/fault, where the front ends can explain them without
-// importing provider plumbing; these names keep the clients' code as it was.
+// The error classes live in internal/fault, where the front ends can explain and classify them
+// without importing provider plumbing; these names keep the clients' code as it was.
 type (
 	Error       = fault.Error
 	DecodeError = fault.DecodeError
 	PagingError = fault.PagingError
-	Class       = fault.Class
 )
-
-const (
-	ClassOther       = fault.ClassOther
-	ClassAuth        = fault.ClassAuth
-	ClassPermission  = fault.ClassPermission
-	ClassRateLimited = fault.ClassRateLimited
-	ClassServer      = fault.ClassServer
-	ClassUnreachable = fault.ClassUnreachable
-	ClassMalformed   = fault.ClassMalformed
-	ClassBadRequest  = fault.ClassBadRequest
-)
-
-// Classify returns the class of err (fault.Classify).
-func Classify(err error) Class { return fault.Classify(err) }
-
-// Explain turns err into a short sentence a person can act on (fault.Explain).
-func Explain(err error) string { return fault.Explain(err) }
 
 // Pager guards a paging loop: call Next with each new cursor before requesting it.
 type Pager struct {

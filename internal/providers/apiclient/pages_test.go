@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/marginhq/margin/internal/fault"
 )
 
 type bucket struct {
@@ -117,8 +119,8 @@ func decodeErr(t *testing.T, err error) {
 	if !errors.As(err, &de) || !errors.As(err, &mf) {
 		t.Fatalf("%v (%T): want a *DecodeError of a *MissingFieldError", err, err)
 	}
-	if Classify(err) != ClassMalformed {
-		t.Fatalf("class %v, want malformed", Classify(err))
+	if fault.Classify(err) != fault.ClassMalformed {
+		t.Fatalf("class %v, want malformed", fault.Classify(err))
 	}
 }
 

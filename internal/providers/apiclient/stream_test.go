@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/marginhq/margin/internal/fault"
 )
 
 // sbucket is a minimal page element: a start and a list of values.
@@ -146,7 +148,7 @@ func TestStreamCursorPages_MalformedDeepInsideFailsClearly(t *testing.T) {
 			c, _ := newTestClient(t, srv.URL, Config{})
 			_, err := collect(t, c)
 			var de *DecodeError
-			if !errors.As(err, &de) || Classify(err) != ClassMalformed {
+			if !errors.As(err, &de) || fault.Classify(err) != fault.ClassMalformed {
 				t.Fatalf("got %v, want a DecodeError", err)
 			}
 			msg := err.Error()

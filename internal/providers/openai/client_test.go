@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/marginhq/margin/internal/fault"
 	"github.com/marginhq/margin/internal/providers/apiclient"
 	"github.com/marginhq/margin/internal/secret"
 	"github.com/marginhq/margin/internal/usage"
@@ -292,7 +293,7 @@ func TestCheck_RetriesAndErrors(t *testing.T) {
 func TestClient_RejectedKeyIsTypedAndMasked(t *testing.T) {
 	c, f, _ := setup(t, emptyRoutes, func(o *Options) { o.AdminKey = "sk-admin-WRONGkey0000000000" })
 	_, err := c.Fetch(context.Background(), usage.Window{From: usage.DayOf(fixtureNow) - 1, To: usage.DayOf(fixtureNow)})
-	if apiclient.Classify(err) != apiclient.ClassAuth {
+	if fault.Classify(err) != fault.ClassAuth {
 		t.Fatalf("err = %v, want an auth failure", err)
 	}
 	if n := len(f.requests()); n != 1 {

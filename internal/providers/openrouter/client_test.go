@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/marginhq/margin/internal/fault"
 	"github.com/marginhq/margin/internal/ledger"
 	"github.com/marginhq/margin/internal/providers/apiclient"
 	"github.com/marginhq/margin/internal/usage"
@@ -211,7 +212,7 @@ func TestCheck(t *testing.T) {
 		{"inference key", "key_inference.json", 200, func(err error) bool {
 			return errors.Is(err, ErrNotManagementKey) && strings.Contains(err.Error(), "not a management key")
 		}},
-		{"revoked key", "", http.StatusUnauthorized, func(err error) bool { return apiclient.Classify(err) == apiclient.ClassAuth }},
+		{"revoked key", "", http.StatusUnauthorized, func(err error) bool { return fault.Classify(err) == fault.ClassAuth }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -535,8 +536,8 @@ func TestFetch_Errors(t *testing.T) {
 						t.Errorf("error %q does not mention %q", err, want)
 					}
 				}
-				if apiclient.Classify(err) != apiclient.ClassPermission {
-					t.Errorf("class = %v, want ClassPermission", apiclient.Classify(err))
+				if fault.Classify(err) != fault.ClassPermission {
+					t.Errorf("class = %v, want ClassPermission", fault.Classify(err))
 				}
 			},
 		},
