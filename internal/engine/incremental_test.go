@@ -267,16 +267,17 @@ func TestIncrementalRevenue_RandomChanges(t *testing.T) {
 
 // stripeRevenue reads Stripe alone through the engine's fan-out, over the window it plans for w.
 func stripeRevenue(ctx context.Context, e *engine.Engine, w usage.Window) (*engine.RevenueFacts, error) {
-	for _, r := range e.FetchEach(ctx, func(n engine.SourceName) usage.Window {
+	results := e.FetchEach(ctx, func(n engine.SourceName) usage.Window {
 		if n == engine.SourceStripe {
 			return w
 		}
 		return usage.Window{}
-	}, nil) {
-		if r.Err != nil {
-			return nil, r.Err
-		}
-		return r.Facts.Revenue, nil
+	}, nil)
+	if len(results) != 1 {
+		return nil, errors.New("stripe is not configured")
 	}
-	return nil, errors.New("stripe is not configured")
+	if r := results[0]; r.Err != nil {
+		return nil, r.Err
+	}
+	return results[0].Facts.Revenue, nil
 }
