@@ -97,7 +97,7 @@ func (f *Fill) WriteBackfill(w io.Writer, res Resolution) (BackfillStats, error)
 		now = hi
 	}
 
-	st := NewState()
+	st := newState()
 	hist := newHistory()
 	for d := from; d <= today; d++ {
 		for _, v := range c.cost {

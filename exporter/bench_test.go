@@ -23,7 +23,7 @@ import (
 // scaleState is the counter state of 1,000 customers × 20 models × 3 providers: 60,000 cost and
 // request series, 300,000 token series.
 func scaleState() (*State, []engine.CustomerInfo) {
-	st := NewState()
+	st := newState()
 	var customers []engine.CustomerInfo
 	for c := range 1000 {
 		id := fmt.Sprintf("cus_%014d", c)
@@ -124,7 +124,7 @@ func BenchmarkScrape(b *testing.B) {
 		reg.MustRegister(registryCollector{p.Collector()})
 		b.ReportAllocs()
 		for b.Loop() {
-			if err := WriteExposition(io.Discard, reg); err != nil {
+			if err := writeExposition(io.Discard, reg); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -44,7 +44,7 @@ func (e *Exposition) Write(w io.Writer) error {
 			return err
 		}
 	}
-	return WriteExposition(w, e.ops)
+	return writeExposition(w, e.ops)
 }
 
 // offered are the formats /metrics negotiates, as promhttp does with EnableOpenMetrics: OpenMetrics

@@ -72,7 +72,7 @@ func TestExposition_IsWhatTheRegistryWritesByteForByte(t *testing.T) {
 }
 
 func TestExposition_BeforeTheFirstSnapshotHasOnlyTheOperationalMetrics(t *testing.T) {
-	c := NewCollector(Labels{})
+	c := newCollector(Labels{})
 	ops := prometheus.NewRegistry()
 	ops.MustRegister(c.Health(), prometheus.NewGauge(prometheus.GaugeOpts{Name: "up_probe", Help: "A probe."}))
 	var b bytes.Buffer

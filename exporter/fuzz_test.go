@@ -11,7 +11,7 @@ import (
 
 // seedState is a small state of every kind of bucket, as Save writes it.
 func seedState(t testing.TB) []byte {
-	s := NewState()
+	s := newState()
 	s.Since["openai"], s.Since[sourceStripe] = 20000, 19999
 	route := router(nil)
 	s.applyCost(&costValues{Provider: "openai", Window: usage.Window{From: 19990, To: 20002},
@@ -29,7 +29,7 @@ func seedState(t testing.TB) []byte {
 	return b
 }
 
-// LoadState never panics on a file's content; a content it accepts is written back by Save to a
+// loadState never panics on a file's content; a content it accepts is written back by Save to a
 // file that loads to the same state.
 func FuzzLoadState(f *testing.F) {
 	f.Add(seedState(f))

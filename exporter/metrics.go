@@ -153,9 +153,9 @@ type Collector struct {
 	openMetrics atomic.Bool
 }
 
-// NewCollector returns a collector exposing nothing until the first Set. The label choice is made
+// newCollector returns a collector exposing nothing until the first Set. The label choice is made
 // once: a registry rejects one name with two label sets.
-func NewCollector(l Labels) *Collector { return &Collector{fams: newFamilies(l)} }
+func newCollector(l Labels) *Collector { return &Collector{fams: newFamilies(l)} }
 
 // Set makes s the snapshot later scrapes expose.
 func (c *Collector) Set(s *Snapshot) { c.snap.Store(s) }

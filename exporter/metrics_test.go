@@ -158,7 +158,7 @@ func TestCollector_MatchesGoldenExposition(t *testing.T) {
 }
 
 func TestCollector_ExposesNothingBeforeTheFirstSnapshot(t *testing.T) {
-	if n := testutil.CollectAndCount(registryCollector{NewCollector(Labels{})}); n != 0 {
+	if n := testutil.CollectAndCount(registryCollector{newCollector(Labels{})}); n != 0 {
 		t.Fatalf("%d metrics before any snapshot", n)
 	}
 }

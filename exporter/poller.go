@@ -79,7 +79,7 @@ func New(opts Options) (*Poller, error) {
 	p := &Poller{
 		opts:      opts,
 		log:       opts.Logger,
-		collector: NewCollector(Labels{DropModel: opts.DropModelLabel, Feature: opts.FeatureLabel}),
+		collector: newCollector(Labels{DropModel: opts.DropModelLabel, Feature: opts.FeatureLabel}),
 		sources:   opts.Engine.Names(),
 		health:    map[engine.SourceName]*SourceStatus{},
 	}
@@ -87,7 +87,7 @@ func New(opts Options) (*Poller, error) {
 	for _, s := range p.sources {
 		p.health[s] = &SourceStatus{Source: string(s)}
 	}
-	p.state = NewState()
+	p.state = newState()
 	if f := opts.StateFile; f != "" {
 		o, err := openState(f, opts.StateReset)
 		if err != nil {

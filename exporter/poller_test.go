@@ -162,7 +162,7 @@ func assertNotBelow(t *testing.T, before, after totals) {
 	for k, v := range before.Tokens {
 		for i := range v {
 			if after.Tokens[k][i] < v[i] {
-				t.Errorf("tokens %v %s decreased", k, TokenTypes[i])
+				t.Errorf("tokens %v %s decreased", k, tokenTypes[i])
 			}
 		}
 	}

@@ -13,10 +13,10 @@ import (
 	"github.com/prometheus/common/expfmt"
 )
 
-// WriteExposition writes what the gatherer gathers in the Prometheus text format, HELP and TYPE
+// writeExposition writes what the gatherer gathers in the Prometheus text format, HELP and TYPE
 // included: push targets get the same text a scrape returns, so it stays lint-clean (the
 // VictoriaMetrics library's own metrics carry no HELP text and are never pushed).
-func WriteExposition(w io.Writer, g prometheus.Gatherer) error {
+func writeExposition(w io.Writer, g prometheus.Gatherer) error {
 	return writeOps(w, g, expfmt.NewFormat(expfmt.TypeTextPlain))
 }
 

@@ -100,7 +100,7 @@ func (f *families) snapshot(st *State, v view) *Snapshot {
 	tokensS := make([]sample, 0, len(tokens)*numTokenTypes)
 	for k, v := range tokens {
 		for i, n := range v {
-			tokensS = append(tokensS, sample{labels(k, TokenTypes[i]), n})
+			tokensS = append(tokensS, sample{labels(k, tokenTypes[i]), n})
 		}
 	}
 	var adjustS, unpricedS, revenueS []sample
@@ -110,7 +110,7 @@ func (f *families) snapshot(st *State, v view) *Snapshot {
 		}
 	}
 	for k, v := range st.totals.Unpriced {
-		unpricedS = append(unpricedS, sample{[]string{k.Provider, k.Model, TokenTypes[k.Type]}, v})
+		unpricedS = append(unpricedS, sample{[]string{k.Provider, k.Model, tokenTypes[k.Type]}, v})
 	}
 	for c, v := range st.totals.Revenue {
 		if visible(c) {

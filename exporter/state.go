@@ -14,9 +14,9 @@ import (
 	"github.com/marginhq/margin/internal/usage"
 )
 
-// TokenTypes are the token_type label values, in the order of every [numTokenTypes] array.
+// tokenTypes are the token_type label values, in the order of every [numTokenTypes] array.
 // cache_write adds the 5-minute and 1-hour cache writes; reasoning is a subset of output.
-var TokenTypes = [numTokenTypes]string{"input", "cached_input", "cache_write", "output", "reasoning"}
+var tokenTypes = [numTokenTypes]string{"input", "cached_input", "cache_write", "output", "reasoning"}
 
 const numTokenTypes = 5
 
@@ -115,8 +115,8 @@ type State struct {
 	totals   totals
 }
 
-// NewState returns an empty state: every counter starts at zero.
-func NewState() *State {
+// newState returns an empty state: every counter starts at zero.
+func newState() *State {
 	return &State{
 		Since:    map[string]usage.Day{},
 		cost:     map[costKey]costBucket{},
@@ -379,7 +379,7 @@ func (s *State) file() *stateFile {
 		f.Totals.Revenue = append(f.Totals.Revenue, fileSeries{Customer: c, Revenue: int64(v)})
 	}
 	for k, v := range s.totals.Unpriced {
-		f.Totals.Unpriced = append(f.Totals.Unpriced, fileUnpricedSeries{k.Provider, k.Model, TokenTypes[k.Type], v})
+		f.Totals.Unpriced = append(f.Totals.Unpriced, fileUnpricedSeries{k.Provider, k.Model, tokenTypes[k.Type], v})
 	}
 	// A stable order makes the file diffable and the write deterministic.
 	slices.SortFunc(f.Cost, func(a, b fileCost) int {
@@ -486,8 +486,8 @@ func syncDir(dir string) {
 	}
 }
 
-// ErrNoState means there is no state file yet: the first start.
-var ErrNoState = errors.New("no state file")
+// errNoState means there is no state file yet: the first start.
+var errNoState = errors.New("no state file")
 
 // openedState is how openState got its state.
 type openedState struct {
@@ -504,13 +504,13 @@ type openedState struct {
 // Temporary files a crash left behind are removed.
 func openState(path string, reset bool) (*openedState, error) {
 	removeTemps(path)
-	st, err := LoadState(path)
+	st, err := loadState(path)
 	if err == nil {
 		return &openedState{state: st}, nil
 	}
-	prev, perr := LoadState(path + prevSuffix)
-	if errors.Is(err, ErrNoState) && errors.Is(perr, ErrNoState) {
-		return &openedState{state: NewState(), fresh: true}, nil
+	prev, perr := loadState(path + prevSuffix)
+	if errors.Is(err, errNoState) && errors.Is(perr, errNoState) {
+		return &openedState{state: newState(), fresh: true}, nil
 	}
 	if perr == nil {
 		if err := setAside(path); err != nil {
@@ -526,7 +526,7 @@ func openState(path string, reset bool) (*openedState, error) {
 	if err := setAside(path); err != nil {
 		return nil, err
 	}
-	return &openedState{state: NewState(), reset: true, problem: problem}, nil
+	return &openedState{state: newState(), reset: true, problem: problem}, nil
 }
 
 // setAside renames an unusable state file to path.corrupt, keeping it for inspection.
@@ -552,12 +552,12 @@ func removeTemps(path string) {
 	}
 }
 
-// LoadState reads a state file written by Save. A missing file is ErrNoState; a file that does
+// loadState reads a state file written by Save. A missing file is errNoState; a file that does
 // not parse, or was written by another version, is an error saying so.
-func LoadState(path string) (*State, error) {
+func loadState(path string) (*State, error) {
 	data, err := os.ReadFile(path) // #nosec G304 -- the operator's state_file
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, ErrNoState
+		return nil, errNoState
 	}
 	if err != nil {
 		return nil, err
@@ -574,7 +574,7 @@ func decodeState(data []byte) (*State, error) {
 	if f.Version != stateVersion {
 		return nil, fmt.Errorf("state file has version %d, this exporter writes version %d", f.Version, stateVersion)
 	}
-	s := NewState()
+	s := newState()
 	for src, d := range f.Since {
 		s.Since[src] = d
 	}
@@ -606,7 +606,7 @@ func decodeState(data []byte) (*State, error) {
 		s.totals.Revenue[fs.Customer] = ledger.Money(fs.Revenue)
 	}
 	for _, u := range f.Totals.Unpriced {
-		i := slices.Index(TokenTypes[:], u.Type)
+		i := slices.Index(tokenTypes[:], u.Type)
 		if i < 0 {
 			return nil, fmt.Errorf("state file is not valid: unknown token type %q", u.Type)
 		}
@@ -638,7 +638,7 @@ func (t *totals) check() error {
 	for k, v := range t.Tokens {
 		for i, n := range v {
 			if n < 0 {
-				return fmt.Errorf("negative %s tokens counter for %s/%s/%s", TokenTypes[i], k.Provider, k.Model, k.Customer)
+				return fmt.Errorf("negative %s tokens counter for %s/%s/%s", tokenTypes[i], k.Provider, k.Model, k.Customer)
 			}
 		}
 	}

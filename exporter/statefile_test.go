@@ -32,7 +32,7 @@ func twoGenerations(t *testing.T) (string, *Poller, totals) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := LoadState(file + prevSuffix); err != nil {
+	if _, err := loadState(file + prevSuffix); err != nil {
 		t.Fatalf("no previous generation kept beside the state file: %v", err)
 	}
 	if got, want := netCost(p), truth(t, w, eng); got != want {
@@ -91,7 +91,7 @@ func TestNew_CorruptStateFileRecoversThePreviousGeneration(t *testing.T) {
 					t.Fatalf("cost %v: %s after recovery, %s before", k, p.state.totals.Cost[k], v)
 				}
 			}
-			if _, err := LoadState(file); err != nil {
+			if _, err := loadState(file); err != nil {
 				t.Fatalf("the poll did not write a good state file: %v", err)
 			}
 		})
@@ -222,7 +222,7 @@ func TestSave_CrashBetweenWriteAndRenameKeepsTheOldState(t *testing.T) {
 func TestSave_KeepsThePreviousGenerationAndFailsNamingTheFile(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "state.json")
-	st := NewState()
+	st := newState()
 	st.Since["openai"] = 7
 	if err := st.Save(file); err != nil {
 		t.Fatal(err)
@@ -234,11 +234,11 @@ func TestSave_KeepsThePreviousGenerationAndFailsNamingTheFile(t *testing.T) {
 	if err := st.Save(file); err != nil {
 		t.Fatal(err)
 	}
-	prev, err := LoadState(file + prevSuffix)
+	prev, err := loadState(file + prevSuffix)
 	if err != nil || prev.Since["openai"] != 7 {
 		t.Fatalf("previous generation %+v, %v; want since 7", prev, err)
 	}
-	cur, err := LoadState(file)
+	cur, err := loadState(file)
 	if err != nil || cur.Since["openai"] != 8 {
 		t.Fatalf("current generation %+v, %v; want since 8", cur, err)
 	}
