@@ -63,6 +63,19 @@ func TestCheck(t *testing.T) {
 	}
 }
 
+func TestCheckAgainstSpec(t *testing.T) {
+	// The reference (a spec server's page) lacks has_more and holds no item: what T reads is
+	// known all the same, a field left out is fine, and an invented one still fails.
+	reference := [][]byte{[]byte(`{"object":"list","data":[]}`)}
+	if _, err := CheckAgainstSpec[page]([][]byte{[]byte(`{"object":"list","data":[{"id":"b","count":2}],"has_more":false}`)}, reference); err != nil {
+		t.Errorf("fields T reads, some left out: %v", err)
+	}
+	_, err := CheckAgainstSpec[page]([][]byte{[]byte(`{"object":"list","data":[{"id":"b","bogus":1}]}`)}, reference)
+	if err == nil || !strings.Contains(err.Error(), "data[].bogus: the simulated page has it") {
+		t.Errorf("an invented field: err %v", err)
+	}
+}
+
 func TestRecorder_KeepsEveryOKBodyByPath(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/missing" {
