@@ -269,3 +269,32 @@ func (e *Engine) Check(ctx context.Context) []CheckResult {
 	wg.Wait()
 	return out
 }
+
+// HistoryNotice is the observed side of retention, for a result over a window reaching further
+// back than one page of daily buckets: which first day had data for each of the providers listed
+// that documents no retention (OpenAI, Anthropic). It is stated from the result, against its own
+// window, so a result assembled from cached days (the plugin's) says it as a fresh fetch would.
+func (res *Result) HistoryNotice(today usage.Day, providers []usage.Provider) string {
+	w := res.Window
+	if w.From >= today-usage.DailyBucketsPerPage {
+		return ""
+	}
+	first := map[usage.Provider]usage.Day{}
+	for i := range res.Rows {
+		r := &res.Rows[i]
+		if d, ok := first[r.Provider]; !ok || r.Day < d {
+			first[r.Provider] = r.Day
+		}
+	}
+	notice := ""
+	for _, p := range providers {
+		if p.DocumentedRetentionDays() > 0 {
+			continue
+		}
+		d, ok := first[p]
+		if n := usage.FirstDataNotice(p, w, d, ok); n != "" {
+			notice = joinSentence(notice, n+".")
+		}
+	}
+	return notice
+}

@@ -130,7 +130,7 @@ func (d *Datasource) ranged(ctx context.Context, q *models.Query, tr backend.Tim
 		return d.fetchError(ctx, err)
 	}
 	if c != nil {
-		notice = joinNotice(notice, historyNotice(in.Result, w, d.eng.Today(), d.providers(q)))
+		notice = joinNotice(notice, in.Result.HistoryNotice(d.eng.Today(), d.providers(q)))
 	}
 	return d.respond(view(in), in.Result, notice)
 }
@@ -187,34 +187,6 @@ func (d *Datasource) targetMargin(q *models.Query) ledger.Rate {
 		return d.opts.TargetMargin
 	}
 	return engine.DefaultTargetMargin
-}
-
-// historyNotice is the observed side of retention: for a range reaching further back than one
-// page of daily buckets, which first day had data for each provider that documents no retention
-// (OpenAI, Anthropic). The fact cache keeps facts per day, not the fetches' own warnings, so the
-// notice is stated from the result against this query's range.
-func historyNotice(res *engine.Result, w usage.Window, today usage.Day, providers []usage.Provider) string {
-	if w.From >= today-usage.DailyBucketsPerPage {
-		return ""
-	}
-	first := map[usage.Provider]usage.Day{}
-	for i := range res.Rows {
-		r := &res.Rows[i]
-		if d, ok := first[r.Provider]; !ok || r.Day < d {
-			first[r.Provider] = r.Day
-		}
-	}
-	notice := ""
-	for _, p := range providers {
-		if p.DocumentedRetentionDays() > 0 {
-			continue
-		}
-		d, ok := first[p]
-		if n := usage.FirstDataNotice(p, w, d, ok); n != "" {
-			notice = joinNotice(notice, n+".")
-		}
-	}
-	return notice
 }
 
 func joinNotice(a, b string) string {
