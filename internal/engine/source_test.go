@@ -227,3 +227,27 @@ func TestReport_OneComputeEqualsOnePerWindow(t *testing.T) {
 		}
 	}
 }
+
+func TestResult_HistoryNoticeSaysWhichFirstDayHadData(t *testing.T) {
+	today, _ := usage.ParseDay("2026-11-27")
+	row := func(p usage.Provider, d usage.Day) engine.CostRow { return engine.CostRow{Provider: p, Day: d} }
+	long := usage.Window{From: today - 45, To: today}
+	res := &engine.Result{Window: long, Rows: []engine.CostRow{
+		row(usage.OpenAI, today-35), row(usage.OpenAI, today-3), row(usage.Anthropic, today-45), row(usage.OpenRouter, today-20),
+	}}
+	all := []usage.Provider{usage.OpenAI, usage.Anthropic, usage.OpenRouter}
+	got := res.HistoryNotice(today, all)
+	if want := "openai: the first day with data is " + (today - 35).String() + ", not " + long.From.String(); !strings.Contains(got, want) {
+		t.Errorf("notice %q lacks %q", got, want)
+	}
+	if strings.Contains(got, "anthropic") || strings.Contains(got, "openrouter") {
+		t.Errorf("notice %q: anthropic had data on the first day, openrouter documents its retention", got)
+	}
+	if got := res.HistoryNotice(today, []usage.Provider{usage.Anthropic}); got != "" {
+		t.Errorf("anthropic alone: notice %q, want none", got)
+	}
+	short := &engine.Result{Window: usage.Window{From: today - 10, To: today}}
+	if got := short.HistoryNotice(today, all); got != "" {
+		t.Errorf("a window within one page of buckets: notice %q, want none", got)
+	}
+}
