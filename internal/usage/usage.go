@@ -83,7 +83,10 @@ func ClampWindow(p Provider, w Window, today Day) (Window, []string) {
 		warnings = append(warnings, fmt.Sprintf("%s: window starts %s but %s: reading from %s", p, w.From, why, served.From))
 		w.From = served.From
 	}
-	if w.To > served.To {
+	// A window through today is what every poll and report asks for: a provider without today's
+	// partial day (OpenRouter) is cut to yesterday without a word, unless today was all it asked.
+	quiet := w.To == today+1 && served.To == today && w.From < today
+	if w.To > served.To && !quiet {
 		what := "today is the last day with usage"
 		if served.To == today {
 			what = fmt.Sprintf("%s serves completed days only", p)
@@ -91,6 +94,7 @@ func ClampWindow(p Provider, w Window, today Day) (Window, []string) {
 		warnings = append(warnings, fmt.Sprintf("%s: window ends %s but %s: reading to %s", p, w.To-1, what, served.To-1))
 		w.To = served.To
 	}
+	w.To = min(w.To, served.To)
 	if w.To < w.From {
 		w.To = w.From
 	}

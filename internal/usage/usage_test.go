@@ -211,8 +211,12 @@ func TestClampWindow_EveryProviderWithinWhatItServes(t *testing.T) {
 				if inside && (got != w || len(warnings) != 0) {
 					t.Fatalf("%s %v: inside %v but changed to %v (%q)", p, w, served, got, warnings)
 				}
-				if !inside && len(warnings) == 0 {
+				throughToday := w.To == today+1 && served.To == today && w.From < today && w.From >= served.From
+				if !inside && len(warnings) == 0 && !throughToday {
 					t.Fatalf("%s %v: cut to %v without a word", p, w, got)
+				}
+				if throughToday && (len(warnings) != 0 || got.To != today) {
+					t.Fatalf("%s %v: a window through today is cut to yesterday quietly, got %v %q", p, w, got, warnings)
 				}
 				for _, warn := range warnings {
 					if !strings.HasPrefix(warn, string(p)+": window ") {
@@ -221,6 +225,12 @@ func TestClampWindow_EveryProviderWithinWhatItServes(t *testing.T) {
 				}
 			}
 		}
+	}
+	if got, warnings := ClampWindow(OpenRouter, Window{From: today - 3, To: today + 1}, today); got != (Window{From: today - 3, To: today}) || len(warnings) != 0 {
+		t.Errorf("openrouter through today: %v %q, want yesterday's end without a word", got, warnings)
+	}
+	if got, warnings := ClampWindow(OpenRouter, Window{From: today, To: today + 1}, today); got.Days() != 0 || len(warnings) != 1 {
+		t.Errorf("openrouter asked for today alone: %v %q, want nothing and a word", got, warnings)
 	}
 	if s := OpenRouter.Served(today); s.To != today || s.From != today-30 {
 		t.Errorf("openrouter serves %v: want the 30 completed days before today", s)
