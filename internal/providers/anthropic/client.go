@@ -23,9 +23,9 @@ import (
 const (
 	// DefaultBaseURL is the API root; every admin path starts with /v1/organizations.
 	DefaultBaseURL = "https://api.anthropic.com"
-	// DefaultVersion is the anthropic-version header every usage/cost example uses. A newer
+	// defaultVersion is the anthropic-version header every usage/cost example uses. A newer
 	// version exists whose effect on admin endpoints is unknown (provider-apis.md trap 16).
-	DefaultVersion = "2023-06-01"
+	defaultVersion = "2023-06-01"
 )
 
 // adminKeyPrefix is the prefix of Admin API keys. Inference keys ("sk-ant-api03-") are rejected by
@@ -46,7 +46,7 @@ const (
 type Options struct {
 	AdminKey   secret.String
 	BaseURL    string // default DefaultBaseURL
-	Version    string // anthropic-version header, default DefaultVersion
+	Version    string // anthropic-version header, default defaultVersion
 	HTTPClient *http.Client
 	Logger     *slog.Logger // default: discard
 	Now        func() time.Time
@@ -88,7 +88,7 @@ func New(opts Options) (*Client, error) {
 	}
 	version := opts.Version
 	if version == "" {
-		version = DefaultVersion
+		version = defaultVersion
 	}
 	now := opts.Now
 	if now == nil {

@@ -45,7 +45,7 @@ type fakeAPI struct {
 
 func newFake(t *testing.T) *fakeAPI {
 	t.Helper()
-	f := &fakeAPI{t: t, version: DefaultVersion}
+	f := &fakeAPI{t: t, version: defaultVersion}
 	f.handlers = map[string]http.HandlerFunc{
 		usageEndpoint: f.validateReport(false, fixturePages(t, "page", map[string]string{
 			"":                                  "usage_page1.json",

@@ -66,12 +66,12 @@ func validateData[T any](data []T) error {
 	if data == nil {
 		return Missing("data")
 	}
-	return ValidateEach("data", data)
+	return validateEach("data", data)
 }
 
-// ValidateEach runs Validate on each element of s that is a Validator, naming the first failing
+// validateEach runs Validate on each element of s that is a Validator, naming the first failing
 // element as field[i].
-func ValidateEach[T any](field string, s []T) error {
+func validateEach[T any](field string, s []T) error {
 	for i := range s {
 		if v, ok := any(&s[i]).(Validator); ok {
 			if err := v.Validate(); err != nil {
@@ -82,9 +82,9 @@ func ValidateEach[T any](field string, s []T) error {
 	return nil
 }
 
-// CursorPages yields every element across the pages of a {data, has_more, next_page} endpoint,
+// cursorPages yields every element across the pages of a {data, has_more, next_page} endpoint,
 // passing next_page back as `page` while has_more holds. query is copied, never modified.
-func CursorPages[T any](ctx context.Context, c *Client, endpoint string, query url.Values, maxPages int) iter.Seq2[T, error] {
+func cursorPages[T any](ctx context.Context, c *Client, endpoint string, query url.Values, maxPages int) iter.Seq2[T, error] {
 	return pages(ctx, c, endpoint, query, maxPages, "page", func(q url.Values) ([]T, bool, string, string, error) {
 		var p CursorEnvelope[T]
 		err := c.Get(ctx, endpoint, q, &p)

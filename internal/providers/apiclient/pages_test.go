@@ -62,7 +62,7 @@ func TestCursorPages_FollowsNextPageAndKeepsTheQuery(t *testing.T) {
 		"p2": `{"data":[{"results":[2,3]}],"has_more":false,"next_page":null}`,
 	})
 	q := url.Values{"limit": {"7"}}
-	got, err := collectAll(CursorPages[bucket](context.Background(), c, "/usage", q, 5))
+	got, err := collectAll(cursorPages[bucket](context.Background(), c, "/usage", q, 5))
 	if err != nil || len(got) != 3 || len(got[2].Results) != 2 || calls.Load() != 2 {
 		t.Fatalf("got %v, %v after %d calls", got, err, calls.Load())
 	}
@@ -101,7 +101,7 @@ func TestPages_Faults(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c, _ := pageServer(t, "page", tt.pages)
-			_, err := collectAll(CursorPages[bucket](context.Background(), c, "/usage", nil, 3))
+			_, err := collectAll(cursorPages[bucket](context.Background(), c, "/usage", nil, 3))
 			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "openai") || !strings.Contains(err.Error(), "/usage") {
 				t.Fatalf("err %v, want one naming openai, /usage and %q", err, tt.want)
 			}
@@ -137,7 +137,7 @@ func TestPages_StopWhenTheCallerBreaks(t *testing.T) {
 		"":   `{"data":[{"results":[]},{"results":[]}],"has_more":true,"next_page":"p2"}`,
 		"p2": `{"data":[{"results":[]}],"has_more":false}`,
 	})
-	for _, err := range CursorPages[bucket](context.Background(), c, "/usage", nil, 5) {
+	for _, err := range cursorPages[bucket](context.Background(), c, "/usage", nil, 5) {
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -247,10 +247,10 @@ func (d *Decoder) end() error {
 // errStopped is returned through a streaming request when the consumer stopped the iteration.
 var errStopped = errors.New("iteration stopped")
 
-// StreamCursorPages is CursorPages decoding each page as it arrives: decode reads one element of
+// StreamCursorPages is cursorPages decoding each page as it arrives: decode reads one element of
 // data from the stream, each element is checked (Validator) and yielded as soon as it is
 // complete, so no page is ever held whole, in bytes or decoded. It follows next_page like
-// CursorPages.
+// cursorPages.
 //
 // A body cut mid-page is retried like any network fault, and the elements of the page that were
 // already yielded before the cut are skipped on the retry: a page's buckets come in start-time

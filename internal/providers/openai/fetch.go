@@ -13,9 +13,9 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
-// DefaultProject is the source reference Margin gives usage that a project-grouped row reports
+// defaultProject is the source reference Margin gives usage that a project-grouped row reports
 // with a null project_id: the organisation's default project.
-var DefaultProject = usage.Ref(usage.OpenAI, usage.KindProject, "default")
+var defaultProject = usage.Ref(usage.OpenAI, usage.KindProject, "default")
 
 // Fetch reads usage, billed costs and source names for the window, clamped to at most
 // usage.MaxBackfillDays complete UTC days and today so far: OpenAI documents no retention limit
@@ -300,7 +300,7 @@ func (c *Client) fetchCosts(ctx context.Context, start, end time.Time, perPage i
 			if !ok {
 				li, ok := lines[k.description]
 				if !ok {
-					li = ParseLineItem(k.description.String())
+					li = parseLineItem(k.description.String())
 					lines[k.description] = li
 				}
 				i = int32(len(out)) // #nosec G115 -- records of one fetch, far below 2^31
@@ -385,7 +385,7 @@ func (c *symRefs) key(id *string) usage.Sym {
 
 func (c *symRefs) project(id *string) usage.Sym {
 	if id == nil || *id == "" {
-		return usage.InternRef(DefaultProject)
+		return usage.InternRef(defaultProject)
 	}
 	s, ok := c.projects[*id]
 	if !ok {
@@ -453,7 +453,7 @@ func keyRef(id *string) usage.SourceRef {
 // because Margin always groups by project_id (trap 13).
 func projectRef(id *string) usage.SourceRef {
 	if id == nil || *id == "" {
-		return DefaultProject
+		return defaultProject
 	}
 	return usage.Ref(usage.OpenAI, usage.KindProject, *id)
 }

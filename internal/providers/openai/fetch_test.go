@@ -63,7 +63,7 @@ func TestFetch_FixtureWindow(t *testing.T) {
 	// Sorted by day, project, key, model, batch.
 	wantUsage := []usage.UsageRecord{
 		// Null project and key: the default project, no key.
-		{Day: day("2026-08-08"), Scope: usage.InternRef(DefaultProject), Model: usage.Intern("gpt-4o-2024-08-06"),
+		{Day: day("2026-08-08"), Scope: usage.InternRef(defaultProject), Model: usage.Intern("gpt-4o-2024-08-06"),
 			Tokens: usage.Tokens{Input: 800, CachedInput: 100, Output: 50}, Requests: 2},
 		// Service tiers kept apart (flex bills at its own rate); input excludes cached and
 		// cache-write tokens.
@@ -94,7 +94,7 @@ func TestFetch_FixtureWindow(t *testing.T) {
 			Description: usage.Intern("gpt-4.1-mini-2025-04-14, input"), Amount: 173_915_000},
 		{Day: day("2026-08-08"), Source: usage.InternRef(acmeKey), Model: usage.Intern("gpt-4.1-mini-2025-04-14"), TokenType: usage.TokenOutput, Quantity: 20517 + 200, QuantityUnit: usage.Intern("tokens"),
 			Description: usage.Intern("gpt-4.1-mini-2025-04-14, output"), Amount: 1_842_300_000 + 328_270_000},
-		{Day: day("2026-08-08"), Source: usage.InternRef(DefaultProject), Model: usage.Intern("gpt-4o-2024-08-06"), TokenType: usage.TokenCachedInput, Quantity: 100, QuantityUnit: usage.Intern("tokens"),
+		{Day: day("2026-08-08"), Source: usage.InternRef(defaultProject), Model: usage.Intern("gpt-4o-2024-08-06"), TokenType: usage.TokenCachedInput, Quantity: 100, QuantityUnit: usage.Intern("tokens"),
 			Description: usage.Intern("gpt-4o-2024-08-06, cached input"), Amount: 2},
 		{Day: day("2026-08-08"), Source: usage.InternRef(acmeProject), Model: usage.Intern(""), Description: usage.Intern("file search tool calls"), Amount: 15_000},
 		{Day: day("2026-08-09"), Source: usage.InternRef(pilotKey), Model: usage.Intern("gpt-4o-mini-2024-07-18"), TokenType: usage.TokenInput, Quantity: 2000, QuantityUnit: usage.Intern("tokens"),
@@ -465,8 +465,8 @@ func TestLineItemModel(t *testing.T) {
 		"":                                     "",
 	}
 	for in, want := range tests {
-		if got := ParseLineItem(in).Model; got != want {
-			t.Errorf("ParseLineItem(%q).Model = %q, want %q", in, got, want)
+		if got := parseLineItem(in).Model; got != want {
+			t.Errorf("parseLineItem(%q).Model = %q, want %q", in, got, want)
 		}
 	}
 }

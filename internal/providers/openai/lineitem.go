@@ -36,9 +36,9 @@ type LineItem struct {
 
 var modalities = map[string]bool{"audio": true, "image": true, "text": true}
 
-// ParseLineItem takes a line_item apart. It never fails: an unrecognised text is a LineItem with
+// parseLineItem takes a line_item apart. It never fails: an unrecognised text is a LineItem with
 // no model and no token type.
-func ParseLineItem(s string) LineItem {
+func parseLineItem(s string) LineItem {
 	var li LineItem
 	rest := strings.TrimSpace(s)
 	if tier, after, ok := strings.Cut(rest, " | "); ok {

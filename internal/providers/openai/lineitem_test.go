@@ -38,8 +38,8 @@ func TestParseLineItem(t *testing.T) {
 		{"", LineItem{}},
 		{"code interpreter sessions, container", LineItem{Unknown: []string{"code interpreter sessions, container"}}},
 	} {
-		if got := ParseLineItem(tc.in); !reflect.DeepEqual(got, tc.want) {
-			t.Errorf("ParseLineItem(%q) =\n  %+v\nwant\n  %+v", tc.in, got, tc.want)
+		if got := parseLineItem(tc.in); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("parseLineItem(%q) =\n  %+v\nwant\n  %+v", tc.in, got, tc.want)
 		}
 	}
 }
@@ -50,7 +50,7 @@ func FuzzParseLineItem(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		li := ParseLineItem(s)
+		li := parseLineItem(s)
 		if li.Model == "" && li.TokenType != usage.TokenNone {
 			t.Fatalf("%q: token type %v without a model", s, li.TokenType)
 		}

@@ -25,9 +25,9 @@ const (
 	creditsEndpoint    = "/credits"
 )
 
-// ErrNotManagementKey is returned by Check when the key works but is an inference key, which the
+// errNotManagementKey is returned by Check when the key works but is an inference key, which the
 // management endpoints (/activity, /keys, /credits) reject with 403.
-var ErrNotManagementKey = errors.New("openrouter: the key is not a management key: /activity and /keys need one (create it at openrouter.ai/settings/management-keys)")
+var errNotManagementKey = errors.New("openrouter: the key is not a management key: /activity and /keys need one (create it at openrouter.ai/settings/management-keys)")
 
 // Options configures a Client. Zero values take the defaults noted per field.
 type Options struct {
@@ -96,7 +96,7 @@ func (c *Client) Check(ctx context.Context) error {
 		return err
 	}
 	if !k.IsManagementKey && !k.IsProvisioningKey {
-		return ErrNotManagementKey
+		return errNotManagementKey
 	}
 	return nil
 }

@@ -210,7 +210,7 @@ func TestCheck(t *testing.T) {
 		{"management key", "key_management.json", 200, func(err error) bool { return err == nil }},
 		{"legacy provisioning flag only", "key_provisioning_legacy.json", 200, func(err error) bool { return err == nil }},
 		{"inference key", "key_inference.json", 200, func(err error) bool {
-			return errors.Is(err, ErrNotManagementKey) && strings.Contains(err.Error(), "not a management key")
+			return errors.Is(err, errNotManagementKey) && strings.Contains(err.Error(), "not a management key")
 		}},
 		{"revoked key", "", http.StatusUnauthorized, func(err error) bool { return fault.Classify(err) == fault.ClassAuth }},
 	}

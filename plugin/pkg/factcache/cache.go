@@ -22,23 +22,23 @@ import (
 	"github.com/marginhq/margin/internal/usage"
 )
 
-// DefaultRecentTTL is how long today's and yesterday's facts are served before they are read again.
-const DefaultRecentTTL = 5 * time.Minute
+// defaultRecentTTL is how long today's and yesterday's facts are served before they are read again.
+const defaultRecentTTL = 5 * time.Minute
 
 // keepDays bounds memory: days older than this are dropped, since Margin reads no older ones
 // (usage.MaxBackfillDays complete days and today).
 const keepDays = usage.MaxBackfillDays + 1
 
-// DefaultMaxBytes bounds the facts a cache holds: about 31 days of 1,000 keys × 10 models with
+// defaultMaxBytes bounds the facts a cache holds: about 31 days of 1,000 keys × 10 models with
 // their billed costs. Beyond it, the least recently used days are dropped and read again when asked.
-const DefaultMaxBytes = 512 << 20
+const defaultMaxBytes = 512 << 20
 
 // Options configures a Cache. Zero values take the defaults.
 type Options struct {
-	RecentTTL time.Duration    // default DefaultRecentTTL
+	RecentTTL time.Duration    // default defaultRecentTTL
 	Now       func() time.Time // default time.Now
 	// MaxBytes bounds the records held, counted as their in-memory size (the strings they share
-	// with every other record, ids and model names, are not counted); default DefaultMaxBytes.
+	// with every other record, ids and model names, are not counted); default defaultMaxBytes.
 	MaxBytes int64
 }
 
@@ -94,13 +94,13 @@ type perFetch struct {
 // New returns an empty cache; Wrap puts it in front of a source.
 func New(opts Options) *Cache {
 	if opts.RecentTTL <= 0 {
-		opts.RecentTTL = DefaultRecentTTL
+		opts.RecentTTL = defaultRecentTTL
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
 	if opts.MaxBytes <= 0 {
-		opts.MaxBytes = DefaultMaxBytes
+		opts.MaxBytes = defaultMaxBytes
 	}
 	return &Cache{ttl: opts.RecentTTL, now: opts.Now, maxBytes: opts.MaxBytes, days: map[dayKey]*entry{}}
 }

@@ -326,7 +326,7 @@ func TestBatch_SizeBoundDropsLeastRecentlyUsedDays(t *testing.T) {
 	perDay := (&entry{usage: make([]usage.UsageRecord, 1), costs: make([]usage.CostRecord, 1)}).size()
 	c := through{New(Options{RecentTTL: time.Hour, Now: clk.now, MaxBytes: 10 * perDay}), f}
 	ctx := context.Background()
-	if New(Options{}).maxBytes != DefaultMaxBytes {
+	if New(Options{}).maxBytes != defaultMaxBytes {
 		t.Fatal("no default bound")
 	}
 

@@ -148,7 +148,7 @@ func ParseQuery(q backend.DataQuery) (*Query, error) {
 	}
 	var err error
 	if len(m.TargetMargin) > 0 && string(m.TargetMargin) != "null" && string(m.TargetMargin) != `""` {
-		if m.Target, err = ParseTargetMargin(m.TargetMargin); err != nil {
+		if m.Target, err = parseTargetMargin(m.TargetMargin); err != nil {
 			return nil, queryErrorf("targetMargin: %v", err)
 		}
 	}

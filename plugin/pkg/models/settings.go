@@ -117,7 +117,7 @@ func ParseSettings(jsonData []byte, secure map[string]string) (engine.Options, e
 		opts.Features = features
 	}
 	if raw, ok := fields[FieldTargetMargin]; ok && string(raw) != "null" {
-		r, err := ParseTargetMargin(raw)
+		r, err := parseTargetMargin(raw)
 		if err != nil {
 			fail(FieldTargetMargin, "%s", err.Error())
 		} else {
@@ -170,10 +170,10 @@ func fxRateTexts(raw json.RawMessage, fail func(field, format string, args ...an
 	return out, ok
 }
 
-// ParseTargetMargin reads a gross margin target written as a JSON number or decimal text, keeping
+// parseTargetMargin reads a gross margin target written as a JSON number or decimal text, keeping
 // its decimal digits exactly. Like the config's target_margin it must lie strictly between 0 and 1:
 // at 1 no price reaches it, at 0 or below it is no margin target.
-func ParseTargetMargin(raw json.RawMessage) (ledger.Rate, error) {
+func parseTargetMargin(raw json.RawMessage) (ledger.Rate, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	var v any

@@ -21,8 +21,8 @@ import (
 
 // Units Grafana understands.
 const (
-	UnitUSD   = "currencyUSD"
-	UnitRatio = "percentunit" // 0.25 shows as 25%
+	unitUSD   = "currencyUSD"
+	unitRatio = "percentunit" // 0.25 shows as 25%
 )
 
 // noPlan labels customers without a plan, as the report's plans view does.
@@ -84,11 +84,11 @@ func Customers(in Input) data.Frames {
 		data.NewField("customer_id", nil, nonNil(ids)),
 		data.NewField("name", nil, nonNil(names)),
 		data.NewField("plan", nil, nonNil(plans)),
-		withUnit(data.NewField("revenue_usd", nil, nonNil(revenue)), UnitUSD),
-		withUnit(data.NewField("cost_usd", nil, nonNil(cost)), UnitUSD),
-		withUnit(data.NewField("gross_margin_usd", nil, nonNil(marginUSD)), UnitUSD),
-		withUnit(data.NewField("gross_margin_ratio", nil, nonNil(marginRatio)), UnitRatio),
-		withUnit(data.NewField("cost_share", nil, nonNil(share)), UnitRatio),
+		withUnit(data.NewField("revenue_usd", nil, nonNil(revenue)), unitUSD),
+		withUnit(data.NewField("cost_usd", nil, nonNil(cost)), unitUSD),
+		withUnit(data.NewField("gross_margin_usd", nil, nonNil(marginUSD)), unitUSD),
+		withUnit(data.NewField("gross_margin_ratio", nil, nonNil(marginRatio)), unitRatio),
+		withUnit(data.NewField("cost_share", nil, nonNil(share)), unitRatio),
 		data.NewField("tokens", nil, nonNil(tokens)),
 		data.NewField("requests", nil, nonNil(requests)),
 		// Multiples of the average paying customer over the same window (null with none paying);
@@ -128,7 +128,7 @@ func Unattributed(in Input) data.Frames {
 		data.NewField("source", nil, nonNil(sources)),
 		data.NewField("name", nil, nonNil(names)),
 		data.NewField("provider", nil, nonNil(providers)),
-		withUnit(data.NewField("cost_usd", nil, nonNil(cost)), UnitUSD),
+		withUnit(data.NewField("cost_usd", nil, nonNil(cost)), unitUSD),
 		data.NewField("tokens", nil, nonNil(tokens)),
 	)}
 }
@@ -158,13 +158,13 @@ func Reconciliation(in Input) data.Frames {
 	return data.Frames{newFrame("reconciliation", data.FrameTypeTimeSeriesLong,
 		data.NewField("time", nil, nonNil(times)),
 		data.NewField("provider", nil, nonNil(providers)),
-		withUnit(data.NewField("billed_usd", nil, nonNil(billed)), UnitUSD),
-		withUnit(data.NewField("attributed_usd", nil, nonNil(attributed)), UnitUSD),
-		withUnit(data.NewField("unattributed_usd", nil, nonNil(unattributed)), UnitUSD),
-		withUnit(data.NewField("estimated_usd", nil, nonNil(estimate)), UnitUSD),
+		withUnit(data.NewField("billed_usd", nil, nonNil(billed)), unitUSD),
+		withUnit(data.NewField("attributed_usd", nil, nonNil(attributed)), unitUSD),
+		withUnit(data.NewField("unattributed_usd", nil, nonNil(unattributed)), unitUSD),
+		withUnit(data.NewField("estimated_usd", nil, nonNil(estimate)), unitUSD),
 		// The estimate by price source: rates learned from settled bills, or the catalog.
-		withUnit(data.NewField("estimated_learned_usd", nil, nonNil(learned)), UnitUSD),
-		withUnit(data.NewField("estimated_catalog_usd", nil, nonNil(listed)), UnitUSD),
+		withUnit(data.NewField("estimated_learned_usd", nil, nonNil(learned)), unitUSD),
+		withUnit(data.NewField("estimated_catalog_usd", nil, nonNil(listed)), unitUSD),
 	)}
 }
 
@@ -198,15 +198,15 @@ func Plans(in Input) data.Frames {
 	return data.Frames{newFrame("plans", data.FrameTypeNumericLong,
 		data.NewField("plan", nil, nonNil(plans)),
 		data.NewField("customers", nil, nonNil(customers)),
-		withUnit(data.NewField("revenue_usd", nil, nonNil(revenue)), UnitUSD),
-		withUnit(data.NewField("cost_usd", nil, nonNil(cost)), UnitUSD),
-		withUnit(data.NewField("gross_margin_usd", nil, nonNil(marginUSD)), UnitUSD),
-		withUnit(data.NewField("gross_margin_ratio", nil, nonNil(marginRatio)), UnitRatio),
-		withUnit(data.NewField("revenue_per_customer_usd", nil, nonNil(perRevenue)), UnitUSD),
-		withUnit(data.NewField("cost_per_customer_usd", nil, nonNil(perCost)), UnitUSD),
-		withUnit(data.NewField("cost_per_customer_p90_usd", nil, nonNil(p90)), UnitUSD),
-		withUnit(data.NewField("target_margin", nil, nonNil(target)), UnitRatio),
-		withUnit(data.NewField("price_for_target_usd", nil, nonNil(at)), UnitUSD),
+		withUnit(data.NewField("revenue_usd", nil, nonNil(revenue)), unitUSD),
+		withUnit(data.NewField("cost_usd", nil, nonNil(cost)), unitUSD),
+		withUnit(data.NewField("gross_margin_usd", nil, nonNil(marginUSD)), unitUSD),
+		withUnit(data.NewField("gross_margin_ratio", nil, nonNil(marginRatio)), unitRatio),
+		withUnit(data.NewField("revenue_per_customer_usd", nil, nonNil(perRevenue)), unitUSD),
+		withUnit(data.NewField("cost_per_customer_usd", nil, nonNil(perCost)), unitUSD),
+		withUnit(data.NewField("cost_per_customer_p90_usd", nil, nonNil(p90)), unitUSD),
+		withUnit(data.NewField("target_margin", nil, nonNil(target)), unitRatio),
+		withUnit(data.NewField("price_for_target_usd", nil, nonNil(at)), unitUSD),
 		// Of today's revenue per customer; null when the plan has no revenue.
 		data.NewField("price_for_target_multiple", nil, nonNil(multiple)),
 	)}
@@ -356,7 +356,7 @@ func Costs(in Input) data.Frames {
 	times := dayTimes(in.Window)
 	frames := make(data.Frames, 0, len(all))
 	for _, s := range all {
-		value := withUnit(data.NewField("cost_usd", s.labels, floats(s.values)), UnitUSD)
+		value := withUnit(data.NewField("cost_usd", s.labels, floats(s.values)), unitUSD)
 		value.Config.DisplayNameFromDS = s.display
 		frames = append(frames, newFrame("costs", data.FrameTypeTimeSeriesMulti, data.NewField("time", nil, times), value))
 	}
@@ -442,10 +442,10 @@ func Margin(in Input) data.Frames {
 			}
 		}
 		for _, f := range []*data.Field{
-			withUnit(data.NewField("revenue_usd", g.labels, revenue), UnitUSD),
-			withUnit(data.NewField("cost_usd", g.labels, cost), UnitUSD),
-			withUnit(data.NewField("gross_margin_usd", g.labels, marginUSD), UnitUSD),
-			withUnit(data.NewField("gross_margin_ratio", g.labels, ratio), UnitRatio),
+			withUnit(data.NewField("revenue_usd", g.labels, revenue), unitUSD),
+			withUnit(data.NewField("cost_usd", g.labels, cost), unitUSD),
+			withUnit(data.NewField("gross_margin_usd", g.labels, marginUSD), unitUSD),
+			withUnit(data.NewField("gross_margin_ratio", g.labels, ratio), unitRatio),
 		} {
 			if g.display != "" {
 				f.Config.DisplayNameFromDS = g.display + " " + marginDisplay[f.Name]
@@ -481,12 +481,12 @@ func Features(in Input) data.Frames {
 	}
 	return data.Frames{newFrame("features", data.FrameTypeNumericLong,
 		data.NewField("feature", nil, nonNil(features)),
-		withUnit(data.NewField("cost_usd", nil, nonNil(cost)), UnitUSD),
-		withUnit(data.NewField("cost_share", nil, nonNil(share)), UnitRatio),
+		withUnit(data.NewField("cost_usd", nil, nonNil(cost)), unitUSD),
+		withUnit(data.NewField("cost_share", nil, nonNil(share)), unitRatio),
 		data.NewField("customers", nil, nonNil(customers)),
-		withUnit(data.NewField("revenue_usd", nil, nonNil(revenue)), UnitUSD),
-		withUnit(data.NewField("gross_margin_usd", nil, nonNil(marginUSD)), UnitUSD),
-		withUnit(data.NewField("gross_margin_ratio", nil, nonNil(marginRatio)), UnitRatio),
+		withUnit(data.NewField("revenue_usd", nil, nonNil(revenue)), unitUSD),
+		withUnit(data.NewField("gross_margin_usd", nil, nonNil(marginUSD)), unitUSD),
+		withUnit(data.NewField("gross_margin_ratio", nil, nonNil(marginRatio)), unitRatio),
 	)}
 }
 
@@ -536,13 +536,13 @@ func Forecast(in Input) data.Frames {
 		data.NewField("customer_id", nil, nonNil(ids)),
 		data.NewField("name", nil, nonNil(names)),
 		data.NewField("plan", nil, nonNil(plans)),
-		withUnit(data.NewField("cost_month_to_date_usd", nil, nonNil(costMTD)), UnitUSD),
-		withUnit(data.NewField("revenue_month_to_date_usd", nil, nonNil(revenueMTD)), UnitUSD),
-		withUnit(data.NewField("daily_cost_trend_usd", nil, nonNil(trend)), UnitUSD),
-		withUnit(data.NewField("projected_cost_usd", nil, nonNil(projCost)), UnitUSD),
-		withUnit(data.NewField("projected_revenue_usd", nil, nonNil(projRevenue)), UnitUSD),
-		withUnit(data.NewField("run_rate_revenue_usd", nil, nonNil(runRate)), UnitUSD),
-		withUnit(data.NewField("projected_margin_usd", nil, nonNil(projMargin)), UnitUSD),
+		withUnit(data.NewField("cost_month_to_date_usd", nil, nonNil(costMTD)), unitUSD),
+		withUnit(data.NewField("revenue_month_to_date_usd", nil, nonNil(revenueMTD)), unitUSD),
+		withUnit(data.NewField("daily_cost_trend_usd", nil, nonNil(trend)), unitUSD),
+		withUnit(data.NewField("projected_cost_usd", nil, nonNil(projCost)), unitUSD),
+		withUnit(data.NewField("projected_revenue_usd", nil, nonNil(projRevenue)), unitUSD),
+		withUnit(data.NewField("run_rate_revenue_usd", nil, nonNil(runRate)), unitUSD),
+		withUnit(data.NewField("projected_margin_usd", nil, nonNil(projMargin)), unitUSD),
 		data.NewField("projected_underwater", nil, nonNil(underwater)),
 		// What the revenue projection rests on (engine.Basis* values, comma-separated) and how
 		// sure the cost trend is: its days of history, and whether they were too few to extrapolate.

@@ -121,7 +121,7 @@ func TestCosts_GroupsSumToTheWindowsSpend(t *testing.T) {
 				t.Fatalf("%s: frame type %s with %d points", g, f.Meta.Type, f.Fields[0].Len())
 			}
 			v := field(t, f, "cost_usd")
-			if v.Config.Unit != UnitUSD || v.Config.DisplayNameFromDS == "" || len(v.Labels) == 0 {
+			if v.Config.Unit != unitUSD || v.Config.DisplayNameFromDS == "" || len(v.Labels) == 0 {
 				t.Fatalf("%s: cost field unit %q display %q labels %v", g, v.Config.Unit, v.Config.DisplayNameFromDS, v.Labels)
 			}
 			total += sum(floatsOf(t, v))
@@ -220,7 +220,7 @@ func TestTables_FollowTheReportAndTheFilters(t *testing.T) {
 	}
 	in.Result = &res
 	customers := Customers(with(in, models.Query{CustomerIDs: models.StringList{"cus_A"}}))[0]
-	if customers.Rows() != 1 || field(t, customers, "customer_id").At(0) != "cus_A" || field(t, customers, "revenue_usd").Config.Unit != UnitUSD {
+	if customers.Rows() != 1 || field(t, customers, "customer_id").At(0) != "cus_A" || field(t, customers, "revenue_usd").Config.Unit != unitUSD {
 		t.Fatalf("customers for cus_A: %d rows", customers.Rows())
 	}
 	if got := floatsOf(t, field(t, customers, "cost_usd")); !near(got[0], 5) {
