@@ -3,8 +3,6 @@ package anthropic
 import (
 	"context"
 	"net/http"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -36,63 +34,22 @@ func TestContract_SimulatorPagesMatchTheClientAndTheFixtures(t *testing.T) {
 		t.Fatalf("Fetch from the simulator: %v", err)
 	}
 	const prefix = "/anthropic"
-	checked := 0
-	for _, ep := range []struct {
-		path  string
-		check func(pages [][]byte) (elements int, err error)
-	}{
-		{usageEndpoint, func(pages [][]byte) (int, error) {
-			got, err := pagecontract.Check[apiclient.CursorEnvelope[UsageBucket]](pages, readFixtures(t, "usage_page1.json", "usage_page2.json"))
-			return elements(got, func(p apiclient.CursorEnvelope[UsageBucket]) int { return len(p.Data) }), err
+	pagecontract.Run(t, rec, []pagecontract.Endpoint{
+		{Name: usageEndpoint, Match: pagecontract.Path(prefix + usageEndpoint), Check: func(t *testing.T, pages [][]byte) (int, error) {
+			return pagecontract.Count(pages, pagecontract.Fixtures(t, "usage_page1.json", "usage_page2.json"),
+				func(p apiclient.CursorEnvelope[UsageBucket]) int { return len(p.Data) })
 		}},
-		{costEndpoint, func(pages [][]byte) (int, error) {
-			got, err := pagecontract.Check[apiclient.CursorEnvelope[CostBucket]](pages, readFixtures(t, "cost_page1.json", "cost_page2.json"))
-			return elements(got, func(p apiclient.CursorEnvelope[CostBucket]) int { return len(p.Data) }), err
+		{Name: costEndpoint, Match: pagecontract.Path(prefix + costEndpoint), Check: func(t *testing.T, pages [][]byte) (int, error) {
+			return pagecontract.Count(pages, pagecontract.Fixtures(t, "cost_page1.json", "cost_page2.json"),
+				func(p apiclient.CursorEnvelope[CostBucket]) int { return len(p.Data) })
 		}},
-		{workspacesEndpoint, func(pages [][]byte) (int, error) {
-			got, err := pagecontract.Check[apiclient.ListEnvelope[Workspace]](pages, readFixtures(t, "workspaces_page1.json", "workspaces_page2.json"))
-			return elements(got, func(p apiclient.ListEnvelope[Workspace]) int { return len(p.Data) }), err
+		{Name: workspacesEndpoint, Match: pagecontract.Path(prefix + workspacesEndpoint), Check: func(t *testing.T, pages [][]byte) (int, error) {
+			return pagecontract.Count(pages, pagecontract.Fixtures(t, "workspaces_page1.json", "workspaces_page2.json"),
+				func(p apiclient.ListEnvelope[Workspace]) int { return len(p.Data) })
 		}},
-		{apiKeysEndpoint, func(pages [][]byte) (int, error) {
-			got, err := pagecontract.Check[apiclient.ListEnvelope[APIKey]](pages, readFixtures(t, "api_keys_page1.json", "api_keys_page2.json"))
-			return elements(got, func(p apiclient.ListEnvelope[APIKey]) int { return len(p.Data) }), err
+		{Name: apiKeysEndpoint, Match: pagecontract.Path(prefix + apiKeysEndpoint), Check: func(t *testing.T, pages [][]byte) (int, error) {
+			return pagecontract.Count(pages, pagecontract.Fixtures(t, "api_keys_page1.json", "api_keys_page2.json"),
+				func(p apiclient.ListEnvelope[APIKey]) int { return len(p.Data) })
 		}},
-	} {
-		pages := rec.Pages(func(p string) bool { return p == prefix+ep.path })
-		checked += len(pages)
-		t.Run(ep.path, func(t *testing.T) {
-			n, err := ep.check(pages)
-			if err != nil {
-				t.Error(err)
-			}
-			if n == 0 {
-				t.Errorf("%d pages, no element in any", len(pages))
-			}
-		})
-	}
-	if all := rec.Pages(func(string) bool { return true }); checked != len(all) {
-		t.Errorf("checked %d of the %d pages the client read: %v", checked, len(all), rec.Paths())
-	}
-}
-
-// elements counts the data elements of every page.
-func elements[P any](pages []P, count func(P) int) int {
-	n := 0
-	for _, p := range pages {
-		n += count(p)
-	}
-	return n
-}
-
-func readFixtures(t *testing.T, names ...string) [][]byte {
-	t.Helper()
-	var out [][]byte
-	for _, n := range names {
-		b, err := os.ReadFile(filepath.Join("testdata", n))
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, b)
-	}
-	return out
+	})
 }

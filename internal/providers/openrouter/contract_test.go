@@ -3,8 +3,6 @@ package openrouter
 import (
 	"context"
 	"net/http"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -44,57 +42,31 @@ func TestContract_SimulatorPagesMatchTheClientAndTheFixtures(t *testing.T) {
 		TotalCount *int        `json:"total_count"`
 	}
 	const prefix = "/openrouter/api/v1"
-	checked := 0
-	for _, ep := range []struct {
-		path  string
-		check func(pages [][]byte) (elements int, err error)
-	}{
-		{keysEndpoint, func(pages [][]byte) (int, error) {
-			got, err := pagecontract.Check[apiclient.Data[[]Key]](pages, readFixtures(t, "keys.json", "keys_research.json"))
-			return elements(got, func(p apiclient.Data[[]Key]) int { return sliceLen(p.Data) }), err
-		}},
-		{activityEndpoint, func(pages [][]byte) (int, error) {
-			got, err := pagecontract.Check[apiclient.Data[[]ActivityItem]](pages, readFixtures(t,
-				"activity_account.json", "activity_acme.json", "activity_legacy.json", "activity_pilot.json", "activity_research.json"))
-			return elements(got, func(p apiclient.Data[[]ActivityItem]) int { return sliceLen(p.Data) }), err
-		}},
-		{workspacesEndpoint, func(pages [][]byte) (int, error) {
-			got, err := pagecontract.Check[workspacesPage](pages, readFixtures(t, "workspaces.json"))
-			return elements(got, func(p workspacesPage) int { return len(p.Data) }), err
-		}},
-		{currentKeyEndpoint, func(pages [][]byte) (int, error) {
-			got, err := pagecontract.Check[apiclient.Data[CurrentKey]](pages, readFixtures(t, "key_management.json", "key_inference.json"))
-			return elements(got, func(p apiclient.Data[CurrentKey]) int { return boolInt(p.Data != nil) }), err
-		}},
-		{creditsEndpoint, func(pages [][]byte) (int, error) {
-			got, err := pagecontract.Check[apiclient.Data[Credits]](pages, readFixtures(t, "credits.json"))
-			return elements(got, func(p apiclient.Data[Credits]) int { return boolInt(p.Data != nil) }), err
-		}},
-	} {
-		pages := rec.Pages(func(p string) bool { return p == prefix+ep.path })
-		checked += len(pages)
-		t.Run(ep.path, func(t *testing.T) {
-			n, err := ep.check(pages)
-			if err != nil {
-				t.Error(err)
-			}
-			if n == 0 {
-				t.Errorf("%d pages, no element in any", len(pages))
-			}
-		})
+	endpoint := func(path string, check func(t *testing.T, pages [][]byte) (int, error)) pagecontract.Endpoint {
+		return pagecontract.Endpoint{Name: path, Match: pagecontract.Path(prefix + path), Check: check}
 	}
-	if all := rec.Pages(func(string) bool { return true }); checked != len(all) {
-		t.Errorf("checked %d of the %d pages the client read: %v", checked, len(all), rec.Paths())
-	}
-}
-
-// elements counts the data elements of every page that decoded.
-func elements[P any](pages []P, count func(P) int) int {
-	n := 0
-	for _, p := range pages {
-		n += count(p)
-	}
-	return n
+	pagecontract.Run(t, rec, []pagecontract.Endpoint{
+		endpoint(keysEndpoint, func(t *testing.T, pages [][]byte) (int, error) {
+			return pagecontract.Count(pages, pagecontract.Fixtures(t, "keys.json", "keys_research.json"),
+				func(p apiclient.Data[[]Key]) int { return sliceLen(p.Data) })
+		}),
+		endpoint(activityEndpoint, func(t *testing.T, pages [][]byte) (int, error) {
+			return pagecontract.Count(pages, pagecontract.Fixtures(t,
+				"activity_account.json", "activity_acme.json", "activity_legacy.json", "activity_pilot.json", "activity_research.json"),
+				func(p apiclient.Data[[]ActivityItem]) int { return sliceLen(p.Data) })
+		}),
+		endpoint(workspacesEndpoint, func(t *testing.T, pages [][]byte) (int, error) {
+			return pagecontract.Count(pages, pagecontract.Fixtures(t, "workspaces.json"), func(p workspacesPage) int { return len(p.Data) })
+		}),
+		endpoint(currentKeyEndpoint, func(t *testing.T, pages [][]byte) (int, error) {
+			return pagecontract.Count(pages, pagecontract.Fixtures(t, "key_management.json", "key_inference.json"),
+				func(p apiclient.Data[CurrentKey]) int { return boolInt(p.Data != nil) })
+		}),
+		endpoint(creditsEndpoint, func(t *testing.T, pages [][]byte) (int, error) {
+			return pagecontract.Count(pages, pagecontract.Fixtures(t, "credits.json"),
+				func(p apiclient.Data[Credits]) int { return boolInt(p.Data != nil) })
+		}),
+	})
 }
 
 func sliceLen[E any](s *[]E) int {
@@ -109,17 +81,4 @@ func boolInt(b bool) int {
 		return 1
 	}
 	return 0
-}
-
-func readFixtures(t *testing.T, names ...string) [][]byte {
-	t.Helper()
-	var out [][]byte
-	for _, n := range names {
-		b, err := os.ReadFile(filepath.Join("testdata", n))
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, b)
-	}
-	return out
 }
