@@ -19,7 +19,9 @@ import (
 
 // The slow tests of this package (promtool's suite, its mutated subset, the Prometheus
 // integration) run in parallel: each works in its own directory, ports and processes. promtool
-// evaluates one test group after another, so the suite runs as two shards, two processes.
+// evaluates every rule of its rule files at every step of a test group, and one group after
+// another, so each group runs against only the rules its assertions read (see groupFiles), and the
+// suite runs as two shards, two processes.
 func TestRules_PromtoolCheckAndUnitTests(t *testing.T) {
 	t.Parallel()
 	bin := promtool(t)
@@ -30,88 +32,136 @@ func TestRules_PromtoolCheckAndUnitTests(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i, shard := range testShards(t, 2) {
+	doc, tests := readTestFile(t)
+	dir := t.TempDir()
+	files := groupFiles(t, dir, doc, tests.Content, string(rules))
+	if len(files) != len(tests.Content) || len(files) == 0 {
+		t.Fatalf("%d test files for %d test groups", len(files), len(tests.Content))
+	}
+	for i, shard := range shards(files, 2) {
 		t.Run(fmt.Sprintf("shard %d", i), func(t *testing.T) {
 			t.Parallel()
-			dir := t.TempDir()
-			write(t, filepath.Join(dir, filepath.Base(rulesFile)), string(rules))
-			write(t, filepath.Join(dir, filepath.Base(rulesTestFile)), shard)
-			cmd := exec.Command(bin, "test", "rules", filepath.Base(rulesTestFile))
+			names := make([]string, len(shard))
+			for j, f := range shard {
+				names[j] = f.name
+			}
+			cmd := exec.Command(bin, append([]string{"test", "rules"}, names...)...)
 			cmd.Dir = dir
 			if out, err := cmd.CombinedOutput(); err != nil {
-				t.Errorf("promtool test rules (%s, shard %d): %v\n%s", rulesTestFile, i, err, out)
+				t.Errorf("promtool test rules (%s, shard %d: %v): %v\n%s", rulesTestFile, i, names, err, out)
 			}
 		})
 	}
 }
 
-// testShards splits the rules' unit test file into n files of about equal cost, together holding
-// every group once. promtool evaluates every rule at each evaluation interval up to a group's last
-// eval_time, and each evaluation reads the input samples so far: a group's cost grows with its
-// last eval_time d, and more than linearly with its samples per series, d/interval (measured:
-// 174h of 5m samples costs more than 216h of hourly ones).
-func testShards(t *testing.T, n int) []string {
+// groupFile is one test group of the rules' unit test file, written alone into a test file of its
+// own beside the rule file it reads.
+type groupFile struct {
+	name string  // the test file, relative to its directory
+	cost float64 // promtool's relative time for it
+}
+
+// groupFiles writes each of groups into dir as a test file of its own (doc's evaluation interval and
+// other settings kept), reading a rule file with only the rules the group's assertions name and
+// the recording rules those read, transitively, each rule group keeping its order. A rule reads
+// nothing it does not name, so the rules left out cannot change what the group asserts; they only
+// cost time, because promtool evaluates every rule it is given at every step.
+func groupFiles(t *testing.T, dir string, doc *yaml.Node, groups []*yaml.Node, rules string) []groupFile {
 	t.Helper()
-	doc, tests := readTestFile(t)
-	groups := tests.Content
-	cost := make([]float64, len(groups))
+	tests := mappingValue(doc.Content[0], "tests")
+	ruleFiles := mappingValue(doc.Content[0], "rule_files")
+	if ruleFiles == nil || ruleFiles.Kind != yaml.SequenceNode || len(ruleFiles.Content) != 1 {
+		t.Fatalf("%s: want rule_files to list the one rule file", rulesTestFile)
+	}
+	saved, savedRules := tests.Content, ruleFiles.Content
+	defer func() { tests.Content, ruleFiles.Content = saved, savedRules }()
+	var files []groupFile
 	for i, g := range groups {
-		var last time.Duration
-		for _, kind := range []string{"alert_rule_test", "promql_expr_test"} {
-			if seq := mappingValue(g, kind); seq != nil {
-				for _, c := range seq.Content {
-					if et := mappingValue(c, "eval_time"); et != nil {
-						d, err := model.ParseDuration(et.Value)
-						if err != nil {
-							t.Fatalf("%s: group %d: eval_time %q: %v", rulesTestFile, i, et.Value, err)
-						}
-						last = max(last, time.Duration(d))
-					}
-				}
-			}
-		}
-		interval := time.Minute // promtool's default input series interval
-		if iv := mappingValue(g, "interval"); iv != nil {
-			d, err := model.ParseDuration(iv.Value)
-			if err != nil || d <= 0 {
-				t.Fatalf("%s: group %d: interval %q: %v", rulesTestFile, i, iv.Value, err)
-			}
-			interval = time.Duration(d)
-		}
-		samples := float64(last / interval)
-		cost[i] = last.Hours() * (1 + samples/4000) // the weight fitted to promtool 2.42's time per group
-	}
-	order := make([]int, len(groups))
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(cost[b], cost[a]) })
-	shards := make([][]*yaml.Node, n)
-	load := make([]float64, n)
-	for _, i := range order { // the costliest group to the least loaded shard
-		s := slices.Index(load, slices.Min(load))
-		shards[s] = append(shards[s], groups[i])
-		load[s] += cost[i]
-	}
-	var out []string
-	total := 0
-	for _, s := range shards {
-		if len(s) == 0 {
-			continue
-		}
-		total += len(s)
-		tests.Content = s
+		alerts, series := groupReads(t, g)
+		subset, n := rulesRead(t, rules, alerts, series)
+		ruleName := fmt.Sprintf("rules-%02d.yml", i)
+		write(t, filepath.Join(dir, ruleName), subset)
+		ruleFiles.Content = []*yaml.Node{{Kind: yaml.ScalarNode, Tag: "!!str", Value: ruleName}}
+		tests.Content = []*yaml.Node{g}
 		raw, err := yaml.Marshal(doc)
 		if err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, string(raw))
+		name := fmt.Sprintf("tests-%02d.yml", i)
+		write(t, filepath.Join(dir, name), string(raw))
+		files = append(files, groupFile{name: name, cost: groupCost(t, i, g) * float64(n)})
 	}
-	tests.Content = groups
-	if total != len(groups) || len(groups) == 0 {
-		t.Fatalf("shards hold %d of %d test groups", total, len(groups))
+	return files
+}
+
+// groupCost is a test group's cost per rule evaluated. promtool evaluates at each evaluation
+// interval up to the group's last eval_time, and each evaluation reads the input samples so far: a
+// group's cost grows with its last eval_time d, and more than linearly with its samples per
+// series, d/interval (measured: 174h of 5m samples costs more than 216h of hourly ones).
+func groupCost(t *testing.T, i int, g *yaml.Node) float64 {
+	t.Helper()
+	var last time.Duration
+	for _, kind := range []string{"alert_rule_test", "promql_expr_test"} {
+		if seq := mappingValue(g, kind); seq != nil {
+			for _, c := range seq.Content {
+				if et := mappingValue(c, "eval_time"); et != nil {
+					d, err := model.ParseDuration(et.Value)
+					if err != nil {
+						t.Fatalf("%s: group %d: eval_time %q: %v", rulesTestFile, i, et.Value, err)
+					}
+					last = max(last, time.Duration(d))
+				}
+			}
+		}
 	}
-	return out
+	interval := time.Minute // promtool's default input series interval
+	if iv := mappingValue(g, "interval"); iv != nil {
+		d, err := model.ParseDuration(iv.Value)
+		if err != nil || d <= 0 {
+			t.Fatalf("%s: group %d: interval %q: %v", rulesTestFile, i, iv.Value, err)
+		}
+		interval = time.Duration(d)
+	}
+	samples := float64(last / interval)
+	return last.Hours() * (1 + samples/4000) // the weight fitted to promtool 2.42's time per group
+}
+
+// shards splits files into at most n lists of about equal cost, the costliest file first to the
+// least loaded list.
+func shards(files []groupFile, n int) [][]groupFile {
+	order := slices.Clone(files)
+	slices.SortStableFunc(order, func(a, b groupFile) int { return cmp.Compare(b.cost, a.cost) })
+	out := make([][]groupFile, n)
+	load := make([]float64, n)
+	for _, f := range order {
+		s := slices.Index(load, slices.Min(load))
+		out[s] = append(out[s], f)
+		load[s] += f.cost
+	}
+	return slices.DeleteFunc(out, func(s []groupFile) bool { return len(s) == 0 })
+}
+
+// groupReads is what a test group's assertions read: the alerts its alert tests name, and the
+// metric names of its PromQL tests' expressions.
+func groupReads(t *testing.T, g *yaml.Node) (alerts, series []string) {
+	t.Helper()
+	if seq := mappingValue(g, "alert_rule_test"); seq != nil {
+		for _, a := range seq.Content {
+			if n := mappingValue(a, "alertname"); n != nil {
+				alerts = append(alerts, n.Value)
+			}
+		}
+	}
+	if seq := mappingValue(g, "promql_expr_test"); seq != nil {
+		for _, e := range seq.Content {
+			names, err := metricNames(mappingValue(e, "expr").Value)
+			if err != nil {
+				t.Fatalf("%s: %v", rulesTestFile, err)
+			}
+			series = append(series, names...)
+		}
+	}
+	return alerts, series
 }
 
 // readTestFile parses the rules' unit test file, returning the document and its tests sequence.
@@ -137,10 +187,9 @@ func readTestFile(t *testing.T) (*yaml.Node, *yaml.Node) {
 // quiet neighbour, $9 short, then fires); promtool must report both alerts' tests as failed.
 // TestRules_PromtoolCheckAndUnitTests runs the whole suite on the real rules; this one runs only
 // what the two alerts are made of, so promtool's slow suite is not evaluated a second time: the test
-// groups where a mutated alert fires, with only those alerts' assertions, against only the rules
-// the two alerts read (transitively). A rule reads nothing it does not name, so the dropped rules
-// cannot change the kept alerts, which pass on the real rules in the whole suite: the mutation, not
-// the subset, is what fails them here.
+// groups where a mutated alert fires, with only those alerts' assertions, each against only the
+// mutated rules those alerts read (transitively). The kept alerts pass on the real rules in the
+// whole suite: the mutation, not the subset, is what fails them here.
 func TestRules_UnitTestsFailWhenAThresholdChanges(t *testing.T) {
 	t.Parallel()
 	bin := promtool(t)
@@ -169,11 +218,13 @@ func TestRules_UnitTestsFailWhenAThresholdChanges(t *testing.T) {
 		mutated = strings.Replace(mutated, m.from, m.to, 1)
 		alerts[m.alert] = true
 	}
-	tests := testGroupsWhereAlertsFire(t, alerts)
+	doc, groups := testGroupsWhereAlertsFire(t, alerts)
 	dir := t.TempDir()
-	write(t, filepath.Join(dir, filepath.Base(rulesFile)), rulesAlertsRead(t, mutated, alerts))
-	write(t, filepath.Join(dir, filepath.Base(rulesTestFile)), tests)
-	cmd := exec.Command(bin, "test", "rules", filepath.Base(rulesTestFile))
+	var names []string
+	for _, f := range groupFiles(t, dir, doc, groups, mutated) {
+		names = append(names, f.name)
+	}
+	cmd := exec.Command(bin, append([]string{"test", "rules"}, names...)...)
 	cmd.Dir = dir
 	out, err := cmd.CombinedOutput()
 	if err == nil {
@@ -186,9 +237,11 @@ func TestRules_UnitTestsFailWhenAThresholdChanges(t *testing.T) {
 	}
 }
 
-// rulesAlertsRead is the rule file text with only alerts and the recording rules they read,
-// directly or through other recording rules, each group keeping its order.
-func rulesAlertsRead(t *testing.T, text string, alerts map[string]bool) string {
+// rulesRead is the rule file text with only the alerts named, the recording rules among series,
+// and the recording rules those read, directly or through other recording rules, each group
+// keeping its order; and how many rules it keeps. Every alert named must be in the file (promtool
+// would pass a test expecting no alert from a rule that does not exist).
+func rulesRead(t *testing.T, text string, alerts, series []string) (string, int) {
 	t.Helper()
 	var doc yaml.Node
 	if err := yaml.Unmarshal([]byte(text), &doc); err != nil {
@@ -225,21 +278,28 @@ func rulesAlertsRead(t *testing.T, text string, alerts map[string]bool) string {
 			}
 		}
 	}
-	for a := range alerts {
+	for _, a := range alerts {
 		if _, ok := reads[a]; !ok {
-			t.Fatalf("%s has no alert %s", rulesFile, a)
+			t.Fatalf("%s tests alert %s, which %s does not have", rulesTestFile, a, rulesFile)
 		}
 		visit(a)
 	}
+	for _, s := range series {
+		if _, isRule := reads[s]; isRule {
+			visit(s)
+		}
+	}
+	kept := 0
 	for _, g := range groups.Content {
 		rs := mappingValue(g, "rules")
 		rs.Content = slices.DeleteFunc(rs.Content, func(r *yaml.Node) bool { return !keep[ruleName(r)] })
+		kept += len(rs.Content)
 	}
 	out, err := yaml.Marshal(&doc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return string(out)
+	return string(out), kept
 }
 
 // ruleName is a rule's record or alert name.
@@ -253,10 +313,10 @@ func ruleName(r *yaml.Node) string {
 	return ""
 }
 
-// testGroupsWhereAlertsFire is the rules' unit test file with only the test groups in which one
-// of alerts is expected to fire, each keeping only the assertions on alerts; every one of alerts
-// must fire in some group.
-func testGroupsWhereAlertsFire(t *testing.T, alerts map[string]bool) string {
+// testGroupsWhereAlertsFire is the rules' unit test file and its test groups in which one of
+// alerts is expected to fire, each keeping only the assertions on alerts; every one of alerts must
+// fire in some group.
+func testGroupsWhereAlertsFire(t *testing.T, alerts map[string]bool) (*yaml.Node, []*yaml.Node) {
 	t.Helper()
 	doc, tests := readTestFile(t)
 	fired := map[string]bool{}
@@ -280,7 +340,7 @@ func testGroupsWhereAlertsFire(t *testing.T, alerts map[string]bool) string {
 			name := mappingValue(a, "alertname")
 			return name == nil || !alerts[name.Value]
 		})
-		// Assertions on recorded series may read rules the subset drops.
+		// Only the alerts' assertions: the recorded series' values are the whole suite's to pin.
 		for i := 0; i+1 < len(group.Content); i += 2 {
 			if group.Content[i].Value == "promql_expr_test" {
 				group.Content = slices.Delete(group.Content, i, i+2)
@@ -294,12 +354,7 @@ func testGroupsWhereAlertsFire(t *testing.T, alerts map[string]bool) string {
 			t.Fatalf("%s: no test group where %s fires", rulesTestFile, a)
 		}
 	}
-	tests.Content = kept
-	out, err := yaml.Marshal(doc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(out)
+	return doc, kept
 }
 
 // mappingValue is the value of key in a YAML mapping node, or nil.
