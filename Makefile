@@ -42,10 +42,11 @@ demo:
 demo-exporter:
 	$(GO) run ./cmd/margin-exporter --demo
 
-# The Go tests in ./dashboards run promtool's rule checks and unit tests, once.
+# The Go tests in ./dashboards run promtool's rule checks and unit tests, once. The executables
+# the tests run are built once, with the -ldflags of `make build` (the version tests read them).
 test: tools chromium test-plugin-frontend
 	$(GO) vet $(GOPKGS)
-	CGO_ENABLED=0 $(GO) build -o $(TESTBIN)/ ./cmd/margin ./cmd/margin-exporter
+	CGO_ENABLED=0 $(GO) build -ldflags '$(LDFLAGS)' -o $(TESTBIN)/ ./cmd/margin ./cmd/margin-exporter
 	CGO_ENABLED=0 $(GO) build -tags arrow_json_stdlib -o $(TESTBIN)/gpx_margin ./plugin/pkg
 	MARGIN_TEST_BIN=$(TESTBIN) STRIPE_MOCK_BIN=$(STRIPE_MOCK) PROMETHEUS_BIN=$(PROMETHEUS) PROMTOOL_BIN=$(PROMTOOL) CHROMIUM_BIN=$(CHROMIUM) $(GO) test -count=1 $(GOPKGS)
 

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/marginhq/margin/internal/testbin"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -126,20 +127,7 @@ func TestLanding_ShowsTheConfigPathAndSitsBehindTheWebConfig(t *testing.T) {
 }
 
 func TestVersion_OfAMakeBuildBinaryComesFromGit(t *testing.T) {
-	root, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ldflags, err := exec.Command("make", "-s", "-C", root, "ldflags").Output()
-	if err != nil {
-		t.Fatalf("make ldflags: %v", err)
-	}
-	bin := filepath.Join(t.TempDir(), "margin-exporter")
-	build := exec.Command("go", "build", "-ldflags", strings.TrimSpace(string(ldflags)), "-o", bin, "./cmd/margin-exporter")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := testbin.Released(t, testbin.MarginExporter)
 	describe, branch, rev := gitOut(t, "describe", "--tags", "--always", "--dirty"), gitOut(t, "rev-parse", "--abbrev-ref", "HEAD"), gitOut(t, "rev-parse", "HEAD")
 	out, err := exec.Command(bin, "--version").CombinedOutput()
 	if err != nil {

@@ -1,12 +1,11 @@
 package main
 
 import (
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
+
+	"github.com/marginhq/margin/internal/testbin"
 )
 
 // cliFlags is the command line of DESIGN.md §4.2: every command's flags, and the global ones.
@@ -89,36 +88,6 @@ func TestLogLevel_ShowsEngineWarningsUnlessRaised(t *testing.T) {
 	}
 }
 
-// makeBuilt builds ./cmd/<name> once per test binary with exactly the -ldflags `make build` uses.
-var makeBuilt = sync.OnceValues(func() (string, error) {
-	root, err := filepath.Abs("../..")
-	if err != nil {
-		return "", err
-	}
-	ldflags, err := exec.Command("make", "-s", "-C", root, "ldflags").Output()
-	if err != nil {
-		return "", err
-	}
-	dir, err := os.MkdirTemp("", "margin-build-")
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "margin")
-	cmd := exec.Command("go", "build", "-ldflags", strings.TrimSpace(string(ldflags)), "-o", bin, "./cmd/margin")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", &buildError{err, out}
-	}
-	return bin, nil
-})
-
-type buildError struct {
-	err error
-	out []byte
-}
-
-func (e *buildError) Error() string { return e.err.Error() + "\n" + string(e.out) }
-
 func git(t *testing.T, args ...string) string {
 	t.Helper()
 	out, err := exec.Command("git", args...).Output()
@@ -129,11 +98,7 @@ func git(t *testing.T, args ...string) string {
 }
 
 func TestVersion_OfAMakeBuildBinaryComesFromGit(t *testing.T) {
-	bin, err := makeBuilt()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(filepath.Dir(bin)) })
+	bin := testbin.Released(t, testbin.Margin)
 	want := "margin, version " + git(t, "describe", "--tags", "--always", "--dirty") +
 		" (branch: " + git(t, "rev-parse", "--abbrev-ref", "HEAD") + ", revision: " + git(t, "rev-parse", "HEAD") + ")"
 	for _, args := range [][]string{{"--version"}, {"version"}} {

@@ -142,6 +142,7 @@ func TestIncrementalRevenue_EqualsFullRead(t *testing.T) {
 func TestIncrementalRevenue_RandomChanges(t *testing.T) {
 	for seed := uint64(1); seed <= 6; seed++ {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
+			t.Parallel() // each seed has its own world, clock and engines
 			rng := rand.New(rand.NewPCG(seed, 12))
 			start := time.Date(2026, 11, 20, 9, 30, 0, 0, time.UTC)
 			w := simulator.New(simulator.Config{Now: start})

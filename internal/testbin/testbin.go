@@ -44,6 +44,19 @@ var (
 // Under -short it skips the test: building and running processes is the slow part of the suite.
 func Path(t testing.TB, p Program) string {
 	t.Helper()
+	return path(t, p, false)
+}
+
+// Released returns p's executable built with exactly the -ldflags `make build` uses (`make
+// ldflags`), so its version and build info come from git: from $MARGIN_TEST_BIN when set (`make
+// test` builds those with them), else built on first use.
+func Released(t testing.TB, p Program) string {
+	t.Helper()
+	return path(t, p, true)
+}
+
+func path(t testing.TB, p Program, released bool) string {
+	t.Helper()
 	if testing.Short() {
 		t.Skipf("-short: runs %s as a process", p.Name)
 	}
@@ -54,24 +67,28 @@ func Path(t testing.TB, p Program) string {
 		}
 		return path
 	}
+	key := p.Name
+	if released {
+		key += " (make build's -ldflags)"
+	}
 	mu.Lock()
 	defer mu.Unlock()
-	if path, ok := built[p.Name]; ok {
+	if path, ok := built[key]; ok {
 		if path == "" {
-			t.Fatalf("go build %s failed earlier:\n%s", p.Pkg, fails[p.Name])
+			t.Fatalf("go build %s failed earlier:\n%s", p.Pkg, fails[key])
 		}
 		return path
 	}
-	path, err := build(p)
+	path, err := build(p, released)
 	if err != nil {
-		built[p.Name], fails[p.Name] = "", err.Error()
+		built[key], fails[key] = "", err.Error()
 		t.Fatalf("go build %s: %v", p.Pkg, err)
 	}
-	built[p.Name] = path
+	built[key] = path
 	return path
 }
 
-func build(p Program) (string, error) {
+func build(p Program, released bool) (string, error) {
 	root, err := moduleRoot()
 	if err != nil {
 		return "", err
@@ -81,8 +98,21 @@ func build(p Program) (string, error) {
 			return "", err
 		}
 	}
-	path := filepath.Join(dir, p.Name)
-	args := []string{"build", "-o", path}
+	out := dir
+	args := []string{"build"}
+	if released {
+		ldflags, err := exec.Command("make", "-s", "-C", root, "ldflags").Output() // #nosec G204 -- this module's own Makefile, in tests
+		if err != nil {
+			return "", fmt.Errorf("make ldflags: %w", err)
+		}
+		args = append(args, "-ldflags", strings.TrimSpace(string(ldflags)))
+		out = filepath.Join(dir, "released")
+		if err := os.MkdirAll(out, 0o750); err != nil {
+			return "", err
+		}
+	}
+	path := filepath.Join(out, p.Name)
+	args = append(args, "-o", path)
 	if len(p.Tags) > 0 {
 		args = append(args, "-tags", strings.Join(p.Tags, ","))
 	}
