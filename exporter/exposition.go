@@ -39,7 +39,7 @@ func NewExposition(ops prometheus.Gatherer, c *Collector, log *slog.Logger) *Exp
 // Write writes the whole exposition in the Prometheus text format, HELP and TYPE on every family.
 func (e *Exposition) Write(w io.Writer) error {
 	if s := e.c.snap.Load(); s != nil {
-		if _, err := w.Write(s.prepared(formatText).text); err != nil {
+		if err := s.prepared(formatText).gz.inflate(w); err != nil {
 			return err
 		}
 	}
@@ -77,7 +77,10 @@ func (e *Exposition) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p = emptyPrepared()
 	}
 	if !acceptsGzip(r.Header.Values("Accept-Encoding")) {
-		_, _ = w.Write(p.text)
+		if err := p.gz.inflate(w); err != nil {
+			e.log.Debug("writing the scrape", "err", err)
+			return
+		}
 		_, _ = w.Write(ops.Bytes())
 		return
 	}
@@ -157,17 +160,34 @@ func gzipText(text []byte) gzipped {
 
 // finish writes tail as the final deflate block after z.head, then the gzip trailer.
 func (z *gzipped) finish(w io.Writer, tail []byte) error {
-	out := deflateFixed(make([]byte, 0, len(tail)/2+64), tail)
-	out = binary.LittleEndian.AppendUint32(out, crc32.Update(z.crc, crc32.IEEETable, tail))
-	out = binary.LittleEndian.AppendUint32(out, uint32(z.size+len(tail))) // #nosec G115 -- ISIZE is the size mod 2^32 by definition (RFC 1952)
-	_, err := w.Write(out)
+	_, err := w.Write(z.end(tail))
 	return err
 }
 
-// preparedText is a snapshot's business families in one format, as text and as a gzip head.
+// end is what follows z.head in the member: tail as the final deflate block, then the trailer.
+func (z *gzipped) end(tail []byte) []byte {
+	out := deflateFixed(make([]byte, 0, len(tail)/2+64), tail)
+	out = binary.LittleEndian.AppendUint32(out, crc32.Update(z.crc, crc32.IEEETable, tail))
+	return binary.LittleEndian.AppendUint32(out, uint32(z.size+len(tail))) // #nosec G115 -- ISIZE is the size mod 2^32 by definition (RFC 1952)
+}
+
+// inflate writes the text z holds, uncompressed: for a scrape without gzip and for a push. The
+// member is closed with an empty final block, so compress/gzip checks the CRC and the size.
+func (z *gzipped) inflate(w io.Writer) error {
+	zr, err := gzip.NewReader(io.MultiReader(bytes.NewReader(z.head), bytes.NewReader(z.end(nil))))
+	if err != nil {
+		return err
+	}
+	zr.Multistream(false)
+	_, err = io.Copy(w, zr)
+	return err
+}
+
+// preparedText is a snapshot's business families in one format, kept only as a gzip head: the
+// text, 10-25 times larger (10-50 MB at 1,000 customers, 200 KB on the demo world), is inflated
+// again for the rare scrape without gzip (Prometheus always asks for it) and for a push.
 type preparedText struct {
-	text []byte
-	gz   gzipped
+	gz gzipped
 }
 
 // emptyPrepared is the business part of a scrape before the first snapshot: nothing, and a gzip
@@ -187,9 +207,6 @@ func (s *Snapshot) prepared(tf textFormat) *preparedText {
 	if tf.openMetrics {
 		r = &s.rendered[1]
 	}
-	r.once.Do(func() {
-		r.p.text = s.render(tf)
-		r.p.gz = gzipText(r.p.text)
-	})
+	r.once.Do(func() { r.p.gz = gzipText(s.render(tf)) })
 	return &r.p
 }
