@@ -216,6 +216,31 @@ func TestGzipped_SplicedMemberDecodesToTextAndTail(t *testing.T) {
 	}
 }
 
+// Over the same kind of generated texts, a gzip head inflates back to its text exactly, and a
+// corrupted head fails instead of writing wrong text.
+func TestGzipped_InflatesToItsText(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	for _, size := range []int{0, 1, 100, 32 << 10, 70 << 10, 300 << 10} {
+		var b strings.Builder
+		for b.Len() < size {
+			b.WriteString(`margin_llm_cost_usd_total{customer_id="cus_` + strconv.Itoa(rng.IntN(1000)) + `"} 0.25` + "\n")
+		}
+		text := []byte(b.String())
+		z := gzipText(text)
+		var got bytes.Buffer
+		if err := z.inflate(&got); err != nil || !bytes.Equal(got.Bytes(), text) {
+			t.Fatalf("text of %d bytes: inflated %d bytes (equal: %v), err %v", len(text), got.Len(), bytes.Equal(got.Bytes(), text), err)
+		}
+		if len(text) > 0 {
+			bad := z
+			bad.crc++
+			if err := bad.inflate(io.Discard); err == nil {
+				t.Fatalf("text of %d bytes: a wrong CRC inflated without an error", len(text))
+			}
+		}
+	}
+}
+
 func TestAcceptsGzip(t *testing.T) {
 	for ae, want := range map[string]bool{
 		"": false, "identity": false, "gzip": true, "x-gzip": true, "br, gzip": true, "gzip;q=0": false,
@@ -328,7 +353,7 @@ func TestExposition_NegotiatesOpenMetricsAsPromhttpWritesIt(t *testing.T) {
 			t.Fatal(err)
 		}
 		s := p.Collector().snap.Load()
-		if text, omText := s.rendered[0].p.text != nil, s.rendered[1].p.text != nil; text == om || omText != om {
+		if text, omText := s.rendered[0].p.gz.head != nil, s.rendered[1].p.gz.head != nil; text == om || omText != om {
 			t.Fatalf("after a %s scrape the poll prepared text %v, OpenMetrics %v", accept, text, omText)
 		}
 	}

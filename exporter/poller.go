@@ -124,6 +124,10 @@ func (p *Poller) Poll(ctx context.Context) error {
 		return ErrPollSkipped
 	}
 	defer p.running.Unlock()
+	if r := p.opts.RestGCPercent; r > 0 {
+		debug.SetGCPercent(100) // the runtime's default: a poll's garbage is collected at its pace
+		defer debug.SetGCPercent(r)
+	}
 	today := p.eng.Today()
 	facts, fetchErr := p.fetch(ctx, today)
 	f := p.fill(today, facts)

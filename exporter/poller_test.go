@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net/http"
 	"path/filepath"
+	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -451,6 +453,42 @@ func usd(t *testing.T, s string) ledger.Money {
 		t.Fatal(err)
 	}
 	return m
+}
+
+// With RestGCPercent set, a poll runs at the runtime's default GC target and leaves the rest
+// target behind it; without, the poller never touches the collector.
+func TestPoll_RestGCPercentHoldsBetweenPolls(t *testing.T) {
+	gcPercent := func() int { p := debug.SetGCPercent(100); debug.SetGCPercent(p); return p }
+	defer debug.SetGCPercent(gcPercent())
+	const today = usage.Day(20000)
+	sc := &script{cost: map[usage.Day]ledger.Money{today: usd(t, "1.00")}}
+	var during []int
+	eng := &fakeEngine{today: today, sources: []string{"openai"},
+		batches: map[usage.Provider]func(usage.Window) (*usage.Batch, error){usage.OpenAI: func(w usage.Window) (*usage.Batch, error) {
+			during = append(during, gcPercent())
+			return sc.batch(w)
+		}}}
+	p, _ := newPoller(t, eng, "", func(o *Options) { o.RestGCPercent = 30 })
+	debug.SetGCPercent(70)
+	for range 2 {
+		if err := p.Poll(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if got := gcPercent(); got != 30 {
+			t.Fatalf("GC percent after a poll %d, want the rest target 30", got)
+		}
+	}
+	if !slices.Equal(during, []int{100, 100}) {
+		t.Fatalf("GC percent during the polls %v, want the default 100 each time", during)
+	}
+	untouched, _ := newPoller(t, eng, "")
+	debug.SetGCPercent(70)
+	if err := untouched.Poll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := gcPercent(); got != 70 || during[2] != 70 {
+		t.Fatalf("without RestGCPercent: GC percent %d during the poll and %d after, want 70 (untouched)", during[2], got)
+	}
 }
 
 func TestPoll_RevisionsAddTheDifferenceAndFallsGoToAdjustments(t *testing.T) {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Resident memory of margin-exporter at rest on the demo world: builds the binary, starts it with
-# --demo, waits for the first fill (every source up), scrapes /metrics a few times as Prometheus
-# does (gzip), lets it settle and prints VmRSS and VmHWM from /proc/PID/status. Usage:
+# Resident memory of margin-exporter at rest on the demo world: builds the binary as the Dockerfile
+# does (static, -trimpath, stripped: what the image runs), starts it with --demo, waits for the
+# first fill (every source up), scrapes /metrics a few times as Prometheus does (gzip), lets it
+# settle and prints VmRSS and VmHWM from /proc/PID/status. Usage:
 #   scripts/exporter-rss.sh [scrapes] [settle-seconds]     (make exporter-rss)
 set -euo pipefail
 scrapes=${1:-5}
@@ -9,7 +10,7 @@ settle=${2:-5}
 go=${GO:-go}
 dir=$(mktemp -d)
 trap 'kill "$pid" 2>/dev/null || true; rm -rf "$dir"' EXIT
-"$go" build -o "$dir/margin-exporter" ./cmd/margin-exporter
+CGO_ENABLED=0 "$go" build -trimpath -ldflags "-s -w" -o "$dir/margin-exporter" ./cmd/margin-exporter
 port=$((20000 + RANDOM % 20000))
 "$dir/margin-exporter" --demo --web.listen-address="127.0.0.1:$port" --log.level=error &
 pid=$!

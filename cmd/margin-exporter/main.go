@@ -123,6 +123,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		return err
 	}
 	s.poller.Engine, s.poller.Logger, s.poller.StateReset = eng, logger, *stateReset
+	// Between polls the collector runs at a lower target, unless GOGC tunes it (docs/exporter.md).
+	if _, set := os.LookupEnv("GOGC"); !set {
+		s.poller.RestGCPercent = exporter.DefaultRestGCPercent
+	}
 	poller, err := exporter.New(s.poller)
 	if err != nil {
 		return err

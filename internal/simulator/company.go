@@ -154,8 +154,7 @@ type stream struct {
 	mix       tokenMix
 	spike     bool
 	hash      uint64
-	days      []dayUsage // full-day usage, index = day - first
-	lineItems [3]string  // OpenAI line_item texts of input, cached input and output
+	lineItems [3]string // OpenAI line_item texts of input, cached input and output
 }
 
 // setLineItems precomputes the OpenAI line_item texts so billing allocates nothing per row.
@@ -477,9 +476,6 @@ func (w *World) buildCompany() {
 		w.owner[ref] = -1
 	}
 
-	for _, st := range w.streams {
-		w.fillDays(st)
-	}
 	w.calibrateInternal(internalStart)
 }
 
@@ -626,27 +622,25 @@ func (st *stream) derive(u *dayUsage) {
 	u.tools = u.requests * m.toolsPerKiloRequest / 1000
 }
 
-// fillDays computes the stream's full-day usage: weekday shape, ±15% noise, and the spike.
-func (w *World) fillDays(st *stream) {
-	st.days = make([]dayUsage, historyDays+1)
-	for k := range st.days {
-		d := w.first + usage.Day(k)
-		r := splitmix(st.hash ^ uint64(d)*0x9e3779b97f4a7c15) // #nosec G115 -- hash mixing: only the bits matter
-		shape := int64(1000)
-		switch (int64(d) + 4) % 7 { // 1970-01-01 was a Thursday; 0 is Sunday
-		case 6:
-			shape = 550
-		case 0:
-			shape = 500
-		}
-		noise := 850 + int64(r%301)
-		if st.spike && d >= w.today-2 {
-			shape, noise = 8000, 950+int64(r%101)
-		}
-		u := dayUsage{input: ledger.MustMulDiv(st.baseInput, shape*noise, 1_000_000)}
-		st.derive(&u)
-		st.days[k] = u
+// fullDay is the stream's full-day usage on day d: weekday shape, ±15% noise, and the spike.
+// It is computed at each call, not kept per stream and day: that table (64 bytes × 36 days a
+// stream) was half a megabyte of the demo world and 23 MB at 1,000 extra keys.
+func (w *World) fullDay(st *stream, d usage.Day) dayUsage {
+	r := splitmix(st.hash ^ uint64(d)*0x9e3779b97f4a7c15) // #nosec G115 -- hash mixing: only the bits matter
+	shape := int64(1000)
+	switch (int64(d) + 4) % 7 { // 1970-01-01 was a Thursday; 0 is Sunday
+	case 6:
+		shape = 550
+	case 0:
+		shape = 500
 	}
+	noise := 850 + int64(r%301)
+	if st.spike && d >= w.today-2 {
+		shape, noise = 8000, 950+int64(r%101)
+	}
+	u := dayUsage{input: ledger.MustMulDiv(st.baseInput, shape*noise, 1_000_000)}
+	st.derive(&u)
+	return u
 }
 
 // calibrateInternal scales the internal and unmapped streams (those from index start on) so that
@@ -669,7 +663,6 @@ func (w *World) calibrateInternal(start int) {
 	}
 	for _, st := range w.streams[start:] {
 		st.baseInput = ledger.MustMulDiv(st.baseInput, int64(customers), 4*int64(internal))
-		w.fillDays(st)
 	}
 }
 
@@ -718,7 +711,7 @@ func (w *World) usageIn(st *stream, d usage.Day, o0, o1 int64) dayUsage {
 	if o1 <= o0 {
 		return dayUsage{}
 	}
-	f := st.days[d-w.first]
+	f := w.fullDay(st, d)
 	if o0 <= 0 && o1 >= secondsPerDay {
 		return f
 	}
