@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/marginhq/margin/internal/ledger"
 	"github.com/marginhq/margin/internal/usage"
@@ -176,6 +177,22 @@ type openaiUsageKey struct {
 	tier                int8 // 0 not grouped, 1 default, 2 priority
 }
 
+// scratch is a page's row index and rows, kept between requests: a large page's index would
+// otherwise grow from empty, rehashing as it goes, on every request.
+type scratch[K comparable, R any] struct {
+	index map[K]int
+	rows  []R
+}
+
+func newScratchPool[K comparable, R any]() *sync.Pool {
+	return &sync.Pool{New: func() any { return &scratch[K, R]{index: map[K]int{}} }}
+}
+
+var (
+	usageScratch = newScratchPool[openaiUsageKey, openaiUsageRow]()
+	costScratch  = newScratchPool[openaiCostKey, openaiCostRow]()
+)
+
 type openaiUsageRow struct {
 	k openaiUsageKey
 	u dayUsage
@@ -225,8 +242,10 @@ func (w *World) openaiUsage(endpoint string) http.HandlerFunc {
 		j.open('{')
 		j.str("object", "page")
 		j.arr("data")
-		index := map[openaiUsageKey]int{}
-		var rows []openaiUsageRow
+		sc := usageScratch.Get().(*scratch[openaiUsageKey, openaiUsageRow])
+		defer usageScratch.Put(sc)
+		index, rows := sc.index, sc.rows
+		defer func() { sc.rows = rows[:0] }()
 		next := win.each(func(t0, t1 int64) {
 			clear(index)
 			rows = rows[:0]
@@ -306,47 +325,53 @@ func addUsage(a *dayUsage, u dayUsage) {
 
 func writeOpenAIUsageRow(j *jw, endpoint string, row openaiUsageRow, groups map[string]bool) {
 	u := row.u
-	j.open('{')
+	// The keys and punctuation go out as constant runs: these rows are most of a large page.
+	j.sep()
 	if endpoint == "embeddings" {
-		j.str("object", "organization.usage.embeddings.result")
-		j.int("input_tokens", u.input)
-		j.int("num_model_requests", u.requests)
+		j.lit(`{"object":"organization.usage.embeddings.result","input_tokens":`)
+		j.b = strconv.AppendInt(j.b, u.input, 10)
+		j.lit(`,"num_model_requests":`)
+		j.b = strconv.AppendInt(j.b, u.requests, 10)
 	} else {
-		j.str("object", "organization.usage.completions.result")
-		j.int("input_tokens", u.input+u.cached)
-		j.int("input_cached_tokens", u.cached)
-		j.int("input_cache_write_tokens", 0)
-		j.int("input_uncached_tokens", u.input)
-		j.int("output_tokens", u.output)
-		j.int("input_text_tokens", u.input)
-		j.int("output_text_tokens", u.output)
-		j.int("input_cached_text_tokens", u.cached)
-		j.int("input_audio_tokens", 0)
-		j.int("input_cached_audio_tokens", 0)
-		j.int("output_audio_tokens", 0)
-		j.int("input_image_tokens", 0)
-		j.int("input_cached_image_tokens", 0)
-		j.int("output_image_tokens", 0)
-		j.int("num_model_requests", u.requests)
+		j.lit(`{"object":"organization.usage.completions.result","input_tokens":`)
+		j.b = strconv.AppendInt(j.b, u.input+u.cached, 10)
+		j.lit(`,"input_cached_tokens":`)
+		j.b = strconv.AppendInt(j.b, u.cached, 10)
+		j.lit(`,"input_cache_write_tokens":0,"input_uncached_tokens":`)
+		j.b = strconv.AppendInt(j.b, u.input, 10)
+		j.lit(`,"output_tokens":`)
+		j.b = strconv.AppendInt(j.b, u.output, 10)
+		j.lit(`,"input_text_tokens":`)
+		j.b = strconv.AppendInt(j.b, u.input, 10)
+		j.lit(`,"output_text_tokens":`)
+		j.b = strconv.AppendInt(j.b, u.output, 10)
+		j.lit(`,"input_cached_text_tokens":`)
+		j.b = strconv.AppendInt(j.b, u.cached, 10)
+		j.lit(`,"input_audio_tokens":0,"input_cached_audio_tokens":0,"output_audio_tokens":0,"input_image_tokens":0,"input_cached_image_tokens":0,"output_image_tokens":0,"num_model_requests":`)
+		j.b = strconv.AppendInt(j.b, u.requests, 10)
 	}
-	j.strOrNull("project_id", row.k.project)
-	j.null("user_id")
-	j.strOrNull("api_key_id", row.k.key)
-	j.strOrNull("model", row.k.model)
+	j.lit(`,"project_id":`)
+	j.strOrNullValue(row.k.project)
+	j.lit(`,"user_id":null,"api_key_id":`)
+	j.strOrNullValue(row.k.key)
+	j.lit(`,"model":`)
+	j.strOrNullValue(row.k.model)
 	if endpoint != "embeddings" {
 		switch row.k.batch {
 		case 0:
-			j.null("batch")
+			j.lit(`,"batch":null`)
+		case 2:
+			j.lit(`,"batch":true`)
 		default:
-			j.bool("batch", row.k.batch == 2)
+			j.lit(`,"batch":false`)
 		}
 		switch row.k.tier {
 		case 0:
-			j.null("service_tier")
+			j.lit(`,"service_tier":null`)
 		case 1:
-			j.str("service_tier", "default")
+			j.lit(`,"service_tier":"default"`)
 		default:
-			j.str("service_tier", "priority")
+			j.lit(`,"service_tier":"priority"`)
 		}
 	}
 	j.close('}')
@@ -395,8 +420,10 @@ func (w *World) serveOpenAICosts(rw http.ResponseWriter, q url.Values, win opena
 	j.open('{')
 	j.str("object", "page")
 	j.arr("data")
-	index := map[openaiCostKey]int{}
-	var rows []openaiCostRow
+	sc := costScratch.Get().(*scratch[openaiCostKey, openaiCostRow])
+	defer costScratch.Put(sc)
+	index, rows := sc.index, sc.rows
+	defer func() { sc.rows = rows[:0] }()
 	next := win.each(func(t0, t1 int64) {
 		clear(index)
 		rows = rows[:0]
@@ -430,25 +457,27 @@ func (w *World) serveOpenAICosts(rw http.ResponseWriter, q url.Values, win opena
 		j.int("end_time", t1)
 		j.arr("results")
 		for _, row := range rows {
-			j.open('{')
-			j.str("object", "organization.costs.result")
-			j.obj("amount")
+			// Constant runs of keys and punctuation, as in writeOpenAIUsageRow.
+			j.sep()
+			j.lit(`{"object":"organization.costs.result","amount":{"value":`)
 			if row.stringAmt {
-				j.str("value", longDecimal(row.amount))
+				j.b = appendString(j.b, longDecimal(row.amount))
 			} else {
-				j.dollars("value", row.amount)
+				j.b = appendScaled(j.b, row.amount, 9)
 			}
-			j.str("currency", "usd")
-			j.close('}')
-			j.strOrNull("line_item", row.k.line)
-			j.strOrNull("project_id", row.k.project)
-			j.strOrNull("api_key_id", row.k.key)
+			j.lit(`,"currency":"usd"},"line_item":`)
+			j.strOrNullValue(row.k.line)
+			j.lit(`,"project_id":`)
+			j.strOrNullValue(row.k.project)
+			j.lit(`,"api_key_id":`)
+			j.strOrNullValue(row.k.key)
 			if row.k.line != "" {
-				j.int("quantity", row.qty)
-				j.strOrNull("quantity_unit", row.unit)
+				j.lit(`,"quantity":`)
+				j.b = strconv.AppendInt(j.b, row.qty, 10)
+				j.lit(`,"quantity_unit":`)
+				j.strOrNullValue(row.unit)
 			} else {
-				j.null("quantity")
-				j.null("quantity_unit")
+				j.lit(`,"quantity":null,"quantity_unit":null`)
 			}
 			j.close('}')
 		}
