@@ -184,14 +184,32 @@ type scratch[K comparable, R any] struct {
 	rows  []R
 }
 
-func newScratchPool[K comparable, R any]() *sync.Pool {
-	return &sync.Pool{New: func() any { return &scratch[K, R]{index: map[K]int{}} }}
+// scratches is a free list of scratch (a sync.Pool would drop them at every garbage collection,
+// which a large page's allocations bring about several times a request).
+type scratches[K comparable, R any] struct {
+	mu   sync.Mutex
+	free []*scratch[K, R]
 }
 
-var (
-	usageScratch = newScratchPool[openaiUsageKey, openaiUsageRow]()
-	costScratch  = newScratchPool[openaiCostKey, openaiCostRow]()
-)
+func (f *scratches[K, R]) get() *scratch[K, R] {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if n := len(f.free); n > 0 {
+		s := f.free[n-1]
+		f.free = f.free[:n-1]
+		return s
+	}
+	return &scratch[K, R]{index: map[K]int{}}
+}
+
+func (f *scratches[K, R]) put(s *scratch[K, R]) {
+	clear(s.index)
+	clear(s.rows) // drop the strings the rows point to
+	s.rows = s.rows[:0]
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.free = append(f.free, s)
+}
 
 type openaiUsageRow struct {
 	k openaiUsageKey
@@ -242,10 +260,9 @@ func (w *World) openaiUsage(endpoint string) http.HandlerFunc {
 		j.open('{')
 		j.str("object", "page")
 		j.arr("data")
-		sc := usageScratch.Get().(*scratch[openaiUsageKey, openaiUsageRow])
-		defer usageScratch.Put(sc)
+		sc := w.usageScratch.get()
 		index, rows := sc.index, sc.rows
-		defer func() { sc.rows = rows[:0] }()
+		defer func() { sc.rows = rows; w.usageScratch.put(sc) }()
 		next := win.each(func(t0, t1 int64) {
 			clear(index)
 			rows = rows[:0]
@@ -420,10 +437,9 @@ func (w *World) serveOpenAICosts(rw http.ResponseWriter, q url.Values, win opena
 	j.open('{')
 	j.str("object", "page")
 	j.arr("data")
-	sc := costScratch.Get().(*scratch[openaiCostKey, openaiCostRow])
-	defer costScratch.Put(sc)
+	sc := w.costScratch.get()
 	index, rows := sc.index, sc.rows
-	defer func() { sc.rows = rows[:0] }()
+	defer func() { sc.rows = rows; w.costScratch.put(sc) }()
 	next := win.each(func(t0, t1 int64) {
 		clear(index)
 		rows = rows[:0]
