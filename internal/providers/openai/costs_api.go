@@ -81,8 +81,11 @@ func (c *Client) Costs(ctx context.Context, start, end time.Time) iter.Seq2[Cost
 func (c *Client) costs(ctx context.Context, start, end time.Time, perPage int) iter.Seq2[CostBucket, error] {
 	q := timeQuery(start, end, min(perPage, costsBucketLimit))
 	q["group_by"] = []string{"project_id", "api_key_id", "line_item"}
-	hint := 0
+	h := c.hints.resultHint(costsEndpoint) // results per bucket, as in usage
+	hint := int(h.Load())
 	return apiclient.StreamCursorPages(ctx, c.api, costsEndpoint, q, maxPages, func(d *apiclient.Decoder, b *CostBucket) error {
-		return decodeCostBucket(d, b, &hint)
+		err := decodeCostBucket(d, b, &hint)
+		raise(h, hint)
+		return err
 	})
 }

@@ -107,9 +107,12 @@ type usageKey struct {
 // fetchCosts, records are built in one slice sized after the first day, indexed for the day being
 // read only, and sorted in place.
 func (c *Client) fetchUsage(ctx context.Context, start, end time.Time, perPage int) ([]usage.UsageRecord, error) {
-	var out []usage.UsageRecord
-	var ids []usageKey // ids[i] names out[i], for the sort
 	days := int((end.Unix() - start.Unix() + 86399) / 86400)
+	// The last fetch's records per day size the table; without one, the first day does.
+	n := int(c.hints.usagePerDay.Load()) * days
+	out := make([]usage.UsageRecord, 0, n)
+	ids := make([]usageKey, 0, n) // ids[i] names out[i], for the sort
+	defer func() { c.hints.usagePerDay.Store(int64(len(out) / max(days, 1))) }()
 	index := newDayIndex[usageKey]()
 	syms := newSymRefs()
 	for _, ep := range usageEndpoints {
@@ -201,6 +204,9 @@ func b2i(b bool) int {
 // trim returns s in an array of its own length when the one it grew in has much room left (a
 // first day with fewer records than the rest): the table is held for as long as the facts are.
 func trim[T any](s []T) []T {
+	if len(s) == 0 {
+		return nil // as when nothing was appended
+	}
 	if cap(s)-len(s) > len(s)/16 {
 		return slices.Clone(s)
 	}
@@ -269,8 +275,9 @@ type costKey struct{ source, description usage.Sym }
 // per key, model and token type: 9 million at 10,000 keys), so records are built in one slice
 // sized after the first day, indexed for the day being read only, and sorted in place.
 func (c *Client) fetchCosts(ctx context.Context, start, end time.Time, perPage int) ([]usage.CostRecord, error) {
-	var out []usage.CostRecord
 	days := int((end.Unix() - start.Unix() + 86399) / 86400)
+	out := make([]usage.CostRecord, 0, int(c.hints.costsPerDay.Load())*days) // as in fetchUsage
+	defer func() { c.hints.costsPerDay.Store(int64(len(out) / max(days, 1))) }()
 	index := newDayIndex[costKey]()
 	syms := newSymRefs()
 	lines := map[usage.Sym]LineItem{} // each distinct line item is parsed once
