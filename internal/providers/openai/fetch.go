@@ -132,7 +132,7 @@ func (c *Client) fetchUsage(ctx context.Context, start, end time.Time, perPage i
 			}
 			for _, r := range bucket.Results {
 				tier := usage.ParseTier(deref(r.ServiceTier))
-				k := usageKey{key: syms.key(r.APIKeyID), scope: syms.project(r.ProjectID), model: syms.text.Of(deref(r.Model)),
+				k := usageKey{key: syms.key(r.APIKeyID), scope: syms.project(r.ProjectID), model: syms.of(r.Model),
 					batch: bool(r.Batch), tier: uint8(tierRank(tier))} // #nosec G115 -- three tiers
 				i, ok := index.m[k]
 				if !ok {
@@ -309,7 +309,7 @@ func (c *Client) fetchCosts(ctx context.Context, start, end time.Time, perPage i
 			if source == usage.NoSym {
 				source = syms.project(r.ProjectID)
 			}
-			k := costKey{source: source, description: syms.text.Of(deref(r.LineItem))}
+			k := costKey{source: source, description: syms.of(r.LineItem)}
 			i, ok := index.m[k]
 			if !ok {
 				li, ok := lines[k.description]
@@ -372,25 +372,37 @@ func sortCosts(out []usage.CostRecord) {
 }
 
 // symRefs interns the source references of API key and project ids, and other texts, once per
-// fetch: a page repeats the same few thousand ids hundreds of thousands of times.
+// fetch: a page repeats the same few thousand ids hundreds of thousands of times. The decoder
+// hands out one *string per distinct text of a paging loop, so a pointer seen before needs no
+// string hashing: a row's key and project are most often the previous row's, and the other
+// texts are looked up by pointer first.
 type symRefs struct {
 	keys, projects map[string]usage.Sym
 	text           usage.Syms
+	byPtr          map[*string]usage.Sym // text by the decoder's pointer
+	lastKey        *string
+	lastKeySym     usage.Sym
+	lastProject    *string
+	lastProjectSym usage.Sym
 }
 
 func newSymRefs() *symRefs {
-	return &symRefs{keys: map[string]usage.Sym{}, projects: map[string]usage.Sym{}, text: usage.Syms{}}
+	return &symRefs{keys: map[string]usage.Sym{}, projects: map[string]usage.Sym{}, text: usage.Syms{}, byPtr: map[*string]usage.Sym{}}
 }
 
 func (c *symRefs) key(id *string) usage.Sym {
 	if id == nil || *id == "" {
 		return usage.NoSym
 	}
+	if id == c.lastKey {
+		return c.lastKeySym
+	}
 	s, ok := c.keys[*id]
 	if !ok {
 		s = usage.InternRef(keyRef(id))
 		c.keys[*id] = s
 	}
+	c.lastKey, c.lastKeySym = id, s
 	return s
 }
 
@@ -398,11 +410,28 @@ func (c *symRefs) project(id *string) usage.Sym {
 	if id == nil || *id == "" {
 		return usage.InternRef(defaultProject)
 	}
+	if id == c.lastProject {
+		return c.lastProjectSym
+	}
 	s, ok := c.projects[*id]
 	if !ok {
 		s = usage.InternRef(projectRef(id))
 		c.projects[*id] = s
 	}
+	c.lastProject, c.lastProjectSym = id, s
+	return s
+}
+
+// of returns the Sym of the text p points to ("" for nil).
+func (c *symRefs) of(p *string) usage.Sym {
+	if p == nil {
+		return usage.NoSym
+	}
+	if s, ok := c.byPtr[p]; ok {
+		return s
+	}
+	s := c.text.Of(*p)
+	c.byPtr[p] = s
 	return s
 }
 

@@ -185,8 +185,20 @@ func decodeNumber(raw []byte) (json.Number, bool, error) {
 			return "", false, fmt.Errorf("quantity: %.40s is not a number", raw)
 		}
 	}
-	if _, err := strconv.ParseFloat(s, 64); err != nil {
-		return "", false, fmt.Errorf("quantity: %.40s is not a number", raw)
+	if !isDigits(s) { // digits alone are a number: the common case needs no float parse
+		if _, err := strconv.ParseFloat(s, 64); err != nil {
+			return "", false, fmt.Errorf("quantity: %.40s is not a number", raw)
+		}
 	}
 	return json.Number(s), true, nil
+}
+
+// isDigits reports whether s is a non-empty run of ASCII digits.
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
 }
