@@ -398,6 +398,9 @@ type openaiCostKey struct {
 	project, key, line string
 }
 
+// costIDKey is an openaiCostKey by the texts' numbers (costIDs): equal exactly when the texts are.
+type costIDKey struct{ project, key, line int32 }
+
 type openaiCostRow struct {
 	k         openaiCostKey
 	amount    ledger.Money
@@ -437,6 +440,7 @@ func (w *World) serveOpenAICosts(rw http.ResponseWriter, q url.Values, win opena
 	j.open('{')
 	j.str("object", "page")
 	j.arr("data")
+	byProject, byKey, byLine := groups["project_id"], groups["api_key_id"], groups["line_item"]
 	sc := w.costScratch.get()
 	index, rows := sc.index, sc.rows
 	defer func() { sc.rows = rows; w.costScratch.put(sc) }()
@@ -448,19 +452,20 @@ func (w *World) serveOpenAICosts(rw http.ResponseWriter, q url.Values, win opena
 			u := w.usageIn(st, d, o0, o1)
 			st.costItems(u, func(ci costItem) {
 				var k openaiCostKey
-				if groups["project_id"] {
-					k.project = st.src.project.id
+				var ik costIDKey
+				if byProject {
+					k.project, ik.project = st.src.project.id, st.ids.project
 				}
-				if groups["api_key_id"] {
-					k.key = st.src.id
+				if byKey {
+					k.key, ik.key = st.src.id, st.ids.key
 				}
-				if groups["line_item"] {
-					k.line = ci.lineItem
+				if byLine {
+					k.line, ik.line = ci.lineItem, st.ids.lines[ci.class]
 				}
-				i, ok := index[k]
+				i, ok := index[ik]
 				if !ok {
 					i = len(rows)
-					index[k] = i
+					index[ik] = i
 					rows = append(rows, openaiCostRow{k: k, unit: ci.unit, stringAmt: k.project != "" && st.src.project.stringAmt})
 				}
 				rows[i].amount += ci.amount

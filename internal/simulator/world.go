@@ -60,7 +60,7 @@ type World struct {
 
 	// Reused between requests by the OpenAI usage and cost pages.
 	usageScratch scratches[openaiUsageKey, openaiUsageRow]
-	costScratch  scratches[openaiCostKey, openaiCostRow]
+	costScratch  scratches[costIDKey, openaiCostRow]
 
 	configMap map[string][]usage.SourceRef
 	owner     map[usage.SourceRef]int // true owner (customer index) of every source reference
@@ -97,6 +97,7 @@ func New(cfg Config) *World {
 	for _, st := range w.streams {
 		w.streamsOf[st.src] = append(w.streamsOf[st.src], st)
 	}
+	w.numberCostTexts()
 	w.buildStripe()
 	return w
 }
