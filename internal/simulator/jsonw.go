@@ -95,7 +95,6 @@ func (j *jw) strOrNull(k, v string) {
 func (j *jw) int(k string, v int64) { j.key(k); j.sep(); j.b = strconv.AppendInt(j.b, v, 10) }
 func (j *jw) null(k string)         { j.key(k); j.sep(); j.b = append(j.b, "null"...) }
 func (j *jw) bool(k string, v bool) { j.key(k); j.sep(); j.b = strconv.AppendBool(j.b, v) }
-func (j *jw) raw(k, v string)       { j.key(k); j.sep(); j.b = append(j.b, v...) }
 
 // dollars writes an amount as a JSON number in dollars, from its exact decimal text.
 func (j *jw) dollars(k string, m ledger.Money) { j.key(k); j.sep(); j.b = appendScaled(j.b, m, 9) }
