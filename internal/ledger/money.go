@@ -53,6 +53,45 @@ func FromMinorUnits(amount int64, decimals int) (Money, error) {
 // parseScaled parses a plain decimal with an optional exponent and returns its value times
 // 10^shift, rounded half away from zero. It never goes through float64.
 func parseScaled(s string, shift int) (Money, error) {
+	if m, ok := parsePlain(s, shift); ok {
+		return m, nil
+	}
+	return parseScaledSlow(s, shift)
+}
+
+// parsePlain is parseScaled for the form providers send hundreds of thousands of times a page:
+// an optional minus, digits, and at most shift decimals, short enough not to overflow. The value
+// is exact (nothing to round) and nothing is allocated; any other form reports false.
+func parsePlain(s string, shift int) (Money, bool) {
+	neg := len(s) > 0 && s[0] == '-'
+	if neg {
+		s = s[1:]
+	}
+	intPart, frac, _ := strings.Cut(s, ".")
+	if intPart == "" || len(frac) > shift || len(intPart)+shift > 18 {
+		return 0, false
+	}
+	var v int64
+	for _, part := range [2]string{intPart, frac} {
+		for i := 0; i < len(part); i++ {
+			c := part[i]
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			v = v*10 + int64(c-'0')
+		}
+	}
+	for range shift - len(frac) {
+		v *= 10
+	}
+	if neg {
+		v = -v
+	}
+	return Money(v), true
+}
+
+// parseScaledSlow is parseScaled for every form.
+func parseScaledSlow(s string, shift int) (Money, error) {
 	orig := s
 	s = strings.TrimSpace(s)
 	if s == "" {

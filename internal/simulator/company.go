@@ -155,7 +155,19 @@ type stream struct {
 	spike     bool
 	hash      uint64
 	lineItems [3]string // OpenAI line_item texts of input, cached input and output
+	// ids number the OpenAI cost page's grouping texts (the project id, the key id, and the
+	// line_item of each cost class), so a page indexes its rows by integers, not strings.
+	ids costIDs
 }
+
+// costIDs are a stream's texts numbered by World.numberCostTexts: equal numbers, equal texts.
+type costIDs struct {
+	project, key int32
+	lines        [4]int32 // by costItem class
+}
+
+// openaiWebSearchLine is the line_item of OpenAI's web search tool calls.
+const openaiWebSearchLine = "web search tool calls"
 
 // setLineItems precomputes the OpenAI line_item texts so billing allocates nothing per row.
 func (st *stream) setLineItems() {
@@ -666,6 +678,32 @@ func (w *World) calibrateInternal(start int) {
 	}
 }
 
+// numberCostTexts sets every OpenAI stream's ids: one number per distinct text (0 for "").
+func (w *World) numberCostTexts() {
+	ids := map[string]int32{"": 0}
+	id := func(s string) int32 {
+		n, ok := ids[s]
+		if !ok {
+			n = int32(len(ids)) // #nosec G115 -- texts of a simulated world
+			ids[s] = n
+		}
+		return n
+	}
+	for _, st := range w.streams {
+		if st.src.provider != usage.OpenAI {
+			continue
+		}
+		st.ids.key = id(st.src.id)
+		if st.src.project != nil {
+			st.ids.project = id(st.src.project.id)
+		}
+		for i, l := range st.lineItems {
+			st.ids.lines[i] = id(l)
+		}
+		st.ids.lines[3] = id(openaiWebSearchLine)
+	}
+}
+
 // --- usage over intervals ---
 
 // hourWeights shape a day: quiet nights, busy UTC working hours.
@@ -762,7 +800,7 @@ func (st *stream) costItems(u dayUsage, fn func(costItem)) {
 		emit(costItem{class: 0, lineItem: st.lineItems[0], qty: u.input, unit: "tokens", amount: priceTokens(u.input, in), hasModel: true})
 		emit(costItem{class: 1, lineItem: st.lineItems[1], qty: u.cached, unit: "tokens", amount: priceTokens(u.cached, ca), hasModel: true})
 		emit(costItem{class: 2, lineItem: st.lineItems[2], qty: u.output, unit: "tokens", amount: priceTokens(u.output, out), hasModel: true})
-		emit(costItem{class: 3, lineItem: "web search tool calls", qty: u.tools, amount: ledger.Money(u.tools) * openaiWebSearchPerCall})
+		emit(costItem{class: 3, lineItem: openaiWebSearchLine, qty: u.tools, amount: ledger.Money(u.tools) * openaiWebSearchPerCall})
 	case apiEmbeddings:
 		emit(costItem{class: 0, lineItem: st.lineItems[0], qty: u.input, unit: "tokens", amount: priceTokens(u.input, st.oa.input), hasModel: true})
 	case apiMessages:

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/marginhq/margin/internal/ledger"
 )
@@ -96,36 +95,51 @@ func (j *jw) strOrNull(k, v string) {
 func (j *jw) int(k string, v int64) { j.key(k); j.sep(); j.b = strconv.AppendInt(j.b, v, 10) }
 func (j *jw) null(k string)         { j.key(k); j.sep(); j.b = append(j.b, "null"...) }
 func (j *jw) bool(k string, v bool) { j.key(k); j.sep(); j.b = strconv.AppendBool(j.b, v) }
-func (j *jw) raw(k, v string)       { j.key(k); j.sep(); j.b = append(j.b, v...) }
 
 // dollars writes an amount as a JSON number in dollars, from its exact decimal text.
-func (j *jw) dollars(k string, m ledger.Money) { j.raw(k, dollarText(m)) }
+func (j *jw) dollars(k string, m ledger.Money) { j.key(k); j.sep(); j.b = appendScaled(j.b, m, 9) }
 
 // dollarText is the exact decimal text of an amount ("1.8423", "3.00"), valid as a JSON number. It
 // matches ledger.Money.String without going through fmt, which dominated large cost pages.
 func dollarText(m ledger.Money) string { return scaledText(m, 9) }
 
 // scaledText writes m/10^digits with trailing zeros trimmed to at least two decimals.
-func scaledText(m ledger.Money, digits int) string {
+func scaledText(m ledger.Money, digits int) string { return string(appendScaled(nil, m, digits)) }
+
+// appendScaled appends scaledText(m, digits) to b without allocating.
+func appendScaled(b []byte, m ledger.Money, digits int) []byte {
 	neg := m < 0
 	u := uint64(m) // #nosec G115 -- the bit pattern of a non-negative m; negative m is negated on the next line
 	if neg {
 		u = uint64(-m)
+		b = append(b, '-')
 	}
 	var pow uint64 = 1
 	for i := 0; i < digits; i++ {
 		pow *= 10
 	}
-	frac := strconv.FormatUint(u%pow+pow, 10)[1:]
-	frac = strings.TrimRight(frac, "0")
-	for len(frac) < 2 {
-		frac += "0"
+	b = strconv.AppendUint(b, u/pow, 10)
+	b = append(b, '.')
+	frac := len(b)
+	b = strconv.AppendUint(b, u%pow+pow, 10) // a leading 1, then the digits zero-padded
+	b = append(b[:frac], b[frac+1:]...)
+	for len(b)-frac > 2 && b[len(b)-1] == '0' {
+		b = b[:len(b)-1]
 	}
-	s := strconv.FormatUint(u/pow, 10) + "." + frac
-	if neg {
-		s = "-" + s
+	return b
+}
+
+// lit appends constant JSON text (keys and punctuation written as one piece); the caller keeps
+// the comma state right.
+func (j *jw) lit(s string) { j.b = append(j.b, s...) }
+
+// strOrNullValue appends v quoted, or null for "".
+func (j *jw) strOrNullValue(v string) {
+	if v == "" {
+		j.b = append(j.b, "null"...)
+		return
 	}
-	return s
+	j.b = appendString(j.b, v)
 }
 
 // centText writes nano-dollars as a decimal number of cents ("27.3702"), Anthropic's encoding.

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/marginhq/margin/internal/ledger"
 	"github.com/marginhq/margin/internal/usage"
@@ -176,6 +177,40 @@ type openaiUsageKey struct {
 	tier                int8 // 0 not grouped, 1 default, 2 priority
 }
 
+// scratch is a page's row index and rows, kept between requests: a large page's index would
+// otherwise grow from empty, rehashing as it goes, on every request.
+type scratch[K comparable, R any] struct {
+	index map[K]int
+	rows  []R
+}
+
+// scratches is a free list of scratch (a sync.Pool would drop them at every garbage collection,
+// which a large page's allocations bring about several times a request).
+type scratches[K comparable, R any] struct {
+	mu   sync.Mutex
+	free []*scratch[K, R]
+}
+
+func (f *scratches[K, R]) get() *scratch[K, R] {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if n := len(f.free); n > 0 {
+		s := f.free[n-1]
+		f.free = f.free[:n-1]
+		return s
+	}
+	return &scratch[K, R]{index: map[K]int{}}
+}
+
+func (f *scratches[K, R]) put(s *scratch[K, R]) {
+	clear(s.index)
+	clear(s.rows) // drop the strings the rows point to
+	s.rows = s.rows[:0]
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.free = append(f.free, s)
+}
+
 type openaiUsageRow struct {
 	k openaiUsageKey
 	u dayUsage
@@ -225,8 +260,9 @@ func (w *World) openaiUsage(endpoint string) http.HandlerFunc {
 		j.open('{')
 		j.str("object", "page")
 		j.arr("data")
-		index := map[openaiUsageKey]int{}
-		var rows []openaiUsageRow
+		sc := w.usageScratch.get()
+		index, rows := sc.index, sc.rows
+		defer func() { sc.rows = rows; w.usageScratch.put(sc) }()
 		next := win.each(func(t0, t1 int64) {
 			clear(index)
 			rows = rows[:0]
@@ -306,47 +342,53 @@ func addUsage(a *dayUsage, u dayUsage) {
 
 func writeOpenAIUsageRow(j *jw, endpoint string, row openaiUsageRow, groups map[string]bool) {
 	u := row.u
-	j.open('{')
+	// The keys and punctuation go out as constant runs: these rows are most of a large page.
+	j.sep()
 	if endpoint == "embeddings" {
-		j.str("object", "organization.usage.embeddings.result")
-		j.int("input_tokens", u.input)
-		j.int("num_model_requests", u.requests)
+		j.lit(`{"object":"organization.usage.embeddings.result","input_tokens":`)
+		j.b = strconv.AppendInt(j.b, u.input, 10)
+		j.lit(`,"num_model_requests":`)
+		j.b = strconv.AppendInt(j.b, u.requests, 10)
 	} else {
-		j.str("object", "organization.usage.completions.result")
-		j.int("input_tokens", u.input+u.cached)
-		j.int("input_cached_tokens", u.cached)
-		j.int("input_cache_write_tokens", 0)
-		j.int("input_uncached_tokens", u.input)
-		j.int("output_tokens", u.output)
-		j.int("input_text_tokens", u.input)
-		j.int("output_text_tokens", u.output)
-		j.int("input_cached_text_tokens", u.cached)
-		j.int("input_audio_tokens", 0)
-		j.int("input_cached_audio_tokens", 0)
-		j.int("output_audio_tokens", 0)
-		j.int("input_image_tokens", 0)
-		j.int("input_cached_image_tokens", 0)
-		j.int("output_image_tokens", 0)
-		j.int("num_model_requests", u.requests)
+		j.lit(`{"object":"organization.usage.completions.result","input_tokens":`)
+		j.b = strconv.AppendInt(j.b, u.input+u.cached, 10)
+		j.lit(`,"input_cached_tokens":`)
+		j.b = strconv.AppendInt(j.b, u.cached, 10)
+		j.lit(`,"input_cache_write_tokens":0,"input_uncached_tokens":`)
+		j.b = strconv.AppendInt(j.b, u.input, 10)
+		j.lit(`,"output_tokens":`)
+		j.b = strconv.AppendInt(j.b, u.output, 10)
+		j.lit(`,"input_text_tokens":`)
+		j.b = strconv.AppendInt(j.b, u.input, 10)
+		j.lit(`,"output_text_tokens":`)
+		j.b = strconv.AppendInt(j.b, u.output, 10)
+		j.lit(`,"input_cached_text_tokens":`)
+		j.b = strconv.AppendInt(j.b, u.cached, 10)
+		j.lit(`,"input_audio_tokens":0,"input_cached_audio_tokens":0,"output_audio_tokens":0,"input_image_tokens":0,"input_cached_image_tokens":0,"output_image_tokens":0,"num_model_requests":`)
+		j.b = strconv.AppendInt(j.b, u.requests, 10)
 	}
-	j.strOrNull("project_id", row.k.project)
-	j.null("user_id")
-	j.strOrNull("api_key_id", row.k.key)
-	j.strOrNull("model", row.k.model)
+	j.lit(`,"project_id":`)
+	j.strOrNullValue(row.k.project)
+	j.lit(`,"user_id":null,"api_key_id":`)
+	j.strOrNullValue(row.k.key)
+	j.lit(`,"model":`)
+	j.strOrNullValue(row.k.model)
 	if endpoint != "embeddings" {
 		switch row.k.batch {
 		case 0:
-			j.null("batch")
+			j.lit(`,"batch":null`)
+		case 2:
+			j.lit(`,"batch":true`)
 		default:
-			j.bool("batch", row.k.batch == 2)
+			j.lit(`,"batch":false`)
 		}
 		switch row.k.tier {
 		case 0:
-			j.null("service_tier")
+			j.lit(`,"service_tier":null`)
 		case 1:
-			j.str("service_tier", "default")
+			j.lit(`,"service_tier":"default"`)
 		default:
-			j.str("service_tier", "priority")
+			j.lit(`,"service_tier":"priority"`)
 		}
 	}
 	j.close('}')
@@ -355,6 +397,9 @@ func writeOpenAIUsageRow(j *jw, endpoint string, row openaiUsageRow, groups map[
 type openaiCostKey struct {
 	project, key, line string
 }
+
+// costIDKey is an openaiCostKey by the texts' numbers (costIDs): equal exactly when the texts are.
+type costIDKey struct{ project, key, line int32 }
 
 type openaiCostRow struct {
 	k         openaiCostKey
@@ -395,8 +440,10 @@ func (w *World) serveOpenAICosts(rw http.ResponseWriter, q url.Values, win opena
 	j.open('{')
 	j.str("object", "page")
 	j.arr("data")
-	index := map[openaiCostKey]int{}
-	var rows []openaiCostRow
+	byProject, byKey, byLine := groups["project_id"], groups["api_key_id"], groups["line_item"]
+	sc := w.costScratch.get()
+	index, rows := sc.index, sc.rows
+	defer func() { sc.rows = rows; w.costScratch.put(sc) }()
 	next := win.each(func(t0, t1 int64) {
 		clear(index)
 		rows = rows[:0]
@@ -405,19 +452,20 @@ func (w *World) serveOpenAICosts(rw http.ResponseWriter, q url.Values, win opena
 			u := w.usageIn(st, d, o0, o1)
 			st.costItems(u, func(ci costItem) {
 				var k openaiCostKey
-				if groups["project_id"] {
-					k.project = st.src.project.id
+				var ik costIDKey
+				if byProject {
+					k.project, ik.project = st.src.project.id, st.ids.project
 				}
-				if groups["api_key_id"] {
-					k.key = st.src.id
+				if byKey {
+					k.key, ik.key = st.src.id, st.ids.key
 				}
-				if groups["line_item"] {
-					k.line = ci.lineItem
+				if byLine {
+					k.line, ik.line = ci.lineItem, st.ids.lines[ci.class]
 				}
-				i, ok := index[k]
+				i, ok := index[ik]
 				if !ok {
 					i = len(rows)
-					index[k] = i
+					index[ik] = i
 					rows = append(rows, openaiCostRow{k: k, unit: ci.unit, stringAmt: k.project != "" && st.src.project.stringAmt})
 				}
 				rows[i].amount += ci.amount
@@ -430,25 +478,27 @@ func (w *World) serveOpenAICosts(rw http.ResponseWriter, q url.Values, win opena
 		j.int("end_time", t1)
 		j.arr("results")
 		for _, row := range rows {
-			j.open('{')
-			j.str("object", "organization.costs.result")
-			j.obj("amount")
+			// Constant runs of keys and punctuation, as in writeOpenAIUsageRow.
+			j.sep()
+			j.lit(`{"object":"organization.costs.result","amount":{"value":`)
 			if row.stringAmt {
-				j.str("value", longDecimal(row.amount))
+				j.b = appendString(j.b, longDecimal(row.amount))
 			} else {
-				j.dollars("value", row.amount)
+				j.b = appendScaled(j.b, row.amount, 9)
 			}
-			j.str("currency", "usd")
-			j.close('}')
-			j.strOrNull("line_item", row.k.line)
-			j.strOrNull("project_id", row.k.project)
-			j.strOrNull("api_key_id", row.k.key)
+			j.lit(`,"currency":"usd"},"line_item":`)
+			j.strOrNullValue(row.k.line)
+			j.lit(`,"project_id":`)
+			j.strOrNullValue(row.k.project)
+			j.lit(`,"api_key_id":`)
+			j.strOrNullValue(row.k.key)
 			if row.k.line != "" {
-				j.int("quantity", row.qty)
-				j.strOrNull("quantity_unit", row.unit)
+				j.lit(`,"quantity":`)
+				j.b = strconv.AppendInt(j.b, row.qty, 10)
+				j.lit(`,"quantity_unit":`)
+				j.strOrNullValue(row.unit)
 			} else {
-				j.null("quantity")
-				j.null("quantity_unit")
+				j.lit(`,"quantity":null,"quantity_unit":null`)
 			}
 			j.close('}')
 		}

@@ -178,10 +178,7 @@ func modelIndex(m *openrouterModel) int {
 // keySpend is what a key spent from day from through now (today's partial day included).
 func (w *World) keySpend(s *source, from usage.Day) ledger.Money {
 	var total ledger.Money
-	for _, st := range w.streams {
-		if st.src != s {
-			continue
-		}
+	for _, st := range w.streamsOf[s] {
 		for d := max(from, w.first); d <= w.today; d++ {
 			st.costItems(w.usageIn(st, d, 0, secondsPerDay), func(ci costItem) { total += ci.amount })
 		}

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Handler serves the four fakes under /openai/v1, /anthropic, /openrouter/api/v1 and /stripe.
@@ -60,7 +61,7 @@ func (w *World) guard(p string, next http.Handler) http.Handler {
 }
 
 // Transport returns a RoundTripper that serves requests in process, with no socket at all. The body
-// streams through a pipe, so a large page is never held whole in memory.
+// streams through a pipe of a few chunks, so a large page is never held whole in memory.
 func (w *World) Transport() http.RoundTripper { return transport{h: w.Handler()} }
 
 type transport struct{ h http.Handler }
@@ -72,19 +73,19 @@ func (t transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.Body != nil {
 		_ = req.Body.Close() // the fakes only serve GETs
 	}
-	pr, pw := io.Pipe()
-	rw := &pipeWriter{header: http.Header{}, pw: pw, started: make(chan struct{})}
+	body := newChunkPipe()
+	rw := &pipeWriter{header: http.Header{}, pw: body, started: make(chan struct{})}
 	go func() {
 		defer func() {
 			rw.WriteHeader(http.StatusOK) // a handler that wrote nothing still answers
-			_ = pw.Close()
+			body.closeWrite()
 		}()
 		t.h.ServeHTTP(rw, req)
 	}()
 	select {
 	case <-rw.started:
 	case <-req.Context().Done():
-		_ = pr.CloseWithError(req.Context().Err())
+		_ = body.Close()
 		return nil, req.Context().Err()
 	}
 	return &http.Response{
@@ -94,7 +95,7 @@ func (t transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		ProtoMajor:    1,
 		ProtoMinor:    1,
 		Header:        rw.sent,
-		Body:          pr,
+		Body:          body,
 		ContentLength: -1,
 		Request:       req,
 	}, nil
@@ -104,7 +105,7 @@ func (t transport) RoundTrip(req *http.Request) (*http.Response, error) {
 type pipeWriter struct {
 	header  http.Header
 	sent    http.Header // snapshot taken at WriteHeader
-	pw      *io.PipeWriter
+	pw      *chunkPipe
 	status  int
 	started chan struct{}
 }
@@ -122,7 +123,85 @@ func (p *pipeWriter) WriteHeader(status int) {
 
 func (p *pipeWriter) Write(b []byte) (int, error) {
 	p.WriteHeader(http.StatusOK)
-	return p.pw.Write(b)
+	return p.pw.write(b)
+}
+
+// pipeDepth is how many written chunks may wait for the reader.
+const pipeDepth = 4
+
+// chunkPipe is the response body of the in-process transport: like io.Pipe, except that a write
+// hands over a copy and returns while fewer than pipeDepth chunks wait, as bytes wait in a
+// socket's buffers. So the handler writes the next part of a page while the client reads the
+// last one, where io.Pipe makes them take turns, and memory stays bounded by the depth.
+type chunkPipe struct {
+	chunks chan []byte
+	free   chan []byte // read chunks, for the writer to reuse (per body: nothing outlives a request)
+	done   chan struct{}
+	once   sync.Once
+	cur    []byte // what is left of the chunk being read
+	buf    []byte // the chunk being read, whole
+}
+
+func newChunkPipe() *chunkPipe {
+	return &chunkPipe{chunks: make(chan []byte, pipeDepth), free: make(chan []byte, pipeDepth+2), done: make(chan struct{})}
+}
+
+// write sends a copy of b, or fails once the reader has closed.
+func (c *chunkPipe) write(b []byte) (int, error) {
+	if len(b) == 0 {
+		return 0, nil
+	}
+	select {
+	case <-c.done:
+		return 0, io.ErrClosedPipe
+	default:
+	}
+	var chunk []byte
+	select {
+	case chunk = <-c.free:
+	default:
+	}
+	chunk = append(chunk[:0], b...)
+	select {
+	case c.chunks <- chunk:
+		return len(b), nil
+	case <-c.done:
+		return 0, io.ErrClosedPipe
+	}
+}
+
+// closeWrite ends the body: the reader gets io.EOF after the last chunk. The handler's goroutine
+// calls it once, after its last write.
+func (c *chunkPipe) closeWrite() { close(c.chunks) }
+
+func (c *chunkPipe) Read(p []byte) (int, error) {
+	for len(c.cur) == 0 {
+		if c.buf != nil {
+			select {
+			case c.free <- c.buf:
+			default:
+			}
+			c.buf = nil
+		}
+		select {
+		case chunk, ok := <-c.chunks:
+			if !ok {
+				return 0, io.EOF
+			}
+			c.cur, c.buf = chunk, chunk
+		case <-c.done:
+			return 0, io.ErrClosedPipe
+		}
+	}
+	n := copy(p, c.cur)
+	c.cur = c.cur[n:]
+	return n, nil
+}
+
+// Close stops the handler's writes (they fail) and frees the chunks waiting.
+func (c *chunkPipe) Close() error {
+	c.once.Do(func() { close(c.done) })
+	return nil
 }
 
 // listParam reads an array parameter in every encoding clients use: brackets (name[]=a&name[]=b),

@@ -39,7 +39,8 @@ type Config struct {
 	Indent bool
 }
 
-// World is the simulated company. It is immutable after New except for the failure switches.
+// World is the simulated company. It is immutable after New except for the failure switches
+// (and the pages' scratch space, which holds no state of the world).
 type World struct {
 	cfg   Config
 	now   time.Time
@@ -49,12 +50,17 @@ type World struct {
 	customers []*customer
 	sources   []*source
 	streams   []*stream
+	streamsOf map[*source][]*stream // each source's streams, in the order of streams
 
 	// Indexes by provider, in creation order.
 	openaiProjects []*project
 	workspaces     []*workspace   // Anthropic, default workspace excluded
 	orKeys         []*source      // listed keys, every workspace; deleted keys are not
 	orWorkspaces   []*orWorkspace // OpenRouter, default workspace excluded
+
+	// Reused between requests by the OpenAI usage and cost pages.
+	usageScratch scratches[openaiUsageKey, openaiUsageRow]
+	costScratch  scratches[costIDKey, openaiCostRow]
 
 	configMap map[string][]usage.SourceRef
 	owner     map[usage.SourceRef]int // true owner (customer index) of every source reference
@@ -87,6 +93,11 @@ func New(cfg Config) *World {
 	}
 	w.first = w.today - historyDays
 	w.buildCompany()
+	w.streamsOf = map[*source][]*stream{}
+	for _, st := range w.streams {
+		w.streamsOf[st.src] = append(w.streamsOf[st.src], st)
+	}
+	w.numberCostTexts()
 	w.buildStripe()
 	return w
 }

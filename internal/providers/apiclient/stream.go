@@ -206,6 +206,31 @@ func (d *Decoder) StrPtr() (*string, error) {
 	return nil, d.typeError("a string", v)
 }
 
+// StrPtrAgain is StrPtr for a field that most often repeats its value from the element before (a
+// row's key and project in a page grouped by key): when the string is *last it is returned as
+// is, without a lookup; otherwise the interned string is read and becomes *last.
+func (d *Decoder) StrPtrAgain(last **string) (*string, error) {
+	v, err := d.dec.ReadValue()
+	if err != nil {
+		return nil, err
+	}
+	switch v.Kind() {
+	case 'n':
+		return nil, nil
+	case '"':
+		// Equal raw bytes without a backslash are the same text; with one they may not be.
+		if p := *last; p != nil && string(v[1:len(v)-1]) == *p && bytes.IndexByte(v, '\\') < 0 {
+			return p, nil
+		}
+		p, err := d.intern(v)
+		if err == nil {
+			*last = p
+		}
+		return p, err
+	}
+	return nil, d.typeError("a string", v)
+}
+
 // Str reads a string, interned; null reads as "".
 func (d *Decoder) Str() (string, error) {
 	p, err := d.StrPtr()

@@ -196,3 +196,37 @@ func TestStreamCursorPages_MissingDataRefused(t *testing.T) {
 		}
 	}
 }
+
+// A repeated text is the previous element's string; a different one, or one whose escapes make
+// equal raw bytes mean another text, is read afresh; null and non-strings are as in StrPtr.
+func TestDecoder_StrPtrAgain(t *testing.T) {
+	d := NewDecoder(strings.NewReader(`["key_1", "key_1", "key_2", "a\\nb", "a\nb", "a\nb", null, 7]`))
+	var last *string
+	var got []*string
+	_, err := d.Array(func(i int) error {
+		p, err := d.StrPtrAgain(&last)
+		if i == 7 {
+			if err == nil || !strings.Contains(err.Error(), "want a string") {
+				t.Errorf("element 7: err %v, want a type error", err)
+			}
+			return nil // the value was read
+		}
+		got = append(got, p)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"key_1", "key_1", "key_2", `a\nb`, "a\nb", "a\nb"}
+	for i, w := range want {
+		if got[i] == nil || *got[i] != w {
+			t.Fatalf("element %d: got %v, want %q", i, got[i], w)
+		}
+	}
+	if got[0] != got[1] || got[4] != got[5] {
+		t.Error("a repeated text is not the same string")
+	}
+	if got[6] != nil {
+		t.Errorf("null read as %q", *got[6])
+	}
+}

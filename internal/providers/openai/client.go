@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/marginhq/margin/internal/providers/apiclient"
@@ -51,6 +53,39 @@ type Client struct {
 	now    func() time.Time
 	logger *slog.Logger
 	names  *usage.NameCache
+	hints  sizeHints
+}
+
+// sizeHints carry sizes from one fetch to the next, so that a later poll makes its slices at
+// their size once instead of growing them from empty. They are only sizes: a wrong hint costs
+// a reallocation, never a result.
+type sizeHints struct {
+	mu      sync.Mutex
+	results map[string]*atomic.Int64 // the largest bucket's results so far, by endpoint path
+	// Records per day of the last usage and cost fetch.
+	usagePerDay, costsPerDay atomic.Int64
+}
+
+// resultHint returns the results-per-bucket hint of an endpoint.
+func (h *sizeHints) resultHint(path string) *atomic.Int64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.results == nil {
+		h.results = map[string]*atomic.Int64{}
+	}
+	p, ok := h.results[path]
+	if !ok {
+		p = new(atomic.Int64)
+		h.results[path] = p
+	}
+	return p
+}
+
+// raise records n results in a bucket of the endpoint whose hint is h.
+func raise(h *atomic.Int64, n int) {
+	if int64(n) > h.Load() {
+		h.Store(int64(n))
+	}
 }
 
 var _ usage.Source = (*Client)(nil)

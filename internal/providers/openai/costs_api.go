@@ -49,9 +49,15 @@ func (r CostResult) Tokens() (int64, bool) {
 	if r.Quantity == nil || r.QuantityUnit == nil {
 		return 0, false
 	}
-	q, err := strconv.ParseFloat(string(*r.Quantity), 64)
-	if err != nil || q < 0 || q > 1e15 {
-		return 0, false
+	var q float64
+	if s := string(*r.Quantity); len(s) <= 15 && isDigits(s) {
+		n, _ := strconv.ParseInt(s, 10, 64) // at most 15 digits: exact, below 1e15
+		q = float64(n)
+	} else {
+		var err error
+		if q, err = strconv.ParseFloat(s, 64); err != nil || q < 0 || q > 1e15 {
+			return 0, false
+		}
 	}
 	switch *r.QuantityUnit {
 	case "tokens":
@@ -81,8 +87,11 @@ func (c *Client) Costs(ctx context.Context, start, end time.Time) iter.Seq2[Cost
 func (c *Client) costs(ctx context.Context, start, end time.Time, perPage int) iter.Seq2[CostBucket, error] {
 	q := timeQuery(start, end, min(perPage, costsBucketLimit))
 	q["group_by"] = []string{"project_id", "api_key_id", "line_item"}
-	hint := 0
+	h := c.hints.resultHint(costsEndpoint) // results per bucket, as in usage
+	hint := int(h.Load())
 	return apiclient.StreamCursorPages(ctx, c.api, costsEndpoint, q, maxPages, func(d *apiclient.Decoder, b *CostBucket) error {
-		return decodeCostBucket(d, b, &hint)
+		err := decodeCostBucket(d, b, &hint)
+		raise(h, hint)
+		return err
 	})
 }

@@ -107,9 +107,12 @@ type usageKey struct {
 // fetchCosts, records are built in one slice sized after the first day, indexed for the day being
 // read only, and sorted in place.
 func (c *Client) fetchUsage(ctx context.Context, start, end time.Time, perPage int) ([]usage.UsageRecord, error) {
-	var out []usage.UsageRecord
-	var ids []usageKey // ids[i] names out[i], for the sort
 	days := int((end.Unix() - start.Unix() + 86399) / 86400)
+	// The last fetch's records per day size the table; without one, the first day does.
+	n := int(c.hints.usagePerDay.Load()) * days
+	out := make([]usage.UsageRecord, 0, n)
+	ids := make([]usageKey, 0, n) // ids[i] names out[i], for the sort
+	defer func() { c.hints.usagePerDay.Store(int64(len(out) / max(days, 1))) }()
 	index := newDayIndex[usageKey]()
 	syms := newSymRefs()
 	for _, ep := range usageEndpoints {
@@ -129,7 +132,7 @@ func (c *Client) fetchUsage(ctx context.Context, start, end time.Time, perPage i
 			}
 			for _, r := range bucket.Results {
 				tier := usage.ParseTier(deref(r.ServiceTier))
-				k := usageKey{key: syms.key(r.APIKeyID), scope: syms.project(r.ProjectID), model: syms.text.Of(deref(r.Model)),
+				k := usageKey{key: syms.key(r.APIKeyID), scope: syms.project(r.ProjectID), model: syms.of(r.Model),
 					batch: bool(r.Batch), tier: uint8(tierRank(tier))} // #nosec G115 -- three tiers
 				i, ok := index.m[k]
 				if !ok {
@@ -145,55 +148,65 @@ func (c *Client) fetchUsage(ctx context.Context, start, end time.Time, perPage i
 			}
 		}
 	}
-	// Sort by ranks of the distinct texts: integer compares instead of long string compares,
-	// in the order (day, scope, key, model, batch, tier).
-	var top usage.Sym
-	for _, k := range ids {
-		top = max(top, k.key, k.scope, k.model)
+	sortUsage(out, ids)
+	return trim(out), nil
+}
+
+// sortUsage sorts records (ids[i] naming out[i]) by (day, scope, key, model, batch, tier) in
+// place, by ranks of the distinct texts: integer compares instead of long string compares.
+func sortUsage(out []usage.UsageRecord, ids []usageKey) {
+	if len(out) < 2 {
+		return
 	}
-	rank := make([]int32, int(top)+1)
-	var texts []usage.Sym
-	for _, k := range ids {
-		for _, s := range [...]usage.Sym{k.key, k.scope, k.model} {
-			if rank[s] == 0 {
-				rank[s] = 1
-				texts = append(texts, s)
-			}
+	var scopes, keys, models symRanks
+	first, last := out[0].Day, out[0].Day
+	for i, k := range ids {
+		scopes.add(k.scope)
+		keys.add(k.key)
+		models.add(k.model)
+		first, last = min(first, out[i].Day), max(last, out[i].Day)
+	}
+	p := newPackedKeys(len(out))
+	p.field(int(last-first)+1, func(i int) int { return int(out[i].Day - first) })
+	p.field(scopes.done(), func(i int) int { return int(scopes.rank[ids[i].scope]) })
+	p.field(keys.done(), func(i int) int { return int(keys.rank[ids[i].key]) })
+	p.field(models.done(), func(i int) int { return int(models.rank[ids[i].model]) })
+	p.field(2, func(i int) int { return b2i(ids[i].batch) })
+	p.field(3, func(i int) int { return int(ids[i].tier) })
+	if p.ok {
+		if order := p.order(); order != nil {
+			permute(out, order)
 		}
+		return
 	}
-	slices.SortFunc(texts, func(a, b usage.Sym) int { return strings.Compare(a.String(), b.String()) })
-	for i, s := range texts {
-		rank[s] = int32(i) // #nosec G115 -- distinct texts of one fetch
-	}
-	b2i := func(b bool) int {
-		if b {
-			return 1
-		}
-		return 0
-	}
+	// Too many distinct values to pack: compare field by field.
 	cmpRec := func(a, b int32) int {
 		x, y := &ids[a], &ids[b]
-		return cmp.Or(cmp.Compare(out[a].Day, out[b].Day), cmp.Compare(rank[x.scope], rank[y.scope]), cmp.Compare(rank[x.key], rank[y.key]),
-			cmp.Compare(rank[x.model], rank[y.model]), cmp.Compare(b2i(x.batch), b2i(y.batch)), cmp.Compare(x.tier, y.tier))
+		return cmp.Or(cmp.Compare(out[a].Day, out[b].Day), cmp.Compare(scopes.rank[x.scope], scopes.rank[y.scope]),
+			cmp.Compare(keys.rank[x.key], keys.rank[y.key]), cmp.Compare(models.rank[x.model], models.rank[y.model]),
+			cmp.Compare(b2i(x.batch), b2i(y.batch)), cmp.Compare(x.tier, y.tier))
 	}
-	sorted := true
-	for i := 1; i < len(out) && sorted; i++ {
-		sorted = cmpRec(int32(i-1), int32(i)) <= 0 // #nosec G115 -- records of one fetch
+	order := make([]int32, len(out))
+	for i := range order {
+		order[i] = int32(i) // #nosec G115 -- records of one fetch
 	}
-	if !sorted {
-		order := make([]int32, len(out))
-		for i := range order {
-			order[i] = int32(i) // #nosec G115 -- records of one fetch
-		}
-		slices.SortFunc(order, cmpRec)
-		permute(out, order)
+	slices.SortFunc(order, cmpRec)
+	permute(out, order)
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
 	}
-	return trim(out), nil
+	return 0
 }
 
 // trim returns s in an array of its own length when the one it grew in has much room left (a
 // first day with fewer records than the rest): the table is held for as long as the facts are.
 func trim[T any](s []T) []T {
+	if len(s) == 0 {
+		return nil // as when nothing was appended
+	}
 	if cap(s)-len(s) > len(s)/16 {
 		return slices.Clone(s)
 	}
@@ -262,8 +275,9 @@ type costKey struct{ source, description usage.Sym }
 // per key, model and token type: 9 million at 10,000 keys), so records are built in one slice
 // sized after the first day, indexed for the day being read only, and sorted in place.
 func (c *Client) fetchCosts(ctx context.Context, start, end time.Time, perPage int) ([]usage.CostRecord, error) {
-	var out []usage.CostRecord
 	days := int((end.Unix() - start.Unix() + 86399) / 86400)
+	out := make([]usage.CostRecord, 0, int(c.hints.costsPerDay.Load())*days) // as in fetchUsage
+	defer func() { c.hints.costsPerDay.Store(int64(len(out) / max(days, 1))) }()
 	index := newDayIndex[costKey]()
 	syms := newSymRefs()
 	lines := map[usage.Sym]LineItem{} // each distinct line item is parsed once
@@ -295,7 +309,7 @@ func (c *Client) fetchCosts(ctx context.Context, start, end time.Time, perPage i
 			if source == usage.NoSym {
 				source = syms.project(r.ProjectID)
 			}
-			k := costKey{source: source, description: syms.text.Of(deref(r.LineItem))}
+			k := costKey{source: source, description: syms.of(r.LineItem)}
 			i, ok := index.m[k]
 			if !ok {
 				li, ok := lines[k.description]
@@ -324,33 +338,30 @@ func (c *Client) fetchCosts(ctx context.Context, start, end time.Time, perPage i
 // sortCosts sorts records by (day, source, description) in place: by ranks of the distinct
 // texts, integer compares instead of long string compares.
 func sortCosts(out []usage.CostRecord) {
-	var top usage.Sym
-	for i := range out {
-		top = max(top, out[i].Source, out[i].Description)
-	}
-	rank := make([]int32, int(top)+1)
-	var texts []usage.Sym
-	for i := range out {
-		for _, s := range [...]usage.Sym{out[i].Source, out[i].Description} {
-			if rank[s] == 0 {
-				rank[s] = 1
-				texts = append(texts, s)
-			}
-		}
-	}
-	slices.SortFunc(texts, func(a, b usage.Sym) int { return strings.Compare(a.String(), b.String()) })
-	for i, s := range texts {
-		rank[s] = int32(i) // #nosec G115 -- distinct texts of one fetch
-	}
-	cmpRec := func(x, y *usage.CostRecord) int {
-		return cmp.Or(cmp.Compare(x.Day, y.Day), cmp.Compare(rank[x.Source], rank[y.Source]), cmp.Compare(rank[x.Description], rank[y.Description]))
-	}
-	sorted := true
-	for i := 1; i < len(out) && sorted; i++ {
-		sorted = cmpRec(&out[i-1], &out[i]) <= 0
-	}
-	if sorted {
+	if len(out) < 2 {
 		return
+	}
+	var sources, descriptions symRanks
+	first, last := out[0].Day, out[0].Day
+	for i := range out {
+		sources.add(out[i].Source)
+		descriptions.add(out[i].Description)
+		first, last = min(first, out[i].Day), max(last, out[i].Day)
+	}
+	p := newPackedKeys(len(out))
+	p.field(int(last-first)+1, func(i int) int { return int(out[i].Day - first) })
+	p.field(sources.done(), func(i int) int { return int(sources.rank[out[i].Source]) })
+	p.field(descriptions.done(), func(i int) int { return int(descriptions.rank[out[i].Description]) })
+	if p.ok {
+		if order := p.order(); order != nil {
+			permute(out, order)
+		}
+		return
+	}
+	// Too many distinct values to pack: compare field by field.
+	cmpRec := func(x, y *usage.CostRecord) int {
+		return cmp.Or(cmp.Compare(x.Day, y.Day), cmp.Compare(sources.rank[x.Source], sources.rank[y.Source]),
+			cmp.Compare(descriptions.rank[x.Description], descriptions.rank[y.Description]))
 	}
 	order := make([]int32, len(out))
 	for i := range order {
@@ -361,25 +372,37 @@ func sortCosts(out []usage.CostRecord) {
 }
 
 // symRefs interns the source references of API key and project ids, and other texts, once per
-// fetch: a page repeats the same few thousand ids hundreds of thousands of times.
+// fetch: a page repeats the same few thousand ids hundreds of thousands of times. The decoder
+// hands out one *string per distinct text of a paging loop, so a pointer seen before needs no
+// string hashing: a row's key and project are most often the previous row's, and the other
+// texts are looked up by pointer first.
 type symRefs struct {
 	keys, projects map[string]usage.Sym
 	text           usage.Syms
+	byPtr          map[*string]usage.Sym // text by the decoder's pointer
+	lastKey        *string
+	lastKeySym     usage.Sym
+	lastProject    *string
+	lastProjectSym usage.Sym
 }
 
 func newSymRefs() *symRefs {
-	return &symRefs{keys: map[string]usage.Sym{}, projects: map[string]usage.Sym{}, text: usage.Syms{}}
+	return &symRefs{keys: map[string]usage.Sym{}, projects: map[string]usage.Sym{}, text: usage.Syms{}, byPtr: map[*string]usage.Sym{}}
 }
 
 func (c *symRefs) key(id *string) usage.Sym {
 	if id == nil || *id == "" {
 		return usage.NoSym
 	}
+	if id == c.lastKey {
+		return c.lastKeySym
+	}
 	s, ok := c.keys[*id]
 	if !ok {
 		s = usage.InternRef(keyRef(id))
 		c.keys[*id] = s
 	}
+	c.lastKey, c.lastKeySym = id, s
 	return s
 }
 
@@ -387,11 +410,28 @@ func (c *symRefs) project(id *string) usage.Sym {
 	if id == nil || *id == "" {
 		return usage.InternRef(defaultProject)
 	}
+	if id == c.lastProject {
+		return c.lastProjectSym
+	}
 	s, ok := c.projects[*id]
 	if !ok {
 		s = usage.InternRef(projectRef(id))
 		c.projects[*id] = s
 	}
+	c.lastProject, c.lastProjectSym = id, s
+	return s
+}
+
+// of returns the Sym of the text p points to ("" for nil).
+func (c *symRefs) of(p *string) usage.Sym {
+	if p == nil {
+		return usage.NoSym
+	}
+	if s, ok := c.byPtr[p]; ok {
+		return s
+	}
+	s := c.text.Of(*p)
+	c.byPtr[p] = s
 	return s
 }
 

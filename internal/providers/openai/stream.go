@@ -21,7 +21,8 @@ func decodeUsageBucket(d *apiclient.Decoder, b *UsageBucket, hint *int) error {
 		case "end_time":
 			b.EndTime, err = d.Int()
 		case "results":
-			b.Results, err = apiclient.Results(d, hint, func(r *UsageResult) error { return decodeUsageResult(d, r) })
+			var last lastStrs
+			b.Results, err = apiclient.Results(d, hint, func(r *UsageResult) error { return decodeUsageResult(d, r, &last) })
 		default:
 			err = d.Skip()
 		}
@@ -29,20 +30,24 @@ func decodeUsageBucket(d *apiclient.Decoder, b *UsageBucket, hint *int) error {
 	})
 }
 
-func decodeUsageResult(d *apiclient.Decoder, r *UsageResult) error {
+// lastStrs are the previous result's texts of the fields that mostly repeat from one result to
+// the next (apiclient.Decoder.StrPtrAgain).
+type lastStrs struct{ project, key, tier, currency, unit *string }
+
+func decodeUsageResult(d *apiclient.Decoder, r *UsageResult, last *lastStrs) error {
 	return d.Object(func(name []byte) error {
 		var err error
 		switch string(name) {
 		case "project_id":
-			r.ProjectID, err = d.StrPtr()
+			r.ProjectID, err = d.StrPtrAgain(&last.project)
 		case "api_key_id":
-			r.APIKeyID, err = d.StrPtr()
+			r.APIKeyID, err = d.StrPtrAgain(&last.key)
 		case "model":
 			r.Model, err = d.StrPtr()
 		case "batch":
 			err = decodeFlexBool(d, &r.Batch)
 		case "service_tier":
-			r.ServiceTier, err = d.StrPtr()
+			r.ServiceTier, err = d.StrPtrAgain(&last.tier)
 		case "input_tokens":
 			r.InputTokens, err = d.Int()
 		case "input_cached_tokens":
@@ -115,6 +120,7 @@ func decodeCostBucket(d *apiclient.Decoder, b *CostBucket, hint *int) error {
 type costSlabs struct {
 	amounts    []Amount
 	quantities []json.Number
+	last       lastStrs
 }
 
 func decodeCostResult(d *apiclient.Decoder, r *CostResult, sl *costSlabs) error {
@@ -139,7 +145,10 @@ func decodeCostResult(d *apiclient.Decoder, r *CostResult, sl *costSlabs) error 
 					return nil
 				case "currency":
 					var err error
-					a.Currency, err = d.Str()
+					p, err := d.StrPtrAgain(&sl.last.currency)
+					if p != nil {
+						a.Currency = *p
+					}
 					return err
 				}
 				return d.Skip()
@@ -150,9 +159,9 @@ func decodeCostResult(d *apiclient.Decoder, r *CostResult, sl *costSlabs) error 
 		case "line_item":
 			r.LineItem, err = d.StrPtr()
 		case "project_id":
-			r.ProjectID, err = d.StrPtr()
+			r.ProjectID, err = d.StrPtrAgain(&sl.last.project)
 		case "api_key_id":
-			r.APIKeyID, err = d.StrPtr()
+			r.APIKeyID, err = d.StrPtrAgain(&sl.last.key)
 		case "quantity":
 			var raw []byte
 			if raw, err = d.Raw(); err == nil {
@@ -164,7 +173,7 @@ func decodeCostResult(d *apiclient.Decoder, r *CostResult, sl *costSlabs) error 
 				}
 			}
 		case "quantity_unit":
-			r.QuantityUnit, err = d.StrPtr()
+			r.QuantityUnit, err = d.StrPtrAgain(&sl.last.unit)
 		default:
 			err = d.Skip()
 		}
@@ -185,8 +194,20 @@ func decodeNumber(raw []byte) (json.Number, bool, error) {
 			return "", false, fmt.Errorf("quantity: %.40s is not a number", raw)
 		}
 	}
-	if _, err := strconv.ParseFloat(s, 64); err != nil {
-		return "", false, fmt.Errorf("quantity: %.40s is not a number", raw)
+	if !isDigits(s) { // digits alone are a number: the common case needs no float parse
+		if _, err := strconv.ParseFloat(s, 64); err != nil {
+			return "", false, fmt.Errorf("quantity: %.40s is not a number", raw)
+		}
 	}
 	return json.Number(s), true, nil
+}
+
+// isDigits reports whether s is a non-empty run of ASCII digits.
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
 }

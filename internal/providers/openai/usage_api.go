@@ -96,9 +96,13 @@ func (c *Client) Usage(ctx context.Context, endpoint UsageEndpoint, start, end t
 func (c *Client) usage(ctx context.Context, endpoint UsageEndpoint, start, end time.Time, perPage int) iter.Seq2[UsageBucket, error] {
 	q := timeQuery(start, end, min(perPage, usageBucketLimit))
 	q["group_by"] = endpoint.groupBy()
-	hint := 0 // results per bucket so far: each bucket's slice is sized once
+	// Results per bucket so far (and in the last fetch): each bucket's slice is sized once.
+	h := c.hints.resultHint(endpoint.Path())
+	hint := int(h.Load())
 	return apiclient.StreamCursorPages(ctx, c.api, endpoint.Path(), q, maxPages, func(d *apiclient.Decoder, b *UsageBucket) error {
-		return decodeUsageBucket(d, b, &hint)
+		err := decodeUsageBucket(d, b, &hint)
+		raise(h, hint)
+		return err
 	})
 }
 
