@@ -152,9 +152,10 @@ type Mapping struct {
 // interner maps the few distinct strings (sources, models, providers) to small ids so the hot
 // maps below hash small structs instead of five strings per usage row.
 type interner struct {
-	ids  map[string]uint32
-	strs []string
-	syms []usage.Sym // by id, filled on first use; NoSym (but for id 0) while unknown
+	ids   map[string]uint32
+	strs  []string
+	syms  []usage.Sym // by id, filled on first use; NoSym (but for id 0) while unknown
+	bySym []uint32    // by Sym: id + 1, 0 while unknown
 }
 
 func newInterner() *interner {
@@ -188,23 +189,27 @@ func (in *interner) sym(id uint32) usage.Sym {
 	return s
 }
 
-// lastID is a one-entry cache in front of the interner: clients emit records sorted by source,
-// so consecutive records mostly repeat the previous key, scope and model.
-type lastID struct {
-	s   string
-	val uint32
-	ok  bool
-}
-
-func (l *lastID) id(in *interner, s string) uint32 {
-	if l.ok && l.s == s {
-		return l.val
+// ofSym returns the id of a record's name: the records name their sources and models by
+// usage.Sym, so a dense table by Sym finds the id without hashing a string.
+func (in *interner) ofSym(s usage.Sym) uint32 {
+	if int(s) < len(in.bySym) {
+		if id := in.bySym[s]; id != 0 {
+			return id - 1
+		}
+	} else {
+		in.bySym = append(in.bySym, make([]uint32, int(s)+1-len(in.bySym)+len(in.bySym)/2)...)
 	}
-	l.s, l.val, l.ok = s, in.id(s), true
-	return l.val
+	id := in.id(s.String())
+	in.bySym[s] = id + 1
+	if int(id) >= len(in.syms) {
+		in.syms = append(in.syms, make([]usage.Sym, len(in.strs)-len(in.syms))...)
+	}
+	in.syms[id] = s
+	return id
 }
 
-// class packs a usage.PriceClass into a byte so cells and bills can be matched on it cheaply.
+// class packs a usage.PriceClass into a byte so cells and bills can be matched on it cheaply. Its
+// bits are usage.ClassBits' (the cost records' and the rows'), so those convert as they are.
 type class uint8
 
 const (
@@ -731,9 +736,8 @@ func (bc *batchComputer) cellAt(k cellKey) int32 {
 	if k.p != bc.rates.p {
 		row.Provider = usage.Provider(bc.in.str(k.p)).ID()
 	}
-	if k.cls&(classPriority|classFlex) != 0 {
-		row.Tier = usage.PriceClass{Tier: k.cls.priceClass().Tier}.Bits()
-	}
+	row.Tier = usage.ClassBits(k.cls & (classPriority | classFlex)) // the same bits
+
 	return i
 }
 
@@ -816,7 +820,6 @@ func (bc *batchComputer) unbilledTier(c *cell) bool {
 // 1. Usage cells, catalog-priced per record, built in place in the caller's row buffer.
 func (bc *batchComputer) collectUsage() {
 	in := bc.in
-	var lastKey, lastScope, lastModel lastID
 	p := in.id(string(bc.b.Provider))
 	for i := range bc.b.Usage {
 		r := &bc.b.Usage[i]
@@ -824,11 +827,14 @@ func (bc *batchComputer) collectUsage() {
 			continue
 		}
 		rp := p
-		if r.Provider.Name() != bc.b.Provider {
+		if r.Provider != bc.pid {
 			rp = in.id(string(r.Provider.Name()))
 		}
-		ci := bc.cellAt(cellKey{p: rp, key: lastKey.id(in, r.Key.String()), scope: lastScope.id(in, r.Scope.String()),
-			model: lastModel.id(in, r.Model.String()), d: r.Day, cls: classOf(r.Class())})
+		cls := class(0)
+		if r.Tier != "" || r.Batch || r.LongContext || r.USOnly || r.Fast {
+			cls = classOf(r.Class())
+		}
+		ci := bc.cellAt(cellKey{p: rp, key: in.ofSym(r.Key), scope: in.ofSym(r.Scope), model: in.ofSym(r.Model), d: r.Day, cls: cls})
 		c, row := &bc.cells[ci], &bc.rows[ci]
 		row.Tokens.Add(r.Tokens)
 		row.Requests += r.Requests
@@ -852,7 +858,6 @@ func (bc *batchComputer) collectUsage() {
 // eachBill calls fn with each bill of a settled day in the window, in input order.
 func (bc *batchComputer) eachBill(fn func(b *bill)) {
 	in := bc.in
-	var lastSource, lastModel lastID
 	lastSrc, lastKeyLevel := ^uint32(0), false // bills come grouped by source
 	p := in.id(string(bc.b.Provider))
 	b := new(bill) // one for every call of fn, which must not keep it
@@ -862,11 +867,12 @@ func (bc *batchComputer) eachBill(fn func(b *bill)) {
 			continue
 		}
 		bp := p
-		if cr.Provider.Name() != bc.b.Provider {
+		if cr.Provider != bc.pid {
 			bp = in.id(string(cr.Provider.Name()))
 		}
-		*b = bill{p: bp, source: lastSource.id(in, cr.Source.String()), model: lastModel.id(in, cr.Model.String()), d: cr.Day,
-			tt: cr.TokenType, cls: classOf(cr.Class.PriceClass()), amount: cr.Amount}
+		// The cost record's class bits are laid out as the engine's (TestClassBits_AreTheEngines).
+		*b = bill{p: bp, source: in.ofSym(cr.Source), model: in.ofSym(cr.Model), d: cr.Day,
+			tt: cr.TokenType, cls: class(cr.Class), amount: cr.Amount}
 		if cr.QuantityUnit == usage.UnitTokens && cr.Quantity > 0 {
 			b.qty = cr.Quantity
 		}

@@ -47,3 +47,23 @@ func pointerIn(typ reflect.Type, path string) (string, bool) {
 	}
 	return "", false
 }
+
+// The engine's class and usage.ClassBits are the same bits: the cost records' classes and the
+// rows' tiers convert without unpacking.
+func TestClassBits_AreTheEngines(t *testing.T) {
+	for _, tier := range []usage.Tier{usage.TierStandard, usage.TierPriority, usage.TierFlex} {
+		for flags := range 16 {
+			pc := usage.PriceClass{Tier: tier, Batch: flags&1 != 0, LongContext: flags&2 != 0, USOnly: flags&4 != 0, Fast: flags&8 != 0}
+			if got, want := class(pc.Bits()), classOf(pc); got != want {
+				t.Errorf("%+v: ClassBits %08b, the engine's class %08b", pc, got, want)
+			}
+			if got := classOf(pc).priceClass(); got != pc {
+				t.Errorf("%+v unpacks as %+v", pc, got)
+			}
+			row := CostRow{Tier: usage.ClassBits(classOf(pc) & (classPriority | classFlex))}
+			if row.ServiceTier() != tier {
+				t.Errorf("%+v: the row's tier is %q", pc, row.ServiceTier())
+			}
+		}
+	}
+}
