@@ -257,6 +257,27 @@ func (c class) priceClass() usage.PriceClass {
 	return pc
 }
 
+// unpricedSlab holds token counts in fixed chunks, so growing never copies them.
+type unpricedSlab struct {
+	chunks [][]usage.Tokens
+	n      int32
+}
+
+const unpricedChunk = 1024
+
+// add returns the 1-based index of a new zero count.
+func (s *unpricedSlab) add() int32 {
+	if int(s.n)%unpricedChunk == 0 {
+		s.chunks = append(s.chunks, make([]usage.Tokens, unpricedChunk))
+	}
+	s.n++
+	return s.n
+}
+
+func (s *unpricedSlab) at(i int32) *usage.Tokens {
+	return &s.chunks[(i-1)/unpricedChunk][(i-1)%unpricedChunk]
+}
+
 // cellKey is the grain of the fact table: one source, model and price class on one day.
 type cellKey struct {
 	p, key, scope, model uint32
@@ -550,7 +571,7 @@ type batchComputer struct {
 	heads       []int32             // per (source, model) slot and day: latest cell of the chain, +1
 	far         map[sourceDay]int32 // heads outside the window
 	next        []int32             // per cell: the previous cell of its chain, +1 (0 ends it)
-	unpriced    []usage.Tokens      // rare: tokens the catalog could not price, by cell.unpriced - 1
+	unpriced    unpricedSlab        // rare: tokens the catalog could not price, by cell.unpriced
 	// unpricedOut are the unpriced tokens of the rows emitted, by CostRow.Unpriced - 1.
 	unpricedOut []usage.Tokens
 
@@ -847,10 +868,9 @@ func (bc *batchComputer) collectUsage() {
 			c.priced += cost
 		} else {
 			if c.unpriced == 0 {
-				bc.unpriced = append(bc.unpriced, usage.Tokens{})
-				c.unpriced = int32(len(bc.unpriced)) // #nosec G115 -- cells of one batch, far below 2^31
+				c.unpriced = bc.unpriced.add()
 			}
-			bc.unpriced[c.unpriced-1].Add(r.Tokens)
+			bc.unpriced.at(c.unpriced).Add(r.Tokens)
 		}
 	}
 }
@@ -1408,7 +1428,10 @@ func (bc *batchComputer) emitRows() ([]CostRow, []Reconciliation) {
 		}
 		rc := lastRC
 		if unpriced {
-			t := &bc.unpriced[c.unpriced-1]
+			if bc.unpricedOut == nil {
+				bc.unpricedOut = make([]usage.Tokens, 0, bc.unpriced.n)
+			}
+			t := bc.unpriced.at(c.unpriced)
 			rc.UnpricedTokens += t.Total()
 			bc.unpricedOut = append(bc.unpricedOut, *t)
 			row.Unpriced = int32(len(bc.unpricedOut)) // #nosec G115 -- rows of one batch
