@@ -7,10 +7,9 @@ import (
 )
 
 // rowSums is what SummarizeFor adds up over the rows. Its loop runs once per row (hundreds of
-// thousands at scale), so it hashes each distinct string once: rows of one source and model come
-// in runs, and one-entry caches (whose string compares are pointer compares, the rows sharing
-// the engine's interned strings) catch the repeats; lines are indexed by small integers from
-// there on. Large results are summed in two halves at once and merged: every sum is an integer,
+// thousands at scale), so it looks each distinct name up once: rows of one source and model come
+// in runs, and one-entry caches (comparing the rows' Syms, integers) catch the repeats; lines are
+// indexed by small integers from there on, and a name is turned into its text once per line. Large results are summed in two halves at once and merged: every sum is an integer,
 // so the order of adding does not change it.
 type rowSums struct {
 	res        *Result
