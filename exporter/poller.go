@@ -263,11 +263,11 @@ func (p *Poller) compute(facts []*engine.SourceFacts) *computed {
 		res := p.opts.Engine.Compute(f)
 		for i := range res.Rows {
 			r := &res.Rows[i]
-			v := byProvider[string(r.Provider)]
+			v := byProvider[r.Provider.String()]
 			if v == nil || !v.Window.Contains(r.Day) {
 				continue
 			}
-			k := costKey{Day: r.Day, Provider: string(r.Provider), Model: r.Model, Customer: r.Customer, Feature: r.Feature}
+			k := costKey{Day: r.Day, Provider: v.Provider, Model: r.Model.String(), Customer: r.Customer.String(), Feature: r.Feature.String()}
 			b := v.Cost[k]
 			b.Cost += r.Cost
 			b.Requests += r.Requests
@@ -276,9 +276,9 @@ func (p *Poller) compute(facts []*engine.SourceFacts) *computed {
 				b.Tokens[j] += t[j]
 			}
 			v.Cost[k] = b
-			if r.Unpriced != nil {
-				uk := unpricedKey{Day: r.Day, Provider: string(r.Provider), Model: r.Model}
-				u, ut := v.Unpriced[uk], tokensOf(*r.Unpriced)
+			if t := res.UnpricedOf(r); t != nil {
+				uk := unpricedKey{Day: r.Day, Provider: v.Provider, Model: r.Model.String()}
+				u, ut := v.Unpriced[uk], tokensOf(*t)
 				for j := range ut {
 					u[j] += ut[j]
 				}

@@ -409,10 +409,11 @@ func (f *fakeEngine) Compute(facts *engine.Facts) *engine.Result {
 		for _, r := range b.Usage {
 			if facts.Window.Contains(r.Day) {
 				customer, feature, _ := strings.Cut(r.Key.String(), "/")
-				row := engine.CostRow{Day: r.Day, Provider: r.Provider.Name(), Model: r.Model.String(),
-					Customer: customer, Feature: feature, Cost: r.Billed, Tokens: r.Tokens, Requests: r.Requests}
+				row := engine.CostRow{Day: r.Day, Provider: r.Provider, Model: r.Model,
+					Customer: usage.Intern(customer), Feature: usage.Intern(feature), Cost: r.Billed, Tokens: r.Tokens, Requests: r.Requests}
 				if !r.HasBilled {
-					row.Unpriced = &r.Tokens
+					res.Unpriced = append(res.Unpriced, r.Tokens)
+					row.Unpriced = int32(len(res.Unpriced))
 				}
 				res.Rows = append(res.Rows, row)
 			}

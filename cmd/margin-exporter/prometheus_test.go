@@ -67,8 +67,8 @@ func TestPrometheus_ScrapesTheDemoAndAnswersPerCustomerCost(t *testing.T) {
 	}
 	perCustomer := map[string]ledger.Money{}
 	for _, r := range eng.Compute(f).Rows {
-		if r.Customer != "" && r.Day >= today-usage.Day(r.Provider.RetentionDays()) {
-			perCustomer[r.Customer] += r.Cost
+		if r.Customer != usage.NoSym && r.Day >= today-usage.Day(r.Provider.Name().RetentionDays()) {
+			perCustomer[r.Customer.String()] += r.Cost
 		}
 	}
 	var customer string

@@ -41,26 +41,43 @@ type (
 )
 
 // CostRow is the reconciled cost of one source with one model on one day: the unit every view
-// (report, metrics, frames) aggregates.
+// (report, metrics, frames) aggregates. A result holds one per cell, millions at 10,000 keys, so
+// the row is small and holds no pointer (the garbage collector never scans the row array): names
+// are usage.Syms, the provider and tier a byte each, and unpriced tokens an index into
+// Result.Unpriced. TestCostRow_CompactAndPointerFree pins it.
 type CostRow struct {
 	Day      usage.Day
-	Provider usage.Provider
-	Source   usage.SourceRef // the most specific source: key, or scope when keyless
-	Scope    usage.SourceRef
-	Customer string // "" when unattributed
-	Feature  string
-	Model    string
-	Tier     usage.Tier // service tier of the usage (priority, flex); "" for standard
-	// Cost is the billed cost share, or an estimate when Estimated.
-	Cost      ledger.Money
+	Source   usage.Sym // the most specific source: key, or scope when keyless
+	Scope    usage.Sym
+	Customer usage.Sym // NoSym when unattributed
+	Feature  usage.Sym
+	Model    usage.Sym
+	// Unpriced is 1 + the index in Result.Unpriced of the tokens nothing could price and no
+	// bill covered; 0 when none. Result.UnpricedOf reads it.
+	Unpriced int32
+	Provider usage.ProviderID
+	// Tier is the service tier of the usage (priority, flex) as class bits; 0 for standard.
+	Tier      usage.ClassBits
 	Estimated bool
 	// PriceSource says where Cost comes from: a bill, the provider's own per-row charge, prices
 	// learned from settled bills, the catalog, or nothing (unpriced).
 	PriceSource PriceSource
-	Tokens      usage.Tokens
-	Requests    int64
-	// Unpriced counts tokens nothing could price and no bill covered; nil when none.
-	Unpriced *usage.Tokens
+	// Cost is the billed cost share, or an estimate when Estimated.
+	Cost     ledger.Money
+	Tokens   usage.Tokens
+	Requests int64
+}
+
+// ServiceTier returns the row's service tier; "" for standard.
+func (r *CostRow) ServiceTier() usage.Tier { return r.Tier.PriceClass().Tier }
+
+// UnpricedOf returns the tokens of r that nothing could price, nil when none. r is a row of res
+// (or of a view of it, which shares its Unpriced).
+func (res *Result) UnpricedOf(r *CostRow) *usage.Tokens {
+	if r.Unpriced == 0 {
+		return nil
+	}
+	return &res.Unpriced[r.Unpriced-1]
 }
 
 // PriceSource names where a row's cost comes from. It is a byte, not a string, because every row
@@ -118,6 +135,7 @@ type Reconciliation struct {
 type Result struct {
 	Window         usage.Window
 	Rows           []CostRow
+	Unpriced       []usage.Tokens // by CostRow.Unpriced - 1
 	Revenue        []DailyRevenue
 	Customers      map[string]CustomerInfo
 	Sources        map[usage.SourceRef]usage.SourceInfo
@@ -134,8 +152,10 @@ type Mapping struct {
 // interner maps the few distinct strings (sources, models, providers) to small ids so the hot
 // maps below hash small structs instead of five strings per usage row.
 type interner struct {
-	ids  map[string]uint32
-	strs []string
+	ids   map[string]uint32
+	strs  []string
+	syms  []usage.Sym // by id, filled on first use; NoSym (but for id 0) while unknown
+	bySym []uint32    // by Sym: id + 1, 0 while unknown
 }
 
 func newInterner() *interner {
@@ -154,23 +174,42 @@ func (in *interner) id(s string) uint32 {
 
 func (in *interner) str(id uint32) string { return in.strs[id] }
 
-// lastID is a one-entry cache in front of the interner: clients emit records sorted by source,
-// so consecutive records mostly repeat the previous key, scope and model.
-type lastID struct {
-	s   string
-	val uint32
-	ok  bool
-}
-
-func (l *lastID) id(in *interner, s string) uint32 {
-	if l.ok && l.s == s {
-		return l.val
+// sym returns the process-wide usage.Sym of id's string, interned there on first use (the rows
+// name their sources and models by Sym). Only "" has the Sym 0, and its id is 0 too.
+func (in *interner) sym(id uint32) usage.Sym {
+	if int(id) < len(in.syms) {
+		if s := in.syms[id]; s != usage.NoSym || id == 0 {
+			return s
+		}
+	} else {
+		in.syms = append(in.syms, make([]usage.Sym, len(in.strs)-len(in.syms))...)
 	}
-	l.s, l.val, l.ok = s, in.id(s), true
-	return l.val
+	s := usage.Intern(in.strs[id])
+	in.syms[id] = s
+	return s
 }
 
-// class packs a usage.PriceClass into a byte so cells and bills can be matched on it cheaply.
+// ofSym returns the id of a record's name: the records name their sources and models by
+// usage.Sym, so a dense table by Sym finds the id without hashing a string.
+func (in *interner) ofSym(s usage.Sym) uint32 {
+	if int(s) < len(in.bySym) {
+		if id := in.bySym[s]; id != 0 {
+			return id - 1
+		}
+	} else {
+		in.bySym = append(in.bySym, make([]uint32, int(s)+1-len(in.bySym)+len(in.bySym)/2)...)
+	}
+	id := in.id(s.String())
+	in.bySym[s] = id + 1
+	if int(id) >= len(in.syms) {
+		in.syms = append(in.syms, make([]usage.Sym, len(in.strs)-len(in.syms))...)
+	}
+	in.syms[id] = s
+	return id
+}
+
+// class packs a usage.PriceClass into a byte so cells and bills can be matched on it cheaply. Its
+// bits are usage.ClassBits' (the cost records' and the rows'), so those convert as they are.
 type class uint8
 
 const (
@@ -218,8 +257,7 @@ func (c class) priceClass() usage.PriceClass {
 	return pc
 }
 
-// unpricedSlab holds token counts in fixed chunks, so a pointer to one stays valid (rows keep
-// them) and growing never copies.
+// unpricedSlab holds token counts in fixed chunks, so growing never copies them.
 type unpricedSlab struct {
 	chunks [][]usage.Tokens
 	n      int32
@@ -419,15 +457,30 @@ func Compute(f *Facts, pricer Pricer, m Mapping) *Result {
 	all := make([]CostRow, regions[len(f.Batches)])
 	rowsPer := make([][]CostRow, len(f.Batches))
 	reconPer := make([][]Reconciliation, len(f.Batches))
+	unpricedPer := make([][]usage.Tokens, len(f.Batches))
 	var wg sync.WaitGroup
 	for i, b := range f.Batches {
 		buf := all[regions[i]:regions[i]:regions[i+1]]
 		wg.Go(func() {
 			bc := newBatchComputer(f, b, pricer, resolver, res.Sources, buf)
-			rowsPer[i], reconPer[i] = bc.run()
+			rowsPer[i], reconPer[i], unpricedPer[i] = bc.run()
 		})
 	}
 	wg.Wait()
+	// Each batch numbered its unpriced tokens from 1: rebase them into one list (rare rows).
+	for i, part := range rowsPer {
+		if len(unpricedPer[i]) == 0 {
+			continue
+		}
+		if off := int32(len(res.Unpriced)); off > 0 { // #nosec G115 -- rows of one result
+			for j := range part {
+				if part[j].Unpriced != 0 {
+					part[j].Unpriced += off
+				}
+			}
+		}
+		res.Unpriced = append(res.Unpriced, unpricedPer[i]...)
+	}
 	// dirty is where the rows of the regions end (emitRows cleared what it filtered out): past
 	// n after the moves, only stale copies lie before it, and the never-touched rest stays
 	// untouched (zero, and not yet faulted in).
@@ -503,6 +556,7 @@ type batchComputer struct {
 	resolver *attribution.Resolver
 	sources  map[usage.SourceRef]usage.SourceInfo
 	in       *interner
+	pid      usage.ProviderID // the batch's provider
 
 	cells []cell
 	rows  []CostRow // rows[i] belongs to cells[i]
@@ -518,6 +572,8 @@ type batchComputer struct {
 	far         map[sourceDay]int32 // heads outside the window
 	next        []int32             // per cell: the previous cell of its chain, +1 (0 ends it)
 	unpriced    unpricedSlab        // rare: tokens the catalog could not price, by cell.unpriced
+	// unpricedOut are the unpriced tokens of the rows emitted, by CostRow.Unpriced - 1.
+	unpricedOut []usage.Tokens
 
 	fams       []uint32          // model id -> family id + 1 (0: not yet known)
 	canons     map[uint32]uint32 // model id -> canonical id
@@ -556,16 +612,18 @@ func newBatchComputer(f *Facts, b *usage.Batch, pricer Pricer, resolver *attribu
 		billedRefs: newRefDays(f.Window), billedTotal: map[refDay]ledger.Money{},
 	}
 	bc.rates.p = bc.in.id(string(b.Provider))
+	bc.pid = b.Provider.ID()
 	bc.byModel, _ = pricer.(modelPricing)
 	return bc
 }
 
-func (bc *batchComputer) run() ([]CostRow, []Reconciliation) {
+func (bc *batchComputer) run() ([]CostRow, []Reconciliation, []usage.Tokens) {
 	bc.collectUsage()
 	bc.collectBills()
 	bc.splitBills()
 	bc.priceEstimates()
-	return bc.emitRows()
+	rows, recon := bc.emitRows()
+	return rows, recon, bc.unpricedOut
 }
 
 // refSlots numbers the sources (interned ids) that index something per day, so per-day tables
@@ -683,10 +741,9 @@ func (bc *batchComputer) cellAt(k cellKey) int32 {
 		}
 		bc.far[k.sourceDay()] = i + 1
 	}
-	key, scope := usage.SourceRef(bc.in.str(k.key)), usage.SourceRef(bc.in.str(k.scope))
-	src := key
-	if src == "" {
-		src = scope
+	src := k.key
+	if src == 0 {
+		src = k.scope
 	}
 	// The buffer is zeroed: only the fields that are not zero are written.
 	if len(bc.rows) < cap(bc.rows) {
@@ -695,10 +752,13 @@ func (bc *batchComputer) cellAt(k cellKey) int32 {
 		bc.rows = append(bc.rows, CostRow{})
 	}
 	row := &bc.rows[i]
-	row.Day, row.Provider, row.Source, row.Scope, row.Model = k.d, usage.Provider(bc.in.str(k.p)), src, scope, bc.in.str(k.model)
-	if k.cls&(classPriority|classFlex) != 0 {
-		row.Tier = k.cls.priceClass().Tier
+	row.Day, row.Source, row.Scope, row.Model = k.d, bc.in.sym(src), bc.in.sym(k.scope), bc.in.sym(k.model)
+	row.Provider = bc.pid
+	if k.p != bc.rates.p {
+		row.Provider = usage.Provider(bc.in.str(k.p)).ID()
 	}
+	row.Tier = usage.ClassBits(k.cls & (classPriority | classFlex)) // the same bits
+
 	return i
 }
 
@@ -781,7 +841,6 @@ func (bc *batchComputer) unbilledTier(c *cell) bool {
 // 1. Usage cells, catalog-priced per record, built in place in the caller's row buffer.
 func (bc *batchComputer) collectUsage() {
 	in := bc.in
-	var lastKey, lastScope, lastModel lastID
 	p := in.id(string(bc.b.Provider))
 	for i := range bc.b.Usage {
 		r := &bc.b.Usage[i]
@@ -789,11 +848,14 @@ func (bc *batchComputer) collectUsage() {
 			continue
 		}
 		rp := p
-		if r.Provider.Name() != bc.b.Provider {
+		if r.Provider != bc.pid {
 			rp = in.id(string(r.Provider.Name()))
 		}
-		ci := bc.cellAt(cellKey{p: rp, key: lastKey.id(in, r.Key.String()), scope: lastScope.id(in, r.Scope.String()),
-			model: lastModel.id(in, r.Model.String()), d: r.Day, cls: classOf(r.Class())})
+		cls := class(0)
+		if r.Tier != "" || r.Batch || r.LongContext || r.USOnly || r.Fast {
+			cls = classOf(r.Class())
+		}
+		ci := bc.cellAt(cellKey{p: rp, key: in.ofSym(r.Key), scope: in.ofSym(r.Scope), model: in.ofSym(r.Model), d: r.Day, cls: cls})
 		c, row := &bc.cells[ci], &bc.rows[ci]
 		row.Tokens.Add(r.Tokens)
 		row.Requests += r.Requests
@@ -816,7 +878,6 @@ func (bc *batchComputer) collectUsage() {
 // eachBill calls fn with each bill of a settled day in the window, in input order.
 func (bc *batchComputer) eachBill(fn func(b *bill)) {
 	in := bc.in
-	var lastSource, lastModel lastID
 	lastSrc, lastKeyLevel := ^uint32(0), false // bills come grouped by source
 	p := in.id(string(bc.b.Provider))
 	b := new(bill) // one for every call of fn, which must not keep it
@@ -826,11 +887,12 @@ func (bc *batchComputer) eachBill(fn func(b *bill)) {
 			continue
 		}
 		bp := p
-		if cr.Provider.Name() != bc.b.Provider {
+		if cr.Provider != bc.pid {
 			bp = in.id(string(cr.Provider.Name()))
 		}
-		*b = bill{p: bp, source: lastSource.id(in, cr.Source.String()), model: lastModel.id(in, cr.Model.String()), d: cr.Day,
-			tt: cr.TokenType, cls: classOf(cr.Class.PriceClass()), amount: cr.Amount}
+		// The cost record's class bits are laid out as the engine's (TestClassBits_AreTheEngines).
+		*b = bill{p: bp, source: in.ofSym(cr.Source), model: in.ofSym(cr.Model), d: cr.Day,
+			tt: cr.TokenType, cls: class(cr.Class), amount: cr.Amount}
 		if cr.QuantityUnit == usage.UnitTokens && cr.Quantity > 0 {
 			b.qty = cr.Quantity
 		}
@@ -1302,7 +1364,9 @@ func (bc *batchComputer) learnedCost(c *cell, t *usage.Tokens) (ledger.Money, bo
 
 // 5. Attribute, reconcile and emit rows, filtered in place.
 func (bc *batchComputer) emitRows() ([]CostRow, []Reconciliation) {
-	resolved := map[[2]uint32]attribution.Resolution{}
+	// A resolution as the rows name it: customer and feature interned process-wide.
+	type symRes struct{ customer, feature usage.Sym }
+	resolved := map[[2]uint32]symRes{}
 	recon := map[refDay]*Reconciliation{}
 	// The batch's own provider by day of the window: every row adds to one, so an array.
 	p := bc.in.id(string(bc.b.Provider))
@@ -1326,21 +1390,18 @@ func (bc *batchComputer) emitRows() ([]CostRow, []Reconciliation) {
 	}
 	out := bc.rows[:0]
 	var lastPair [2]uint32
-	var lastRes attribution.Resolution
+	var lastRes symRes
 	havePair := false
 	var lastRK refDay
 	var lastRC *Reconciliation
 	for i := range bc.cells {
 		c := &bc.cells[i]
 		row := &bc.rows[i] // finished in place, then moved down over the rows filtered out
-		if c.unpriced != 0 {
-			row.Unpriced = bc.unpriced.at(c.unpriced)
-		}
+		// Tokens nothing can price were still paid for through a bill.
+		unpriced := c.unpriced != 0 && !c.billed
 		switch {
 		case c.billed:
 			row.Cost, row.PriceSource = c.share, PriceBill
-			// Tokens nothing can price were still paid for through the bill.
-			row.Unpriced = nil
 		case c.hasOwn:
 			row.Cost, row.PriceSource = c.own, PriceProvider
 		default:
@@ -1353,20 +1414,27 @@ func (bc *batchComputer) emitRows() ([]CostRow, []Reconciliation) {
 		if pair := [2]uint32{c.key, c.scope}; !havePair || pair != lastPair {
 			r, ok := resolved[pair]
 			if !ok {
-				r = bc.resolver.Resolve(usage.SourceRef(bc.in.str(c.key)), usage.SourceRef(bc.in.str(c.scope)))
+				a := bc.resolver.Resolve(usage.SourceRef(bc.in.str(c.key)), usage.SourceRef(bc.in.str(c.scope)))
+				r = symRes{usage.Intern(a.Customer), usage.Intern(a.Feature)}
 				resolved[pair] = r
 			}
 			lastPair, lastRes, havePair = pair, r, true
 		}
-		row.Customer, row.Feature = lastRes.Customer, lastRes.Feature
+		row.Customer, row.Feature = lastRes.customer, lastRes.feature
 
 		rk := refDay{p: c.p, d: c.d}
 		if lastRC == nil || rk != lastRK {
-			lastRC, lastRK = reconOf(rk, row.Provider), rk
+			lastRC, lastRK = reconOf(rk, row.Provider.Name()), rk
 		}
 		rc := lastRC
-		if row.Unpriced != nil {
-			rc.UnpricedTokens += row.Unpriced.Total()
+		if unpriced {
+			if bc.unpricedOut == nil {
+				bc.unpricedOut = make([]usage.Tokens, 0, bc.unpriced.n)
+			}
+			t := bc.unpriced.at(c.unpriced)
+			rc.UnpricedTokens += t.Total()
+			bc.unpricedOut = append(bc.unpricedOut, *t)
+			row.Unpriced = int32(len(bc.unpricedOut)) // #nosec G115 -- rows of one batch
 		}
 		switch {
 		case row.Estimated:
@@ -1376,7 +1444,7 @@ func (bc *batchComputer) emitRows() ([]CostRow, []Reconciliation) {
 			} else {
 				rc.EstimatedCatalog += row.Cost
 			}
-		case row.Customer == "":
+		case row.Customer == usage.NoSym:
 			rc.Unattributed += row.Cost
 		default:
 			rc.Attributed += row.Cost

@@ -74,7 +74,7 @@ func TestCompute_SharedWorkspaceSplitsPerTokenType(t *testing.T) {
 			if r.Estimated || r.PriceSource != PriceBill {
 				t.Errorf("%s: row %+v is not a bill share", pr.name, r)
 			}
-			got[r.Customer] += r.Cost
+			got[r.Customer.String()] += r.Cost
 		}
 		// Input $4 split 3000:1000, output $10 split 100:300, cache reads all A's.
 		wantA := ledger.Dollars(3) + 2_500_000_000 + 50_000_000
@@ -187,13 +187,13 @@ func TestCompute_AnthropicPriorityTierStaysOutOfBills(t *testing.T) {
 	}
 	res := Compute(f, catalog.Default(), Mapping{Customers: map[string][]usage.SourceRef{"cus_A": {kA}, "cus_B": {kB}}})
 	for _, r := range res.Rows {
-		switch r.Customer {
+		switch r.Customer.String() {
 		case "cus_A":
 			if r.Cost != ledger.Dollars(3) || r.Estimated {
 				t.Errorf("standard usage: %+v, want the whole $3 bill", r)
 			}
 		case "cus_B":
-			if !r.Estimated || r.Tier != usage.TierPriority || r.PriceSource != PriceCatalog || r.Cost != ledger.Dollars(3) {
+			if !r.Estimated || r.ServiceTier() != usage.TierPriority || r.PriceSource != PriceCatalog || r.Cost != ledger.Dollars(3) {
 				t.Errorf("priority usage: %+v, want a $3 catalog estimate marked priority", r)
 			}
 		}
@@ -278,14 +278,14 @@ func TestCompute_EveryBilledDollarOnceProperty(t *testing.T) {
 		var tokensOut int64
 		for _, r := range res.Rows {
 			tokensOut += r.Tokens.Total()
-			under := []billed{{r.Provider, r.Source, r.Day}, {r.Provider, r.Scope, r.Day}}
+			under := []billed{{r.Provider.Name(), r.Source.Ref(), r.Day}, {r.Provider.Name(), r.Scope.Ref(), r.Day}}
 			isBilled := false
 			for _, u := range under {
 				if _, ok := bills[u]; ok {
 					isBilled = true
 				}
 			}
-			anthropicPriority := r.Provider == usage.Anthropic && r.Tier == usage.TierPriority
+			anthropicPriority := r.Provider.Name() == usage.Anthropic && r.ServiceTier() == usage.TierPriority
 			switch {
 			case r.Estimated && isBilled && !anthropicPriority:
 				t.Fatalf("seed %d: row %+v is an estimate under a billed source", seed, r)

@@ -37,7 +37,7 @@ func costOf(rows []CostRow, source usage.SourceRef, model string) (ledger.Money,
 	var sum ledger.Money
 	found := false
 	for _, r := range rows {
-		if r.Source == source && r.Model == model {
+		if r.Source.Ref() == source && r.Model.String() == model {
 			sum += r.Cost
 			found = true
 		}

@@ -282,8 +282,8 @@ func (res *Result) HistoryNotice(today usage.Day, providers []usage.Provider) st
 	first := map[usage.Provider]usage.Day{}
 	for i := range res.Rows {
 		r := &res.Rows[i]
-		if d, ok := first[r.Provider]; !ok || r.Day < d {
-			first[r.Provider] = r.Day
+		if d, ok := first[r.Provider.Name()]; !ok || r.Day < d {
+			first[r.Provider.Name()] = r.Day
 		}
 	}
 	notice := ""

@@ -81,10 +81,13 @@ type Forecast struct {
 	Warnings   []string       `json:"warnings,omitempty"` // subscriptions that could not be projected
 }
 
+// unassignedFeature is UnassignedFeature interned.
+var unassignedFeature = usage.Intern(UnassignedFeature)
+
 // featureOf returns the row's feature label.
-func featureOf(r *CostRow) string {
-	if r.Feature == "" {
-		return UnassignedFeature
+func featureOf(r *CostRow) usage.Sym {
+	if r.Feature == usage.NoSym {
+		return unassignedFeature
 	}
 	return r.Feature
 }
@@ -93,26 +96,28 @@ func featureOf(r *CostRow) string {
 // featureLines: SummarizeFor feeds it from its own pass over the rows.
 type featureSpend struct {
 	spend map[customerFeature]ledger.Money
-	lines map[string]*FeatureLine
+	lines map[usage.Sym]*FeatureLine // by feature label
 	// Rows of one customer and feature come in runs: a run is summed, then added to the maps.
 	run     customerFeature
 	runCost ledger.Money
 	l       *FeatureLine
+	lf      usage.Sym // l's feature
 }
 
-type customerFeature struct{ customer, feature string }
+type customerFeature struct{ customer, feature usage.Sym }
 
 func newFeatureSpend() *featureSpend {
-	return &featureSpend{spend: map[customerFeature]ledger.Money{}, lines: map[string]*FeatureLine{}}
+	return &featureSpend{spend: map[customerFeature]ledger.Money{}, lines: map[usage.Sym]*FeatureLine{}}
 }
 
 func (fs *featureSpend) add(r *CostRow) {
 	f := featureOf(r)
-	if fs.l == nil || fs.l.Feature != f {
+	if fs.l == nil || fs.lf != f {
 		if fs.l = fs.lines[f]; fs.l == nil {
-			fs.l = &FeatureLine{Feature: f}
+			fs.l = &FeatureLine{Feature: f.String()}
 			fs.lines[f] = fs.l
 		}
+		fs.lf = f
 	}
 	fs.l.Cost += r.Cost
 	if k := (customerFeature{r.Customer, f}); k != fs.run {
@@ -130,7 +135,7 @@ func (fs *featureSpend) merge(o *featureSpend) {
 	for f, ol := range o.lines {
 		l := fs.lines[f]
 		if l == nil {
-			l = &FeatureLine{Feature: f}
+			l = &FeatureLine{Feature: ol.Feature}
 			fs.lines[f] = l
 		}
 		l.Cost += ol.Cost
@@ -139,7 +144,7 @@ func (fs *featureSpend) merge(o *featureSpend) {
 }
 
 func (fs *featureSpend) flush() {
-	if fs.run.customer != "" {
+	if fs.run.customer != usage.NoSym {
 		fs.spend[fs.run] += fs.runCost
 	}
 	fs.runCost = 0
@@ -153,14 +158,15 @@ func featureLines(fs *featureSpend, rep *Report) []FeatureLine {
 	spend, lines := fs.spend, fs.lines
 	byCustomer := map[string][]cf{}
 	for k := range spend {
-		byCustomer[k.customer] = append(byCustomer[k.customer], k)
+		id := k.customer.String()
+		byCustomer[id] = append(byCustomer[id], k)
 	}
 	for _, c := range rep.Customers {
 		keys := byCustomer[c.CustomerID]
 		if len(keys) == 0 {
 			continue
 		}
-		slices.SortFunc(keys, func(a, b cf) int { return cmpString(a.feature, b.feature) })
+		slices.SortFunc(keys, func(a, b cf) int { return cmpString(a.feature.String(), b.feature.String()) })
 		weights := make([]int64, len(keys))
 		for i, k := range keys {
 			weights[i] = int64(max(spend[k], 0))
@@ -313,12 +319,17 @@ func forecast(res *Result, revenue []DailyRevenue, subs []Subscription, today us
 		}
 		return a
 	}
+	var lastID usage.Sym
+	var last *acc
 	for i := range res.Rows {
 		r := &res.Rows[i]
-		if r.Customer == "" {
+		if r.Customer == usage.NoSym {
 			continue
 		}
-		a := get(r.Customer)
+		if last == nil || r.Customer != lastID { // a customer's rows come in runs
+			lastID, last = r.Customer, get(r.Customer.String())
+		}
+		a := last
 		if !a.used || r.Day < a.first {
 			a.first, a.used = r.Day, true
 		}

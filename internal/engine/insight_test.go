@@ -8,8 +8,8 @@ import (
 )
 
 func row(customer, feature string, d usage.Day, cost ledger.Money, tokens int64) CostRow {
-	return CostRow{Day: d, Provider: usage.OpenAI, Source: usage.SourceRef("openai:api_key:" + customer + feature),
-		Customer: customer, Feature: feature, Model: "m", Cost: cost, Tokens: usage.Tokens{Input: tokens}}
+	return CostRow{Day: d, Provider: usage.OpenAI.ID(), Source: usage.Intern("openai:api_key:" + customer + feature),
+		Customer: usage.Intern(customer), Feature: usage.Intern(feature), Model: usage.Intern("m"), Cost: cost, Tokens: usage.Tokens{Input: tokens}}
 }
 
 func TestFeatureLines(t *testing.T) {

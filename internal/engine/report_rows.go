@@ -7,10 +7,9 @@ import (
 )
 
 // rowSums is what SummarizeFor adds up over the rows. Its loop runs once per row (hundreds of
-// thousands at scale), so it hashes each distinct string once: rows of one source and model come
-// in runs, and one-entry caches (whose string compares are pointer compares, the rows sharing
-// the engine's interned strings) catch the repeats; lines are indexed by small integers from
-// there on. Large results are summed in two halves at once and merged: every sum is an integer,
+// thousands at scale), so it looks each distinct name up once: rows of one source and model come
+// in runs, and one-entry caches (comparing the rows' Syms, integers) catch the repeats; lines are
+// indexed by small integers from there on, and a name is turned into its text once per line. Large results are summed in two halves at once and merged: every sum is an integer,
 // so the order of adding does not change it.
 type rowSums struct {
 	res        *Result
@@ -19,18 +18,20 @@ type rowSums struct {
 	totals     Totals
 	provs      map[usage.Provider]*ProviderLine
 	modelIdx   map[modelKey]int32
+	modelKeys  []modelKey // by model line
 	modelLines []ModelLine
 	daily      []DailyLine // [model line × days + day of the window]; Day "" while unused
 	outside    map[dayModel]*DailyLine
 	custs      map[string]*CustomerLine
+	custSyms   map[usage.Sym]*CustomerLine // custs by the rows' Sym
 	unattr     map[usage.SourceRef]*UnattributedLine
 	estimates  map[estimateKey]*EstimateLine
 	features   *featureSpend
 }
 
 type modelKey struct {
-	p usage.Provider
-	m string
+	p usage.ProviderID
+	m usage.Sym
 }
 
 type dayModel struct {
@@ -40,7 +41,7 @@ type dayModel struct {
 
 type estimateKey struct {
 	m    int32
-	tier usage.Tier
+	tier usage.ClassBits
 	src  PriceSource
 }
 
@@ -68,7 +69,7 @@ func newRowSums(res *Result) *rowSums {
 	return &rowSums{
 		res: res, from: res.Window.From, days: res.Window.Days(),
 		provs: map[usage.Provider]*ProviderLine{}, modelIdx: map[modelKey]int32{}, outside: map[dayModel]*DailyLine{},
-		custs: map[string]*CustomerLine{}, unattr: map[usage.SourceRef]*UnattributedLine{}, estimates: map[estimateKey]*EstimateLine{},
+		custs: map[string]*CustomerLine{}, custSyms: map[usage.Sym]*CustomerLine{}, unattr: map[usage.SourceRef]*UnattributedLine{}, estimates: map[estimateKey]*EstimateLine{},
 		features: newFeatureSpend(),
 	}
 }
@@ -83,12 +84,23 @@ func (s *rowSums) customer(id string) *CustomerLine {
 	return c
 }
 
+// customerOf is customer for a row's Sym.
+func (s *rowSums) customerOf(id usage.Sym) *CustomerLine {
+	c := s.custSyms[id]
+	if c == nil {
+		c = s.customer(id.String())
+		s.custSyms[id] = c
+	}
+	return c
+}
+
 func (s *rowSums) model(k modelKey) int32 {
 	mi, ok := s.modelIdx[k]
 	if !ok {
 		mi = int32(len(s.modelLines)) // #nosec G115 -- distinct models of one result
 		s.modelIdx[k] = mi
-		s.modelLines = append(s.modelLines, ModelLine{Provider: k.p, Model: k.m})
+		s.modelKeys = append(s.modelKeys, k)
+		s.modelLines = append(s.modelLines, ModelLine{Provider: k.p.Name(), Model: k.m.String()})
 		s.daily = append(s.daily, make([]DailyLine, s.days)...)
 	}
 	return mi
@@ -112,7 +124,9 @@ func (s *rowSums) add(rows []CostRow) {
 		lastM    int32 = -1
 		lastProv *ProviderLine
 		lastCust *CustomerLine
+		lastCID  usage.Sym
 		lastUn   *UnattributedLine
+		lastUID  usage.Sym
 	)
 	for i := range rows {
 		r := &rows[i]
@@ -127,13 +141,13 @@ func (s *rowSums) add(rows []CostRow) {
 			k := estimateKey{mi, r.Tier, r.PriceSource}
 			e := s.estimates[k]
 			if e == nil {
-				e = &EstimateLine{Provider: r.Provider, Model: r.Model, Tier: r.Tier, PriceSource: r.PriceSource}
+				e = &EstimateLine{Provider: r.Provider.Name(), Model: r.Model.String(), Tier: r.ServiceTier(), PriceSource: r.PriceSource}
 				s.estimates[k] = e
 			}
 			e.Cost += r.Cost
 			e.Tokens += tokens
-			if r.Unpriced != nil {
-				e.UnpricedTokens += r.Unpriced.Total()
+			if u := s.res.UnpricedOf(r); u != nil {
+				e.UnpricedTokens += u.Total()
 			}
 		}
 		t := &s.totals
@@ -143,16 +157,16 @@ func (s *rowSums) add(rows []CostRow) {
 		switch {
 		case r.Estimated:
 			t.Estimated += r.Cost
-		case r.Customer == "":
+		case r.Customer == usage.NoSym:
 			t.Unattributed += r.Cost
 		default:
 			t.Attributed += r.Cost
 		}
-		if lastProv == nil || lastProv.Provider != r.Provider {
-			lastProv = s.provs[r.Provider]
+		if p := r.Provider.Name(); lastProv == nil || lastProv.Provider != p {
+			lastProv = s.provs[p]
 			if lastProv == nil {
-				lastProv = &ProviderLine{Provider: r.Provider}
-				s.provs[r.Provider] = lastProv
+				lastProv = &ProviderLine{Provider: p}
+				s.provs[p] = lastProv
 			}
 		}
 		p := lastProv
@@ -165,29 +179,30 @@ func (s *rowSums) add(rows []CostRow) {
 		m.Cost += r.Cost
 		m.Tokens += tokens
 		m.Requests += r.Requests
-		if r.Unpriced != nil {
-			m.UnpricedTokens += r.Unpriced.Total()
+		if u := s.res.UnpricedOf(r); u != nil {
+			m.UnpricedTokens += u.Total()
 		}
 		d := s.day(r.Day, mi)
 		if d.Day == "" { // first row of the line
-			d.Day, d.Provider, d.Model = r.Day.String(), r.Provider, r.Model
+			d.Day, d.Provider, d.Model = r.Day.String(), m.Provider, m.Model
 		}
 		d.Cost += r.Cost
 		d.Tokens += tokens
-		if r.Customer != "" {
-			if lastCust == nil || lastCust.CustomerID != r.Customer {
-				lastCust = s.customer(r.Customer)
+		if r.Customer != usage.NoSym {
+			if lastCust == nil || lastCID != r.Customer {
+				lastCust, lastCID = s.customerOf(r.Customer), r.Customer
 			}
 			c := lastCust
 			c.Cost += r.Cost
 			c.Tokens += tokens
 			c.Requests += r.Requests
 		} else {
-			if lastUn == nil || lastUn.Source != r.Source {
-				lastUn = s.unattr[r.Source]
+			if lastUn == nil || lastUID != r.Source {
+				src := r.Source.Ref()
+				lastUn, lastUID = s.unattr[src], r.Source
 				if lastUn == nil {
-					lastUn = &UnattributedLine{Source: r.Source, Name: s.res.Sources[r.Source].Name, Provider: r.Provider}
-					s.unattr[r.Source] = lastUn
+					lastUn = &UnattributedLine{Source: src, Name: s.res.Sources[src].Name, Provider: r.Provider.Name()}
+					s.unattr[src] = lastUn
 				}
 			}
 			u := lastUn
@@ -220,7 +235,7 @@ func (s *rowSums) merge(o *rowSums) {
 	remap := make([]int32, len(o.modelLines))
 	for omi := range o.modelLines {
 		om := &o.modelLines[omi]
-		mi := s.model(modelKey{om.Provider, om.Model})
+		mi := s.model(o.modelKeys[omi])
 		remap[omi] = mi
 		m := &s.modelLines[mi]
 		m.Cost += om.Cost

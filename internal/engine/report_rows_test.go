@@ -26,7 +26,7 @@ func TestSummarize_HalvesEqualOnePass(t *testing.T) {
 	extra := res.Rows[len(res.Rows)/3]
 	extra.Day = f.Window.To + 2
 	res.Rows = append(res.Rows, extra)
-	extra.Model = "only-outside"
+	extra.Model = usage.Intern("only-outside")
 	res.Rows = append(res.Rows, extra)
 	defer func(n int) { parallelRows = n }(parallelRows)
 	parallelRows = len(res.Rows) + 1

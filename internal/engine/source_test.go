@@ -230,7 +230,7 @@ func TestReport_OneComputeEqualsOnePerWindow(t *testing.T) {
 
 func TestResult_HistoryNoticeSaysWhichFirstDayHadData(t *testing.T) {
 	today, _ := usage.ParseDay("2026-11-27")
-	row := func(p usage.Provider, d usage.Day) engine.CostRow { return engine.CostRow{Provider: p, Day: d} }
+	row := func(p usage.Provider, d usage.Day) engine.CostRow { return engine.CostRow{Provider: p.ID(), Day: d} }
 	long := usage.Window{From: today - 45, To: today}
 	res := &engine.Result{Window: long, Rows: []engine.CostRow{
 		row(usage.OpenAI, today-35), row(usage.OpenAI, today-3), row(usage.Anthropic, today-45), row(usage.OpenRouter, today-20),

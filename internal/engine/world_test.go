@@ -43,19 +43,19 @@ func TestSimulatedWorld_AttributedPlusUnattributedEqualsBilled(t *testing.T) {
 	var unknownModel, aliasModel ledger.Money
 	for _, r := range res.Rows {
 		if r.Estimated {
-			if r.Provider != usage.Anthropic || r.Tier != usage.TierPriority || r.PriceSource != engine.PriceCatalog || r.Cost <= 0 {
+			if r.Provider.Name() != usage.Anthropic || r.ServiceTier() != usage.TierPriority || r.PriceSource != engine.PriceCatalog || r.Cost <= 0 {
 				t.Errorf("settled row %+v is estimated", r)
 			}
-			priorityEstimate[[2]any{r.Provider, r.Day}] += r.Cost
+			priorityEstimate[[2]any{r.Provider.Name(), r.Day}] += r.Cost
 			continue
 		}
-		if r.Unpriced != nil {
+		if res.UnpricedOf(&r) != nil {
 			t.Errorf("billed row %+v has unpriced tokens", r)
 		}
-		switch r.Model {
+		switch r.Model.String() {
 		case "gpt-5.6-sol":
 			unknownModel += r.Cost
-			if r.Tier != usage.TierPriority {
+			if r.ServiceTier() != usage.TierPriority {
 				t.Errorf("gpt-5.6-sol row %+v: want priority tier", r)
 			}
 		case "claude-haiku-4-5-20251001":
@@ -161,7 +161,7 @@ func TestSimulatedWorld_TodayIsEstimated(t *testing.T) {
 	var estimated, billedYesterday ledger.Money
 	for _, r := range res.Rows {
 		switch {
-		case r.Day == today && !r.Estimated && r.Provider != usage.OpenRouter:
+		case r.Day == today && !r.Estimated && r.Provider.Name() != usage.OpenRouter:
 			t.Errorf("today's row %+v is not marked estimated", r)
 		case r.Day == today:
 			estimated += r.Cost
@@ -177,7 +177,7 @@ func TestSimulatedWorld_TodayIsEstimated(t *testing.T) {
 	// bill for today's tokens (which Margin does not count before the day settles) is the check.
 	var openaiToday ledger.Money
 	for _, r := range res.Rows {
-		if r.Day == today && r.Provider == usage.OpenAI {
+		if r.Day == today && r.Provider.Name() == usage.OpenAI {
 			openaiToday += r.Cost
 			if r.PriceSource != engine.PriceLearned {
 				t.Errorf("today's row %+v: price source %q, want learned", r, r.PriceSource)

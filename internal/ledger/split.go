@@ -55,14 +55,70 @@ func Split(total Money, weights []int64) []Money {
 	if left == 0 {
 		return negated(parts, neg)
 	}
-	// Largest remainder first, ties in weight order: indices are distinct, so an unstable sort
-	// with the index as the tie-break orders as a stable one does, at a fraction of its cost.
+	// The left largest remainders get a unit more, ties in weight order: indices are distinct, so
+	// with the index as the tie-break the order is total, and the first left of it are found by a
+	// selection in linear time, where sorting every remainder cost n log n. The remainders add up
+	// to left × sum with each below sum, so left < len(rems).
+	before := func(a, b rem) bool { return a.r > b.r || a.r == b.r && a.i < b.i }
+	if left < int64(len(rems)) {
+		selectFirst(rems, int(left), before)
+		for _, r := range rems[:left] {
+			parts[r.i]++
+		}
+		return negated(parts, neg)
+	}
 	slices.SortFunc(rems, func(a, b rem) int { return cmp.Or(cmp.Compare(b.r, a.r), cmp.Compare(a.i, b.i)) })
 	for k := 0; left > 0; k = (k + 1) % len(rems) {
 		parts[rems[k].i]++
 		left--
 	}
 	return negated(parts, neg)
+}
+
+// selectFirst reorders s so that its first k elements are the k first in the strict total
+// order less (in no particular order among themselves): Hoare's selection, median-of-three pivot.
+func selectFirst[T any](s []T, k int, less func(a, b T) bool) {
+	if k <= 0 || k >= len(s) {
+		return
+	}
+	m := k - 1 // the element of rank m ends at index m, the smaller ones before it
+	lo, hi := 0, len(s)-1
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		if less(s[mid], s[lo]) {
+			s[mid], s[lo] = s[lo], s[mid]
+		}
+		if less(s[hi], s[lo]) {
+			s[hi], s[lo] = s[lo], s[hi]
+		}
+		if less(s[hi], s[mid]) {
+			s[hi], s[mid] = s[mid], s[hi]
+		}
+		p := s[mid]
+		i, j := lo, hi
+		for i <= j {
+			for less(s[i], p) {
+				i++
+			}
+			for less(p, s[j]) {
+				j--
+			}
+			if i <= j {
+				s[i], s[j] = s[j], s[i]
+				i++
+				j--
+			}
+		}
+		// s[lo..j] come before p or are p, s[i..hi] after it or are it, and between them is p.
+		switch {
+		case m <= j:
+			hi = j
+		case m >= i:
+			lo = i
+		default:
+			return
+		}
+	}
 }
 
 func negated(parts []Money, neg bool) []Money {

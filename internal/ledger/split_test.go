@@ -215,3 +215,26 @@ func TestSplit_SameAsStableReference(t *testing.T) {
 		}
 	}
 }
+
+// Large splits, where the selection of the largest remainders partitions many times.
+func TestSplit_SameAsStableReference_Large(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 41))
+	for range 300 {
+		weights := make([]int64, 41+rng.IntN(3000))
+		for i := range weights {
+			switch rng.IntN(4) {
+			case 0:
+				weights[i] = 7 // equal weights: ties in the remainders
+			case 1:
+				weights[i] = rng.Int64N(100)
+			default:
+				weights[i] = rng.Int64N(1 << uint(1+rng.IntN(40)))
+			}
+		}
+		total := Money(rng.Int64N(1<<42) - 1<<41)
+		got, want := Split(total, weights), splitReference(total, weights)
+		if !slices.Equal(got, want) {
+			t.Fatalf("Split(%d, %d weights) differs from the reference", total, len(weights))
+		}
+	}
+}

@@ -214,9 +214,9 @@ func Plans(in Input) data.Frames {
 
 // onlyCustomers keeps the chosen customers' rows, revenue and info.
 func onlyCustomers(res *engine.Result, q *models.Query) *engine.Result {
-	out := &engine.Result{Window: res.Window, Sources: res.Sources, Customers: map[string]engine.CustomerInfo{}}
+	out := &engine.Result{Window: res.Window, Sources: res.Sources, Unpriced: res.Unpriced, Customers: map[string]engine.CustomerInfo{}}
 	for _, r := range res.Rows {
-		if r.Customer != "" && q.HasCustomer(r.Customer) {
+		if r.Customer != usage.NoSym && q.HasCustomer(r.Customer.String()) {
 			out.Rows = append(out.Rows, r)
 		}
 	}
@@ -325,26 +325,28 @@ func Costs(in Input) data.Frames {
 	acc := newAccumulator(in.Window)
 	for i := range in.Result.Rows {
 		r := &in.Result.Rows[i]
-		if !in.Query.HasProvider(r.Provider) || !in.Query.HasCustomer(r.Customer) {
+		provider, customer := r.Provider.String(), r.Customer.String()
+		if !in.Query.HasProvider(usage.Provider(provider)) || !in.Query.HasCustomer(customer) {
 			continue
 		}
 		switch in.Query.GroupBy {
 		case models.GroupModel:
-			acc.add(string(r.Provider)+"\x00"+r.Model, func() (data.Labels, string) {
-				return data.Labels{"provider": string(r.Provider), "model": r.Model}, string(r.Provider) + " " + r.Model
+			model := r.Model.String()
+			acc.add(provider+"\x00"+model, func() (data.Labels, string) {
+				return data.Labels{"provider": provider, "model": model}, provider + " " + model
 			}, r.Day, r.Cost)
 		case models.GroupFeature:
-			f := featureLabel(r.Feature)
+			f := featureLabel(r.Feature.String())
 			acc.add(f, func() (data.Labels, string) {
 				return data.Labels{"feature": f}, f
 			}, r.Day, r.Cost)
 		case models.GroupCustomer:
-			acc.add(customerLabel(r.Customer), func() (data.Labels, string) {
-				return data.Labels{"customer_id": customerLabel(r.Customer)}, in.customerName(r.Customer)
+			acc.add(customerLabel(customer), func() (data.Labels, string) {
+				return data.Labels{"customer_id": customerLabel(customer)}, in.customerName(customer)
 			}, r.Day, r.Cost)
 		default:
-			acc.add(string(r.Provider), func() (data.Labels, string) {
-				return data.Labels{"provider": string(r.Provider)}, string(r.Provider)
+			acc.add(provider, func() (data.Labels, string) {
+				return data.Labels{"provider": provider}, provider
 			}, r.Day, r.Cost)
 		}
 	}
@@ -409,16 +411,17 @@ func Margin(in Input) data.Frames {
 	}
 	for i := range in.Result.Rows {
 		r := &in.Result.Rows[i]
-		if !in.Window.Contains(r.Day) || !q.HasProvider(r.Provider) {
+		if !in.Window.Contains(r.Day) || !q.HasProvider(r.Provider.Name()) {
 			continue
 		}
-		if r.Customer == "" && (q.GroupBy != models.GroupNone || filtered) {
+		customer := r.Customer.String()
+		if customer == "" && (q.GroupBy != models.GroupNone || filtered) {
 			continue
 		}
-		if r.Customer != "" && !q.HasCustomer(r.Customer) {
+		if customer != "" && !q.HasCustomer(customer) {
 			continue
 		}
-		group(r.Customer).cost[r.Day-in.Window.From] += r.Cost
+		group(customer).cost[r.Day-in.Window.From] += r.Cost
 	}
 	if q.GroupBy == models.GroupNone && len(groups) == 0 {
 		group("") // an empty company still has a (zero) margin line

@@ -24,17 +24,19 @@ func usd(s string) ledger.Money {
 	return m
 }
 
+var sym = usage.Intern
+
 // world is three days of two customers' spend and revenue, unattributed spend, and rows outside
 // the window that every view must leave out.
 func world() Input {
 	res := &engine.Result{
 		Window: window,
 		Rows: []engine.CostRow{
-			{Day: d0, Provider: usage.OpenAI, Model: "gpt-4o", Customer: "cus_A", Feature: "chat", Cost: usd("2.00"), Requests: 2},
-			{Day: d0 + 1, Provider: usage.OpenAI, Model: "gpt-4o", Customer: "cus_B", Cost: usd("1.00")},
-			{Day: d0 + 1, Provider: usage.Anthropic, Model: "claude", Customer: "cus_A", Feature: "search", Cost: usd("3.00")},
-			{Day: d0 + 2, Provider: usage.OpenRouter, Model: "m", Source: "openrouter:key:abc", Cost: usd("0.50")},
-			{Day: d0 + 5, Provider: usage.OpenAI, Model: "gpt-4o", Customer: "cus_A", Cost: usd("100.00")},
+			{Day: d0, Provider: usage.OpenAI.ID(), Model: sym("gpt-4o"), Customer: sym("cus_A"), Feature: sym("chat"), Cost: usd("2.00"), Requests: 2},
+			{Day: d0 + 1, Provider: usage.OpenAI.ID(), Model: sym("gpt-4o"), Customer: sym("cus_B"), Cost: usd("1.00")},
+			{Day: d0 + 1, Provider: usage.Anthropic.ID(), Model: sym("claude"), Customer: sym("cus_A"), Feature: sym("search"), Cost: usd("3.00")},
+			{Day: d0 + 2, Provider: usage.OpenRouter.ID(), Model: sym("m"), Source: sym("openrouter:key:abc"), Cost: usd("0.50")},
+			{Day: d0 + 5, Provider: usage.OpenAI.ID(), Model: sym("gpt-4o"), Customer: sym("cus_A"), Cost: usd("100.00")},
 		},
 		Revenue: []engine.DailyRevenue{
 			{Customer: "cus_A", Day: d0, Amount: usd("10.00")},
