@@ -44,11 +44,15 @@ demo-exporter:
 
 # The Go tests in ./dashboards run promtool's rule checks and unit tests, once. The executables
 # the tests run are built once, with the -ldflags of `make build` (the version tests read them).
+# One test binary more than cores at a time (go test runs one per core): several packages mostly
+# wait on processes (Prometheus, promtool, Chromium) or retries, and the extra one keeps the cores
+# busy meanwhile (on 2 cores: 74 s instead of 83 s).
+TEST_PARALLEL ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) + 1 )))
 test: tools chromium test-plugin-frontend
 	$(GO) vet $(GOPKGS)
 	CGO_ENABLED=0 $(GO) build -ldflags '$(LDFLAGS)' -o $(TESTBIN)/ ./cmd/margin ./cmd/margin-exporter
 	CGO_ENABLED=0 $(GO) build -tags arrow_json_stdlib -o $(TESTBIN)/gpx_margin ./plugin/pkg
-	MARGIN_TEST_BIN=$(TESTBIN) STRIPE_MOCK_BIN=$(STRIPE_MOCK) PROMETHEUS_BIN=$(PROMETHEUS) PROMTOOL_BIN=$(PROMTOOL) CHROMIUM_BIN=$(CHROMIUM) $(GO) test -count=1 $(GOPKGS)
+	MARGIN_TEST_BIN=$(TESTBIN) STRIPE_MOCK_BIN=$(STRIPE_MOCK) PROMETHEUS_BIN=$(PROMETHEUS) PROMTOOL_BIN=$(PROMTOOL) CHROMIUM_BIN=$(CHROMIUM) $(GO) test -p $(TEST_PARALLEL) -count=1 $(GOPKGS)
 
 # The Go unit tests alone: no test peers (promtool, Prometheus, stripe-mock, Chromium), no
 # executables built; the tests that need them skip under -short.
