@@ -76,7 +76,7 @@ func (w *bitWriter) write(v uint64, n uint) {
 	w.acc |= v << w.nbits
 	w.nbits += n
 	for w.nbits >= 8 {
-		w.out = append(w.out, byte(w.acc))
+		w.out = append(w.out, byte(w.acc)) // #nosec G115 -- the accumulator's low 8 bits, by design
 		w.acc >>= 8
 		w.nbits -= 8
 	}
@@ -128,7 +128,7 @@ func (w *bitWriter) match(n, dist int) {
 // flush pads the last byte with zero bits and returns the output.
 func (w *bitWriter) flush() []byte {
 	if w.nbits > 0 {
-		w.out = append(w.out, byte(w.acc))
+		w.out = append(w.out, byte(w.acc)) // #nosec G115 -- the accumulator's low 8 bits, by design
 		w.acc, w.nbits = 0, 0
 	}
 	return w.out
