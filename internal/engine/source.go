@@ -8,6 +8,7 @@ import (
 	"time"
 
 	stripebilling "github.com/marginhq/margin/internal/billing/stripe"
+	"github.com/marginhq/margin/internal/gcpolicy"
 	"github.com/marginhq/margin/internal/providers/anthropic"
 	"github.com/marginhq/margin/internal/providers/openai"
 	"github.com/marginhq/margin/internal/providers/openrouter"
@@ -234,6 +235,7 @@ func (e *Engine) plan(n SourceName, w usage.Window) (usage.Window, []string) {
 // FetchEach reads every configured source concurrently, source n over Plan(n, window(n)); a
 // source whose window(n) is empty is not read and has no result. Results are in Names() order.
 func (e *Engine) FetchEach(ctx context.Context, window func(SourceName) usage.Window, progress Progress) []SourceResult {
+	defer gcpolicy.Scope()() // a large fetch's heap stays near its facts (internal/gcpolicy)
 	today := e.Today()
 	results := make([]SourceResult, len(e.sources))
 	var wg sync.WaitGroup
