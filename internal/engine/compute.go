@@ -223,7 +223,7 @@ const (
 
 func classOf(pc usage.PriceClass) class {
 	var c class
-	if pc.Tier != "" {
+	if pc.Tier != usage.TierStandard {
 		switch pc.Tier {
 		case usage.TierPriority:
 			c |= classPriority
@@ -852,7 +852,7 @@ func (bc *batchComputer) collectUsage() {
 			rp = in.id(string(r.Provider.Name()))
 		}
 		cls := class(0)
-		if r.Tier != "" || r.Batch || r.LongContext || r.USOnly || r.Fast {
+		if r.Tier != usage.TierStandard || r.Batch || r.LongContext || r.USOnly || r.Fast {
 			cls = classOf(r.Class())
 		}
 		ci := bc.cellAt(cellKey{p: rp, key: in.ofSym(r.Key), scope: in.ofSym(r.Scope), model: in.ofSym(r.Model), d: r.Day, cls: cls})
