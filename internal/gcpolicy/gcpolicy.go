@@ -24,12 +24,12 @@ import (
 // MinHeadroom is the growth past the live heap always allowed: while the base target grows the
 // heap by no more, the collector runs at it (GOGC=100, or what the caller set). A variable for
 // tests only.
-var MinHeadroom uint64 = 128 << 20
+var MinHeadroom uint64 = 64 << 20
 
 const (
-	// minPercent is the lowest GC percent set: a live heap of 8× MinHeadroom and more may grow
-	// by an eighth of itself.
-	minPercent = 12
+	// minPercent is the lowest GC percent set: a live heap of 32× MinHeadroom and more may grow
+	// by a thirty-second of itself.
+	minPercent = 3
 	// every is how often the live heap is looked at while a scope is open. A collection of a
 	// large heap is seconds apart at most allocation rates, so one is rarely missed for long.
 	every = 10 * time.Millisecond
@@ -37,7 +37,7 @@ const (
 
 // Percent is the GC percent for a live heap of live bytes under a base percent: base while
 // the base's growth stays within MinHeadroom, else the percent that allows MinHeadroom, but no
-// less than minPercent (a live heap of 1 GB may grow by 128 MB, one of 4 GB by 512 MB).
+// less than minPercent (a live heap of 1 GB may grow by 64 MB, one of 4 GB by 128 MB).
 func Percent(live uint64, base int) int {
 	if base <= 0 || live == 0 || live*uint64(base)/100 <= MinHeadroom {
 		return base

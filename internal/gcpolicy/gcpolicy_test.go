@@ -33,8 +33,8 @@ func TestPercent_BoundsTheGrowth(t *testing.T) {
 			prevGrowth = growth
 		}
 	}
-	if p := Percent(1<<30, 100); p != 12 {
-		t.Errorf("Percent(1 GB, 100) = %d, want 12 (128 MB of growth)", p)
+	if p := Percent(1<<30, 100); p != 6 {
+		t.Errorf("Percent(1 GB, 100) = %d, want 6 (64 MB of growth)", p)
 	}
 	if p := Percent(1<<30, -1); p != -1 {
 		t.Errorf("Percent with the collector off = %d, want -1 (left off)", p)
