@@ -85,3 +85,22 @@ func gogc() int {
 	metrics.Read(s)
 	return int(s[0].Value.Uint64()) // #nosec G115 -- a percent
 }
+
+// With GOGC or GOMEMLIMIT in the environment, a scope leaves the percent as it finds it.
+func TestScope_LeavesTheUsersSettingAlone(t *testing.T) {
+	defer func(u bool) { unset = u }(unset)
+	unset = false
+	defer func(m uint64) { MinHeadroom = m }(MinHeadroom)
+	MinHeadroom = 1 << 20
+	old := debug.SetGCPercent(80)
+	defer debug.SetGCPercent(old)
+	live := make([]byte, 64<<20)
+	end := Scope()
+	runtime.GC()
+	time.Sleep(3 * every)
+	if p := gogc(); p != 80 {
+		t.Errorf("percent %d with the user's setting, want 80 untouched", p)
+	}
+	end()
+	runtime.KeepAlive(live)
+}
