@@ -215,6 +215,7 @@ func (e *Engine) Report(ctx context.Context, w usage.Window, progress Progress) 
 	}
 	// One Compute over both windows: the report's days and the forecast's month are views of it.
 	all := FactsOf(fetched, today, facts...)
+	all.consumable = e.fresh(facts)
 	days, month := e.Compute(all).within(w, forecastWindow)
 	rep := SummarizeFor(days, e.opts.ReportingCurrency, e.targetMargin())
 	rep.Forecast = e.Forecast(month, all.Revenue, subscriptionsOf(facts...))

@@ -319,6 +319,25 @@ func FactsOf(w usage.Window, today usage.Day, facts ...*SourceFacts) *Facts {
 	return f
 }
 
+// fresh returns the batches among facts that came straight from a provider's client, which
+// makes a new batch for every fetch: nothing else holds them. A decorated source (Wrap) may
+// keep what it hands out, so its batches are never among them.
+func (e *Engine) fresh(facts []*SourceFacts) map[*usage.Batch]bool {
+	plain := map[SourceName]bool{}
+	for _, s := range e.sources {
+		if _, ok := s.(providerSource); ok {
+			plain[s.Name()] = true
+		}
+	}
+	out := map[*usage.Batch]bool{}
+	for _, sf := range facts {
+		if sf != nil && sf.Batch != nil && plain[sf.Name] {
+			out[sf.Batch] = true
+		}
+	}
+	return out
+}
+
 // subscriptionsOf returns the live subscriptions among the facts, nil when none were read.
 func subscriptionsOf(facts ...*SourceFacts) *SubscriptionFacts {
 	for _, sf := range facts {
