@@ -125,7 +125,9 @@ func (p *Poller) Poll(ctx context.Context) error {
 	}
 	defer p.running.Unlock()
 	if r := p.opts.RestGCPercent; r > 0 {
-		debug.SetGCPercent(100) // the runtime's default: a poll's garbage is collected at its pace
+		// The runtime's default: a poll's garbage is collected at its pace. The engine's fetch and
+		// compute start from it and restore it (internal/gcpolicy).
+		debug.SetGCPercent(100)
 		defer debug.SetGCPercent(r)
 	}
 	today := p.eng.Today()

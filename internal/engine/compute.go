@@ -31,6 +31,9 @@ type Facts struct {
 	Today   usage.Day // billed cost on or after this day is not settled and is ignored
 	Batches []*usage.Batch
 	Revenue *RevenueFacts // nil when Stripe is not configured
+	// consumable are the batches nothing but these facts holds (Report's, read straight from
+	// the providers' clients): Compute lets go of their usage records once it has read them.
+	consumable map[*usage.Batch]bool
 }
 
 // The revenue facts are internal/revenue's, named as the engine's callers know them.
@@ -223,7 +226,7 @@ const (
 
 func classOf(pc usage.PriceClass) class {
 	var c class
-	if pc.Tier != "" {
+	if pc.Tier != usage.TierStandard {
 		switch pc.Tier {
 		case usage.TierPriority:
 			c |= classPriority
@@ -619,6 +622,11 @@ func newBatchComputer(f *Facts, b *usage.Batch, pricer Pricer, resolver *attribu
 
 func (bc *batchComputer) run() ([]CostRow, []Reconciliation, []usage.Tokens) {
 	bc.collectUsage()
+	if bc.f.consumable[bc.b] {
+		// Read into cells and rows: the largest table but one is garbage from here on (345 MB
+		// at 10,000 keys, while splitting the bills is the peak of a report).
+		bc.b.Usage = nil
+	}
 	bc.collectBills()
 	bc.splitBills()
 	bc.priceEstimates()
@@ -852,7 +860,7 @@ func (bc *batchComputer) collectUsage() {
 			rp = in.id(string(r.Provider.Name()))
 		}
 		cls := class(0)
-		if r.Tier != "" || r.Batch || r.LongContext || r.USOnly || r.Fast {
+		if r.Tier != usage.TierStandard || r.Batch || r.LongContext || r.USOnly || r.Fast {
 			cls = classOf(r.Class())
 		}
 		ci := bc.cellAt(cellKey{p: rp, key: in.ofSym(r.Key), scope: in.ofSym(r.Scope), model: in.ofSym(r.Model), d: r.Day, cls: cls})

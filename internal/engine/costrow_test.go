@@ -67,3 +67,20 @@ func TestClassBits_AreTheEngines(t *testing.T) {
 		}
 	}
 }
+
+// The providers' records are the fetch's largest tables (3.5 million usage and 10 million cost
+// records at 10,000 keys): they hold no pointer either, so the collector, which runs more often
+// while a large fetch is read (internal/gcpolicy), marks them without scanning them.
+func TestFactRecords_CompactAndPointerFree(t *testing.T) {
+	for _, c := range []struct {
+		typ  reflect.Type
+		size uintptr
+	}{{reflect.TypeFor[usage.UsageRecord](), 104}, {reflect.TypeFor[usage.CostRecord](), 40}} {
+		if c.typ.Size() > c.size {
+			t.Errorf("%s is %d bytes, want at most %d", c.typ, c.typ.Size(), c.size)
+		}
+		if path, ok := pointerIn(c.typ, c.typ.Name()); ok {
+			t.Errorf("%s holds a pointer: %s", c.typ, path)
+		}
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/marginhq/margin/internal/catalog"
+	"github.com/marginhq/margin/internal/gcpolicy"
 	"github.com/marginhq/margin/internal/ledger"
 	"github.com/marginhq/margin/internal/usage"
 )
@@ -196,6 +197,7 @@ func (e *SourceError) Unwrap() error { return e.Err }
 
 // Compute attributes, prices and reconciles fetched facts with the configured mapping.
 func (e *Engine) Compute(f *Facts) *Result {
+	defer gcpolicy.Scope()() // as in FetchEach
 	return Compute(f, e.catalog, Mapping{Customers: e.opts.Customers, Features: e.opts.Features})
 }
 
@@ -203,6 +205,7 @@ func (e *Engine) Compute(f *Facts) *Result {
 // (which needs this month's days, today's estimate included, and Stripe's live subscriptions). A
 // failing source fails the report: a partial report would silently understate spend.
 func (e *Engine) Report(ctx context.Context, w usage.Window, progress Progress) (*Report, error) {
+	defer gcpolicy.Scope()() // one scope from the fetch through Compute
 	today := e.Today()
 	forecastWindow := ForecastWindow(today)
 	fetched := usage.Window{From: min(w.From, forecastWindow.From), To: max(w.To, today+1)}
@@ -212,6 +215,7 @@ func (e *Engine) Report(ctx context.Context, w usage.Window, progress Progress) 
 	}
 	// One Compute over both windows: the report's days and the forecast's month are views of it.
 	all := FactsOf(fetched, today, facts...)
+	all.consumable = e.fresh(facts)
 	days, month := e.Compute(all).within(w, forecastWindow)
 	rep := SummarizeFor(days, e.opts.ReportingCurrency, e.targetMargin())
 	rep.Forecast = e.Forecast(month, all.Revenue, subscriptionsOf(facts...))

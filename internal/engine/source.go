@@ -8,6 +8,7 @@ import (
 	"time"
 
 	stripebilling "github.com/marginhq/margin/internal/billing/stripe"
+	"github.com/marginhq/margin/internal/gcpolicy"
 	"github.com/marginhq/margin/internal/providers/anthropic"
 	"github.com/marginhq/margin/internal/providers/openai"
 	"github.com/marginhq/margin/internal/providers/openrouter"
@@ -234,6 +235,7 @@ func (e *Engine) plan(n SourceName, w usage.Window) (usage.Window, []string) {
 // FetchEach reads every configured source concurrently, source n over Plan(n, window(n)); a
 // source whose window(n) is empty is not read and has no result. Results are in Names() order.
 func (e *Engine) FetchEach(ctx context.Context, window func(SourceName) usage.Window, progress Progress) []SourceResult {
+	defer gcpolicy.Scope()() // a large fetch's heap stays near its facts (internal/gcpolicy)
 	today := e.Today()
 	results := make([]SourceResult, len(e.sources))
 	var wg sync.WaitGroup
@@ -315,6 +317,25 @@ func FactsOf(w usage.Window, today usage.Day, facts ...*SourceFacts) *Facts {
 		}
 	}
 	return f
+}
+
+// fresh returns the batches among facts that came straight from a provider's client, which
+// makes a new batch for every fetch: nothing else holds them. A decorated source (Wrap) may
+// keep what it hands out, so its batches are never among them.
+func (e *Engine) fresh(facts []*SourceFacts) map[*usage.Batch]bool {
+	plain := map[SourceName]bool{}
+	for _, s := range e.sources {
+		if _, ok := s.(providerSource); ok {
+			plain[s.Name()] = true
+		}
+	}
+	out := map[*usage.Batch]bool{}
+	for _, sf := range facts {
+		if sf != nil && sf.Batch != nil && plain[sf.Name] {
+			out[sf.Batch] = true
+		}
+	}
+	return out
 }
 
 // subscriptionsOf returns the live subscriptions among the facts, nil when none were read.

@@ -251,3 +251,60 @@ func TestResult_HistoryNoticeSaysWhichFirstDayHadData(t *testing.T) {
 		t.Errorf("a window within one page of buckets: notice %q, want none", got)
 	}
 }
+
+// keeping is a decorator that keeps every batch it hands out, as the exporter's last-good store
+// does.
+type keeping struct {
+	engine.Source
+	kept map[engine.SourceName][]*usage.Batch
+	lens map[*usage.Batch]int
+}
+
+func (k *keeping) Fetch(ctx context.Context, w usage.Window) (*engine.SourceFacts, error) {
+	f, err := k.Source.Fetch(ctx, w)
+	if f != nil && f.Batch != nil {
+		k.kept[k.Name()] = append(k.kept[k.Name()], f.Batch)
+		k.lens[f.Batch] = len(f.Batch.Usage)
+	}
+	return f, err
+}
+
+// Report lets go of the usage records it computed from only when it read them itself: a
+// decorated source's batches, which the decorator may keep, keep their usage, and the report
+// over them is the plain engine's byte for byte.
+func TestReport_KeepsTheBatchesADecoratorHolds(t *testing.T) {
+	_, eng := demoWorld(t)
+	ctx := context.Background()
+	w, _ := eng.Window(31)
+	plain, err := eng.Report(ctx, w, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var decorators []*keeping
+	wrapped := eng.Wrap(func(s engine.Source) engine.Source {
+		k := &keeping{Source: s, kept: map[engine.SourceName][]*usage.Batch{}, lens: map[*usage.Batch]int{}}
+		decorators = append(decorators, k)
+		return k
+	})
+	got, err := wrapped.Report(ctx, w, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	records := 0
+	for _, k := range decorators {
+		for _, b := range k.kept[k.Name()] {
+			if len(b.Usage) != k.lens[b] {
+				t.Errorf("%s: a kept batch has %d usage records after Report, %d before", k.Name(), len(b.Usage), k.lens[b])
+			}
+			records += len(b.Usage)
+		}
+	}
+	if records == 0 {
+		t.Fatal("no usage records kept: the test checks nothing")
+	}
+	gotJSON, _ := json.Marshal(got)
+	plainJSON, _ := json.Marshal(plain)
+	if !bytes.Equal(gotJSON, plainJSON) {
+		t.Errorf("the report through a decorator differs from the plain engine's:\n got %.600s\nwant %.600s", gotJSON, plainJSON)
+	}
+}

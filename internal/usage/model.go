@@ -1,6 +1,10 @@
 package usage
 
-import "strings"
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
 
 // CanonicalModel is the one spelling of a model id that bills, usage and the catalog are compared
 // in: trimmed, lower case, without a provider prefix ("openai/gpt-4o", "anthropic/claude-…").
@@ -102,14 +106,46 @@ func (t Tokens) Of(tt TokenType) int64 {
 // BilledTokenTypes lists the classes a usage row can be priced by, each token in exactly one.
 var BilledTokenTypes = [...]TokenType{TokenInput, TokenCachedInput, TokenCacheWrite5m, TokenCacheWrite1h, TokenOutput, TokenAudioInput, TokenAudioOutput}
 
-// Tier is a provider's service tier where it changes the price. The zero value is standard.
-type Tier string
+// Tier is a provider's service tier where it changes the price. The zero value is standard. It
+// is one byte, not its name, so that a usage record holds no pointer (the collector need not
+// scan a table of millions); it prints, compares and marshals as its name ("" standard,
+// "flex", "priority", in that order).
+type Tier uint8
 
 const (
-	TierStandard Tier = ""
-	TierPriority Tier = "priority"
-	TierFlex     Tier = "flex"
+	TierStandard Tier = iota
+	TierFlex
+	TierPriority
 )
+
+var tierNames = [...]string{TierStandard: "", TierFlex: "flex", TierPriority: "priority"}
+
+// String returns the tier's name: "" for standard.
+func (t Tier) String() string {
+	if int(t) < len(tierNames) {
+		return tierNames[t]
+	}
+	return "tier(" + strconv.Itoa(int(t)) + ")"
+}
+
+// MarshalText writes the tier's name.
+func (t Tier) MarshalText() ([]byte, error) {
+	if int(t) >= len(tierNames) {
+		return nil, fmt.Errorf("unknown service tier %d", t)
+	}
+	return []byte(tierNames[t]), nil
+}
+
+// UnmarshalText reads a name MarshalText wrote.
+func (t *Tier) UnmarshalText(b []byte) error {
+	for i, n := range tierNames {
+		if string(b) == n {
+			*t = Tier(i) // #nosec G115 -- three tiers
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown service tier %q", b)
+}
 
 // ParseTier maps the providers' service_tier values onto Tier; batch is a separate flag and
 // values Margin does not know price as standard.

@@ -318,7 +318,6 @@ func (t *Tokens) Add(o Tokens) {
 // UsageRecord is the usage of one source with one model on one UTC day. Its names are interned
 // (Sym) and its provider packed, as in CostRecord: there is one record per key, model and day.
 type UsageRecord struct {
-	Tier     Tier // service tier (OpenAI service_tier, Anthropic priority and flex)
 	Tokens   Tokens
 	Requests int64
 	// Billed is the provider's own charge for exactly this row, when it reports one
@@ -338,6 +337,7 @@ type UsageRecord struct {
 	Fast        bool // Anthropic fast mode
 	HasBilled   bool
 	Provider    ProviderID
+	Tier        Tier // service tier (OpenAI service_tier, Anthropic priority and flex)
 }
 
 // Class returns the record's price class.

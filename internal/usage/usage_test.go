@@ -1,6 +1,9 @@
 package usage
 
 import (
+	"cmp"
+	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -237,5 +240,33 @@ func TestClampWindow_EveryProviderWithinWhatItServes(t *testing.T) {
 	}
 	if s := OpenAI.Served(today); s.To != today+1 || s.From != today-MaxBackfillDays {
 		t.Errorf("openai serves %v: want %d days back and today", s, MaxBackfillDays)
+	}
+}
+
+// A Tier is a byte that reads, orders and marshals as its name, as the string it replaced did.
+func TestTier_ActsAsItsName(t *testing.T) {
+	names := []string{"", "flex", "priority"} // sorted, as the names compare
+	for i, n := range names {
+		tier := ParseTier(n)
+		if tier.String() != n {
+			t.Errorf("ParseTier(%q).String() = %q", n, tier.String())
+		}
+		b, err := json.Marshal(tier)
+		if err != nil || string(b) != strconv.Quote(n) {
+			t.Errorf("json of %q = %s, %v", n, b, err)
+		}
+		var back Tier
+		if err := json.Unmarshal(b, &back); err != nil || back != tier {
+			t.Errorf("json %s read back as %v, %v", b, back, err)
+		}
+		for j, m := range names {
+			if got, want := cmp.Compare(tier, ParseTier(m)), strings.Compare(n, m); got != want {
+				t.Errorf("compare(%q, %q) = %d, want %d (i=%d j=%d)", n, m, got, want, i, j)
+			}
+		}
+	}
+	var bad Tier
+	if err := json.Unmarshal([]byte(`"turbo"`), &bad); err == nil {
+		t.Error(`"turbo" read as a tier`)
 	}
 }

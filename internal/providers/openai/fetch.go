@@ -104,18 +104,19 @@ type usageKey struct {
 
 // fetchUsage reads every usage endpoint and sums rows that fall on the same (day, key, project,
 // model, batch): service tiers and endpoints split what Margin counts as one record. As in
-// fetchCosts, records are built in one slice sized after the first day, indexed for the day being
-// read only, and sorted in place.
+// fetchCosts, records are built in one slice, indexed for the day being read only, and sorted in
+// place. The slice is sized by each endpoint's first day; completions, by far the largest, are
+// read last, so sizing for them copies only the small endpoints' records: the table is never
+// regrown by append nor copied once full (at 10,000 keys it is about 400 MB).
 func (c *Client) fetchUsage(ctx context.Context, start, end time.Time, perPage int) ([]usage.UsageRecord, error) {
 	days := int((end.Unix() - start.Unix() + 86399) / 86400)
-	// The last fetch's records per day size the table; without one, the first day does.
-	n := int(c.hints.usagePerDay.Load()) * days
-	out := make([]usage.UsageRecord, 0, n)
-	ids := make([]usageKey, 0, n) // ids[i] names out[i], for the sort
+	// The last fetch's records per day size the table; without one, each endpoint's first day does.
+	out := make([]usage.UsageRecord, 0, int(c.hints.usagePerDay.Load())*days)
 	defer func() { c.hints.usagePerDay.Store(int64(len(out) / max(days, 1))) }()
 	index := newDayIndex[usageKey]()
 	syms := newSymRefs()
-	for _, ep := range usageEndpoints {
+	for _, ep := range usageReadOrder {
+		epStart, epDays, epDay := len(out), 0, usage.Day(0)
 		for bucket, err := range c.usage(ctx, ep, start, end, perPage) {
 			if err != nil {
 				return nil, fmt.Errorf("reading openai %s usage: %w", ep, err)
@@ -124,11 +125,18 @@ func (c *Client) fetchUsage(ctx context.Context, start, end time.Time, perPage i
 				return nil, err
 			}
 			day := usage.DayOf(time.Unix(bucket.StartTime, 0))
-			if len(bucket.Results) > 0 && index.enter(day, len(out), func(i int) usageKey { return ids[i] }) == 1 &&
-				cap(out) < len(out)*days {
-				// The first day sizes the table: days are alike, so it rarely grows again.
-				out = slices.Grow(out, len(out)*(days-1)+len(out)/8)
-				ids = slices.Grow(ids, cap(out)-len(ids))
+			if len(bucket.Results) == 0 {
+				continue
+			}
+			index.enter(day, len(out), func(i int) usageKey { return keyOfUsage(&out[i]) })
+			if epDays == 0 || day != epDay {
+				epDays, epDay = epDays+1, day
+				if epDays == 2 {
+					// The endpoint's first day sizes the rest of it: days are alike.
+					if n := len(out) - epStart; cap(out)-len(out) < n*(days-1) {
+						out = slices.Grow(out, n*(days-1)+n/8)
+					}
+				}
 			}
 			for _, r := range bucket.Results {
 				tier := usage.ParseTier(deref(r.ServiceTier))
@@ -140,7 +148,6 @@ func (c *Client) fetchUsage(ctx context.Context, start, end time.Time, perPage i
 					index.m[k] = i
 					out = append(out, usage.UsageRecord{Provider: usage.OpenAI.ID(), Day: day, Key: k.key, Scope: k.scope,
 						Model: k.model, Batch: k.batch, Tier: tier})
-					ids = append(ids, k)
 				}
 				rec := &out[i]
 				rec.Tokens.Add(r.tokens(ep))
@@ -148,31 +155,39 @@ func (c *Client) fetchUsage(ctx context.Context, start, end time.Time, perPage i
 			}
 		}
 	}
-	sortUsage(out, ids)
+	sortUsage(out)
 	return trim(out), nil
 }
 
-// sortUsage sorts records (ids[i] naming out[i]) by (day, scope, key, model, batch, tier) in
-// place, by ranks of the distinct texts: integer compares instead of long string compares.
-func sortUsage(out []usage.UsageRecord, ids []usageKey) {
+// usageReadOrder is usageEndpoints with completions last (see fetchUsage).
+var usageReadOrder = append(slices.DeleteFunc(slices.Clone(usageEndpoints), func(e UsageEndpoint) bool { return e == Completions }), Completions)
+
+// keyOfUsage is the identity of a record fetchUsage built: its key is stored in its fields.
+func keyOfUsage(r *usage.UsageRecord) usageKey {
+	return usageKey{key: r.Key, scope: r.Scope, model: r.Model, batch: r.Batch, tier: uint8(tierRank(r.Tier))} // #nosec G115 -- three tiers
+}
+
+// sortUsage sorts records by (day, scope, key, model, batch, tier) in place, by ranks of the
+// distinct texts: integer compares instead of long string compares.
+func sortUsage(out []usage.UsageRecord) {
 	if len(out) < 2 {
 		return
 	}
 	var scopes, keys, models symRanks
 	first, last := out[0].Day, out[0].Day
-	for i, k := range ids {
-		scopes.add(k.scope)
-		keys.add(k.key)
-		models.add(k.model)
+	for i := range out {
+		scopes.add(out[i].Scope)
+		keys.add(out[i].Key)
+		models.add(out[i].Model)
 		first, last = min(first, out[i].Day), max(last, out[i].Day)
 	}
 	p := newPackedKeys(len(out))
 	p.field(int(last-first)+1, func(i int) int { return int(out[i].Day - first) })
-	p.field(scopes.done(), func(i int) int { return int(scopes.rank[ids[i].scope]) })
-	p.field(keys.done(), func(i int) int { return int(keys.rank[ids[i].key]) })
-	p.field(models.done(), func(i int) int { return int(models.rank[ids[i].model]) })
-	p.field(2, func(i int) int { return b2i(ids[i].batch) })
-	p.field(3, func(i int) int { return int(ids[i].tier) })
+	p.field(scopes.done(), func(i int) int { return int(scopes.rank[out[i].Scope]) })
+	p.field(keys.done(), func(i int) int { return int(keys.rank[out[i].Key]) })
+	p.field(models.done(), func(i int) int { return int(models.rank[out[i].Model]) })
+	p.field(2, func(i int) int { return b2i(out[i].Batch) })
+	p.field(3, func(i int) int { return tierRank(out[i].Tier) })
 	if p.ok {
 		if order := p.order(); order != nil {
 			permute(out, order)
@@ -181,10 +196,10 @@ func sortUsage(out []usage.UsageRecord, ids []usageKey) {
 	}
 	// Too many distinct values to pack: compare field by field.
 	cmpRec := func(a, b int32) int {
-		x, y := &ids[a], &ids[b]
-		return cmp.Or(cmp.Compare(out[a].Day, out[b].Day), cmp.Compare(scopes.rank[x.scope], scopes.rank[y.scope]),
-			cmp.Compare(keys.rank[x.key], keys.rank[y.key]), cmp.Compare(models.rank[x.model], models.rank[y.model]),
-			cmp.Compare(b2i(x.batch), b2i(y.batch)), cmp.Compare(x.tier, y.tier))
+		x, y := &out[a], &out[b]
+		return cmp.Or(cmp.Compare(x.Day, y.Day), cmp.Compare(scopes.rank[x.Scope], scopes.rank[y.Scope]),
+			cmp.Compare(keys.rank[x.Key], keys.rank[y.Key]), cmp.Compare(models.rank[x.Model], models.rank[y.Model]),
+			cmp.Compare(b2i(x.Batch), b2i(y.Batch)), cmp.Compare(tierRank(x.Tier), tierRank(y.Tier)))
 	}
 	order := make([]int32, len(out))
 	for i := range order {
@@ -437,18 +452,19 @@ func (c *symRefs) of(p *string) usage.Sym {
 
 // permute reorders s in place so that s[i] becomes the old s[order[i]], following each cycle
 // once: the fact table is the largest thing a fetch holds, and a sorted copy would double it.
-// order is consumed.
-func permute[T any, I int | int32](s []T, order []I) {
+// order is consumed (a visited entry is set to ^0, which no index reaches).
+func permute[T any, I int | int32 | uint64](s []T, order []I) {
+	done := ^I(0)
 	for i := range order {
-		if order[i] < 0 {
+		if order[i] == done {
 			continue
 		}
 		tmp := s[i]
-		j := I(i)
+		j := I(i) // #nosec G115 -- an index
 		for {
 			k := order[j]
-			order[j] = -1
-			if int(k) == i {
+			order[j] = done
+			if int(k) == i { // #nosec G115 -- an index
 				s[j] = tmp
 				break
 			}

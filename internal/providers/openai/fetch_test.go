@@ -129,6 +129,7 @@ func TestFetch_FixtureWindow(t *testing.T) {
 
 	// The requests as sent: auth, time parameters, limits, group_by arrays and cursors. The
 	// lists come first: the key count sizes the usage and cost pages (a month a page here).
+	// Completions, the largest usage, are read last (fetchUsage sizes its table by them).
 	start, usageEnd, costEnd := "1786147200", "1786375800", "1786320000"
 	usageGroups := []string{"project_id", "api_key_id", "model"}
 	wantReqs := []struct {
@@ -140,12 +141,12 @@ func TestFetch_FixtureWindow(t *testing.T) {
 		{"/organization/projects/proj_8qZk2LxA0mN3/api_keys", map[string][]string{"limit": {"100"}, "owner_project_access": {"any"}, "after": nil}},
 		{"/organization/projects/proj_8qZk2LxA0mN3/api_keys", map[string][]string{"owner_project_access": {"any"}, "after": {"key_Vd7Rr1pQeT9sW0aB"}}},
 		{"/organization/projects/proj_Lm4Xc9Tb2Wq1/api_keys", map[string][]string{"limit": {"100"}, "owner_project_access": {"any"}}},
-		{"/organization/usage/completions", map[string][]string{"start_time": {start}, "end_time": {usageEnd}, "bucket_width": {"1d"}, "limit": {"31"}, "group_by": {"project_id", "api_key_id", "model", "batch", "service_tier"}, "page": nil}},
-		{"/organization/usage/completions", map[string][]string{"start_time": {start}, "end_time": {usageEnd}, "group_by": {"project_id", "api_key_id", "model", "batch", "service_tier"}, "page": {"page_AAAAAGiXgAAAAAAAaJYuAA=="}}},
 		{"/organization/usage/embeddings", map[string][]string{"start_time": {start}, "end_time": {usageEnd}, "limit": {"31"}, "group_by": usageGroups}},
 		{"/organization/usage/images", map[string][]string{"end_time": {usageEnd}, "group_by": usageGroups}},
 		{"/organization/usage/audio_speeches", map[string][]string{"end_time": {usageEnd}, "group_by": usageGroups}},
 		{"/organization/usage/audio_transcriptions", map[string][]string{"end_time": {usageEnd}, "group_by": usageGroups}},
+		{"/organization/usage/completions", map[string][]string{"start_time": {start}, "end_time": {usageEnd}, "bucket_width": {"1d"}, "limit": {"31"}, "group_by": {"project_id", "api_key_id", "model", "batch", "service_tier"}, "page": nil}},
+		{"/organization/usage/completions", map[string][]string{"start_time": {start}, "end_time": {usageEnd}, "group_by": {"project_id", "api_key_id", "model", "batch", "service_tier"}, "page": {"page_AAAAAGiXgAAAAAAAaJYuAA=="}}},
 		{"/organization/costs", map[string][]string{"start_time": {start}, "end_time": {costEnd}, "bucket_width": {"1d"}, "limit": {"180"}, "group_by": {"project_id", "api_key_id", "line_item"}, "page": nil}},
 		{"/organization/costs", map[string][]string{"end_time": {costEnd}, "page": {"page_Y29zdHMtMjAyNi0wOC0wOQ=="}}},
 	}
@@ -316,7 +317,8 @@ func TestFetch_TruncatedJSONIsDecodeError(t *testing.T) {
 		t.Fatalf("err = %v (%T), want a *apiclient.DecodeError", err, err)
 	}
 	// Usage and costs stream side by side, both truncated here: whichever fails first is named.
-	if !strings.Contains(err.Error(), "/organization/usage/completions") && !strings.Contains(err.Error(), "/organization/costs") {
+	// The first usage endpoint read is embeddings (completions come last).
+	if !strings.Contains(err.Error(), "/organization/usage/embeddings") && !strings.Contains(err.Error(), "/organization/costs") {
 		t.Errorf("error %q does not name the endpoint", err)
 	}
 	seen := map[string]bool{}
@@ -480,6 +482,10 @@ func TestFetch_MalformedResultDeepInLargePageFailsClearly(t *testing.T) {
 			writeJSON(w, http.StatusOK, `{"object":"list","data":[],"has_more":false}`)
 			return
 		}
+		if !strings.HasSuffix(r.URL.Path, "/completions") {
+			writeJSON(w, http.StatusOK, `{"object": "page", "data": [], "has_more": false, "next_page": null}`)
+			return
+		}
 		var b strings.Builder
 		b.WriteString(`{"object": "page", "data": [{"object": "bucket", "start_time": 1786233600, "end_time": 1786320000, "results": [`)
 		for i := range rows {
@@ -507,12 +513,12 @@ func TestFetch_MalformedResultDeepInLargePageFailsClearly(t *testing.T) {
 	}
 	usagePages := 0
 	for _, r := range f.requests() {
-		if strings.HasPrefix(r.Path, "/organization/usage/") {
+		if r.Path == "/organization/usage/completions" {
 			usagePages++
 		}
 	}
 	if usagePages != 1 {
-		t.Errorf("made %d usage requests, want one page (malformed bodies are not retried)", usagePages)
+		t.Errorf("made %d usage requests, want one page of completions (malformed bodies are not retried)", usagePages)
 	}
 }
 

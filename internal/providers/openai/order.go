@@ -71,8 +71,9 @@ func (p *packedKeys) field(bound int, value func(i int) int) {
 }
 
 // order returns the permutation that sorts the records (order[i] is the record that goes to i),
-// or nil when they are sorted already.
-func (p *packedKeys) order() []int32 {
+// or nil when they are sorted already. It is the keys' own array, which it consumes: at 10
+// million cost records a second one would be 40 MB more at the fetch's peak.
+func (p *packedKeys) order() []uint64 {
 	sorted := true
 	for i := range p.keys {
 		p.keys[i] = p.keys[i]<<p.idxBits | uint64(i) // #nosec G115 -- an index
@@ -82,10 +83,9 @@ func (p *packedKeys) order() []int32 {
 		return nil
 	}
 	slices.Sort(p.keys)
-	order := make([]int32, len(p.keys))
 	mask := uint64(1)<<p.idxBits - 1
-	for i, k := range p.keys {
-		order[i] = int32(k & mask) // #nosec G115 -- an index below 2^31
+	for i := range p.keys {
+		p.keys[i] &= mask
 	}
-	return order
+	return p.keys
 }

@@ -47,6 +47,7 @@ func TestSortRecords_MatchStringOrder(t *testing.T) {
 
 				var recs []usage.UsageRecord
 				var ids []usageKey
+				tiers := []usage.Tier{usage.TierStandard, usage.TierPriority, usage.TierFlex} // by tierRank
 				seenU := map[usageKey]usage.Day{}
 				for len(recs) < n {
 					k := usageKey{key: pick(), scope: pick(), model: pick(), batch: rng.IntN(2) == 1, tier: uint8(rng.IntN(3))}
@@ -55,7 +56,7 @@ func TestSortRecords_MatchStringOrder(t *testing.T) {
 						continue
 					}
 					seenU[k] = day
-					recs = append(recs, usage.UsageRecord{Day: day, Key: k.key, Scope: k.scope, Model: k.model, Batch: k.batch, Requests: int64(len(recs))})
+					recs = append(recs, usage.UsageRecord{Day: day, Key: k.key, Scope: k.scope, Model: k.model, Batch: k.batch, Tier: tiers[k.tier], Requests: int64(len(recs))})
 					ids = append(ids, k)
 				}
 				type pair struct {
@@ -71,7 +72,7 @@ func TestSortRecords_MatchStringOrder(t *testing.T) {
 						strings.Compare(a.k.key.String(), b.k.key.String()), strings.Compare(a.k.model.String(), b.k.model.String()),
 						cmp.Compare(b2i(a.k.batch), b2i(b.k.batch)), cmp.Compare(a.k.tier, b.k.tier))
 				})
-				sortUsage(recs, ids)
+				sortUsage(recs)
 				for i := range ps {
 					if recs[i] != ps[i].r {
 						t.Fatalf("usage, n=%d: record %d is %+v, want %+v", n, i, recs[i], ps[i].r)
