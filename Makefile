@@ -34,7 +34,7 @@ TESTBIN := $(CURDIR)/bin/test
 GOLANGCI_LINT_VERSION := v2.15.0
 GOLANGCI_LINT := $(GOBIN)/golangci-lint
 
-.PHONY: demo demo-exporter test test-short build docker ldflags lint bench fuzz tools chromium screenshots dashboards plugin plugin-backend plugin-frontend test-plugin-frontend
+.PHONY: demo demo-exporter test test-go test-short build docker ldflags lint bench fuzz tools chromium screenshots dashboards plugin plugin-backend plugin-frontend test-plugin-frontend
 
 demo:
 	$(GO) run ./cmd/margin report --demo
@@ -42,13 +42,19 @@ demo:
 demo-exporter:
 	$(GO) run ./cmd/margin-exporter --demo
 
+# Every test: the plugin frontend's checks (npm ci when node_modules is missing, typecheck, lint,
+# jest) run beside the Go ones, each target's output printed whole when it ends. npm ci is mostly
+# file I/O, so the two share two cores well.
+test: tools chromium
+	@$(MAKE) --no-print-directory -j2 --output-sync=target test-plugin-frontend test-go
+
 # The Go tests in ./dashboards run promtool's rule checks and unit tests, once. The executables
 # the tests run are built once, with the -ldflags of `make build` (the version tests read them).
 # One test binary more than cores at a time (go test runs one per core): several packages mostly
 # wait on processes (Prometheus, promtool, Chromium) or retries, and the extra one keeps the cores
 # busy meanwhile (on 2 cores: 74 s instead of 83 s).
 TEST_PARALLEL ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) + 1 )))
-test: tools chromium test-plugin-frontend
+test-go: tools chromium
 	$(GO) vet $(GOPKGS)
 	CGO_ENABLED=0 $(GO) build -ldflags '$(LDFLAGS)' -o $(TESTBIN)/ ./cmd/margin ./cmd/margin-exporter
 	CGO_ENABLED=0 $(GO) build -tags arrow_json_stdlib -o $(TESTBIN)/gpx_margin ./plugin/pkg
