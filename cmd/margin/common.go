@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -45,9 +46,12 @@ func (s *sourceFlags) engineOptions() (engine.Options, error) {
 		return engine.Options{}, err
 	}
 	o := cfg.EngineOptions()
-	o.Logger = s.env.logger
+	o.Logger, o.Sleep = s.env.logger, retrySleep
 	return o, nil
 }
+
+// retrySleep waits between the clients' retries: nil, a real wait; tests replace it.
+var retrySleep func(context.Context, time.Duration) error
 
 // load reads and validates the config file; its errors are usage errors (exit 2).
 func (s *sourceFlags) load() (*config.Config, error) {

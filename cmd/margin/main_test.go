@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/marginhq/margin/internal/engine"
 	"github.com/marginhq/margin/internal/ledger"
@@ -139,9 +140,15 @@ func TestCheck_BadKeySaysWhyWithoutTheKey(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte("providers:\n  openai:\n    admin_key: sk-admin-SECRETSECRET123\n    base_url: http://127.0.0.1:1/v1\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	var waits []time.Duration // the retries' backoff, recorded instead of waited
+	retrySleep = func(_ context.Context, d time.Duration) error { waits = append(waits, d); return nil }
+	t.Cleanup(func() { retrySleep = nil })
 	out, errOut, err := runCLI(t, "check", "--config.file="+cfg)
 	if err == nil {
 		t.Fatal("check against an unreachable API succeeded")
+	}
+	if len(waits) == 0 {
+		t.Error("check gave up on an unreachable API without retrying")
 	}
 	if !strings.Contains(out, "openai") || !strings.Contains(out, "unreachable") {
 		t.Errorf("check output %q does not say openai is unreachable", out)

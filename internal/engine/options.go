@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"time"
@@ -49,6 +50,8 @@ type Options struct {
 	HTTPClient *http.Client
 	Now        func() time.Time
 	Logger     *slog.Logger
+	// Sleep waits between a client's retries (nil: really waits); tests replace it.
+	Sleep func(context.Context, time.Duration) error
 }
 
 // SourceOptions configures one API: its credential and base URL.

@@ -81,21 +81,21 @@ type sourceKind struct {
 // fetches by looping over it.
 var sourceTable = []sourceKind{
 	{SourceOpenAI, func(o Options) *SourceOptions { return o.OpenAI }, func(o Options, s *SourceOptions) (Source, error) {
-		c, err := openai.New(openai.Options{AdminKey: s.Key, BaseURL: s.BaseURL, HTTPClient: o.HTTPClient, Logger: o.Logger, Now: o.Now, NamesRefresh: o.NamesRefresh})
+		c, err := openai.New(openai.Options{AdminKey: s.Key, BaseURL: s.BaseURL, HTTPClient: o.HTTPClient, Logger: o.Logger, Now: o.Now, Sleep: o.Sleep, NamesRefresh: o.NamesRefresh})
 		return providerSource{c}, err
 	}},
 	{SourceAnthropic, func(o Options) *SourceOptions { return o.Anthropic }, func(o Options, s *SourceOptions) (Source, error) {
-		c, err := anthropic.New(anthropic.Options{AdminKey: s.Key, BaseURL: s.BaseURL, HTTPClient: o.HTTPClient, Logger: o.Logger, Now: o.Now, NamesRefresh: o.NamesRefresh})
+		c, err := anthropic.New(anthropic.Options{AdminKey: s.Key, BaseURL: s.BaseURL, HTTPClient: o.HTTPClient, Logger: o.Logger, Now: o.Now, Sleep: o.Sleep, NamesRefresh: o.NamesRefresh})
 		return providerSource{c}, err
 	}},
 	{SourceOpenRouter, func(o Options) *SourceOptions { return o.OpenRouter }, func(o Options, s *SourceOptions) (Source, error) {
-		c, err := openrouter.New(openrouter.Options{ManagementKey: s.Key, BaseURL: s.BaseURL, HTTPClient: o.HTTPClient, Logger: o.Logger, Now: o.Now})
+		c, err := openrouter.New(openrouter.Options{ManagementKey: s.Key, BaseURL: s.BaseURL, HTTPClient: o.HTTPClient, Logger: o.Logger, Now: o.Now, Sleep: o.Sleep})
 		return providerSource{c}, err
 	}},
 	{SourceStripe, func(o Options) *SourceOptions { return o.Stripe }, func(o Options, s *SourceOptions) (Source, error) {
 		c, err := stripebilling.New(stripebilling.Options{
 			APIKey: s.Key, BaseURL: s.BaseURL, HTTPClient: o.HTTPClient,
-			ReportingCurrency: o.ReportingCurrency, FXRates: o.FXRates, Logger: o.Logger, Now: o.Now,
+			ReportingCurrency: o.ReportingCurrency, FXRates: o.FXRates, Logger: o.Logger, Now: o.Now, Sleep: o.Sleep,
 		})
 		if err != nil {
 			return nil, err
