@@ -392,49 +392,49 @@ func sortCosts(out []usage.CostRecord) {
 // string hashing: a row's key and project are most often the previous row's, and the other
 // texts are looked up by pointer first.
 type symRefs struct {
-	keys, projects map[string]usage.Sym
+	keys, projects refMemo
 	text           usage.Syms
 	byPtr          map[*string]usage.Sym // text by the decoder's pointer
-	lastKey        *string
-	lastKeySym     usage.Sym
-	lastProject    *string
-	lastProjectSym usage.Sym
+}
+
+// refMemo interns one kind of id's source reference: the previous row's id by pointer, any
+// other by its text.
+type refMemo struct {
+	syms map[string]usage.Sym
+	last *string
+	sym  usage.Sym
+}
+
+func (m *refMemo) of(id *string, ref func(*string) usage.SourceRef) usage.Sym {
+	if id == m.last {
+		return m.sym
+	}
+	s, ok := m.syms[*id]
+	if !ok {
+		s = usage.InternRef(ref(id))
+		m.syms[*id] = s
+	}
+	m.last, m.sym = id, s
+	return s
 }
 
 func newSymRefs() *symRefs {
-	return &symRefs{keys: map[string]usage.Sym{}, projects: map[string]usage.Sym{}, text: usage.Syms{}, byPtr: map[*string]usage.Sym{}}
+	return &symRefs{keys: refMemo{syms: map[string]usage.Sym{}}, projects: refMemo{syms: map[string]usage.Sym{}},
+		text: usage.Syms{}, byPtr: map[*string]usage.Sym{}}
 }
 
 func (c *symRefs) key(id *string) usage.Sym {
 	if id == nil || *id == "" {
 		return usage.NoSym
 	}
-	if id == c.lastKey {
-		return c.lastKeySym
-	}
-	s, ok := c.keys[*id]
-	if !ok {
-		s = usage.InternRef(keyRef(id))
-		c.keys[*id] = s
-	}
-	c.lastKey, c.lastKeySym = id, s
-	return s
+	return c.keys.of(id, keyRef)
 }
 
 func (c *symRefs) project(id *string) usage.Sym {
 	if id == nil || *id == "" {
 		return usage.InternRef(defaultProject)
 	}
-	if id == c.lastProject {
-		return c.lastProjectSym
-	}
-	s, ok := c.projects[*id]
-	if !ok {
-		s = usage.InternRef(projectRef(id))
-		c.projects[*id] = s
-	}
-	c.lastProject, c.lastProjectSym = id, s
-	return s
+	return c.projects.of(id, projectRef)
 }
 
 // of returns the Sym of the text p points to ("" for nil).

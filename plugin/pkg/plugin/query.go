@@ -27,13 +27,13 @@ type queryFunc func(ctx context.Context, q *models.Query, tr backend.TimeRange) 
 // their JSON (or unknown: ParseQuery names the valid types).
 func (d *Datasource) newMux() *datasource.QueryTypeMux {
 	d.handlers = map[models.QueryType]queryFunc{
-		models.QueryCustomers:      d.queryCustomers,
-		models.QueryCosts:          d.queryCosts,
-		models.QueryMargin:         d.queryMargin,
-		models.QueryUnattributed:   d.queryUnattributed,
-		models.QueryReconciliation: d.queryReconciliation,
-		models.QueryPlans:          d.queryPlans,
-		models.QueryFeatures:       d.queryFeatures,
+		models.QueryCustomers:      d.rangedView(views.Customers),
+		models.QueryCosts:          d.rangedView(views.Costs),
+		models.QueryMargin:         d.rangedView(views.Margin),
+		models.QueryUnattributed:   d.rangedView(views.Unattributed),
+		models.QueryReconciliation: d.rangedView(views.Reconciliation),
+		models.QueryPlans:          d.rangedView(views.Plans), // priced for the query's target margin, which ranged puts in the input
+		models.QueryFeatures:       d.rangedView(views.Features),
 		models.QueryForecast:       d.queryForecast,
 	}
 	mux := datasource.NewQueryTypeMux()
@@ -80,34 +80,11 @@ func userError(msg string) backend.DataResponse {
 	return backend.ErrDataResponseWithSource(backend.StatusBadRequest, backend.ErrorSourceDownstream, msg)
 }
 
-func (d *Datasource) queryCustomers(ctx context.Context, q *models.Query, tr backend.TimeRange) backend.DataResponse {
-	return d.ranged(ctx, q, tr, views.Customers)
-}
-
-func (d *Datasource) queryCosts(ctx context.Context, q *models.Query, tr backend.TimeRange) backend.DataResponse {
-	return d.ranged(ctx, q, tr, views.Costs)
-}
-
-func (d *Datasource) queryMargin(ctx context.Context, q *models.Query, tr backend.TimeRange) backend.DataResponse {
-	return d.ranged(ctx, q, tr, views.Margin)
-}
-
-func (d *Datasource) queryUnattributed(ctx context.Context, q *models.Query, tr backend.TimeRange) backend.DataResponse {
-	return d.ranged(ctx, q, tr, views.Unattributed)
-}
-
-func (d *Datasource) queryReconciliation(ctx context.Context, q *models.Query, tr backend.TimeRange) backend.DataResponse {
-	return d.ranged(ctx, q, tr, views.Reconciliation)
-}
-
-// queryPlans prices the plans for the query's target margin (see targetMargin), which ranged
-// puts in the input.
-func (d *Datasource) queryPlans(ctx context.Context, q *models.Query, tr backend.TimeRange) backend.DataResponse {
-	return d.ranged(ctx, q, tr, views.Plans)
-}
-
-func (d *Datasource) queryFeatures(ctx context.Context, q *models.Query, tr backend.TimeRange) backend.DataResponse {
-	return d.ranged(ctx, q, tr, views.Features)
+// rangedView answers a query type that maps the dashboard's range to one view (see ranged).
+func (d *Datasource) rangedView(view func(views.Input) data.Frames) queryFunc {
+	return func(ctx context.Context, q *models.Query, tr backend.TimeRange) backend.DataResponse {
+		return d.ranged(ctx, q, tr, view)
+	}
 }
 
 // queryForecast projects this month whatever range the dashboard shows: the engine's
