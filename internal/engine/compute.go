@@ -288,18 +288,28 @@ type cellKey struct {
 	cls                  class
 }
 
+// cell is what computing a row needs beside the row itself, 40 bytes: there is one per row,
+// millions at 10,000 keys. Its key's fields are its own rather than an embedded cellKey, whose
+// padding would push the flags into another eight bytes. While the batch computes, the cell's
+// row (rows[i] of cells[i]) holds the rest: Cost sums the provider's own per-row charges
+// (OpenRouter), and Unpriced is the index + 1 of the cell's unpriced tokens in
+// batchComputer.unpriced (0 when the catalog priced all of them); emitRows turns both into
+// what a row says. TestCell_Compact pins the size.
 type cell struct {
-	cellKey
-	priced ledger.Money // catalog estimate, for price weights and as the last-resort estimate
-	own    ledger.Money // the provider's own per-row bill (OpenRouter)
-	share  ledger.Money // share of billed cost split onto this cell
-	hasOwn bool
+	p, key, scope, model uint32
+	d                    usage.Day
+	cls                  class
+	hasOwn               bool // the provider charged some of the cell's usage itself
 	// billed: the cell lies under a source the provider billed that day, so its cost is its
 	// share of those bills and never an estimate as well (possibly zero).
 	billed bool
-	// unpriced is the index + 1 of the cell's unpriced tokens in batchComputer.unpriced; 0 when
-	// the catalog priced all of them. It fits in the cell's padding.
-	unpriced int32
+	priced ledger.Money // catalog estimate, for price weights and as the last-resort estimate
+	share  ledger.Money // share of billed cost split onto this cell
+}
+
+// grain returns the cell's key.
+func (c *cell) grain() cellKey {
+	return cellKey{p: c.p, key: c.key, scope: c.scope, model: c.model, d: c.d, cls: c.cls}
 }
 
 // refDay is a source (or, with ref 0, a whole provider) on one day.
@@ -734,12 +744,12 @@ func (bc *batchComputer) cellAt(k cellKey) int32 {
 		head = bc.far[k.sourceDay()]
 	}
 	for j := head; j != 0; j = bc.next[j-1] {
-		if bc.cells[j-1].cellKey == k {
+		if bc.cells[j-1].grain() == k {
 			return j - 1
 		}
 	}
 	i := int32(len(bc.cells)) // #nosec G115 -- cells of one batch, far below 2^31
-	bc.cells = append(bc.cells, cell{cellKey: k})
+	bc.cells = append(bc.cells, cell{p: k.p, key: k.key, scope: k.scope, model: k.model, d: k.d, cls: k.cls})
 	bc.next = append(bc.next, head)
 	if inWindow {
 		bc.heads[hi] = i + 1
@@ -785,7 +795,7 @@ func (bc *batchComputer) lookup(k cellKey) (int32, bool) {
 		head = bc.far[k.sourceDay()]
 	}
 	for j := head; j != 0; j = bc.next[j-1] {
-		if bc.cells[j-1].cellKey == k {
+		if bc.cells[j-1].grain() == k {
 			return j - 1, true
 		}
 	}
@@ -868,17 +878,17 @@ func (bc *batchComputer) collectUsage() {
 		row.Tokens.Add(r.Tokens)
 		row.Requests += r.Requests
 		if r.HasBilled {
-			c.own += r.Billed
+			row.Cost += r.Billed // the provider's own charge, until emitRows
 			c.hasOwn = true
 			continue
 		}
 		if cost, ok := bc.cost(rp, ci, r); ok {
 			c.priced += cost
 		} else {
-			if c.unpriced == 0 {
-				c.unpriced = bc.unpriced.add()
+			if row.Unpriced == 0 { // the batch's slab index, until emitRows
+				row.Unpriced = bc.unpriced.add()
 			}
-			bc.unpriced.at(c.unpriced).Add(r.Tokens)
+			bc.unpriced.at(row.Unpriced).Add(r.Tokens)
 		}
 	}
 }
@@ -1030,21 +1040,21 @@ func (bc *batchComputer) pool(keyLevel bool) *pool {
 		}
 		return c.scope
 	}
-	// One pass collects the eligible cells with their slot-day (billedRefs only holds days of
-	// the window, so each has one) and family; two stable counting sorts, by family and then by
-	// slot-day, order them by (slot-day, family, cell index) in linear time, where a comparison
-	// sort of every entry cost more than the splits it serves.
-	type entry struct {
-		slot int32
-		fam  uint32
-		i    int32
+	// Two stable counting sorts, by family and then by slot-day, order the eligible cells by
+	// (slot-day, family, cell index) in linear time, where a comparison sort of every entry cost
+	// more than the splits it serves. A cell's slot-day (billedRefs only holds days of the
+	// window, so each has one) and family are looked up again in each pass instead of kept:
+	// beside millions of cells, a table of them would be the split's highest point.
+	eligible := func(c *cell) (ref uint32, ok bool) {
+		ref = refOf(c)
+		return ref, ref != 0 && !c.hasOwn && !bc.unbilledTier(c) && bc.billedRefs.has(ref, c.d)
 	}
-	es := make([]entry, 0, len(bc.cells))
 	var slotCount, famCount []int32
+	n := 0
 	for i := range bc.cells {
 		c := &bc.cells[i]
-		ref := refOf(c)
-		if ref == 0 || c.hasOwn || bc.unbilledTier(c) || !bc.billedRefs.has(ref, c.d) {
+		ref, ok := eligible(c)
+		if !ok {
 			continue
 		}
 		si, _ := bc.slots.index(ref, c.d)
@@ -1057,7 +1067,7 @@ func (bc *batchComputer) pool(keyLevel bool) *pool {
 		}
 		slotCount[si]++
 		famCount[f]++
-		es = append(es, entry{slot: int32(si), fam: f, i: int32(i)}) // #nosec G115 -- cells and slots of one batch
+		n++
 	}
 	startsOf := func(counts []int32) {
 		var at int32
@@ -1072,17 +1082,23 @@ func (bc *batchComputer) pool(keyLevel bool) *pool {
 		runs[s+1] = runs[s] + n
 	}
 	startsOf(famCount)
-	byFam := make([]entry, len(es))
-	for _, e := range es {
-		byFam[famCount[e.fam]] = e
-		famCount[e.fam]++
+	byFam := make([]int32, n)
+	for i := range bc.cells {
+		c := &bc.cells[i]
+		if _, ok := eligible(c); ok {
+			f := bc.family(c.p, c.model)
+			byFam[famCount[f]] = int32(i) // #nosec G115 -- cells of one batch
+			famCount[f]++
+		}
 	}
 	startsOf(slotCount)
-	pl := &pool{p: bc.in.id(string(bc.b.Provider)), slots: &bc.slots, idx: make([]int32, len(es)), fams: make([]uint32, len(es)), runs: runs}
-	for _, e := range byFam {
-		j := slotCount[e.slot]
-		slotCount[e.slot]++
-		pl.idx[j], pl.fams[j] = e.i, e.fam
+	pl := &pool{p: bc.in.id(string(bc.b.Provider)), slots: &bc.slots, idx: make([]int32, n), fams: make([]uint32, n), runs: runs}
+	for _, i := range byFam {
+		c := &bc.cells[i]
+		si, _ := bc.slots.index(refOf(c), c.d)
+		j := slotCount[si]
+		slotCount[si]++
+		pl.idx[j], pl.fams[j] = i, bc.family(c.p, c.model)
 	}
 	*pp = pl
 	return pl
@@ -1172,7 +1188,7 @@ func (bc *batchComputer) splitBills() {
 			if match == matchSource && b.model != 0 {
 				// Booked under the bill's own model beside the usage it is spread over, so
 				// per-model views show what the bill named; the usage cells stay billed.
-				k := bc.cells[i].cellKey
+				k := bc.cells[i].grain()
 				k.model = b.model
 				c := &bc.cells[bc.cellAt(k)]
 				c.share += parts[j]
@@ -1331,12 +1347,12 @@ func (bc *batchComputer) priceEstimates() {
 			if cost, ok := bc.learnedCost(c, &row.Tokens); ok {
 				c.priced = cost
 				row.PriceSource = PriceLearned
-				c.unpriced = 0
+				row.Unpriced = 0
 				continue
 			}
 		}
 		switch {
-		case c.unpriced == 0:
+		case row.Unpriced == 0:
 			row.PriceSource = PriceCatalog
 		case c.priced != 0:
 			row.PriceSource = PriceCatalog // partly: the rest is in Unpriced
@@ -1406,12 +1422,14 @@ func (bc *batchComputer) emitRows() ([]CostRow, []Reconciliation) {
 		c := &bc.cells[i]
 		row := &bc.rows[i] // finished in place, then moved down over the rows filtered out
 		// Tokens nothing can price were still paid for through a bill.
-		unpriced := c.unpriced != 0 && !c.billed
+		own, slab := row.Cost, row.Unpriced
+		row.Unpriced = 0
+		unpriced := slab != 0 && !c.billed
 		switch {
 		case c.billed:
 			row.Cost, row.PriceSource = c.share, PriceBill
 		case c.hasOwn:
-			row.Cost, row.PriceSource = c.own, PriceProvider
+			row.Cost, row.PriceSource = own, PriceProvider
 		default:
 			row.Cost, row.Estimated = c.priced, true
 		}
@@ -1439,7 +1457,7 @@ func (bc *batchComputer) emitRows() ([]CostRow, []Reconciliation) {
 			if bc.unpricedOut == nil {
 				bc.unpricedOut = make([]usage.Tokens, 0, bc.unpriced.n)
 			}
-			t := bc.unpriced.at(c.unpriced)
+			t := bc.unpriced.at(slab)
 			rc.UnpricedTokens += t.Total()
 			bc.unpricedOut = append(bc.unpricedOut, *t)
 			row.Unpriced = int32(len(bc.unpricedOut)) // #nosec G115 -- rows of one batch
@@ -1458,7 +1476,7 @@ func (bc *batchComputer) emitRows() ([]CostRow, []Reconciliation) {
 			rc.Attributed += row.Cost
 		}
 		if c.hasOwn {
-			rc.Billed += c.own
+			rc.Billed += own
 		}
 		if k := len(out); k != i {
 			bc.rows[k] = *row

@@ -209,7 +209,7 @@ var heapSample = []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, 
 
 // PeakHeap samples the heap every millisecond until the returned stop is called, which returns
 // the highest sample seen in bytes. With MARGIN_BENCH_PEAKPROF=file, a heap profile is written to
-// file whenever the peak grows by a tenth: the profile nearest the peak says what was live there
+// file whenever the peak grows by a sixty-fourth: the profile nearest the peak says what was live there
 // (as of the garbage collection before it).
 func PeakHeap() (stop func() uint64) {
 	runtime.GC()
@@ -224,7 +224,7 @@ func PeakHeap() (stop func() uint64) {
 		if v > peak.Load() {
 			peak.Store(v)
 		}
-		if prof != "" && v > profiled+profiled/10 {
+		if prof != "" && v > profiled+profiled/64 {
 			profiled = v
 			writeHeapProfile(prof)
 		}

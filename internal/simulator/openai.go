@@ -185,15 +185,20 @@ type scratch[K comparable, R any] struct {
 }
 
 // scratches is a free list of scratch (a sync.Pool would drop them at every garbage collection,
-// which a large page's allocations bring about several times a request).
+// which a large page's allocations bring about several times a request). At 10,000 keys the
+// scratch is tens of megabytes, so it is kept only while a listing is being paged through: once
+// a last page is served with no other page being served, it is let go, and a client's work
+// after its fetch does not carry the world's scratch.
 type scratches[K comparable, R any] struct {
 	mu   sync.Mutex
 	free []*scratch[K, R]
+	busy int
 }
 
 func (f *scratches[K, R]) get() *scratch[K, R] {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.busy++
 	if n := len(f.free); n > 0 {
 		s := f.free[n-1]
 		f.free = f.free[:n-1]
@@ -202,12 +207,18 @@ func (f *scratches[K, R]) get() *scratch[K, R] {
 	return &scratch[K, R]{index: map[K]int{}}
 }
 
-func (f *scratches[K, R]) put(s *scratch[K, R]) {
+// put returns s; more says whether the page it served has a next page.
+func (f *scratches[K, R]) put(s *scratch[K, R], more bool) {
 	clear(s.index)
 	clear(s.rows) // drop the strings the rows point to
 	s.rows = s.rows[:0]
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.busy--
+	if !more && f.busy == 0 {
+		f.free = nil
+		return
+	}
 	f.free = append(f.free, s)
 }
 
@@ -262,8 +273,9 @@ func (w *World) openaiUsage(endpoint string) http.HandlerFunc {
 		j.arr("data")
 		sc := w.usageScratch.get()
 		index, rows := sc.index, sc.rows
-		defer func() { sc.rows = rows; w.usageScratch.put(sc) }()
-		next := win.each(func(t0, t1 int64) {
+		var next int64 // the page's next bucket; 0 on the last page
+		defer func() { sc.rows = rows; w.usageScratch.put(sc, next != 0) }()
+		next = win.each(func(t0, t1 int64) {
 			clear(index)
 			rows = rows[:0]
 			d, o0, o1 := dayOffsets(t0, t1)
@@ -443,8 +455,9 @@ func (w *World) serveOpenAICosts(rw http.ResponseWriter, q url.Values, win opena
 	byProject, byKey, byLine := groups["project_id"], groups["api_key_id"], groups["line_item"]
 	sc := w.costScratch.get()
 	index, rows := sc.index, sc.rows
-	defer func() { sc.rows = rows; w.costScratch.put(sc) }()
-	next := win.each(func(t0, t1 int64) {
+	var next int64 // the page's next bucket; 0 on the last page
+	defer func() { sc.rows = rows; w.costScratch.put(sc, next != 0) }()
+	next = win.each(func(t0, t1 int64) {
 		clear(index)
 		rows = rows[:0]
 		d, o0, o1 := dayOffsets(t0, t1)
