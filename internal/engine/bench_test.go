@@ -53,7 +53,7 @@ func benchFacts(keys, models, days int) (*Facts, Mapping) {
 						tt  usage.TokenType
 						per ledger.Money
 					}{{usage.TokenInput, 2}, {usage.TokenCachedInput, 1}, {usage.TokenOutput, 8}} {
-						b.Costs = append(b.Costs, usage.CostRecord{Provider: usage.OpenAI.ID(), Day: d, Source: usage.InternRef(key), Model: usage.Intern(model), TokenType: li.tt,
+						b.Costs = append(b.Costs, usage.CostRecord{Provider: usage.OpenAI.ID(), Day: d, Source: usage.InternRef(key), Item: usage.LineItemOf(usage.Intern(model), usage.NoSym, usage.NoSym), TokenType: li.tt,
 							Amount: ledger.Money(tok) * li.per * ledger.Micro})
 					}
 				}
@@ -66,7 +66,7 @@ func benchFacts(keys, models, days int) (*Facts, Mapping) {
 		for ws := 0; ws < 20; ws++ {
 			for mi := 0; mi < models; mi++ {
 				an.Costs = append(an.Costs, usage.CostRecord{Provider: usage.Anthropic.ID(), Day: d,
-					Source: usage.InternRef(usage.Ref(usage.Anthropic, usage.KindWorkspace, fmt.Sprintf("wrkspc_%02d", ws))), Model: usage.Intern(anModels[mi%len(anModels)]), Amount: ledger.Dollars(3)})
+					Source: usage.InternRef(usage.Ref(usage.Anthropic, usage.KindWorkspace, fmt.Sprintf("wrkspc_%02d", ws))), Item: usage.LineItemOf(usage.Intern(anModels[mi%len(anModels)]), usage.NoSym, usage.NoSym), Amount: ledger.Dollars(3)})
 			}
 		}
 	}

@@ -909,9 +909,9 @@ func (bc *batchComputer) eachBill(fn func(b *bill)) {
 			bp = in.id(string(cr.Provider.Name()))
 		}
 		// The cost record's class bits are laid out as the engine's (TestClassBits_AreTheEngines).
-		*b = bill{p: bp, source: in.ofSym(cr.Source), model: in.ofSym(cr.Model), d: cr.Day,
+		*b = bill{p: bp, source: in.ofSym(cr.Source), model: in.ofSym(cr.Model()), d: cr.Day,
 			tt: cr.TokenType, cls: class(cr.Class), amount: cr.Amount}
-		if cr.QuantityUnit == usage.UnitTokens && cr.Quantity > 0 {
+		if cr.Quantity > 0 && cr.QuantityUnit() == usage.UnitTokens {
 			b.qty = cr.Quantity
 		}
 		if b.model != 0 {

@@ -36,7 +36,7 @@ func tokBill(p usage.Provider, d usage.Day, src usage.SourceRef, model string, t
 	if err != nil {
 		panic(err)
 	}
-	return usage.CostRecord{Provider: p.ID(), Day: d, Source: usage.InternRef(src), Model: usage.Intern(model), TokenType: tt, Amount: amt}
+	return usage.CostRecord{Provider: p.ID(), Day: d, Source: usage.InternRef(src), Item: usage.LineItemOf(usage.Intern(model), usage.NoSym, usage.NoSym), TokenType: tt, Amount: amt}
 }
 
 // A workspace shared by two customers on two models at prices no list has: each customer pays
@@ -102,11 +102,11 @@ func TestCompute_WrongCatalogChangesNoSettledNumber(t *testing.T) {
 			}
 			// Negotiated prices: $3/M input, $0.3/M cached, $20/M output for the unknown model.
 			bills = append(bills,
-				usage.CostRecord{Provider: usage.OpenAI.ID(), Day: d, Source: usage.InternRef(k), Model: usage.Intern("gpt-5.6-sol"), TokenType: usage.TokenInput, Amount: ledger.Money(n) * 3 * ledger.Micro},
-				usage.CostRecord{Provider: usage.OpenAI.ID(), Day: d, Source: usage.InternRef(k), Model: usage.Intern("gpt-5.6-sol"), TokenType: usage.TokenCachedInput, Amount: ledger.Money(n/2) * 300},
-				usage.CostRecord{Provider: usage.OpenAI.ID(), Day: d, Source: usage.InternRef(k), Model: usage.Intern("gpt-5.6-sol"), TokenType: usage.TokenOutput, Amount: ledger.Money(n/10) * 20 * ledger.Micro},
-				usage.CostRecord{Provider: usage.OpenAI.ID(), Day: d, Source: usage.InternRef(k), Model: usage.Intern("gpt-4.1-2025-04-14"), TokenType: usage.TokenInput, Amount: ledger.Money(3*n) * ledger.Micro},
-				usage.CostRecord{Provider: usage.OpenAI.ID(), Day: d, Source: usage.InternRef(k), Model: usage.Intern("gpt-4.1-2025-04-14"), TokenType: usage.TokenOutput, Amount: ledger.Money(n) * 4 * ledger.Micro},
+				usage.CostRecord{Provider: usage.OpenAI.ID(), Day: d, Source: usage.InternRef(k), Item: usage.LineItemOf(usage.Intern("gpt-5.6-sol"), usage.NoSym, usage.NoSym), TokenType: usage.TokenInput, Amount: ledger.Money(n) * 3 * ledger.Micro},
+				usage.CostRecord{Provider: usage.OpenAI.ID(), Day: d, Source: usage.InternRef(k), Item: usage.LineItemOf(usage.Intern("gpt-5.6-sol"), usage.NoSym, usage.NoSym), TokenType: usage.TokenCachedInput, Amount: ledger.Money(n/2) * 300},
+				usage.CostRecord{Provider: usage.OpenAI.ID(), Day: d, Source: usage.InternRef(k), Item: usage.LineItemOf(usage.Intern("gpt-5.6-sol"), usage.NoSym, usage.NoSym), TokenType: usage.TokenOutput, Amount: ledger.Money(n/10) * 20 * ledger.Micro},
+				usage.CostRecord{Provider: usage.OpenAI.ID(), Day: d, Source: usage.InternRef(k), Item: usage.LineItemOf(usage.Intern("gpt-4.1-2025-04-14"), usage.NoSym, usage.NoSym), TokenType: usage.TokenInput, Amount: ledger.Money(3*n) * ledger.Micro},
+				usage.CostRecord{Provider: usage.OpenAI.ID(), Day: d, Source: usage.InternRef(k), Item: usage.LineItemOf(usage.Intern("gpt-4.1-2025-04-14"), usage.NoSym, usage.NoSym), TokenType: usage.TokenOutput, Amount: ledger.Money(n) * 4 * ledger.Micro},
 			)
 		}
 	}
@@ -154,7 +154,7 @@ func TestCompute_UnmatchedBillIsNotCountedTwice(t *testing.T) {
 		Batches: []*usage.Batch{{
 			Provider: usage.OpenAI,
 			Usage:    []usage.UsageRecord{tokRec(usage.OpenAI, day0, oK1, proj, "gpt-4.1-2025-04-14", usage.Tokens{Input: 1_000_000, Output: 100_000})},
-			Costs:    []usage.CostRecord{{Provider: usage.OpenAI.ID(), Day: day0, Source: usage.InternRef(oK1), Model: usage.Intern(""), Description: usage.Intern("priority | gpt-5.6-sol weird label"), Amount: ledger.Dollars(3)}},
+			Costs:    []usage.CostRecord{{Provider: usage.OpenAI.ID(), Day: day0, Source: usage.InternRef(oK1), Item: usage.LineItemOf(usage.Intern(""), usage.Intern("priority | gpt-5.6-sol weird label"), usage.NoSym), Amount: ledger.Dollars(3)}},
 			Sources:  []usage.SourceInfo{{Ref: oK1, Scope: proj}},
 		}},
 	}
@@ -316,7 +316,7 @@ func TestCompute_EveryBilledDollarOnceProperty(t *testing.T) {
 }
 
 func randomBill(rng *rand.Rand, p usage.Provider, d usage.Day, src usage.SourceRef, models []string) usage.CostRecord {
-	cr := usage.CostRecord{Provider: p.ID(), Day: d, Source: usage.InternRef(src), Model: usage.Intern(models[rng.IntN(len(models))]),
+	cr := usage.CostRecord{Provider: p.ID(), Day: d, Source: usage.InternRef(src), Item: usage.LineItemOf(usage.Intern(models[rng.IntN(len(models))]), usage.NoSym, usage.NoSym),
 		TokenType: usage.TokenType(rng.IntN(int(usage.TokenAudioOutput) + 1)), Amount: ledger.Money(1 + rng.Int64N(5_000_000_000))}
 	if rng.IntN(8) == 0 {
 		cr.Amount = -cr.Amount / 10 // a credit

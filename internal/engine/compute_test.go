@@ -56,8 +56,8 @@ func TestCompute_SplitsWorkspaceBillByPricedUsage(t *testing.T) {
 				rec(usage.Anthropic, "", ws, "sonnet", 100), // Workbench: no key
 			},
 			Costs: []usage.CostRecord{
-				{Provider: usage.Anthropic.ID(), Day: day0, Source: usage.InternRef(ws), Model: usage.Intern("sonnet"), Amount: ledger.Dollars(10)},
-				{Provider: usage.Anthropic.ID(), Day: day0, Source: usage.InternRef(ws), Model: usage.Intern(""), Description: usage.Intern("Web Search Usage"), Amount: ledger.Cent},
+				{Provider: usage.Anthropic.ID(), Day: day0, Source: usage.InternRef(ws), Item: usage.LineItemOf(usage.Intern("sonnet"), usage.NoSym, usage.NoSym), Amount: ledger.Dollars(10)},
+				{Provider: usage.Anthropic.ID(), Day: day0, Source: usage.InternRef(ws), Item: usage.LineItemOf(usage.Intern(""), usage.Intern("Web Search Usage"), usage.NoSym), Amount: ledger.Cent},
 			},
 		}},
 	}
@@ -93,7 +93,7 @@ func TestCompute_SplitIsExactWithUnevenShares(t *testing.T) {
 			Usage: []usage.UsageRecord{
 				rec(usage.Anthropic, kA, ws, "m", 1), rec(usage.Anthropic, kB, ws, "m", 1), rec(usage.Anthropic, "anthropic:api_key:apikey_C", ws, "m", 1),
 			},
-			Costs: []usage.CostRecord{{Provider: usage.Anthropic.ID(), Day: day0, Source: usage.InternRef(ws), Model: usage.Intern("m"), Amount: ledger.Nano * 100}},
+			Costs: []usage.CostRecord{{Provider: usage.Anthropic.ID(), Day: day0, Source: usage.InternRef(ws), Item: usage.LineItemOf(usage.Intern("m"), usage.NoSym, usage.NoSym), Amount: ledger.Nano * 100}},
 		}},
 	}
 	res := Compute(f, flatPricer{"m": 1}, Mapping{})
@@ -120,10 +120,10 @@ func TestCompute_KeyLevelBillsWinOverProjectBills(t *testing.T) {
 			},
 			Costs: []usage.CostRecord{
 				// key 1 is billed per key; key 2 only through the project's bill.
-				{Provider: usage.OpenAI.ID(), Day: day0, Source: usage.InternRef(oK1), Model: usage.Intern("gpt"), Amount: ledger.Dollars(3)},
-				{Provider: usage.OpenAI.ID(), Day: day0, Source: usage.InternRef(proj), Model: usage.Intern("gpt"), Amount: ledger.Dollars(5)},
+				{Provider: usage.OpenAI.ID(), Day: day0, Source: usage.InternRef(oK1), Item: usage.LineItemOf(usage.Intern("gpt"), usage.NoSym, usage.NoSym), Amount: ledger.Dollars(3)},
+				{Provider: usage.OpenAI.ID(), Day: day0, Source: usage.InternRef(proj), Item: usage.LineItemOf(usage.Intern("gpt"), usage.NoSym, usage.NoSym), Amount: ledger.Dollars(5)},
 				// an image model nobody's token usage shows: spread over the project's uncovered usage
-				{Provider: usage.OpenAI.ID(), Day: day0, Source: usage.InternRef(proj), Model: usage.Intern("dall-e-3"), Amount: ledger.Dollars(1)},
+				{Provider: usage.OpenAI.ID(), Day: day0, Source: usage.InternRef(proj), Item: usage.LineItemOf(usage.Intern("dall-e-3"), usage.NoSym, usage.NoSym), Amount: ledger.Dollars(1)},
 			},
 			Sources: []usage.SourceInfo{{Ref: oK1, Name: "k1", Scope: proj}, {Ref: oK2, Name: "k2", Scope: proj}},
 		}},
@@ -154,7 +154,7 @@ func TestCompute_BillWithoutUsageStaysOnBilledSource(t *testing.T) {
 		Window: usage.Window{From: day0, To: day0 + 1}, Today: day0 + 1,
 		Batches: []*usage.Batch{{
 			Provider: usage.OpenAI,
-			Costs:    []usage.CostRecord{{Provider: usage.OpenAI.ID(), Day: day0, Source: usage.InternRef(proj), Model: usage.Intern(""), Description: usage.Intern("vector store storage"), Amount: ledger.Dollars(2)}},
+			Costs:    []usage.CostRecord{{Provider: usage.OpenAI.ID(), Day: day0, Source: usage.InternRef(proj), Item: usage.LineItemOf(usage.Intern(""), usage.Intern("vector store storage"), usage.NoSym), Amount: ledger.Dollars(2)}},
 			Sources:  []usage.SourceInfo{{Ref: proj, Name: "Internal tools"}},
 		}},
 	}
@@ -179,7 +179,7 @@ func TestCompute_TodayIsEstimatedAndUnpricedIsNotFree(t *testing.T) {
 			Provider: usage.OpenAI,
 			Usage:    []usage.UsageRecord{usageToday, mystery},
 			// A partial bill for today must be ignored: today is not settled.
-			Costs: []usage.CostRecord{{Provider: usage.OpenAI.ID(), Day: today, Source: usage.InternRef(oK1), Model: usage.Intern("gpt"), Amount: ledger.Dollars(100)}},
+			Costs: []usage.CostRecord{{Provider: usage.OpenAI.ID(), Day: today, Source: usage.InternRef(oK1), Item: usage.LineItemOf(usage.Intern("gpt"), usage.NoSym, usage.NoSym), Amount: ledger.Dollars(100)}},
 		}},
 	}
 	res := Compute(f, flatPricer{"gpt": ledger.Micro}, Mapping{})

@@ -75,7 +75,7 @@ func TestFactRecords_CompactAndPointerFree(t *testing.T) {
 	for _, c := range []struct {
 		typ  reflect.Type
 		size uintptr
-	}{{reflect.TypeFor[usage.UsageRecord](), 104}, {reflect.TypeFor[usage.CostRecord](), 40}} {
+	}{{reflect.TypeFor[usage.UsageRecord](), 104}, {reflect.TypeFor[usage.CostRecord](), 32}} {
 		if c.typ.Size() > c.size {
 			t.Errorf("%s is %d bytes, want at most %d", c.typ, c.typ.Size(), c.size)
 		}

@@ -69,6 +69,81 @@ func (c Syms) Of(s string) Sym {
 	return id
 }
 
+// LineItem is what a bill line names beside its amount: its model, the provider's own text and
+// the unit of its quantity, interned together in one process-wide table as Sym is. Folding the
+// three into one id keeps CostRecord at 32 bytes; the table grows by one entry per distinct
+// combination ever seen.
+type LineItem uint32
+
+// NoLineItem names no model, text or unit.
+const NoLineItem LineItem = 0
+
+type lineItem struct{ model, description, unit Sym }
+
+type lineItemTable struct {
+	mu    sync.Mutex
+	ids   map[lineItem]LineItem
+	items atomic.Pointer[[]lineItem] // read without a lock, as symTable.strs
+}
+
+var lineItems = func() *lineItemTable {
+	t := &lineItemTable{ids: map[lineItem]LineItem{{}: NoLineItem}}
+	items := []lineItem{{}}
+	t.items.Store(&items)
+	return t
+}()
+
+// LineItemOf returns the LineItem of a model, line-item text and quantity unit, adding it the
+// first time.
+func LineItemOf(model, description, unit Sym) LineItem {
+	k := lineItem{model, description, unit}
+	lineItems.mu.Lock()
+	defer lineItems.mu.Unlock()
+	if id, ok := lineItems.ids[k]; ok {
+		return id
+	}
+	items := *lineItems.items.Load()
+	id := LineItem(len(items)) // #nosec G115 -- distinct line items of one process, far below 2^32
+	items = append(items, k)   // past every published length, as in Intern
+	lineItems.items.Store(&items)
+	lineItems.ids[k] = id
+	return id
+}
+
+func (l LineItem) item() lineItem { return (*lineItems.items.Load())[l] }
+
+// Model is the model the line item is for; NoSym when it names none.
+func (l LineItem) Model() Sym { return l.item().model }
+
+// Description is the provider's own text of the line item.
+func (l LineItem) Description() Sym { return l.item().description }
+
+// QuantityUnit is the unit the line item's quantity is in; NoSym when it has none.
+func (l LineItem) QuantityUnit() Sym { return l.item().unit }
+
+// LineItems interns line items for one caller without the table's lock, as Syms does names.
+type LineItems map[lineItem]LineItem
+
+// Of returns the LineItem of model, description and unit.
+func (c LineItems) Of(model, description, unit Sym) LineItem {
+	k := lineItem{model, description, unit}
+	if id, ok := c[k]; ok {
+		return id
+	}
+	id := LineItemOf(model, description, unit)
+	c[k] = id
+	return id
+}
+
+// WithUnit returns the same line item with its quantity in unit.
+func (l LineItem) WithUnit(unit Sym) LineItem {
+	it := l.item()
+	if it.unit == unit {
+		return l
+	}
+	return LineItemOf(it.model, it.description, unit)
+}
+
 // ProviderID is a Provider in one byte, for records held by the million: their batch already
 // says which provider they come from, and a string would take 16 bytes of each.
 type ProviderID uint8

@@ -57,3 +57,30 @@ func TestClassBits_RoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// A line item is interned once per distinct model, text and unit, and gives each back.
+func TestLineItemOf_InternsEachCombinationOnce(t *testing.T) {
+	model, desc := Intern("gpt-4.1-2025-04-14"), Intern("gpt-4.1-2025-04-14, input")
+	a := LineItemOf(model, desc, NoSym)
+	if b := LineItemOf(model, desc, NoSym); b != a {
+		t.Fatalf("the same line item interned twice: %d, %d", a, b)
+	}
+	tok := a.WithUnit(UnitTokens)
+	if tok == a || tok != LineItemOf(model, desc, UnitTokens) || tok.WithUnit(UnitTokens) != tok {
+		t.Fatalf("WithUnit(tokens) = %d from %d, want one id per unit", tok, a)
+	}
+	if tok.Model() != model || tok.Description() != desc || tok.QuantityUnit() != UnitTokens || a.QuantityUnit() != NoSym {
+		t.Fatalf("line item %d reads back (%v, %v, %v)", tok, tok.Model(), tok.Description(), tok.QuantityUnit())
+	}
+	if NoLineItem.Model() != NoSym || NoLineItem.Description() != NoSym || LineItemOf(NoSym, NoSym, NoSym) != NoLineItem {
+		t.Fatal("the empty line item is not NoLineItem")
+	}
+	cache := LineItems{}
+	if cache.Of(model, desc, UnitTokens) != tok || cache.Of(model, desc, UnitTokens) != tok || len(cache) != 1 {
+		t.Fatalf("LineItems cache: %v", cache)
+	}
+	r := CostRecord{Item: tok}
+	if r.Model() != model || r.Description() != desc || r.QuantityUnit() != UnitTokens {
+		t.Fatal("CostRecord does not read its line item")
+	}
+}

@@ -355,20 +355,20 @@ func (r *UsageRecord) Source() SourceRef {
 
 // CostRecord is an amount the provider billed on one UTC day at some grain. A large organisation
 // has millions (OpenAI bills one line per key, model and token type), so the names are interned
-// (Sym), the class and provider packed: 40 bytes and no pointer a record, where strings took 136.
+// (Sym, LineItem), the class and provider packed: 32 bytes and no pointer a record, where strings
+// took 136. TestFactRecords_CompactAndPointerFree pins it.
 type CostRecord struct {
 	Amount ledger.Money
-	// Quantity is the billed quantity in QuantityUnit (tokens, images, …) when the provider says.
+	// Quantity is the billed quantity in the item's QuantityUnit (tokens, images, …) when the
+	// provider says.
 	Quantity int64
 	Day      Day
 	// Source is the billed grain: an API key when the provider bills per key, otherwise the
 	// project or workspace (a SourceRef: Source.Ref()).
 	Source Sym
-	// Model is the model the charge is for, or NoSym when it is not model specific (tools, storage).
-	Model Sym
-	// Description is the provider's own line-item text, for display.
-	Description  Sym
-	QuantityUnit Sym
+	// Item is the model, line-item text and quantity unit the charge names, interned together:
+	// a provider's distinct line items are few beside its records.
+	Item LineItem
 	// TokenType is the token class the charge is for; TokenNone when the bill names none (tools,
 	// storage, a line item Margin cannot parse): such a bill is split by priced usage instead.
 	TokenType TokenType
@@ -376,6 +376,15 @@ type CostRecord struct {
 	Class    ClassBits
 	Provider ProviderID
 }
+
+// Model is the model the charge is for, or NoSym when it is not model specific (tools, storage).
+func (r *CostRecord) Model() Sym { return r.Item.Model() }
+
+// Description is the provider's own line-item text, for display.
+func (r *CostRecord) Description() Sym { return r.Item.Description() }
+
+// QuantityUnit is the unit of Quantity; NoSym when the provider gives no quantity.
+func (r *CostRecord) QuantityUnit() Sym { return r.Item.QuantityUnit() }
 
 // UnitTokens is the QuantityUnit of a quantity in tokens.
 var UnitTokens = Intern("tokens")

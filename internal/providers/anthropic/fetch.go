@@ -174,7 +174,7 @@ func bucketDay(endpoint string, startingAt, start, end time.Time) (usage.Day, er
 
 func (c *Client) fetchCosts(ctx context.Context, start, end time.Time, perPage int) ([]usage.CostRecord, error) {
 	var out []usage.CostRecord
-	syms := usage.Syms{}
+	syms, items := usage.Syms{}, usage.LineItems{}
 	for bucket, err := range c.costReport(ctx, start, end, perPage) {
 		if err != nil {
 			return nil, err
@@ -193,14 +193,13 @@ func (c *Client) fetchCosts(ctx context.Context, start, end time.Time, perPage i
 				desc = stringOrEmpty(r.CostType)
 			}
 			out = append(out, usage.CostRecord{
-				Provider:    usage.Anthropic.ID(),
-				Day:         day,
-				Source:      syms.Of(string(workspaceRef(stringOrEmpty(r.WorkspaceID)))),
-				Model:       syms.Of(stringOrEmpty(r.Model)),
-				TokenType:   costTokenType(stringOrEmpty(r.TokenType)),
-				Class:       r.class().Bits(),
-				Description: syms.Of(desc),
-				Amount:      amount,
+				Provider:  usage.Anthropic.ID(),
+				Day:       day,
+				Source:    syms.Of(string(workspaceRef(stringOrEmpty(r.WorkspaceID)))),
+				Item:      items.Of(syms.Of(stringOrEmpty(r.Model)), syms.Of(desc), usage.NoSym),
+				TokenType: costTokenType(stringOrEmpty(r.TokenType)),
+				Class:     r.class().Bits(),
+				Amount:    amount,
 			})
 		}
 	}

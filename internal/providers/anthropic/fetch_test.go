@@ -73,11 +73,11 @@ func TestFetch_FixtureWindow(t *testing.T) {
 
 	aug2 := day(t, "2026-08-02")
 	wantCosts := []usage.CostRecord{
-		{Provider: usage.Anthropic.ID(), Day: aug1, Source: usage.InternRef(wsAcme), Model: usage.Intern(sonnet), TokenType: usage.TokenInput, Description: usage.Intern("Claude Sonnet 4.5 Usage - Input Tokens"), Amount: 273_702_000},
-		{Provider: usage.Anthropic.ID(), Day: aug1, Source: usage.InternRef(wsAcme), Model: usage.Intern(""), Description: usage.Intern("Web Search Usage"), Amount: 30_000_000},
-		{Provider: usage.Anthropic.ID(), Day: aug1, Source: usage.InternRef(wsDefault), Model: usage.Intern(opus), TokenType: usage.TokenOutput, Description: usage.Intern("Claude Opus 4.1 Usage - Output Tokens"), Amount: 1_505_000_000},
-		{Provider: usage.Anthropic.ID(), Day: aug2, Source: usage.InternRef(wsOld), Model: usage.Intern(""), Description: usage.Intern("code_execution"), Amount: 1_000},
-		{Provider: usage.Anthropic.ID(), Day: aug2, Source: usage.InternRef(wsDefault), Model: usage.Intern(sonnet), TokenType: usage.TokenOutput, Description: usage.Intern("Claude Sonnet 4.5 Usage - Output Tokens"), Amount: 123_456_789_000},
+		{Provider: usage.Anthropic.ID(), Day: aug1, Source: usage.InternRef(wsAcme), Item: usage.LineItemOf(usage.Intern(sonnet), usage.Intern("Claude Sonnet 4.5 Usage - Input Tokens"), usage.NoSym), TokenType: usage.TokenInput, Amount: 273_702_000},
+		{Provider: usage.Anthropic.ID(), Day: aug1, Source: usage.InternRef(wsAcme), Item: usage.LineItemOf(usage.Intern(""), usage.Intern("Web Search Usage"), usage.NoSym), Amount: 30_000_000},
+		{Provider: usage.Anthropic.ID(), Day: aug1, Source: usage.InternRef(wsDefault), Item: usage.LineItemOf(usage.Intern(opus), usage.Intern("Claude Opus 4.1 Usage - Output Tokens"), usage.NoSym), TokenType: usage.TokenOutput, Amount: 1_505_000_000},
+		{Provider: usage.Anthropic.ID(), Day: aug2, Source: usage.InternRef(wsOld), Item: usage.LineItemOf(usage.Intern(""), usage.Intern("code_execution"), usage.NoSym), Amount: 1_000},
+		{Provider: usage.Anthropic.ID(), Day: aug2, Source: usage.InternRef(wsDefault), Item: usage.LineItemOf(usage.Intern(sonnet), usage.Intern("Claude Sonnet 4.5 Usage - Output Tokens"), usage.NoSym), TokenType: usage.TokenOutput, Amount: 123_456_789_000},
 	}
 	assertRecords(t, "costs", b.Costs, wantCosts)
 

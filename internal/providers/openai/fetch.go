@@ -295,7 +295,12 @@ func (c *Client) fetchCosts(ctx context.Context, start, end time.Time, perPage i
 	defer func() { c.hints.costsPerDay.Store(int64(len(out) / max(days, 1))) }()
 	index := newDayIndex[costKey]()
 	syms := newSymRefs()
-	lines := map[usage.Sym]LineItem{} // each distinct line item is parsed once
+	// Each distinct line item is parsed and interned once, with its quantity in tokens or none.
+	type line struct {
+		LineItem
+		item, inTokens usage.LineItem
+	}
+	lines := map[usage.Sym]line{}
 	for bucket, err := range c.costs(ctx, start, end, perPage) {
 		if err != nil {
 			return nil, fmt.Errorf("reading openai costs: %w", err)
@@ -304,7 +309,7 @@ func (c *Client) fetchCosts(ctx context.Context, start, end time.Time, perPage i
 			return nil, err
 		}
 		day := usage.DayOf(time.Unix(bucket.StartTime, 0))
-		if len(bucket.Results) > 0 && index.enter(day, len(out), func(i int) costKey { return costKey{out[i].Source, out[i].Description} }) == 1 &&
+		if len(bucket.Results) > 0 && index.enter(day, len(out), func(i int) costKey { return costKey{out[i].Source, out[i].Description()} }) == 1 &&
 			cap(out) < len(out)*days {
 			// The first day sizes the table: days are alike, so it rarely grows again.
 			out = slices.Grow(out, len(out)*(days-1)+len(out)/8)
@@ -329,20 +334,24 @@ func (c *Client) fetchCosts(ctx context.Context, start, end time.Time, perPage i
 			if !ok {
 				li, ok := lines[k.description]
 				if !ok {
-					li = parseLineItem(k.description.String())
+					li.LineItem = parseLineItem(k.description.String())
+					model := syms.text.Of(li.Model)
+					li.item = usage.LineItemOf(model, k.description, usage.NoSym)
+					li.inTokens = usage.LineItemOf(model, k.description, usage.UnitTokens)
 					lines[k.description] = li
 				}
 				i = int32(len(out)) // #nosec G115 -- records of one fetch, far below 2^31
 				index.m[k] = i
-				out = append(out, usage.CostRecord{Provider: usage.OpenAI.ID(), Day: day, Source: source, Model: syms.text.Of(li.Model),
-					TokenType: li.TokenType, Class: usage.PriceClass{Tier: li.Tier, Batch: li.Batch, LongContext: li.LongContext}.Bits(),
-					Description: k.description})
+				out = append(out, usage.CostRecord{Provider: usage.OpenAI.ID(), Day: day, Source: source, Item: li.item,
+					TokenType: li.TokenType, Class: usage.PriceClass{Tier: li.Tier, Batch: li.Batch, LongContext: li.LongContext}.Bits()})
 			}
 			rec := &out[i]
 			rec.Amount += amount
 			if q, ok := r.Tokens(); ok {
 				rec.Quantity += q
-				rec.QuantityUnit = usage.UnitTokens
+				if rec.QuantityUnit() != usage.UnitTokens {
+					rec.Item = lines[k.description].inTokens
+				}
 			}
 		}
 	}
@@ -360,13 +369,13 @@ func sortCosts(out []usage.CostRecord) {
 	first, last := out[0].Day, out[0].Day
 	for i := range out {
 		sources.add(out[i].Source)
-		descriptions.add(out[i].Description)
+		descriptions.add(out[i].Description())
 		first, last = min(first, out[i].Day), max(last, out[i].Day)
 	}
 	p := newPackedKeys(len(out))
 	p.field(int(last-first)+1, func(i int) int { return int(out[i].Day - first) })
 	p.field(sources.done(), func(i int) int { return int(sources.rank[out[i].Source]) })
-	p.field(descriptions.done(), func(i int) int { return int(descriptions.rank[out[i].Description]) })
+	p.field(descriptions.done(), func(i int) int { return int(descriptions.rank[out[i].Description()]) })
 	if p.ok {
 		if order := p.order(); order != nil {
 			permute(out, order)
@@ -376,7 +385,7 @@ func sortCosts(out []usage.CostRecord) {
 	// Too many distinct values to pack: compare field by field.
 	cmpRec := func(x, y *usage.CostRecord) int {
 		return cmp.Or(cmp.Compare(x.Day, y.Day), cmp.Compare(sources.rank[x.Source], sources.rank[y.Source]),
-			cmp.Compare(descriptions.rank[x.Description], descriptions.rank[y.Description]))
+			cmp.Compare(descriptions.rank[x.Description()], descriptions.rank[y.Description()]))
 	}
 	order := make([]int32, len(out))
 	for i := range order {

@@ -90,17 +90,13 @@ func TestFetch_FixtureWindow(t *testing.T) {
 
 	// Sorted by day, source, line item.
 	wantCosts := []usage.CostRecord{
-		{Day: day("2026-08-08"), Source: usage.InternRef(acmeKey), Model: usage.Intern("gpt-4.1-mini-2025-04-14"), TokenType: usage.TokenInput, Quantity: 120732, QuantityUnit: usage.Intern("tokens"),
-			Description: usage.Intern("gpt-4.1-mini-2025-04-14, input"), Amount: 173_915_000},
-		{Day: day("2026-08-08"), Source: usage.InternRef(acmeKey), Model: usage.Intern("gpt-4.1-mini-2025-04-14"), TokenType: usage.TokenOutput, Quantity: 20517 + 200, QuantityUnit: usage.Intern("tokens"),
-			Description: usage.Intern("gpt-4.1-mini-2025-04-14, output"), Amount: 1_842_300_000 + 328_270_000},
-		{Day: day("2026-08-08"), Source: usage.InternRef(defaultProject), Model: usage.Intern("gpt-4o-2024-08-06"), TokenType: usage.TokenCachedInput, Quantity: 100, QuantityUnit: usage.Intern("tokens"),
-			Description: usage.Intern("gpt-4o-2024-08-06, cached input"), Amount: 2},
-		{Day: day("2026-08-08"), Source: usage.InternRef(acmeProject), Model: usage.Intern(""), Description: usage.Intern("file search tool calls"), Amount: 15_000},
-		{Day: day("2026-08-09"), Source: usage.InternRef(pilotKey), Model: usage.Intern("gpt-4o-mini-2024-07-18"), TokenType: usage.TokenInput, Quantity: 2000, QuantityUnit: usage.Intern("tokens"),
-			Description: usage.Intern("gpt-4o-mini-2024-07-18, input"), Amount: 12_500_000_000},
+		{Day: day("2026-08-08"), Source: usage.InternRef(acmeKey), Item: usage.LineItemOf(usage.Intern("gpt-4.1-mini-2025-04-14"), usage.Intern("gpt-4.1-mini-2025-04-14, input"), usage.Intern("tokens")), TokenType: usage.TokenInput, Quantity: 120732, Amount: 173_915_000},
+		{Day: day("2026-08-08"), Source: usage.InternRef(acmeKey), Item: usage.LineItemOf(usage.Intern("gpt-4.1-mini-2025-04-14"), usage.Intern("gpt-4.1-mini-2025-04-14, output"), usage.Intern("tokens")), TokenType: usage.TokenOutput, Quantity: 20517 + 200, Amount: 1_842_300_000 + 328_270_000},
+		{Day: day("2026-08-08"), Source: usage.InternRef(defaultProject), Item: usage.LineItemOf(usage.Intern("gpt-4o-2024-08-06"), usage.Intern("gpt-4o-2024-08-06, cached input"), usage.Intern("tokens")), TokenType: usage.TokenCachedInput, Quantity: 100, Amount: 2},
+		{Day: day("2026-08-08"), Source: usage.InternRef(acmeProject), Item: usage.LineItemOf(usage.Intern(""), usage.Intern("file search tool calls"), usage.NoSym), Amount: 15_000},
+		{Day: day("2026-08-09"), Source: usage.InternRef(pilotKey), Item: usage.LineItemOf(usage.Intern("gpt-4o-mini-2024-07-18"), usage.Intern("gpt-4o-mini-2024-07-18, input"), usage.Intern("tokens")), TokenType: usage.TokenInput, Quantity: 2000, Amount: 12_500_000_000},
 		// A kind Margin does not count in usage: model kept, no token type.
-		{Day: day("2026-08-09"), Source: usage.InternRef(pilotProject), Model: usage.Intern("whisper-1"), Description: usage.Intern("whisper-1, audio transcription"), Amount: 3_000_000_000},
+		{Day: day("2026-08-09"), Source: usage.InternRef(pilotProject), Item: usage.LineItemOf(usage.Intern("whisper-1"), usage.Intern("whisper-1, audio transcription"), usage.NoSym), Amount: 3_000_000_000},
 	}
 	for i := range wantCosts {
 		wantCosts[i].Provider = usage.OpenAI.ID()

@@ -29,8 +29,8 @@ func TestSortRecords_MatchStringOrder(t *testing.T) {
 				costs := make([]usage.CostRecord, 0, n)
 				seen := map[[3]int64]bool{}
 				for len(costs) < n {
-					r := usage.CostRecord{Day: usage.Day(20000 + rng.IntN(5)), Source: pick(), Description: pick(), Amount: 1}
-					if k := [3]int64{int64(r.Day), int64(r.Source), int64(r.Description)}; !seen[k] {
+					r := usage.CostRecord{Day: usage.Day(20000 + rng.IntN(5)), Source: pick(), Item: usage.LineItemOf(usage.NoSym, pick(), usage.NoSym), Amount: 1}
+					if k := [3]int64{int64(r.Day), int64(r.Source), int64(r.Description())}; !seen[k] {
 						seen[k] = true
 						costs = append(costs, r)
 					}
@@ -38,7 +38,7 @@ func TestSortRecords_MatchStringOrder(t *testing.T) {
 				want := slices.Clone(costs)
 				slices.SortFunc(want, func(a, b usage.CostRecord) int {
 					return cmp.Or(cmp.Compare(a.Day, b.Day), strings.Compare(a.Source.String(), b.Source.String()),
-						strings.Compare(a.Description.String(), b.Description.String()))
+						strings.Compare(a.Description().String(), b.Description().String()))
 				})
 				sortCosts(costs)
 				if !slices.Equal(costs, want) {
