@@ -220,3 +220,17 @@ func sameFields(t testing.TB, path string, a, s reflect.Value) {
 		t.Fatalf("%s: %s not compared", path, a.Kind())
 	}
 }
+
+// parseID decides as stripe-go's ParseID does, on every input.
+func FuzzParseID(f *testing.F) {
+	for _, s := range []string{`"cus_1"`, `""`, `"`, `{"id":"x"}`, `null`, `"a\"b"`, ` "x"`, `"x" `, ``} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		id, ok := parseID(data)
+		wantID, wantOK := stripego.ParseID(data)
+		if id != wantID || ok != wantOK {
+			t.Fatalf("parseID(%q) = %q, %v; stripe-go %q, %v", data, id, ok, wantID, wantOK)
+		}
+	})
+}
