@@ -16,7 +16,8 @@ import (
 // instead of stripe-go's types. encoding/json builds and caches a decoder for every type reachable
 // from the one it decodes into, and stripe-go's Customer, Invoice and Subscription reach most of
 // the API: decoding the lists Margin reads into them left 1.4–1.9 MB in that cache for the life
-// of the process. These types reach about thirty fields' worth.
+// of the process. These types hold about ninety fields in all (0.27 MB of cache with the
+// providers' types and the simulator's).
 
 // apiRef is an expandable reference of which only the id is read: Stripe sends the id as a
 // string, or the object when it is expanded.
