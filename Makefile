@@ -117,7 +117,8 @@ FUZZ_TARGETS := ./internal/ledger:FuzzParseDollars ./internal/ledger:FuzzParseCe
 	./internal/ledger:FuzzDecimalAndMoneyJSON ./internal/config:FuzzParse ./exporter:FuzzLoadState \
 	./internal/providers/apiclient:FuzzParseErrorBody ./internal/providers/openai:FuzzFetchPages \
 	./internal/providers/anthropic:FuzzFetchPages ./internal/providers/openrouter:FuzzFetchPages \
-	./internal/billing/stripe:FuzzFetchLists
+	./internal/billing/stripe:FuzzFetchLists ./internal/billing/stripe:FuzzObjects_DecodeAsStripeGo \
+	./internal/billing/stripe:FuzzParseID
 fuzz:
 	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; echo "== $$pkg $$fn ($(FUZZTIME))"; \
 	  $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s $$pkg || exit 1; done

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -256,23 +257,27 @@ func (s *State) applyRevenue(w usage.Window, today usage.Day, daily map[revenueK
 func (s *State) prune(source string, since, monthStart usage.Day) {
 	keep := min(since, monthStart)
 	if source == sourceStripe {
-		for k := range s.revenue {
-			if k.Day < keep {
-				delete(s.revenue, k)
-			}
-		}
+		s.revenue = pruned(s.revenue, func(k revenueKey) bool { return k.Day < keep })
 		return
 	}
-	for k := range s.cost {
-		if k.Provider == source && k.Day < keep {
-			delete(s.cost, k)
-		}
+	s.cost = pruned(s.cost, func(k costKey) bool { return k.Provider == source && k.Day < keep })
+	s.unpriced = pruned(s.unpriced, func(k unpricedKey) bool { return k.Provider == source && k.Day < since })
+}
+
+// pruned deletes the entries of m whose key drop reports, and returns m, or a copy sized to what
+// is left when more was deleted than is left. A Go map keeps the room of its largest size: the
+// first fill's backfill window, then each month's days at the turn of the month, would stay
+// allocated for the exporter's life (on the demo world 0.6 MB of cost buckets held 706 entries
+// of 90 KB). Deletions come in bulk (a prune keeps the current month), so copies are rare.
+func pruned[K comparable, V any](m map[K]V, drop func(K) bool) map[K]V {
+	n := len(m)
+	maps.DeleteFunc(m, func(k K, _ V) bool { return drop(k) })
+	if n-len(m) <= len(m) {
+		return m
 	}
-	for k := range s.unpriced {
-		if k.Provider == source && k.Day < since {
-			delete(s.unpriced, k)
-		}
-	}
+	c := make(map[K]V, len(m))
+	maps.Copy(c, m)
+	return c
 }
 
 // stateVersion changes whenever the file's meaning changes; another version is recounted. The

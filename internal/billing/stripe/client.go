@@ -14,14 +14,6 @@ import (
 	"time"
 
 	stripego "github.com/stripe/stripe-go/v76"
-	creditnoteapi "github.com/stripe/stripe-go/v76/creditnote"
-	customerapi "github.com/stripe/stripe-go/v76/customer"
-	eventapi "github.com/stripe/stripe-go/v76/event"
-	invoiceapi "github.com/stripe/stripe-go/v76/invoice"
-	productapi "github.com/stripe/stripe-go/v76/product"
-	subscriptionapi "github.com/stripe/stripe-go/v76/subscription"
-	subscriptionitemapi "github.com/stripe/stripe-go/v76/subscriptionitem"
-	usagerecordsummaryapi "github.com/stripe/stripe-go/v76/usagerecordsummary"
 
 	"github.com/marginhq/margin/internal/ledger"
 	"github.com/marginhq/margin/internal/providers/apiclient"
@@ -53,37 +45,9 @@ type Options struct {
 	MaxCustomers int
 }
 
-// resources are the stripe-go clients Margin calls, named as in stripe-go's client.API. That
-// type holds one client for each of Stripe's 130 resources, and importing it links all of their
-// packages into every binary: 2.6 MB of margin-exporter's code and tables, 2 MB of it resident
-// (fault-around maps the binary in 64 KB windows, and almost every window is touched).
-type resources struct {
-	CreditNotes          *creditnoteapi.Client
-	Customers            *customerapi.Client
-	Events               *eventapi.Client
-	Invoices             *invoiceapi.Client
-	Products             *productapi.Client
-	SubscriptionItems    *subscriptionitemapi.Client
-	Subscriptions        *subscriptionapi.Client
-	UsageRecordSummaries *usagerecordsummaryapi.Client
-}
-
-func newResources(key string, b stripego.Backend) *resources {
-	return &resources{
-		CreditNotes:          &creditnoteapi.Client{B: b, Key: key},
-		Customers:            &customerapi.Client{B: b, Key: key},
-		Events:               &eventapi.Client{B: b, Key: key},
-		Invoices:             &invoiceapi.Client{B: b, Key: key},
-		Products:             &productapi.Client{B: b, Key: key},
-		SubscriptionItems:    &subscriptionitemapi.Client{B: b, Key: key},
-		Subscriptions:        &subscriptionapi.Client{B: b, Key: key},
-		UsageRecordSummaries: &usagerecordsummaryapi.Client{B: b, Key: key},
-	}
-}
-
 // Client reads revenue from one Stripe account.
 type Client struct {
-	api       *resources
+	api       *api
 	reporting string
 	fx        map[string]ledger.Rate
 	now       func() time.Time
@@ -143,7 +107,7 @@ func New(opts Options) (*Client, error) {
 		EnableTelemetry:   stripego.Bool(false),
 	})
 	return &Client{
-		api:          newResources(opts.APIKey.Reveal(), backend),
+		api:          &api{b: backend, key: opts.APIKey.Reveal()},
 		reporting:    reporting,
 		fx:           fx,
 		now:          now,
@@ -159,7 +123,7 @@ func (c *Client) Check(ctx context.Context) error {
 	params.Context = ctx
 	params.Limit = stripego.Int64(1)
 	params.Single = true // one page, whatever has_more says
-	it := c.api.Customers.List(params)
+	it := iter[apiCustomer](c.api, "/v1/customers", params)
 	for it.Next() {
 	}
 	return wrapErr("checking the key by listing customers", "/v1/customers", it.Err())

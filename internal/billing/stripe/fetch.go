@@ -72,8 +72,8 @@ func (c *Client) customers(ctx context.Context) ([]revenue.Customer, []string, e
 	params := &stripego.CustomerListParams{}
 	params.Context = ctx
 	params.Limit = stripego.Int64(pageLimit)
-	list, err := collect[*stripego.Customer](c.api.Customers.List(params).Iter,
-		listing{"listing customers", "/v1/customers", c.maxCustomers}, func(c *stripego.Customer) string { return c.ID })
+	list, err := collect[*apiCustomer](iter[apiCustomer](c.api, "/v1/customers", params),
+		listing{"listing customers", "/v1/customers", c.maxCustomers}, func(c *apiCustomer) string { return c.ID })
 	if err != nil {
 		return nil, nil, err
 	}
@@ -92,7 +92,7 @@ func (c *Client) customers(ctx context.Context) ([]revenue.Customer, []string, e
 
 // customerOf converts a listed customer; ok is false for a deleted one. The warnings name the
 // invalid margin_sources entries.
-func customerOf(sc *stripego.Customer) (cu revenue.Customer, warnings []string, ok bool) {
+func customerOf(sc *apiCustomer) (cu revenue.Customer, warnings []string, ok bool) {
 	if sc.Deleted {
 		return revenue.Customer{}, nil, false
 	}
@@ -151,20 +151,20 @@ func (c *Client) plans(ctx context.Context, customers int) (map[string]string, e
 
 // planInputs lists every subscription and the product names plans are taken from.
 // GET /v1/subscriptions?status=all, GET /v1/products
-func (c *Client) planInputs(ctx context.Context, customers int) ([]*stripego.Subscription, map[string]string, error) {
+func (c *Client) planInputs(ctx context.Context, customers int) ([]*apiSubscription, map[string]string, error) {
 	sp := &stripego.SubscriptionListParams{Status: stripego.String("all")}
 	sp.Context = ctx
 	sp.Limit = stripego.Int64(pageLimit)
-	subs, err := collect[*stripego.Subscription](c.api.Subscriptions.List(sp).Iter,
-		listing{"listing subscriptions", "/v1/subscriptions", subscriptionBound(customers)}, func(s *stripego.Subscription) string { return s.ID })
+	subs, err := collect[*apiSubscription](iter[apiSubscription](c.api, "/v1/subscriptions", sp),
+		listing{"listing subscriptions", "/v1/subscriptions", subscriptionBound(customers)}, func(s *apiSubscription) string { return s.ID })
 	if err != nil {
 		return nil, nil, err
 	}
 	pp := &stripego.ProductListParams{}
 	pp.Context = ctx
 	pp.Limit = stripego.Int64(pageLimit)
-	products, err := collect[*stripego.Product](c.api.Products.List(pp).Iter,
-		listing{"listing products", "/v1/products", maxProducts}, func(p *stripego.Product) string { return p.ID })
+	products, err := collect[*apiProduct](iter[apiProduct](c.api, "/v1/products", pp),
+		listing{"listing products", "/v1/products", maxProducts}, func(p *apiProduct) string { return p.ID })
 	if err != nil {
 		return nil, nil, err
 	}
@@ -176,8 +176,8 @@ func (c *Client) planInputs(ctx context.Context, customers int) ([]*stripego.Sub
 }
 
 // planByCustomer picks each customer's subscription and names its plan.
-func planByCustomer(subs []*stripego.Subscription, productNames map[string]string) map[string]string {
-	chosen := map[string]*stripego.Subscription{}
+func planByCustomer(subs []*apiSubscription, productNames map[string]string) map[string]string {
+	chosen := map[string]*apiSubscription{}
 	for _, s := range subs {
 		if s.Customer == nil || s.Customer.ID == "" {
 			continue
@@ -197,7 +197,7 @@ func planByCustomer(subs []*stripego.Subscription, productNames map[string]strin
 }
 
 // preferSubscription reports whether a should be a customer's plan rather than b.
-func preferSubscription(a, b *stripego.Subscription) bool {
+func preferSubscription(a, b *apiSubscription) bool {
 	if la, lb := live(a.Status), live(b.Status); la != lb {
 		return la
 	}
@@ -209,7 +209,7 @@ func live(s stripego.SubscriptionStatus) bool {
 }
 
 // planName names the plan of a subscription by its first item's price.
-func planName(s *stripego.Subscription, productNames map[string]string) string {
+func planName(s *apiSubscription, productNames map[string]string) string {
 	if s.Items == nil || len(s.Items.Data) == 0 || s.Items.Data[0] == nil || s.Items.Data[0].Price == nil {
 		return ""
 	}
@@ -228,15 +228,15 @@ func planName(s *stripego.Subscription, productNames map[string]string) string {
 // invoices lists invoices of every status created in [from, to] (status is filtered later, in
 // recognizeObjects) and completes the lines of any invoice whose embedded lines have more pages.
 // GET /v1/invoices, GET /v1/invoices/{id}/lines
-func (c *Client) invoices(ctx context.Context, from, to int64, customers int) ([]*stripego.Invoice, error) {
+func (c *Client) invoices(ctx context.Context, from, to int64, customers int) ([]*apiInvoice, error) {
 	params := &stripego.InvoiceListParams{
 		CreatedRange: &stripego.RangeQueryParams{GreaterThanOrEqual: from, LesserThanOrEqual: to}, // to 0: no upper bound
 	}
 	params.Context = ctx
 	params.Limit = stripego.Int64(pageLimit)
 	l := listing{"listing invoices", "/v1/invoices", invoiceBound(customers, from, to)}
-	invoices, err := collect[*stripego.Invoice](c.api.Invoices.List(params).Iter, l,
-		func(i *stripego.Invoice) string { return i.ID })
+	invoices, err := collect[*apiInvoice](iter[apiInvoice](c.api, "/v1/invoices", params), l,
+		func(i *apiInvoice) string { return i.ID })
 	if err != nil {
 		return nil, err
 	}
@@ -259,14 +259,14 @@ func (c *Client) invoices(ctx context.Context, from, to int64, customers int) ([
 
 // completeLines appends the lines after the embedded page, following paging to the end.
 // GET /v1/invoices/{id}/lines
-func (c *Client) completeLines(ctx context.Context, inv *stripego.Invoice) error {
+func (c *Client) completeLines(ctx context.Context, inv *apiInvoice) error {
 	endpoint := "/v1/invoices/" + inv.ID + "/lines"
 	lp := &stripego.InvoiceListLinesParams{Invoice: stripego.String(inv.ID)}
 	lp.Context = ctx
 	lp.Limit = stripego.Int64(pageLimit)
 	lp.StartingAfter = stripego.String(inv.Lines.Data[len(inv.Lines.Data)-1].ID)
-	rest, err := collect[*stripego.InvoiceLineItem](c.api.Invoices.ListLines(lp).Iter,
-		listing{"listing lines of invoice " + inv.ID, endpoint, maxLinesPerInvoice}, func(l *stripego.InvoiceLineItem) string { return l.ID })
+	rest, err := collect[*apiInvoiceLine](iter[apiInvoiceLine](c.api, stripego.FormatURLPath("/v1/invoices/%s/lines", inv.ID), lp),
+		listing{"listing lines of invoice " + inv.ID, endpoint, maxLinesPerInvoice}, func(l *apiInvoiceLine) string { return l.ID })
 	if err != nil {
 		return err
 	}
@@ -290,25 +290,25 @@ func (c *Client) completeLines(ctx context.Context, inv *stripego.Invoice) error
 // API version 2023-10-16 has no created filter on this list (stripe-mock rejects it), but the list
 // comes newest first, so paging stops at the first note created before from.
 // GET /v1/credit_notes
-func (c *Client) creditNotes(ctx context.Context, from, to int64, customers int) ([]*stripego.CreditNote, error) {
+func (c *Client) creditNotes(ctx context.Context, from, to int64, customers int) ([]*apiCreditNote, error) {
 	return c.creditNotesFiltered(ctx, from, to, customers, false)
 }
 
 // creditNotesFiltered is creditNotes, with created[gte]=from sent when filter is set (a later
 // incremental poll: the list then holds only the notes since, whatever the paging stop does).
-func (c *Client) creditNotesFiltered(ctx context.Context, from, to int64, customers int, filter bool) ([]*stripego.CreditNote, error) {
+func (c *Client) creditNotesFiltered(ctx context.Context, from, to int64, customers int, filter bool) ([]*apiCreditNote, error) {
 	params := &stripego.CreditNoteListParams{}
 	if filter {
 		params.CreatedRange = &stripego.RangeQueryParams{GreaterThanOrEqual: from}
 	}
 	params.Context = ctx
 	params.Limit = stripego.Int64(pageLimit)
-	it := c.api.CreditNotes.List(params).Iter
+	it := iter[apiCreditNote](c.api, "/v1/credit_notes", params)
 	notes, err := collectUntil(it, listing{"listing credit notes", "/v1/credit_notes", invoiceBound(customers, from, to)},
-		func(n *stripego.CreditNote) string { return n.ID },
-		func(n *stripego.CreditNote) bool { return n.Created < from })
+		func(n *apiCreditNote) string { return n.ID },
+		func(n *apiCreditNote) bool { return n.Created < from })
 	if err != nil {
 		return nil, err
 	}
-	return slices.DeleteFunc(notes, func(n *stripego.CreditNote) bool { return to > 0 && n.Created > to }), nil
+	return slices.DeleteFunc(notes, func(n *apiCreditNote) bool { return to > 0 && n.Created > to }), nil
 }

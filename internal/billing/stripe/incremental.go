@@ -66,10 +66,10 @@ type held struct {
 	cursor    int64     // created of the newest event applied
 	cursorIDs map[string]bool
 	customers map[string]heldCustomer
-	subs      map[string]*stripego.Subscription // every status, trimmed to what plans read
-	products  map[string]string                 // product names, by id
-	plans     map[string]string                 // planByCustomer(subs, products)
-	invoices  map[string]recInvoice             // trimmed to what recognition reads
+	subs      map[string]*apiSubscription // every status, trimmed to what plans read
+	products  map[string]string           // product names, by id
+	plans     map[string]string           // planByCustomer(subs, products)
+	invoices  map[string]recInvoice       // trimmed to what recognition reads
 	notes     map[string]recNote
 	// touched are the subscriptions whose invoices or own fields changed and that the forecast
 	// has not read again since (Forget).
@@ -197,7 +197,7 @@ func (t *Incremental) readSlow(ctx context.Context, st *held, now time.Time) err
 		hc.warnings = append(hc.warnings, w)
 		byID[id] = hc
 	}
-	st.subs = make(map[string]*stripego.Subscription, len(subs))
+	st.subs = make(map[string]*apiSubscription, len(subs))
 	for _, s := range subs {
 		st.subs[s.ID] = trimSubscription(s)
 	}
@@ -207,18 +207,18 @@ func (t *Incremental) readSlow(ctx context.Context, st *held, now time.Time) err
 }
 
 // trimSubscription keeps what planByCustomer reads of a subscription.
-func trimSubscription(s *stripego.Subscription) *stripego.Subscription {
-	t := &stripego.Subscription{ID: s.ID, Status: s.Status, Created: s.Created}
+func trimSubscription(s *apiSubscription) *apiSubscription {
+	t := &apiSubscription{ID: s.ID, Status: s.Status, Created: s.Created}
 	if s.Customer != nil {
-		t.Customer = &stripego.Customer{ID: s.Customer.ID}
+		t.Customer = &apiRef{ID: s.Customer.ID}
 	}
 	if s.Items != nil && len(s.Items.Data) > 0 && s.Items.Data[0] != nil && s.Items.Data[0].Price != nil {
 		p := s.Items.Data[0].Price
-		tp := &stripego.Price{Nickname: p.Nickname}
+		tp := &apiPrice{Nickname: p.Nickname}
 		if p.Product != nil {
-			tp.Product = &stripego.Product{ID: p.Product.ID, Name: p.Product.Name}
+			tp.Product = &apiProduct{ID: p.Product.ID, Name: p.Product.Name}
 		}
-		t.Items = &stripego.SubscriptionItemList{Data: []*stripego.SubscriptionItem{{Price: tp}}}
+		t.Items = &apiList[apiSubscriptionItem]{Data: []*apiSubscriptionItem{{Price: tp}}}
 	}
 	return t
 }
@@ -232,7 +232,7 @@ func (t *Incremental) update(ctx context.Context, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	events = slices.DeleteFunc(events, func(e *stripego.Event) bool { return e.Created == st.cursor && st.cursorIDs[e.ID] })
+	events = slices.DeleteFunc(events, func(e *apiEvent) bool { return e.Created == st.cursor && st.cursorIDs[e.ID] })
 	slices.Reverse(events) // listed newest first
 	since := st.polled.Add(-createdOverlap).Unix()
 	n := len(st.customers)
@@ -272,20 +272,20 @@ func (t *Incremental) update(ctx context.Context, now time.Time) error {
 	}
 	for i, e := range events {
 		switch o := changes[i].(type) {
-		case *stripego.Invoice:
+		case *apiInvoice:
 			next.invoices[o.ID] = recInvoiceOf(o)
 			if o.Subscription != nil && o.Subscription.ID != "" {
 				next.touched[o.Subscription.ID] = true
 			}
-		case *stripego.Subscription:
+		case *apiSubscription:
 			next.touched[o.ID] = true
 			if !reread {
 				next.subs[o.ID] = trimSubscription(o)
 				subsChanged = true
 			}
-		case *stripego.CreditNote:
+		case *apiCreditNote:
 			next.notes[o.ID] = recNoteOf(o)
-		case *stripego.Customer:
+		case *apiCustomer:
 			if reread {
 				continue // just listed: newer than any event
 			}
@@ -338,7 +338,7 @@ func (t *Incremental) update(ctx context.Context, now time.Time) error {
 // events lists the events of eventTypes created at or after since, newest first; limit 1 reads
 // only the newest one.
 // GET /v1/events
-func (c *Client) events(ctx context.Context, since int64, limit int) ([]*stripego.Event, error) {
+func (c *Client) events(ctx context.Context, since int64, limit int) ([]*apiEvent, error) {
 	p := &stripego.EventListParams{Types: stripego.StringSlice(eventTypes)}
 	p.Context = ctx
 	p.Limit = stripego.Int64(pageLimit)
@@ -351,28 +351,28 @@ func (c *Client) events(ctx context.Context, since int64, limit int) ([]*stripeg
 		p.Single = true
 		bound = limit
 	}
-	return collect[*stripego.Event](c.api.Events.List(p).Iter, listing{"listing events", "/v1/events", bound},
-		func(e *stripego.Event) string { return e.ID })
+	return collect[*apiEvent](iter[apiEvent](c.api, "/v1/events", p), listing{"listing events", "/v1/events", bound},
+		func(e *apiEvent) string { return e.ID })
 }
 
 // eventObject decodes an event's data.object; an invoice whose embedded lines have more pages
 // gets the rest (it changed, so reading it is due).
-func (c *Client) eventObject(ctx context.Context, e *stripego.Event) (any, error) {
+func (c *Client) eventObject(ctx context.Context, e *apiEvent) (any, error) {
 	l := listing{"listing events", "/v1/events", 0}
 	var obj interface {
 		UnmarshalJSON([]byte) error
 	}
 	switch {
 	case strings.HasPrefix(string(e.Type), "invoice."):
-		obj = &stripego.Invoice{}
+		obj = &apiInvoice{}
 	case strings.HasPrefix(string(e.Type), "credit_note."):
-		obj = &stripego.CreditNote{}
+		obj = &apiCreditNote{}
 	case strings.HasPrefix(string(e.Type), "customer.subscription."):
-		obj = &stripego.Subscription{}
+		obj = &apiSubscription{}
 	case strings.HasPrefix(string(e.Type), "product."):
 		return nil, nil // the slow set is re-read
 	case strings.HasPrefix(string(e.Type), "customer."):
-		obj = &stripego.Customer{}
+		obj = &apiCustomer{}
 	default:
 		return nil, nil
 	}
@@ -383,7 +383,7 @@ func (c *Client) eventObject(ctx context.Context, e *stripego.Event) (any, error
 		return nil, l.decodeError(fmt.Errorf("event %s (%s): data.object: %w", e.ID, e.Type, err))
 	}
 	switch o := obj.(type) {
-	case *stripego.Invoice:
+	case *apiInvoice:
 		if o.ID == "" {
 			return nil, l.decodeError(apiclient.Missing(fmt.Sprintf("data.object.id (event %s)", e.ID)))
 		}
@@ -395,15 +395,15 @@ func (c *Client) eventObject(ctx context.Context, e *stripego.Event) (any, error
 				return nil, err
 			}
 		}
-	case *stripego.CreditNote:
+	case *apiCreditNote:
 		if o.ID == "" {
 			return nil, l.decodeError(apiclient.Missing(fmt.Sprintf("data.object.id (event %s)", e.ID)))
 		}
-	case *stripego.Customer:
+	case *apiCustomer:
 		if o.ID == "" {
 			return nil, l.decodeError(apiclient.Missing(fmt.Sprintf("data.object.id (event %s)", e.ID)))
 		}
-	case *stripego.Subscription:
+	case *apiSubscription:
 		if o.ID == "" {
 			return nil, l.decodeError(apiclient.Missing(fmt.Sprintf("data.object.id (event %s)", e.ID)))
 		}

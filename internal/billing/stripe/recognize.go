@@ -83,7 +83,7 @@ func recognised(s stripego.InvoiceStatus) bool {
 //
 // stripe-go decodes a missing amount_excluding_tax as 0; a non-zero amount can never be all tax,
 // so 0 next to a non-zero amount means the field was absent and amount is used instead.
-func lineNetMinor(l *stripego.InvoiceLineItem) int64 {
+func lineNetMinor(l *apiInvoiceLine) int64 {
 	net := l.AmountExcludingTax
 	if net == 0 && l.Amount != 0 {
 		net = l.Amount
@@ -100,7 +100,7 @@ func lineNetMinor(l *stripego.InvoiceLineItem) int64 {
 // total_excluding_tax is documented as "the total amount of the credit note, excluding tax, but
 // including discounts": the revenue reversed. When it is absent (0 beside a non-zero total), the
 // total less its tax amounts is used.
-func creditNoteNetMinor(cn *stripego.CreditNote) int64 {
+func creditNoteNetMinor(cn *apiCreditNote) int64 {
 	if cn.TotalExcludingTax != 0 || cn.Total == 0 {
 		return cn.TotalExcludingTax
 	}
@@ -144,7 +144,7 @@ func daySpread(amount ledger.Money, start, end int64) ([]usage.Day, []ledger.Mon
 // currency other than reporting are converted with fx (reporting-currency units per unit, lower-case
 // keys); a currency with no rate is an error naming the invoice or note and the config key.
 // The result is sorted by customer, then day.
-func recognizeObjects(invoices []*stripego.Invoice, notes []*stripego.CreditNote, w usage.Window,
+func recognizeObjects(invoices []*apiInvoice, notes []*apiCreditNote, w usage.Window,
 	reporting string, fx map[string]ledger.Rate) ([]revenue.Daily, error) {
 	ri := make([]recInvoice, 0, len(invoices))
 	for _, inv := range invoices {
@@ -181,7 +181,7 @@ type recNote struct {
 	net, at, created                int64
 }
 
-func recInvoiceOf(inv *stripego.Invoice) recInvoice {
+func recInvoiceOf(inv *apiInvoice) recInvoice {
 	r := recInvoice{id: inv.ID, currency: string(inv.Currency), status: inv.Status, created: inv.Created}
 	if inv.Customer != nil {
 		r.customer = inv.Customer.ID
@@ -199,7 +199,7 @@ func recInvoiceOf(inv *stripego.Invoice) recInvoice {
 	return r
 }
 
-func recNoteOf(cn *stripego.CreditNote) recNote {
+func recNoteOf(cn *apiCreditNote) recNote {
 	r := recNote{id: cn.ID, currency: string(cn.Currency), status: cn.Status, net: creditNoteNetMinor(cn), at: cn.EffectiveAt, created: cn.Created}
 	if r.at == 0 {
 		r.at = cn.Created
@@ -281,7 +281,7 @@ func recognize(invoices []recInvoice, notes []recNote, w usage.Window, conv conv
 
 // linePeriod returns a line's service period. Every subscription and invoice-item line carries
 // one; should it be missing, the line is booked when the invoice took effect.
-func linePeriod(inv *stripego.Invoice, line *stripego.InvoiceLineItem) (int64, int64) {
+func linePeriod(inv *apiInvoice, line *apiInvoiceLine) (int64, int64) {
 	if line.Period != nil && (line.Period.Start != 0 || line.Period.End != 0) {
 		return line.Period.Start, line.Period.End
 	}

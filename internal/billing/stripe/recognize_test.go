@@ -43,29 +43,29 @@ type lineSpec struct {
 	discounts     []int64
 }
 
-func invoice(t *testing.T, id, customer string, status stripego.InvoiceStatus, cur string, lines ...lineSpec) *stripego.Invoice {
+func invoice(t *testing.T, id, customer string, status stripego.InvoiceStatus, cur string, lines ...lineSpec) *apiInvoice {
 	t.Helper()
-	inv := &stripego.Invoice{
-		ID: id, Customer: &stripego.Customer{ID: customer}, Status: status, Currency: stripego.Currency(cur),
-		Lines: &stripego.InvoiceLineItemList{},
+	inv := &apiInvoice{
+		ID: id, Customer: &apiRef{ID: customer}, Status: status, Currency: stripego.Currency(cur),
+		Lines: &apiList[apiInvoiceLine]{},
 	}
 	for i, l := range lines {
-		li := &stripego.InvoiceLineItem{
+		li := &apiInvoiceLine{
 			ID: id + "_il" + string(rune('a'+i)), Amount: l.amount, AmountExcludingTax: l.exTax,
-			Currency: stripego.Currency(cur), Period: &stripego.Period{Start: unix(t, l.start), End: unix(t, l.end)},
+			Period: &apiPeriod{Start: unix(t, l.start), End: unix(t, l.end)},
 		}
 		for _, d := range l.discounts {
-			li.DiscountAmounts = append(li.DiscountAmounts, &stripego.InvoiceLineItemDiscountAmount{Amount: d})
+			li.DiscountAmounts = append(li.DiscountAmounts, &apiAmount{Amount: d})
 		}
 		inv.Lines.Data = append(inv.Lines.Data, li)
 	}
 	return inv
 }
 
-func creditNote(t *testing.T, id, customer, invoiceID string, status stripego.CreditNoteStatus, cur string, total, totalExTax int64, effective string) *stripego.CreditNote {
+func creditNote(t *testing.T, id, customer, invoiceID string, status stripego.CreditNoteStatus, cur string, total, totalExTax int64, effective string) *apiCreditNote {
 	t.Helper()
-	return &stripego.CreditNote{
-		ID: id, Customer: &stripego.Customer{ID: customer}, Invoice: &stripego.Invoice{ID: invoiceID},
+	return &apiCreditNote{
+		ID: id, Customer: &apiRef{ID: customer}, Invoice: &apiRef{ID: invoiceID},
 		Status: status, Currency: stripego.Currency(cur), Total: total, TotalExcludingTax: totalExTax,
 		Created: unix(t, "2026-03-31"), EffectiveAt: unix(t, effective),
 	}
@@ -111,21 +111,21 @@ func TestRecognize(t *testing.T) {
 
 	tests := []struct {
 		name     string
-		invoices []*stripego.Invoice
-		notes    []*stripego.CreditNote
+		invoices []*apiInvoice
+		notes    []*apiCreditNote
 		window   usage.Window
 		want     []revenue.Daily
 		wantErr  []string
 	}{
 		{
 			name:     "full month spread over its days adds up exactly",
-			invoices: []*stripego.Invoice{invoice(t, "in_1", "cus_A", paid, "usd", lineSpec{10000, 10000, "2026-03-01", "2026-04-01", nil})},
+			invoices: []*apiInvoice{invoice(t, "in_1", "cus_A", paid, "usd", lineSpec{10000, 10000, "2026-03-01", "2026-04-01", nil})},
 			window:   march,
 			want:     run(t, "cus_A", "2026-03-01", fullMonth...),
 		},
 		{
 			name: "mid-month upgrade: negative proration line plus positive line",
-			invoices: []*stripego.Invoice{
+			invoices: []*apiInvoice{
 				invoice(t, "in_apr", "cus_A", paid, "usd", lineSpec{3000, 3000, "2026-04-01", "2026-05-01", nil}),
 				invoice(t, "in_upgrade", "cus_A", open, "usd",
 					lineSpec{-1500, -1500, "2026-04-16", "2026-05-01", nil}, // unused time on the $30 plan
@@ -136,11 +136,11 @@ func TestRecognize(t *testing.T) {
 		},
 		{
 			name: "issued credit note subtracts on its effective day; void notes and notes on void invoices do not",
-			invoices: []*stripego.Invoice{
+			invoices: []*apiInvoice{
 				invoice(t, "in_1", "cus_A", paid, "usd", lineSpec{3100, 3100, "2026-03-01", "2026-04-01", nil}),
 				invoice(t, "in_void", "cus_A", stripego.InvoiceStatusVoid, "usd", lineSpec{9900, 9900, "2026-03-01", "2026-04-01", nil}),
 			},
-			notes: []*stripego.CreditNote{
+			notes: []*apiCreditNote{
 				creditNote(t, "cn_1", "cus_A", "in_1", issued, "usd", 600, 500, "2026-03-10"),
 				creditNote(t, "cn_void", "cus_A", "in_1", stripego.CreditNoteStatusVoid, "usd", 3100, 3100, "2026-03-11"),
 				creditNote(t, "cn_on_void", "cus_A", "in_void", issued, "usd", 700, 700, "2026-03-12"),
@@ -152,7 +152,7 @@ func TestRecognize(t *testing.T) {
 		},
 		{
 			name: "tax excluded: exclusive tax is not in amount, inclusive tax is removed via amount_excluding_tax",
-			invoices: []*stripego.Invoice{
+			invoices: []*apiInvoice{
 				// $10.00 net plus 20% exclusive tax charged on top at invoice level.
 				invoice(t, "in_excl", "cus_A", paid, "usd", lineSpec{1000, 1000, "2026-03-02", "2026-03-03", nil}),
 				// $12.00 tax-inclusive price, of which $2.00 is tax.
@@ -163,21 +163,21 @@ func TestRecognize(t *testing.T) {
 		},
 		{
 			name: "discounts are subtracted, each discount amount once",
-			invoices: []*stripego.Invoice{invoice(t, "in_disc", "cus_A", paid, "usd",
+			invoices: []*apiInvoice{invoice(t, "in_disc", "cus_A", paid, "usd",
 				lineSpec{2000, 2000, "2026-03-02", "2026-03-03", []int64{500, 250}})},
 			window: march,
 			want:   run(t, "cus_A", "2026-03-02", cents(1250)),
 		},
 		{
 			name: "missing amount_excluding_tax falls back to amount",
-			invoices: []*stripego.Invoice{invoice(t, "in_old", "cus_A", paid, "usd",
+			invoices: []*apiInvoice{invoice(t, "in_old", "cus_A", paid, "usd",
 				lineSpec{1500, 0, "2026-03-02", "2026-03-03", []int64{500}})},
 			window: march,
 			want:   run(t, "cus_A", "2026-03-02", cents(1000)),
 		},
 		{
 			name: "draft, void and uncollectible invoices count nothing",
-			invoices: []*stripego.Invoice{
+			invoices: []*apiInvoice{
 				invoice(t, "in_draft", "cus_A", stripego.InvoiceStatusDraft, "usd", lineSpec{1000, 1000, "2026-03-02", "2026-03-03", nil}),
 				invoice(t, "in_void", "cus_A", stripego.InvoiceStatusVoid, "usd", lineSpec{1000, 1000, "2026-03-02", "2026-03-03", nil}),
 				invoice(t, "in_unc", "cus_A", stripego.InvoiceStatusUncollectible, "gbp", lineSpec{1000, 1000, "2026-03-02", "2026-03-03", nil}),
@@ -187,48 +187,48 @@ func TestRecognize(t *testing.T) {
 		},
 		{
 			name: "EUR invoice converted with its rate",
-			invoices: []*stripego.Invoice{invoice(t, "in_eur", "cus_E", paid, "eur",
+			invoices: []*apiInvoice{invoice(t, "in_eur", "cus_E", paid, "eur",
 				lineSpec{30000, 30000, "2026-03-02", "2026-03-05", nil})}, // €300.00 → $324.00 over 3 days
 			window: march,
 			want:   run(t, "cus_E", "2026-03-02", cents(10800), cents(10800), cents(10800)),
 		},
 		{
 			name: "currency without a rate is an error naming invoice, currency and config key",
-			invoices: []*stripego.Invoice{invoice(t, "in_gbp", "cus_G", paid, "gbp",
+			invoices: []*apiInvoice{invoice(t, "in_gbp", "cus_G", paid, "gbp",
 				lineSpec{1000, 1000, "2026-03-02", "2026-03-03", nil})},
 			window:  march,
 			wantErr: []string{"invoice in_gbp", "GBP", "fx_rates.gbp"},
 		},
 		{
 			name:    "credit note in a currency without a rate is an error too",
-			notes:   []*stripego.CreditNote{creditNote(t, "cn_chf", "cus_G", "in_x", issued, "chf", 100, 100, "2026-03-02")},
+			notes:   []*apiCreditNote{creditNote(t, "cn_chf", "cus_G", "in_x", issued, "chf", 100, 100, "2026-03-02")},
 			window:  march,
 			wantErr: []string{"credit note cn_chf", "CHF", "fx_rates.chf"},
 		},
 		{
 			name: "jpy is zero-decimal: ¥12345 is 12345 yen, not 123.45",
-			invoices: []*stripego.Invoice{invoice(t, "in_jpy", "cus_J", paid, "jpy",
+			invoices: []*apiInvoice{invoice(t, "in_jpy", "cus_J", paid, "jpy",
 				lineSpec{12345, 12345, "2026-03-02", "2026-03-03", nil})},
 			window: march,
 			want:   run(t, "cus_J", "2026-03-02", 82_711_500_000), // 12345 × 0.0067 = $82.7115
 		},
 		{
 			name: "period partly outside the window returns only the days inside",
-			invoices: []*stripego.Invoice{invoice(t, "in_span", "cus_A", paid, "usd",
+			invoices: []*apiInvoice{invoice(t, "in_span", "cus_A", paid, "usd",
 				lineSpec{1000, 1000, "2026-02-25", "2026-03-07", nil})}, // 10 days, $1.00 each
 			window: usage.Window{From: day(t, "2026-03-01"), To: day(t, "2026-03-04")},
 			want:   run(t, "cus_A", "2026-03-01", cents(100), cents(100), cents(100)),
 		},
 		{
 			name: "period starting mid-day is weighted by seconds per day",
-			invoices: []*stripego.Invoice{invoice(t, "in_noon", "cus_A", paid, "usd",
+			invoices: []*apiInvoice{invoice(t, "in_noon", "cus_A", paid, "usd",
 				lineSpec{400, 400, "2026-03-01T12:00:00Z", "2026-03-03T12:00:00Z", nil})},
 			window: march,
 			want:   run(t, "cus_A", "2026-03-01", cents(100), cents(200), cents(100)),
 		},
 		{
 			name: "one-off line with an empty period is booked on its day; customers sort by id",
-			invoices: []*stripego.Invoice{
+			invoices: []*apiInvoice{
 				invoice(t, "in_z", "cus_Z", paid, "usd", lineSpec{5000, 5000, "2026-03-05T08:00:00Z", "2026-03-05T08:00:00Z", nil}),
 				invoice(t, "in_a", "cus_A", open, "usd", lineSpec{700, 700, "2026-03-06", "2026-03-07", nil}),
 			},
@@ -285,7 +285,7 @@ func TestRecognize_LinesAddUpExactly(t *testing.T) {
 	conv := converter{reporting: "usd", fx: fx}
 	for _, tc := range tests {
 		inv := invoice(t, "in_x", "cus_A", stripego.InvoiceStatusPaid, tc.cur, lineSpec{tc.amount, tc.amount, tc.start, tc.end, nil})
-		got, err := recognizeObjects([]*stripego.Invoice{inv}, nil, wide, "usd", fx)
+		got, err := recognizeObjects([]*apiInvoice{inv}, nil, wide, "usd", fx)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -125,9 +125,9 @@ func TestClient_AgainstStripeMock(t *testing.T) {
 	}
 
 	// The lines endpoint with starting_after, as used when embedded lines have more pages.
-	inv := &stripego.Invoice{ID: "in_mock", Lines: &stripego.InvoiceLineItemList{
+	inv := &apiInvoice{ID: "in_mock", Lines: &apiList[apiInvoiceLine]{
 		ListMeta: stripego.ListMeta{HasMore: true},
-		Data:     []*stripego.InvoiceLineItem{{ID: "il_embedded"}},
+		Data:     []*apiInvoiceLine{{ID: "il_embedded"}},
 	}}
 	if err := c.completeLines(ctx, inv); err != nil {
 		t.Fatalf("listing invoice lines: %v", err)
@@ -141,7 +141,7 @@ func TestClient_AgainstStripeMock(t *testing.T) {
 	bad.Limit = stripego.Int64(1)
 	bad.Single = true
 	bad.Filters.AddFilter("no_such_param", "", "1")
-	it := c.api.Customers.List(bad)
+	it := iter[apiCustomer](c.api, "/v1/customers", bad)
 	for it.Next() {
 	}
 	var se *stripego.Error

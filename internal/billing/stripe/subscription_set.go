@@ -33,7 +33,7 @@ func (c *Client) ReadSubscriptionSet(ctx context.Context) (*SubscriptionSet, err
 	return set, nil
 }
 
-func (set *SubscriptionSet) put(ctx context.Context, c *Client, s *stripego.Subscription) error {
+func (set *SubscriptionSet) put(ctx context.Context, c *Client, s *apiSubscription) error {
 	delete(set.live, s.ID)
 	delete(set.warnings, s.ID)
 	sub, warning, ok, err := c.liveSubscription(ctx, s)
@@ -59,7 +59,7 @@ func (c *Client) Update(ctx context.Context, set *SubscriptionSet, ids []string)
 		p.Context = ctx
 		p.AddExpand("discounts")
 		p.AddExpand("latest_invoice")
-		s, err := c.api.Subscriptions.Get(id, p)
+		s, err := c.api.getSubscription(id, p)
 		var se *stripego.Error
 		if errors.As(err, &se) && se.HTTPStatusCode == 404 {
 			delete(next.live, id)

@@ -57,19 +57,19 @@ func (c *Client) Subscriptions(ctx context.Context) ([]revenue.Subscription, []s
 // listSubscriptions lists every subscription but the canceled ones, with discounts and the
 // latest invoice expanded.
 // GET /v1/subscriptions?expand[]=data.discounts&expand[]=data.latest_invoice
-func (c *Client) listSubscriptions(ctx context.Context) ([]*stripego.Subscription, error) {
+func (c *Client) listSubscriptions(ctx context.Context) ([]*apiSubscription, error) {
 	sp := &stripego.SubscriptionListParams{} // the default lists every status but canceled
 	sp.Context = ctx
 	sp.Limit = stripego.Int64(pageLimit)
 	sp.AddExpand("data.discounts")
 	sp.AddExpand("data.latest_invoice")
-	return collect[*stripego.Subscription](c.api.Subscriptions.List(sp).Iter,
-		listing{"listing subscriptions", "/v1/subscriptions", subscriptionBound(c.maxCustomers)}, func(s *stripego.Subscription) string { return s.ID })
+	return collect[*apiSubscription](iter[apiSubscription](c.api, "/v1/subscriptions", sp),
+		listing{"listing subscriptions", "/v1/subscriptions", subscriptionBound(c.maxCustomers)}, func(s *apiSubscription) string { return s.ID })
 }
 
 // liveSubscription completes and converts one listed subscription: ok is false for one that is
 // not live or cannot be projected (then warning says why).
-func (c *Client) liveSubscription(ctx context.Context, s *stripego.Subscription) (sub revenue.Subscription, warning string, ok bool, err error) {
+func (c *Client) liveSubscription(ctx context.Context, s *apiSubscription) (sub revenue.Subscription, warning string, ok bool, err error) {
 	if !liveStatus(s.Status) {
 		return revenue.Subscription{}, "", false, nil
 	}
@@ -105,7 +105,7 @@ func sortSubscriptions(out []revenue.Subscription) {
 // meteredUsage reads, for each metered per-unit item, the usage reported so far in the current
 // period from its newest usage record summary.
 // GET /v1/subscription_items/{id}/usage_record_summaries?limit=1
-func (c *Client) meteredUsage(ctx context.Context, s *stripego.Subscription, sub *revenue.Subscription, conv converter) error {
+func (c *Client) meteredUsage(ctx context.Context, s *apiSubscription, sub *revenue.Subscription, conv converter) error {
 	for i := range sub.Items {
 		it := &sub.Items[i]
 		if !it.Metered || it.Unpriced {
@@ -127,8 +127,8 @@ func (c *Client) meteredUsage(ctx context.Context, s *stripego.Subscription, sub
 		p.Limit = stripego.Int64(1)
 		p.Single = true // the first summary is the current period's
 		asOf := c.now().Unix()
-		list, err := collect[*stripego.UsageRecordSummary](c.api.UsageRecordSummaries.List(p).Iter,
-			listing{"listing usage of subscription item " + it.ID, endpoint, 1}, func(u *stripego.UsageRecordSummary) string { return u.ID })
+		list, err := collect[*apiUsageRecordSummary](iter[apiUsageRecordSummary](c.api, stripego.FormatURLPath("/v1/subscription_items/%s/usage_record_summaries", it.ID), p),
+			listing{"listing usage of subscription item " + it.ID, endpoint, 1}, func(u *apiUsageRecordSummary) string { return u.ID })
 		if err != nil {
 			return err
 		}
@@ -155,12 +155,12 @@ func (e *badSubscription) Error() string { return e.msg }
 
 // completeItems replaces the embedded first page of items by the full list.
 // GET /v1/subscription_items?subscription=…
-func (c *Client) completeItems(ctx context.Context, s *stripego.Subscription) error {
+func (c *Client) completeItems(ctx context.Context, s *apiSubscription) error {
 	p := &stripego.SubscriptionItemListParams{Subscription: stripego.String(s.ID)}
 	p.Context = ctx
 	p.Limit = stripego.Int64(pageLimit)
-	items, err := collect[*stripego.SubscriptionItem](c.api.SubscriptionItems.List(p).Iter,
-		listing{"listing items of subscription " + s.ID, "/v1/subscription_items", maxItemsPerSubscription}, func(i *stripego.SubscriptionItem) string { return i.ID })
+	items, err := collect[*apiSubscriptionItem](iter[apiSubscriptionItem](c.api, "/v1/subscription_items", p),
+		listing{"listing items of subscription " + s.ID, "/v1/subscription_items", maxItemsPerSubscription}, func(i *apiSubscriptionItem) string { return i.ID })
 	if err != nil {
 		return err
 	}
@@ -169,7 +169,7 @@ func (c *Client) completeItems(ctx context.Context, s *stripego.Subscription) er
 }
 
 // subscriptionFacts converts one stripe-go subscription. Errors name the subscription and field.
-func subscriptionFacts(s *stripego.Subscription, conv converter) (revenue.Subscription, error) {
+func subscriptionFacts(s *apiSubscription, conv converter) (revenue.Subscription, error) {
 	what := "subscription " + s.ID
 	if s.Customer == nil || s.Customer.ID == "" {
 		return revenue.Subscription{}, fmt.Errorf("%s has no customer", what)
@@ -214,7 +214,7 @@ func subscriptionFacts(s *stripego.Subscription, conv converter) (revenue.Subscr
 	return out, nil
 }
 
-func itemFacts(it *stripego.SubscriptionItem, cur string, conv converter, sub string) (revenue.SubscriptionItem, error) {
+func itemFacts(it *apiSubscriptionItem, cur string, conv converter, sub string) (revenue.SubscriptionItem, error) {
 	what := sub + " item " + it.ID
 	p := it.Price
 	if p == nil || p.Recurring == nil {
@@ -261,10 +261,10 @@ func mulInt(a, b int64) (int64, bool) {
 
 // discounts merges the legacy single discount with the discounts list (expanded; an id that was
 // not expanded is the legacy discount again, or one Margin cannot read and therefore skips).
-func discounts(single *stripego.Discount, list []*stripego.Discount, cur string, conv converter, what string) ([]revenue.Discount, error) {
+func discounts(single *apiDiscount, list []*apiDiscount, cur string, conv converter, what string) ([]revenue.Discount, error) {
 	var out []revenue.Discount
 	seen := map[string]bool{}
-	for _, d := range append([]*stripego.Discount{single}, list...) {
+	for _, d := range append([]*apiDiscount{single}, list...) {
 		if d == nil || d.Deleted || d.Coupon == nil || seen[d.ID] {
 			continue
 		}

@@ -146,7 +146,7 @@ func TestSubscriptions_AgainstStripeMock(t *testing.T) {
 	if _, warnings, err := c.Subscriptions(ctx); err != nil || len(warnings) != 1 {
 		t.Fatalf("Subscriptions: %v, warnings %q", err, warnings)
 	}
-	sub := &stripego.Subscription{ID: "sub_mock", Currency: "usd", Items: &stripego.SubscriptionItemList{ListMeta: stripego.ListMeta{HasMore: true}}}
+	sub := &apiSubscription{ID: "sub_mock", Currency: "usd", Items: &apiList[apiSubscriptionItem]{ListMeta: stripego.ListMeta{HasMore: true}}}
 	if err := c.completeItems(ctx, sub); err != nil {
 		t.Fatalf("listing subscription items: %v", err)
 	}
@@ -156,7 +156,7 @@ func TestSubscriptions_AgainstStripeMock(t *testing.T) {
 	}
 }
 
-// FuzzSubscriptionFacts feeds arbitrary subscription JSON through stripe-go's decoder and the
+// FuzzSubscriptionFacts feeds arbitrary subscription JSON through Margin's object type and the
 // conversion: it may reject, never panic, and what it accepts has a customer and a current period.
 func FuzzSubscriptionFacts(f *testing.F) {
 	var subs []json.RawMessage
@@ -172,7 +172,7 @@ func FuzzSubscriptionFacts(f *testing.F) {
 	}
 	conv := converter{reporting: "usd", fx: map[string]ledger.Rate{"eur": 1_080_000_000}}
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		var s stripego.Subscription
+		var s apiSubscription
 		if json.Unmarshal(raw, &s) != nil {
 			return
 		}
