@@ -164,6 +164,16 @@ type stream struct {
 type costIDs struct {
 	project, key int32
 	lines        [4]int32 // by costItem class
+	model        int32
+}
+
+// textIDBits bounds the numbers of costIDs, so three of them pack into one map key (idKey).
+const textIDBits = 21
+
+// idKey packs three text numbers (each below 1<<textIDBits) into a key that hashes as one
+// integer: a large page looks one up per row.
+func idKey(a, b, c int32) uint64 {
+	return uint64(a)<<(2*textIDBits) | uint64(b)<<textIDBits | uint64(c) // #nosec G115 -- non-negative
 }
 
 // openaiWebSearchLine is the line_item of OpenAI's web search tool calls.
@@ -684,7 +694,10 @@ func (w *World) numberCostTexts() {
 	id := func(s string) int32 {
 		n, ok := ids[s]
 		if !ok {
-			n = int32(len(ids)) // #nosec G115 -- texts of a simulated world
+			if len(ids) >= 1<<textIDBits {
+				panic("simulator: too many distinct OpenAI texts to number")
+			}
+			n = int32(len(ids)) // #nosec G115 -- below 1<<textIDBits
 			ids[s] = n
 		}
 		return n
@@ -701,6 +714,9 @@ func (w *World) numberCostTexts() {
 			st.ids.lines[i] = id(l)
 		}
 		st.ids.lines[3] = id(openaiWebSearchLine)
+		if st.oa != nil {
+			st.ids.model = id(st.oa.id)
+		}
 	}
 }
 

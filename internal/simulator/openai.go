@@ -177,6 +177,13 @@ type openaiUsageKey struct {
 	tier                int8 // 0 not grouped, 1 default, 2 priority
 }
 
+// usageIDKey is an openaiUsageKey by its texts' numbers (costIDs, packed by idKey) and its batch
+// and tier: equal exactly when the keys are.
+type usageIDKey struct {
+	texts       uint64
+	batch, tier int8
+}
+
 // scratch is a page's row index and rows, kept between requests: a large page's index would
 // otherwise grow from empty, rehashing as it goes, on every request.
 type scratch[K comparable, R any] struct {
@@ -263,6 +270,7 @@ func (w *World) openaiUsage(endpoint string) http.HandlerFunc {
 		sc := w.usageScratch.get()
 		index, rows := sc.index, sc.rows
 		defer func() { sc.rows = rows; w.usageScratch.put(sc) }()
+		byProject, byKey, byModel := groups["project_id"], groups["api_key_id"], groups["model"]
 		next := win.each(func(t0, t1 int64) {
 			clear(index)
 			rows = rows[:0]
@@ -273,14 +281,15 @@ func (w *World) openaiUsage(endpoint string) http.HandlerFunc {
 					continue
 				}
 				var k openaiUsageKey
-				if groups["project_id"] {
-					k.project = st.src.project.id
+				var project, key, model int32
+				if byProject {
+					k.project, project = st.src.project.id, st.ids.project
 				}
-				if groups["api_key_id"] {
-					k.key = st.src.id
+				if byKey {
+					k.key, key = st.src.id, st.ids.key
 				}
-				if groups["model"] {
-					k.model = st.oa.id
+				if byModel {
+					k.model, model = st.oa.id, st.ids.model
 				}
 				if groups["batch"] {
 					k.batch = 1
@@ -294,10 +303,11 @@ func (w *World) openaiUsage(endpoint string) http.HandlerFunc {
 						k.tier = 2
 					}
 				}
-				i, ok := index[k]
+				ik := usageIDKey{texts: idKey(project, key, model), batch: k.batch, tier: k.tier}
+				i, ok := index[ik]
 				if !ok {
 					i = len(rows)
-					index[k] = i
+					index[ik] = i
 					rows = append(rows, openaiUsageRow{k: k})
 				}
 				addUsage(&rows[i].u, u)
@@ -398,8 +408,9 @@ type openaiCostKey struct {
 	project, key, line string
 }
 
-// costIDKey is an openaiCostKey by the texts' numbers (costIDs): equal exactly when the texts are.
-type costIDKey struct{ project, key, line int32 }
+// costIDKey is an openaiCostKey by the texts' numbers (costIDs, packed by idKey): equal exactly
+// when the texts are.
+type costIDKey uint64
 
 type openaiCostRow struct {
 	k         openaiCostKey
@@ -452,16 +463,17 @@ func (w *World) serveOpenAICosts(rw http.ResponseWriter, q url.Values, win opena
 			u := w.usageIn(st, d, o0, o1)
 			st.costItems(u, func(ci costItem) {
 				var k openaiCostKey
-				var ik costIDKey
+				var project, key, line int32
 				if byProject {
-					k.project, ik.project = st.src.project.id, st.ids.project
+					k.project, project = st.src.project.id, st.ids.project
 				}
 				if byKey {
-					k.key, ik.key = st.src.id, st.ids.key
+					k.key, key = st.src.id, st.ids.key
 				}
 				if byLine {
-					k.line, ik.line = ci.lineItem, st.ids.lines[ci.class]
+					k.line, line = ci.lineItem, st.ids.lines[ci.class]
 				}
+				ik := costIDKey(idKey(project, key, line))
 				i, ok := index[ik]
 				if !ok {
 					i = len(rows)

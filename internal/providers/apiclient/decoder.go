@@ -192,10 +192,8 @@ func (d *Decoder) push(array bool) (int, error) {
 // peek skips whitespace and returns the next byte without consuming it. The common case, a
 // byte that is not whitespace, is inlined at the call.
 func (d *Decoder) peek() (byte, error) {
-	if d.pos < d.end {
-		if c := d.buf[d.pos]; !space[c] {
-			return c, nil
-		}
+	if p := d.pos; p < len(d.buf) && p < d.end && !space[d.buf[p]] {
+		return d.buf[p], nil
 	}
 	return d.skipSpace()
 }
@@ -586,15 +584,25 @@ func (d *Decoder) Object(field func(name []byte) error) error {
 			f.name = append(f.name[:0], raw[1:len(raw)-1]...)
 		}
 		f.named = true
-		if c, err = d.peek(); err != nil {
-			return err
+		// The punctuation is most often the next byte (compact JSON): checked here, inline.
+		if d.pos < d.end && d.buf[d.pos] == ':' {
+			d.pos++
+		} else {
+			if c, err = d.peek(); err != nil {
+				return err
+			}
+			if c != ':' {
+				return d.syntax(c, "after a member name (want ':')")
+			}
+			d.pos++
 		}
-		if c != ':' {
-			return d.syntax(c, "after a member name (want ':')")
-		}
-		d.pos++
 		if err := field(f.name); err != nil {
 			return err
+		}
+		if d.pos+1 < d.end && d.buf[d.pos] == ',' && d.buf[d.pos+1] == '"' {
+			d.pos++
+			c = '"'
+			continue
 		}
 		if c, err = d.peek(); err != nil {
 			return err
@@ -647,6 +655,10 @@ func (d *Decoder) Array(elem func(i int) error) (null bool, err error) {
 		d.stack[top].index = i
 		if err := elem(i); err != nil {
 			return false, err
+		}
+		if d.pos < d.end && d.buf[d.pos] == ',' {
+			d.pos++
+			continue
 		}
 		if c, err = d.peek(); err != nil {
 			return false, err
@@ -735,6 +747,9 @@ func (d *Decoder) Int() (int64, error) {
 		}
 		return 0, d.typeError("an integer", v)
 	}
+	if n, ok := d.fastInt(); ok {
+		return n, nil
+	}
 	v, err := d.scanNumber()
 	if err != nil {
 		return 0, err
@@ -765,6 +780,31 @@ func (d *Decoder) Int() (int64, error) {
 		return 0, d.typeError("an integer", v)
 	}
 	return n, nil
+}
+
+// fastInt reads the common integer, up to 18 digits without sign, exponent or leading zero and
+// wholly in the buffer, in one pass; anything else is left to the general path.
+func (d *Decoder) fastInt() (int64, bool) {
+	buf, i := d.buf[:d.end], d.pos
+	if i >= len(buf) || buf[i] < '1' || buf[i] > '9' {
+		return 0, false
+	}
+	var n int64
+	for j := i; j < len(buf); j++ {
+		c := buf[j]
+		if c < '0' || c > '9' {
+			if numByte[c] {
+				return 0, false // a fraction or an exponent
+			}
+			d.pos = j
+			return n, true
+		}
+		if j-i == 18 {
+			return 0, false // 19 digits may overflow
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return 0, false // at the buffer's end
 }
 
 // Bool reads true or false; null reads as false.

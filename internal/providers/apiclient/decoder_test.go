@@ -42,6 +42,16 @@ func walk(d *Decoder, out *strings.Builder) error {
 		if p, err = d.StrPtr(); p != nil {
 			fmt.Fprintf(out, "s%q", *p)
 		}
+	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+		var n int64
+		n, err = d.Int()
+		switch {
+		case err == nil:
+			fmt.Fprintf(out, "i%d", n)
+		case strings.Contains(err.Error(), "want an integer"): // not an int64: the value was read
+			out.WriteString("i!")
+			err = nil
+		}
 	default:
 		var v []byte
 		v, err = d.Raw()
@@ -100,15 +110,22 @@ func refWalk(d *jsontext.Decoder, out *strings.Builder) error {
 	if err != nil {
 		return err
 	}
-	if v.Kind() == '"' {
+	switch v.Kind() {
+	case '"':
 		s, err := text(v)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(out, "s%q", s)
-		return nil
+	case '0': // as the jsontext-based Decoder's Int: an int64, or a type error
+		if n, err := strconv.ParseInt(string(v), 10, 64); err == nil {
+			fmt.Fprintf(out, "i%d", n)
+		} else {
+			out.WriteString("i!")
+		}
+	default:
+		fmt.Fprintf(out, "v%s", v)
 	}
-	fmt.Fprintf(out, "v%s", v)
 	return nil
 }
 
@@ -209,7 +226,9 @@ func genValue(r *rand.Rand, b *bytes.Buffer, depth int) {
 	case k < 6:
 		genString(r, b)
 	case k < 9:
-		b.WriteString([]string{"0", "-0", "7", "-12", "3.25", "1e9", "-2.5E-3", "0.0", "9223372036854775807", "1e400", "12345678901234567890"}[r.IntN(11)])
+		nums := []string{"0", "-0", "7", "-12", "3.25", "1e9", "-2.5E-3", "0.0", "9223372036854775807", "9223372036854775808",
+			"-9223372036854775808", "999999999999999999", "1000000000000000000", "1e400", "12345678901234567890", "120"}
+		b.WriteString(nums[r.IntN(len(nums))])
 	default:
 		b.WriteString([]string{"true", "false", "null"}[r.IntN(3)])
 	}
