@@ -35,6 +35,7 @@ type Decoder struct {
 
 	stack   []frame // where in the page the value being read is, for errors
 	strs    map[string]*string
+	recent  *[1 << recentBits]*string // the texts last interned, by recentSlot
 	scratch []byte
 }
 
@@ -58,7 +59,7 @@ func NewDecoder(r io.Reader) *Decoder { return newDecoderSize(r, decodeBufSize) 
 
 // newDecoderSize is NewDecoder with a first buffer of size bytes.
 func newDecoderSize(r io.Reader, size int) *Decoder {
-	d := &Decoder{strs: map[string]*string{}, buf: make([]byte, max(size, 1))}
+	d := &Decoder{strs: map[string]*string{}, recent: new([1 << recentBits]*string), buf: make([]byte, max(size, 1))}
 	d.reset(r)
 	return d
 }
@@ -885,13 +886,37 @@ func (d *Decoder) intern(raw []byte, esc bool) (*string, error) {
 		}
 		text = d.scratch
 	}
-	if p, ok := d.strs[string(text)]; ok {
+	// A page's texts are few and repeat: most are found in a small direct-mapped table by a
+	// hash of their length and last bytes, before the map.
+	slot := &d.recent[recentSlot(text)]
+	if p := *slot; p != nil && *p == string(text) {
 		return p, nil
 	}
-	s := string(text)
-	d.strs[s] = &s
-	return &s, nil
+	p, ok := d.strs[string(text)]
+	if !ok {
+		s := string(text)
+		p = &s
+		d.strs[s] = p
+	}
+	*slot = p
+	return p, nil
 }
+
+// recentSlot hashes a text's length and last four bytes (ids and line items differ at the end).
+func recentSlot(t []byte) int {
+	h := uint32(len(t)) * 0x9e3779b1 // #nosec G115 -- a hash
+	if n := len(t); n >= 4 {
+		h ^= binary.LittleEndian.Uint32(t[n-4:])
+	} else {
+		for _, c := range t {
+			h = h<<8 | uint32(c)
+		}
+	}
+	h *= 0x85ebca6b
+	return int(h >> (32 - recentBits))
+}
+
+const recentBits = 10
 
 // finish checks that nothing but whitespace follows the page's value.
 func (d *Decoder) finish() error {

@@ -295,7 +295,12 @@ func (c *Client) fetchCosts(ctx context.Context, start, end time.Time, perPage i
 	defer func() { c.hints.costsPerDay.Store(int64(len(out) / max(days, 1))) }()
 	index := newDayIndex[costKey]()
 	syms := newSymRefs()
-	lines := map[usage.Sym]LineItem{} // each distinct line item is parsed once
+	// Each distinct line item is parsed, and its model interned, once.
+	type line struct {
+		LineItem
+		model usage.Sym
+	}
+	lines := map[usage.Sym]line{}
 	for bucket, err := range c.costs(ctx, start, end, perPage) {
 		if err != nil {
 			return nil, fmt.Errorf("reading openai costs: %w", err)
@@ -329,12 +334,13 @@ func (c *Client) fetchCosts(ctx context.Context, start, end time.Time, perPage i
 			if !ok {
 				li, ok := lines[k.description]
 				if !ok {
-					li = parseLineItem(k.description.String())
+					li.LineItem = parseLineItem(k.description.String())
+					li.model = syms.text.Of(li.Model)
 					lines[k.description] = li
 				}
 				i = int32(len(out)) // #nosec G115 -- records of one fetch, far below 2^31
 				index.m[k] = i
-				out = append(out, usage.CostRecord{Provider: usage.OpenAI.ID(), Day: day, Source: source, Model: syms.text.Of(li.Model),
+				out = append(out, usage.CostRecord{Provider: usage.OpenAI.ID(), Day: day, Source: source, Model: li.model,
 					TokenType: li.TokenType, Class: usage.PriceClass{Tier: li.Tier, Batch: li.Batch, LongContext: li.LongContext}.Bits(),
 					Description: k.description})
 			}
