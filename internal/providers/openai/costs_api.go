@@ -89,8 +89,9 @@ func (c *Client) costs(ctx context.Context, start, end time.Time, perPage int) i
 	q["group_by"] = []string{"project_id", "api_key_id", "line_item"}
 	h := c.hints.resultHint(costsEndpoint) // results per bucket, as in usage
 	hint := int(h.Load())
+	var texts valueTexts
 	return apiclient.StreamCursorPages(ctx, c.api, costsEndpoint, q, maxPages, func(d *apiclient.Decoder, b *CostBucket) error {
-		err := decodeCostBucket(d, b, &hint)
+		err := decodeCostBucket(d, b, &hint, &texts)
 		raise(h, hint)
 		return err
 	})

@@ -213,7 +213,7 @@ func (g *pageGen) costResult(bad *bool) {
 			}
 			g.object([]field{
 				{"value", func() {
-					vals := []string{"0.0123", `"0.1739150000000000000000000000"`, "1.5e-05", "0", `"12"`, "null", "-0.25"}
+					vals := []string{"0.0123", `"0.1739150000000000000000000000"`, "1.5e-05", "0", `"12"`, "null", "-0.25", `"\u0031.5"`}
 					g.b.WriteString(vals[g.r.IntN(len(vals))])
 				}},
 				{"currency", g.maybeNullStr("usd")},
@@ -223,7 +223,7 @@ func (g *pageGen) costResult(bad *bool) {
 		{"project_id", g.maybeNullStr(fmt.Sprintf("proj_%d", g.r.IntN(3)))},
 		{"api_key_id", g.maybeNullStr(fmt.Sprintf("key_%d", g.r.IntN(3)))},
 		{"quantity", func() {
-			vals := []string{"184220", "12.5", `"1000"`, "null", "1e3", "0"}
+			vals := []string{"184220", "12.5", `"1000"`, "null", "1e3", "0", `"1\u0030"`}
 			g.b.WriteString(vals[g.r.IntN(len(vals))])
 		}},
 		{"quantity_unit", g.maybeNullStr([]string{"tokens", "1000_tokens", "calls"}[g.r.IntN(3)])},
@@ -285,7 +285,10 @@ func TestPageDecoders_MatchEncodingJSON(t *testing.T) {
 		} else {
 			page = g.page(g.costResult, &bad)
 			var b []CostBucket
-			b, err = decodePage(page, decodeCostBucket)
+			var texts valueTexts
+			b, err = decodePage(page, func(d *apiclient.Decoder, b *CostBucket, hint *int) error {
+				return decodeCostBucket(d, b, hint, &texts)
+			})
 			var ref apiclient.CursorEnvelope[CostBucket]
 			refErr = json.Unmarshal(page, &ref)
 			zeroAmounts(b)
@@ -305,5 +308,21 @@ func TestPageDecoders_MatchEncodingJSON(t *testing.T) {
 	}
 	if refused < 50 || refused > 1000 {
 		t.Fatalf("%d of 1500 pages refused: the generator should spoil some, not most", refused)
+	}
+}
+
+// The text plainNumber keeps of an amount is the one ledger.Decimal's UnmarshalJSON keeps.
+func TestPlainNumber_IsDecimalsText(t *testing.T) {
+	for _, raw := range []string{`0.0123`, `-0.25`, `1.5e-05`, `"0.1739150000000000000000000000"`, `"12"`, `""`, `"abc"`, `0`} {
+		text, ok := plainNumber([]byte(raw))
+		var want Decimal
+		if err := want.UnmarshalJSON([]byte(raw)); err != nil || !ok || string(text) != string(want) {
+			t.Errorf("%s: kept %q (%v), Decimal %q (%v)", raw, text, ok, want, err)
+		}
+	}
+	for _, raw := range []string{`null`, `"1\u0032"`, `true`} {
+		if _, ok := plainNumber([]byte(raw)); ok {
+			t.Errorf("%s: kept as it is", raw)
+		}
 	}
 }
