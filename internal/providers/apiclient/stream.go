@@ -9,6 +9,20 @@ import (
 	"net/url"
 )
 
+// GetStream is Get for a body decoded by hand as it streams: decode reads the whole JSON value
+// from d (which interns strings for the request's life), and nothing may follow it. decode runs
+// again from the start when a cut body is retried.
+func (c *Client) GetStream(ctx context.Context, endpoint string, query url.Values, decode func(*Decoder) error) error {
+	d := NewDecoder(nil)
+	return c.stream(ctx, endpoint, query, func(body io.Reader) error {
+		d.reset(body)
+		if err := decode(d); err != nil {
+			return err
+		}
+		return d.finish()
+	})
+}
+
 // errStopped is returned through a streaming request when the consumer stopped the iteration.
 var errStopped = errors.New("iteration stopped")
 
