@@ -158,6 +158,12 @@ type stream struct {
 	// ids number the OpenAI cost page's grouping texts (the project id, the key id, and the
 	// line_item of each cost class), so a page indexes its rows by integers, not strings.
 	ids costIDs
+	// quoted are the same texts as JSON strings, quoted once ("" for none): a page writes them
+	// on every row.
+	quoted struct {
+		project, key, model string
+		lines               [4]string
+	}
 }
 
 // costIDs are a stream's texts numbered by World.numberCostTexts: equal numbers, equal texts.
@@ -716,7 +722,16 @@ func (w *World) numberCostTexts() {
 		st.ids.lines[3] = id(openaiWebSearchLine)
 		if st.oa != nil {
 			st.ids.model = id(st.oa.id)
+			st.quoted.model = jsonText(st.oa.id)
 		}
+		st.quoted.key = jsonText(st.src.id)
+		if st.src.project != nil {
+			st.quoted.project = jsonText(st.src.project.id)
+		}
+		for i, l := range st.lineItems {
+			st.quoted.lines[i] = jsonText(l)
+		}
+		st.quoted.lines[3] = jsonText(openaiWebSearchLine)
 	}
 }
 

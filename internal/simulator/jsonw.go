@@ -142,6 +142,23 @@ func appendScaled(b []byte, m ledger.Money, digits int) []byte {
 func (j *jw) lit(s string) { j.b = append(j.b, s...) }
 
 // strOrNullValue appends v quoted, or null for "".
+// jsonText is s as a JSON string, or "" for "".
+func jsonText(s string) string {
+	if s == "" {
+		return ""
+	}
+	return string(appendString(nil, s))
+}
+
+// quotedOrNull writes a text jsonText quoted, or null for "".
+func (j *jw) quotedOrNull(v string) {
+	if v == "" {
+		j.b = append(j.b, "null"...)
+		return
+	}
+	j.b = append(j.b, v...)
+}
+
 func (j *jw) strOrNullValue(v string) {
 	if v == "" {
 		j.b = append(j.b, "null"...)

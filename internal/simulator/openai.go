@@ -172,9 +172,9 @@ func parseGroupBy(q url.Values, accepted []string) (map[string]bool, string) {
 }
 
 type openaiUsageKey struct {
-	project, key, model string
-	batch               int8 // 0 not grouped, 1 false, 2 true
-	tier                int8 // 0 not grouped, 1 default, 2 priority
+	project, key, model string // quoted JSON (stream.quoted), "" for none
+	batch               int8   // 0 not grouped, 1 false, 2 true
+	tier                int8   // 0 not grouped, 1 default, 2 priority
 }
 
 // usageIDKey is an openaiUsageKey by its texts' numbers (costIDs, packed by idKey) and its batch
@@ -283,13 +283,13 @@ func (w *World) openaiUsage(endpoint string) http.HandlerFunc {
 				var k openaiUsageKey
 				var project, key, model int32
 				if byProject {
-					k.project, project = st.src.project.id, st.ids.project
+					k.project, project = st.quoted.project, st.ids.project
 				}
 				if byKey {
-					k.key, key = st.src.id, st.ids.key
+					k.key, key = st.quoted.key, st.ids.key
 				}
 				if byModel {
-					k.model, model = st.oa.id, st.ids.model
+					k.model, model = st.quoted.model, st.ids.model
 				}
 				if groups["batch"] {
 					k.batch = 1
@@ -378,11 +378,11 @@ func writeOpenAIUsageRow(j *jw, endpoint string, row openaiUsageRow, groups map[
 		j.b = strconv.AppendInt(j.b, u.requests, 10)
 	}
 	j.lit(`,"project_id":`)
-	j.strOrNullValue(row.k.project)
+	j.quotedOrNull(row.k.project)
 	j.lit(`,"user_id":null,"api_key_id":`)
-	j.strOrNullValue(row.k.key)
+	j.quotedOrNull(row.k.key)
 	j.lit(`,"model":`)
-	j.strOrNullValue(row.k.model)
+	j.quotedOrNull(row.k.model)
 	if endpoint != "embeddings" {
 		switch row.k.batch {
 		case 0:
@@ -405,7 +405,7 @@ func writeOpenAIUsageRow(j *jw, endpoint string, row openaiUsageRow, groups map[
 }
 
 type openaiCostKey struct {
-	project, key, line string
+	project, key, line string // quoted JSON (stream.quoted), "" for none
 }
 
 // costIDKey is an openaiCostKey by the texts' numbers (costIDs, packed by idKey): equal exactly
@@ -465,13 +465,13 @@ func (w *World) serveOpenAICosts(rw http.ResponseWriter, q url.Values, win opena
 				var k openaiCostKey
 				var project, key, line int32
 				if byProject {
-					k.project, project = st.src.project.id, st.ids.project
+					k.project, project = st.quoted.project, st.ids.project
 				}
 				if byKey {
-					k.key, key = st.src.id, st.ids.key
+					k.key, key = st.quoted.key, st.ids.key
 				}
 				if byLine {
-					k.line, line = ci.lineItem, st.ids.lines[ci.class]
+					k.line, line = st.quoted.lines[ci.class], st.ids.lines[ci.class]
 				}
 				ik := costIDKey(idKey(project, key, line))
 				i, ok := index[ik]
@@ -499,11 +499,11 @@ func (w *World) serveOpenAICosts(rw http.ResponseWriter, q url.Values, win opena
 				j.b = appendScaled(j.b, row.amount, 9)
 			}
 			j.lit(`,"currency":"usd"},"line_item":`)
-			j.strOrNullValue(row.k.line)
+			j.quotedOrNull(row.k.line)
 			j.lit(`,"project_id":`)
-			j.strOrNullValue(row.k.project)
+			j.quotedOrNull(row.k.project)
 			j.lit(`,"api_key_id":`)
-			j.strOrNullValue(row.k.key)
+			j.quotedOrNull(row.k.key)
 			if row.k.line != "" {
 				j.lit(`,"quantity":`)
 				j.b = strconv.AppendInt(j.b, row.qty, 10)
