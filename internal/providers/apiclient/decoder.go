@@ -244,6 +244,21 @@ func special8(x uint64) uint64 {
 // scanString consumes the string at d.pos and returns it quoted, valid until the next read, and
 // whether it holds an escape. Escapes are checked; unquote decodes them.
 func (d *Decoder) scanString() (s []byte, esc bool, err error) {
+	// The common case first: no escape, and the closing quote within the buffer.
+	buf := d.buf[d.pos:d.end]
+	for i := 1; i+8 <= len(buf); i += 8 {
+		if m := special8(binary.LittleEndian.Uint64(buf[i:])); m != 0 {
+			if i += bits.TrailingZeros64(m) / 8; buf[i] == '"' {
+				d.pos += i + 1
+				return buf[:i+1], false, nil
+			}
+			break
+		}
+	}
+	return d.scanStringSlow()
+}
+
+func (d *Decoder) scanStringSlow() (s []byte, esc bool, err error) {
 	d.tok = d.pos
 	i := d.pos + 1
 	for {
