@@ -3,6 +3,7 @@ package apiclient
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"math/bits"
@@ -138,7 +139,7 @@ func (d *Decoder) syntax(c byte, where string) error {
 // ended is the error for a body that stopped: cut short, or the reader's own failure (which the
 // client sees through its counting reader and retries).
 func (d *Decoder) ended() error {
-	if d.rerr != nil && d.rerr != io.EOF {
+	if d.rerr != nil && !errors.Is(d.rerr, io.EOF) {
 		return d.rerr
 	}
 	return &SyntaxError{Pointer: d.pointer(), Offset: d.base + int64(d.end), Msg: "unexpected end of the body", Err: io.ErrUnexpectedEOF}
@@ -281,12 +282,12 @@ func (d *Decoder) scanStringSlow() (s []byte, esc bool, err error) {
 				i++
 				continue
 			}
-			switch {
-			case c == '"':
+			switch c {
+			case '"':
 				s = buf[d.tok : i+1]
 				d.tok, d.pos = -1, i+1
 				return s, esc, nil
-			case c == '\\':
+			case '\\':
 				esc = true
 				if i+1 >= len(buf) {
 					break scan
@@ -327,7 +328,7 @@ func (d *Decoder) badEscape(i int, esc []byte) ([]byte, bool, error) {
 
 func isHex4(b []byte) bool {
 	for _, c := range b[:4] {
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') && (c < 'A' || c > 'F') {
 			return false
 		}
 	}
@@ -428,7 +429,7 @@ func (d *Decoder) scanNumber() ([]byte, error) {
 		ok := d.more() // which may move the number to the buffer's start
 		i = d.tok + off
 		if !ok {
-			if d.rerr != io.EOF {
+			if !errors.Is(d.rerr, io.EOF) {
 				d.tok = -1
 				return nil, d.ended()
 			}
@@ -939,7 +940,7 @@ func (d *Decoder) finish() error {
 	if err == nil {
 		return d.syntax(c, "after the JSON value")
 	}
-	if d.rerr == io.EOF {
+	if errors.Is(d.rerr, io.EOF) {
 		return nil
 	}
 	return err

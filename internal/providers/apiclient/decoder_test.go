@@ -145,6 +145,13 @@ func (c *chunky) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+func errText(err error) string {
+	if err == nil {
+		return "none"
+	}
+	return err.Error()
+}
+
 // compare decodes body with both and reports how they differ, if they do.
 func compare(body []byte, seed uint64) error {
 	var got, want strings.Builder
@@ -158,12 +165,12 @@ func compare(body []byte, seed uint64) error {
 	refErr := refWalk(ref, &want)
 	if refErr == nil {
 		if _, e := ref.ReadToken(); !errors.Is(e, io.EOF) {
-			refErr = fmt.Errorf("after the value: %v", e)
+			refErr = fmt.Errorf("after the value: %w", e)
 		}
 	}
 	switch {
 	case (err == nil) != (refErr == nil):
-		return fmt.Errorf("%q: decoder error %v, jsontext error %v", body, err, refErr)
+		return fmt.Errorf("%q: decoder error %s, jsontext error %s", body, errText(err), errText(refErr))
 	case err == nil && got.String() != want.String():
 		return fmt.Errorf("%q: decoder read\n%s\njsontext read\n%s", body, got.String(), want.String())
 	}
