@@ -697,7 +697,16 @@ func (d *Decoder) Array(elem func(i int) error) (null bool, err error) {
 // so far, which it raises), decoding each element in place with elem. A null array gives nil, so
 // the bucket's Validate can refuse it.
 func Results[T any](d *Decoder, hint *int, elem func(*T) error) ([]T, error) {
-	results := make([]T, 0, *hint)
+	return ResultsInto(d, nil, hint, elem)
+}
+
+// ResultsInto is Results decoding into into's array (a bucket its caller no longer reads) when
+// it has room for *hint results, and into a new one otherwise.
+func ResultsInto[T any](d *Decoder, into []T, hint *int, elem func(*T) error) ([]T, error) {
+	results := into[:0]
+	if results == nil || cap(results) < *hint { // never nil: [] is not null
+		results = make([]T, 0, *hint)
+	}
 	null, err := d.Array(func(int) error {
 		var zero T
 		results = append(results, zero)

@@ -87,7 +87,7 @@ func BenchmarkDecodeUsagePage(b *testing.B) {
 				}
 				_, err := d.Array(func(int) error {
 					var bk UsageBucket
-					err := decodeUsageBucket(d, &bk, &hint)
+					err := decodeUsageBucket(d, &bk, &hint, nil)
 					total += sumTokens(&bk)
 					return err
 				})

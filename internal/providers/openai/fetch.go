@@ -117,7 +117,7 @@ func (c *Client) fetchUsage(ctx context.Context, start, end time.Time, perPage i
 	syms := newSymRefs()
 	for _, ep := range usageReadOrder {
 		epStart, epDays, epDay := len(out), 0, usage.Day(0)
-		for bucket, err := range c.usage(ctx, ep, start, end, perPage) {
+		for bucket, err := range c.usage(ctx, ep, start, end, perPage, true) {
 			if err != nil {
 				return nil, fmt.Errorf("reading openai %s usage: %w", ep, err)
 			}
@@ -301,7 +301,7 @@ func (c *Client) fetchCosts(ctx context.Context, start, end time.Time, perPage i
 		model usage.Sym
 	}
 	lines := map[usage.Sym]line{}
-	for bucket, err := range c.costs(ctx, start, end, perPage) {
+	for bucket, err := range c.costs(ctx, start, end, perPage, true) {
 		if err != nil {
 			return nil, fmt.Errorf("reading openai costs: %w", err)
 		}

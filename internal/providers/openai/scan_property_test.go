@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -234,8 +235,8 @@ func (g *pageGen) costResult(bad *bool) {
 }
 
 // decodePage reads a page with the decoders Fetch uses, one byte at a time (every value straddles
-// a refill).
-func decodePage[B any](page []byte, decode func(*apiclient.Decoder, *B, *int) error) ([]B, error) {
+// a refill); keep copies a bucket as it is read, before the next may reuse its arrays.
+func decodePage[B any](page []byte, decode func(*apiclient.Decoder, *B, *int) error, keep func(B) B) ([]B, error) {
 	d := apiclient.NewDecoder(iotest.OneByteReader(bytes.NewReader(page)))
 	var out []B
 	hint := 0
@@ -246,7 +247,7 @@ func decodePage[B any](page []byte, decode func(*apiclient.Decoder, *B, *int) er
 		_, err := d.Array(func(int) error {
 			var b B
 			err := decode(d, &b, &hint)
-			out = append(out, b)
+			out = append(out, keep(b))
 			return err
 		})
 		return err
@@ -278,17 +279,47 @@ func TestPageDecoders_MatchEncodingJSON(t *testing.T) {
 		if i%2 == 0 {
 			page = g.page(g.usageResult, &bad)
 			var b []UsageBucket
-			b, err = decodePage(page, decodeUsageBucket)
+			var reuse *[]UsageResult
+			if i%4 == 0 { // as Fetch reads them: each bucket into the one before's array
+				reuse = new([]UsageResult)
+			}
+			b, err = decodePage(page, func(d *apiclient.Decoder, b *UsageBucket, hint *int) error {
+				return decodeUsageBucket(d, b, hint, reuse)
+			},
+				func(b UsageBucket) UsageBucket {
+					if b.Results != nil {
+						b.Results = slices.Clone(b.Results)
+					}
+					return b
+				})
 			var ref apiclient.CursorEnvelope[UsageBucket]
 			refErr = json.Unmarshal(page, &ref)
 			got, want = b, ref.Data
 		} else {
 			page = g.page(g.costResult, &bad)
 			var b []CostBucket
-			var texts valueTexts
+			texts := valueTexts{reuse: i%4 == 1} // every other page as Fetch reads them
 			b, err = decodePage(page, func(d *apiclient.Decoder, b *CostBucket, hint *int) error {
 				return decodeCostBucket(d, b, hint, &texts)
-			})
+			},
+				func(b CostBucket) CostBucket {
+					if b.Results == nil {
+						return b
+					}
+					b.Results = slices.Clone(b.Results)
+					for i := range b.Results {
+						r := &b.Results[i]
+						if r.Amount != nil {
+							a := *r.Amount
+							r.Amount = &a
+						}
+						if r.Quantity != nil {
+							q := *r.Quantity
+							r.Quantity = &q
+						}
+					}
+					return b
+				})
 			var ref apiclient.CursorEnvelope[CostBucket]
 			refErr = json.Unmarshal(page, &ref)
 			zeroAmounts(b)

@@ -13,7 +13,9 @@ import (
 // every id and model name interned: these are the pages that run to hundreds of megabytes. Unknown
 // fields are skipped, as encoding/json skips them.
 
-func decodeUsageBucket(d *apiclient.Decoder, b *UsageBucket, hint *int) error {
+// decodeUsageBucket reads one usage bucket, into the array of *reuse when reuse is not nil (the
+// results of the bucket before, which the caller no longer reads; it then holds this one's).
+func decodeUsageBucket(d *apiclient.Decoder, b *UsageBucket, hint *int, reuse *[]UsageResult) error {
 	return d.Object(func(name []byte) error {
 		var err error
 		switch string(name) {
@@ -23,7 +25,14 @@ func decodeUsageBucket(d *apiclient.Decoder, b *UsageBucket, hint *int) error {
 			b.EndTime, err = d.Int()
 		case "results":
 			var last lastStrs
-			b.Results, err = apiclient.Results(d, hint, func(r *UsageResult) error { return decodeUsageResult(d, r, &last) })
+			var into []UsageResult
+			if reuse != nil {
+				into = *reuse
+			}
+			b.Results, err = apiclient.ResultsInto(d, into, hint, func(r *UsageResult) error { return decodeUsageResult(d, r, &last) })
+			if reuse != nil && b.Results != nil {
+				*reuse = b.Results
+			}
 		default:
 			err = d.Skip()
 		}
@@ -96,7 +105,8 @@ func decodeFlexBool(d *apiclient.Decoder, f *FlexBool) error {
 	return nil
 }
 
-// decodeCostBucket reads one cost bucket; texts is the paging loop's, reused bucket after bucket.
+// decodeCostBucket reads one cost bucket; texts is the paging loop's, reused bucket after bucket
+// (with texts.reuse, the bucket before's results, amounts and quantities are too).
 func decodeCostBucket(d *apiclient.Decoder, b *CostBucket, hint *int, texts *valueTexts) error {
 	return d.Object(func(name []byte) error {
 		var err error
@@ -110,9 +120,19 @@ func decodeCostBucket(d *apiclient.Decoder, b *CostBucket, hint *int, texts *val
 			// not one allocation per row. An append that moves a slab leaves the rows before it
 			// pointing into the old array, which stays alive and unchanged.
 			texts.reset(*hint)
-			sl := &costSlabs{amounts: make([]Amount, 0, *hint), quantities: make([]json.Number, 0, *hint), texts: texts}
-			b.Results, err = apiclient.Results(d, hint, func(r *CostResult) error { return decodeCostResult(d, r, sl) })
+			var into []CostResult
+			sl := &costSlabs{texts: texts}
+			if texts.reuse {
+				into, sl.amounts, sl.quantities = texts.results, texts.amountSlab[:0], texts.quantitySlab[:0]
+			}
+			if cap(sl.amounts) < *hint {
+				sl.amounts, sl.quantities = make([]Amount, 0, *hint), make([]json.Number, 0, *hint)
+			}
+			b.Results, err = apiclient.ResultsInto(d, into, hint, func(r *CostResult) error { return decodeCostResult(d, r, sl) })
 			texts.fill()
+			if texts.reuse && b.Results != nil {
+				texts.results, texts.amountSlab, texts.quantitySlab = b.Results, sl.amounts, sl.quantities
+			}
 		default:
 			err = d.Skip()
 		}
@@ -135,6 +155,13 @@ type valueTexts struct {
 	text       []byte
 	amounts    []textFix[Decimal]
 	quantities []textFix[json.Number]
+
+	// reuse decodes each bucket into the arrays of the one before (kept here), for a caller that
+	// reads a bucket before asking for the next and keeps nothing of it.
+	reuse        bool
+	results      []CostResult
+	amountSlab   []Amount
+	quantitySlab []json.Number
 }
 
 // textFix is a value whose text is text[off:end].
