@@ -13,7 +13,7 @@ import (
 // from d (which interns strings for the request's life), and nothing may follow it. decode runs
 // again from the start when a cut body is retried.
 func (c *Client) GetStream(ctx context.Context, endpoint string, query url.Values, decode func(*Decoder) error) error {
-	d := NewDecoder(nil)
+	d := newDecoderSize(nil, 16<<10) // one body, most often small: a smaller first buffer
 	return c.stream(ctx, endpoint, query, func(body io.Reader) error {
 		d.reset(body)
 		if err := decode(d); err != nil {
