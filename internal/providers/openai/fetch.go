@@ -282,25 +282,26 @@ func (r UsageResult) tokens(ep UsageEndpoint) usage.Tokens {
 	return usage.Tokens{}
 }
 
-// costKey is a cost record's identity within a day; the model is a function of the description.
-type costKey struct{ source, description usage.Sym }
-
 // fetchCosts reads billed costs per day, at the finest grain OpenAI bills: the API key when the
 // charge has one, otherwise the project. These are the most numerous facts Margin holds (one line
 // per key, model and token type: 9 million at 10,000 keys), so records are built in one slice
-// sized after the first day, indexed for the day being read only, and sorted in place.
+// sized after the first day and sorted in place. A page holds each (source, line item) once a
+// day, so a row becomes a record as it is read, with no index: the rare repeat is summed into
+// its twin after the sort, which makes them neighbours (mergeCosts).
 func (c *Client) fetchCosts(ctx context.Context, start, end time.Time, perPage int) ([]usage.CostRecord, error) {
 	days := int((end.Unix() - start.Unix() + 86399) / 86400)
 	out := make([]usage.CostRecord, 0, int(c.hints.costsPerDay.Load())*days) // as in fetchUsage
 	defer func() { c.hints.costsPerDay.Store(int64(len(out) / max(days, 1))) }()
-	index := newDayIndex[costKey]()
 	syms := newSymRefs()
 	// Each distinct line item is parsed, and its model interned, once.
 	type line struct {
 		LineItem
 		model usage.Sym
+		class usage.ClassBits
 	}
 	lines := map[usage.Sym]line{}
+	var lastDay usage.Day
+	daysRead := 0 // distinct days with results so far
 	for bucket, err := range c.costs(ctx, start, end, perPage, true) {
 		if err != nil {
 			return nil, fmt.Errorf("reading openai costs: %w", err)
@@ -309,10 +310,12 @@ func (c *Client) fetchCosts(ctx context.Context, start, end time.Time, perPage i
 			return nil, err
 		}
 		day := usage.DayOf(time.Unix(bucket.StartTime, 0))
-		if len(bucket.Results) > 0 && index.enter(day, len(out), func(i int) costKey { return costKey{out[i].Source, out[i].Description} }) == 1 &&
-			cap(out) < len(out)*days {
-			// The first day sizes the table: days are alike, so it rarely grows again.
-			out = slices.Grow(out, len(out)*(days-1)+len(out)/8)
+		if len(bucket.Results) > 0 && (daysRead == 0 || day != lastDay) {
+			daysRead, lastDay = daysRead+1, day
+			if daysRead == 2 && cap(out) < len(out)*days {
+				// The first day sizes the table: days are alike, so it rarely grows again.
+				out = slices.Grow(out, len(out)*(days-1)+len(out)/8)
+			}
 		}
 		for _, r := range bucket.Results {
 			if r.Amount == nil || r.Amount.Value == "" {
@@ -329,31 +332,48 @@ func (c *Client) fetchCosts(ctx context.Context, start, end time.Time, perPage i
 			if source == usage.NoSym {
 				source = syms.project(r.ProjectID)
 			}
-			k := costKey{source: source, description: syms.of(r.LineItem)}
-			i, ok := index.m[k]
+			description := syms.of(r.LineItem)
+			li, ok := lines[description]
 			if !ok {
-				li, ok := lines[k.description]
-				if !ok {
-					li.LineItem = parseLineItem(k.description.String())
-					li.model = syms.text.Of(li.Model)
-					lines[k.description] = li
-				}
-				i = int32(len(out)) // #nosec G115 -- records of one fetch, far below 2^31
-				index.m[k] = i
-				out = append(out, usage.CostRecord{Provider: usage.OpenAI.ID(), Day: day, Source: source, Model: li.model,
-					TokenType: li.TokenType, Class: usage.PriceClass{Tier: li.Tier, Batch: li.Batch, LongContext: li.LongContext}.Bits(),
-					Description: k.description})
+				li.LineItem = parseLineItem(description.String())
+				li.model = syms.text.Of(li.Model)
+				li.class = usage.PriceClass{Tier: li.Tier, Batch: li.Batch, LongContext: li.LongContext}.Bits()
+				lines[description] = li
 			}
-			rec := &out[i]
-			rec.Amount += amount
+			rec := usage.CostRecord{Provider: usage.OpenAI.ID(), Day: day, Source: source, Model: li.model,
+				TokenType: li.TokenType, Class: li.class, Description: description, Amount: amount}
 			if q, ok := r.Tokens(); ok {
-				rec.Quantity += q
-				rec.QuantityUnit = usage.UnitTokens
+				rec.Quantity, rec.QuantityUnit = q, usage.UnitTokens
 			}
+			out = append(out, rec)
 		}
 	}
 	sortCosts(out)
+	out = mergeCosts(out)
 	return trim(out), nil
+}
+
+// mergeCosts sums, in place, each run of sorted records of the same day, source and line item
+// into its first: what fetchCosts bills once per key and line item a day.
+func mergeCosts(out []usage.CostRecord) []usage.CostRecord {
+	if len(out) < 2 {
+		return out
+	}
+	w := 0
+	for i := 1; i < len(out); i++ {
+		a, b := &out[w], &out[i]
+		if a.Day == b.Day && a.Source == b.Source && a.Description == b.Description {
+			a.Amount += b.Amount
+			a.Quantity += b.Quantity
+			if b.QuantityUnit == usage.UnitTokens {
+				a.QuantityUnit = usage.UnitTokens
+			}
+			continue
+		}
+		w++
+		out[w] = out[i]
+	}
+	return out[:w+1]
 }
 
 // sortCosts sorts records by (day, source, description) in place: by ranks of the distinct

@@ -1,6 +1,7 @@
 package openai
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -611,5 +612,65 @@ func TestDayIndex_ADayThatComesBackFindsItsRecords(t *testing.T) {
 	}
 	if len(out) != 18 {
 		t.Errorf("%d records, want 15 and one new key on each of 3 days", len(out))
+	}
+}
+
+// A line billed twice in a day for one key (or one project) is one record, the sum of both, and
+// lines that differ by key, line item or day stay apart: records are read without an index and
+// summed after the sort.
+func TestFetch_CostsRepeatedInADayAreSummed(t *testing.T) {
+	row := func(key, line, value string, qty string) string {
+		return `{"object":"organization.costs.result","amount":{"value":` + value + `,"currency":"usd"},"line_item":"` + line +
+			`","project_id":"proj_x","api_key_id":` + key + `,"quantity":` + qty + `,"quantity_unit":"tokens"}`
+	}
+	bucket := func(start int64, rows ...string) string {
+		return fmt.Sprintf(`{"object":"bucket","start_time":%d,"end_time":%d,"results":[%s]}`, start, start+86400, strings.Join(rows, ","))
+	}
+	page := `{"object":"page","data":[` +
+		bucket(1786147200,
+			row(`"key_b"`, "gpt-4o, input", "1.5", "1000"), row(`"key_a"`, "gpt-4o, input", "0.25", "100"),
+			row(`"key_b"`, "gpt-4o, output", "2", "50"), row(`"key_b"`, "gpt-4o, input", "0.5", "null"),
+			row(`null`, "gpt-4o, input", "3", "7"), row(`null`, "gpt-4o, input", "4", "8")) + `,` +
+		bucket(1786233600, row(`"key_b"`, "gpt-4o, input", "10", "1")) +
+		`],"has_more":false,"next_page":null}`
+	c, _, _ := setup(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/organization/costs" {
+			writeJSON(w, http.StatusOK, page)
+			return
+		}
+		emptyRoutes(w, r)
+	})
+	b, err := c.Fetch(context.Background(), usage.Window{From: day("2026-08-08"), To: day("2026-08-10")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type got struct {
+		day          string
+		source, line string
+		amount       ledger.Money
+		qty          int64
+		unitIsTokens bool
+	}
+	var recs []got
+	for _, r := range b.Costs {
+		recs = append(recs, got{r.Day.String(), string(r.Source.Ref()), r.Description.String(), r.Amount, r.Quantity, r.QuantityUnit == usage.UnitTokens})
+	}
+	key := func(id string) string { return string(usage.Ref(usage.OpenAI, usage.KindAPIKey, id)) }
+	proj := string(usage.Ref(usage.OpenAI, usage.KindProject, "proj_x"))
+	want := []got{
+		{"2026-08-08", key("key_a"), "gpt-4o, input", 250_000_000, 100, true},
+		{"2026-08-08", key("key_b"), "gpt-4o, input", 2 * ledger.Dollar, 1000, true},
+		{"2026-08-08", key("key_b"), "gpt-4o, output", 2 * ledger.Dollar, 50, true},
+		{"2026-08-08", proj, "gpt-4o, input", 7 * ledger.Dollar, 15, true},
+		{"2026-08-09", key("key_b"), "gpt-4o, input", 10 * ledger.Dollar, 1, true},
+	}
+	slices.SortFunc(recs, func(x, y got) int {
+		return cmp.Or(cmp.Compare(x.day, y.day), cmp.Compare(x.source, y.source), cmp.Compare(x.line, y.line))
+	})
+	slices.SortFunc(want, func(x, y got) int {
+		return cmp.Or(cmp.Compare(x.day, y.day), cmp.Compare(x.source, y.source), cmp.Compare(x.line, y.line))
+	})
+	if !slices.Equal(recs, want) {
+		t.Fatalf("records\n%+v\nwant\n%+v", recs, want)
 	}
 }
