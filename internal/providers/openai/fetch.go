@@ -103,9 +103,9 @@ type usageKey struct {
 }
 
 // fetchUsage reads every usage endpoint and sums rows that fall on the same (day, key, project,
-// model, batch): service tiers and endpoints split what Margin counts as one record. As in
-// fetchCosts, records are built in one slice, indexed for the day being read only, and sorted in
-// place. The slice is sized by each endpoint's first day; completions, by far the largest, are
+// model, batch, tier): service tiers and endpoints split what Margin counts as one record. As in
+// fetchCosts, a row becomes a record as it is read, in one slice sorted in place, and rows of one
+// record, neighbours after the sort, are summed then (mergeUsage). The slice is sized by each endpoint's first day; completions, by far the largest, are
 // read last, so sizing for them copies only the small endpoints' records: the table is never
 // regrown by append nor copied once full (at 10,000 keys it is about 400 MB).
 func (c *Client) fetchUsage(ctx context.Context, start, end time.Time, perPage int) ([]usage.UsageRecord, error) {
@@ -113,7 +113,6 @@ func (c *Client) fetchUsage(ctx context.Context, start, end time.Time, perPage i
 	// The last fetch's records per day size the table; without one, each endpoint's first day does.
 	out := make([]usage.UsageRecord, 0, int(c.hints.usagePerDay.Load())*days)
 	defer func() { c.hints.usagePerDay.Store(int64(len(out) / max(days, 1))) }()
-	index := newDayIndex[usageKey]()
 	syms := newSymRefs()
 	for _, ep := range usageReadOrder {
 		epStart, epDays, epDay := len(out), 0, usage.Day(0)
@@ -128,7 +127,6 @@ func (c *Client) fetchUsage(ctx context.Context, start, end time.Time, perPage i
 			if len(bucket.Results) == 0 {
 				continue
 			}
-			index.enter(day, len(out), func(i int) usageKey { return keyOfUsage(&out[i]) })
 			if epDays == 0 || day != epDay {
 				epDays, epDay = epDays+1, day
 				if epDays == 2 {
@@ -139,24 +137,36 @@ func (c *Client) fetchUsage(ctx context.Context, start, end time.Time, perPage i
 				}
 			}
 			for _, r := range bucket.Results {
-				tier := usage.ParseTier(deref(r.ServiceTier))
-				k := usageKey{key: syms.key(r.APIKeyID), scope: syms.project(r.ProjectID), model: syms.of(r.Model),
-					batch: bool(r.Batch), tier: uint8(tierRank(tier))} // #nosec G115 -- three tiers
-				i, ok := index.m[k]
-				if !ok {
-					i = int32(len(out)) // #nosec G115 -- records of one fetch, far below 2^31
-					index.m[k] = i
-					out = append(out, usage.UsageRecord{Provider: usage.OpenAI.ID(), Day: day, Key: k.key, Scope: k.scope,
-						Model: k.model, Batch: k.batch, Tier: tier})
-				}
-				rec := &out[i]
-				rec.Tokens.Add(r.tokens(ep))
-				rec.Requests += r.NumModelRequests
+				out = append(out, usage.UsageRecord{Provider: usage.OpenAI.ID(), Day: day, Key: syms.key(r.APIKeyID),
+					Scope: syms.project(r.ProjectID), Model: syms.of(r.Model), Batch: bool(r.Batch),
+					Tier: usage.ParseTier(deref(r.ServiceTier)), Tokens: r.tokens(ep), Requests: r.NumModelRequests})
 			}
 		}
 	}
 	sortUsage(out)
+	out = mergeUsage(out)
 	return trim(out), nil
+}
+
+// mergeUsage sums, in place, each run of sorted records of the same day and usageKey into its
+// first: the rows fetchUsage counts as one record (service tiers that price alike, the same model
+// on two endpoints).
+func mergeUsage(out []usage.UsageRecord) []usage.UsageRecord {
+	if len(out) < 2 {
+		return out
+	}
+	w := 0
+	for i := 1; i < len(out); i++ {
+		a, b := &out[w], &out[i]
+		if a.Day == b.Day && keyOfUsage(a) == keyOfUsage(b) {
+			a.Tokens.Add(b.Tokens)
+			a.Requests += b.Requests
+			continue
+		}
+		w++
+		out[w] = out[i]
+	}
+	return out[:w+1]
 }
 
 // usageReadOrder is usageEndpoints with completions last (see fetchUsage).
@@ -226,40 +236,6 @@ func trim[T any](s []T) []T {
 		return slices.Clone(s)
 	}
 	return s
-}
-
-// dayIndex indexes the records of the day being read, so the index stays one day's size. A day
-// that comes again (the next usage endpoint's pages, say) is indexed again from the runs of
-// records it filled before.
-type dayIndex[K comparable] struct {
-	m     map[K]int32
-	cur   usage.Day
-	ok    bool
-	start int
-	runs  map[usage.Day][][2]int
-}
-
-func newDayIndex[K comparable]() *dayIndex[K] {
-	return &dayIndex[K]{m: map[K]int32{}, runs: map[usage.Day][][2]int{}}
-}
-
-// enter makes day the indexed one, n being the records so far and keyOf the key of record i. It
-// returns how many distinct days had records before.
-func (x *dayIndex[K]) enter(day usage.Day, n int, keyOf func(i int) K) int {
-	if x.ok && day == x.cur {
-		return -1
-	}
-	if x.ok && n > x.start {
-		x.runs[x.cur] = append(x.runs[x.cur], [2]int{x.start, n})
-	}
-	clear(x.m)
-	for _, r := range x.runs[day] {
-		for i := r[0]; i < r[1]; i++ {
-			x.m[keyOf(i)] = int32(i) // #nosec G115 -- records of one fetch, far below 2^31
-		}
-	}
-	x.cur, x.ok, x.start = day, true, n
-	return len(x.runs)
 }
 
 // tokens normalises a row into disjoint token classes (trap 5): input_tokens includes cached and
