@@ -158,12 +158,28 @@ type stream struct {
 	// ids number the OpenAI cost page's grouping texts (the project id, the key id, and the
 	// line_item of each cost class), so a page indexes its rows by integers, not strings.
 	ids costIDs
+	// quoted are the same texts as JSON strings, quoted once ("" for none): a page writes them
+	// on every row.
+	quoted struct {
+		project, key, model string
+		lines               [4]string
+	}
 }
 
 // costIDs are a stream's texts numbered by World.numberCostTexts: equal numbers, equal texts.
 type costIDs struct {
 	project, key int32
 	lines        [4]int32 // by costItem class
+	model        int32
+}
+
+// textIDBits bounds the numbers of costIDs, so three of them pack into one map key (idKey).
+const textIDBits = 21
+
+// idKey packs three text numbers (each below 1<<textIDBits) into a key that hashes as one
+// integer: a large page looks one up per row.
+func idKey(a, b, c int32) uint64 {
+	return uint64(a)<<(2*textIDBits) | uint64(b)<<textIDBits | uint64(c) // #nosec G115 -- non-negative
 }
 
 // openaiWebSearchLine is the line_item of OpenAI's web search tool calls.
@@ -684,7 +700,10 @@ func (w *World) numberCostTexts() {
 	id := func(s string) int32 {
 		n, ok := ids[s]
 		if !ok {
-			n = int32(len(ids)) // #nosec G115 -- texts of a simulated world
+			if len(ids) >= 1<<textIDBits {
+				panic("simulator: too many distinct OpenAI texts to number")
+			}
+			n = int32(len(ids)) // #nosec G115 -- below 1<<textIDBits
 			ids[s] = n
 		}
 		return n
@@ -701,6 +720,18 @@ func (w *World) numberCostTexts() {
 			st.ids.lines[i] = id(l)
 		}
 		st.ids.lines[3] = id(openaiWebSearchLine)
+		if st.oa != nil {
+			st.ids.model = id(st.oa.id)
+			st.quoted.model = jsonText(st.oa.id)
+		}
+		st.quoted.key = jsonText(st.src.id)
+		if st.src.project != nil {
+			st.quoted.project = jsonText(st.src.project.id)
+		}
+		for i, l := range st.lineItems {
+			st.quoted.lines[i] = jsonText(l)
+		}
+		st.quoted.lines[3] = jsonText(openaiWebSearchLine)
 	}
 }
 

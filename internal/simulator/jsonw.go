@@ -66,7 +66,7 @@ func (j *jw) key(k string) {
 // appendString quotes v, skipping the escaping work for the plain ASCII that ids and model names are.
 func appendString(b []byte, v string) []byte {
 	for i := 0; i < len(v); i++ {
-		if c := v[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+		if quoted[v[i]] {
 			return strconv.AppendQuote(b, v)
 		}
 	}
@@ -74,6 +74,14 @@ func appendString(b []byte, v string) []byte {
 	b = append(b, v...)
 	return append(b, '"')
 }
+
+// quoted marks the bytes appendString leaves to strconv.AppendQuote.
+var quoted = func() (t [256]bool) {
+	for c := range t {
+		t[c] = c < 0x20 || c >= 0x7f || c == '"' || c == '\\'
+	}
+	return t
+}()
 
 func (j *jw) open(c byte)  { j.sep(); j.b = append(j.b, c); j.comma = false }
 func (j *jw) close(c byte) { j.b = append(j.b, c); j.comma = true; j.maybeFlush() }
@@ -134,6 +142,23 @@ func appendScaled(b []byte, m ledger.Money, digits int) []byte {
 func (j *jw) lit(s string) { j.b = append(j.b, s...) }
 
 // strOrNullValue appends v quoted, or null for "".
+// jsonText is s as a JSON string, or "" for "".
+func jsonText(s string) string {
+	if s == "" {
+		return ""
+	}
+	return string(appendString(nil, s))
+}
+
+// quotedOrNull writes a text jsonText quoted, or null for "".
+func (j *jw) quotedOrNull(v string) {
+	if v == "" {
+		j.b = append(j.b, "null"...)
+		return
+	}
+	j.b = append(j.b, v...)
+}
+
 func (j *jw) strOrNullValue(v string) {
 	if v == "" {
 		j.b = append(j.b, "null"...)

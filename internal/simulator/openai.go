@@ -172,9 +172,16 @@ func parseGroupBy(q url.Values, accepted []string) (map[string]bool, string) {
 }
 
 type openaiUsageKey struct {
-	project, key, model string
-	batch               int8 // 0 not grouped, 1 false, 2 true
-	tier                int8 // 0 not grouped, 1 default, 2 priority
+	project, key, model string // quoted JSON (stream.quoted), "" for none
+	batch               int8   // 0 not grouped, 1 false, 2 true
+	tier                int8   // 0 not grouped, 1 default, 2 priority
+}
+
+// usageIDKey is an openaiUsageKey by its texts' numbers (costIDs, packed by idKey) and its batch
+// and tier: equal exactly when the keys are.
+type usageIDKey struct {
+	texts       uint64
+	batch, tier int8
 }
 
 // scratch is a page's row index and rows, kept between requests: a large page's index would
@@ -275,6 +282,7 @@ func (w *World) openaiUsage(endpoint string) http.HandlerFunc {
 		index, rows := sc.index, sc.rows
 		var next int64 // the page's next bucket; 0 on the last page
 		defer func() { sc.rows = rows; w.usageScratch.put(sc, next != 0) }()
+		byProject, byKey, byModel := groups["project_id"], groups["api_key_id"], groups["model"]
 		next = win.each(func(t0, t1 int64) {
 			clear(index)
 			rows = rows[:0]
@@ -285,14 +293,15 @@ func (w *World) openaiUsage(endpoint string) http.HandlerFunc {
 					continue
 				}
 				var k openaiUsageKey
-				if groups["project_id"] {
-					k.project = st.src.project.id
+				var project, key, model int32
+				if byProject {
+					k.project, project = st.quoted.project, st.ids.project
 				}
-				if groups["api_key_id"] {
-					k.key = st.src.id
+				if byKey {
+					k.key, key = st.quoted.key, st.ids.key
 				}
-				if groups["model"] {
-					k.model = st.oa.id
+				if byModel {
+					k.model, model = st.quoted.model, st.ids.model
 				}
 				if groups["batch"] {
 					k.batch = 1
@@ -306,10 +315,11 @@ func (w *World) openaiUsage(endpoint string) http.HandlerFunc {
 						k.tier = 2
 					}
 				}
-				i, ok := index[k]
+				ik := usageIDKey{texts: idKey(project, key, model), batch: k.batch, tier: k.tier}
+				i, ok := index[ik]
 				if !ok {
 					i = len(rows)
-					index[k] = i
+					index[ik] = i
 					rows = append(rows, openaiUsageRow{k: k})
 				}
 				addUsage(&rows[i].u, u)
@@ -380,11 +390,11 @@ func writeOpenAIUsageRow(j *jw, endpoint string, row openaiUsageRow, groups map[
 		j.b = strconv.AppendInt(j.b, u.requests, 10)
 	}
 	j.lit(`,"project_id":`)
-	j.strOrNullValue(row.k.project)
+	j.quotedOrNull(row.k.project)
 	j.lit(`,"user_id":null,"api_key_id":`)
-	j.strOrNullValue(row.k.key)
+	j.quotedOrNull(row.k.key)
 	j.lit(`,"model":`)
-	j.strOrNullValue(row.k.model)
+	j.quotedOrNull(row.k.model)
 	if endpoint != "embeddings" {
 		switch row.k.batch {
 		case 0:
@@ -407,11 +417,12 @@ func writeOpenAIUsageRow(j *jw, endpoint string, row openaiUsageRow, groups map[
 }
 
 type openaiCostKey struct {
-	project, key, line string
+	project, key, line string // quoted JSON (stream.quoted), "" for none
 }
 
-// costIDKey is an openaiCostKey by the texts' numbers (costIDs): equal exactly when the texts are.
-type costIDKey struct{ project, key, line int32 }
+// costIDKey is an openaiCostKey by the texts' numbers (costIDs, packed by idKey): equal exactly
+// when the texts are.
+type costIDKey uint64
 
 type openaiCostRow struct {
 	k         openaiCostKey
@@ -465,16 +476,17 @@ func (w *World) serveOpenAICosts(rw http.ResponseWriter, q url.Values, win opena
 			u := w.usageIn(st, d, o0, o1)
 			st.costItems(u, func(ci costItem) {
 				var k openaiCostKey
-				var ik costIDKey
+				var project, key, line int32
 				if byProject {
-					k.project, ik.project = st.src.project.id, st.ids.project
+					k.project, project = st.quoted.project, st.ids.project
 				}
 				if byKey {
-					k.key, ik.key = st.src.id, st.ids.key
+					k.key, key = st.quoted.key, st.ids.key
 				}
 				if byLine {
-					k.line, ik.line = ci.lineItem, st.ids.lines[ci.class]
+					k.line, line = st.quoted.lines[ci.class], st.ids.lines[ci.class]
 				}
+				ik := costIDKey(idKey(project, key, line))
 				i, ok := index[ik]
 				if !ok {
 					i = len(rows)
@@ -500,11 +512,11 @@ func (w *World) serveOpenAICosts(rw http.ResponseWriter, q url.Values, win opena
 				j.b = appendScaled(j.b, row.amount, 9)
 			}
 			j.lit(`,"currency":"usd"},"line_item":`)
-			j.strOrNullValue(row.k.line)
+			j.quotedOrNull(row.k.line)
 			j.lit(`,"project_id":`)
-			j.strOrNullValue(row.k.project)
+			j.quotedOrNull(row.k.project)
 			j.lit(`,"api_key_id":`)
-			j.strOrNullValue(row.k.key)
+			j.quotedOrNull(row.k.key)
 			if row.k.line != "" {
 				j.lit(`,"quantity":`)
 				j.b = strconv.AppendInt(j.b, row.qty, 10)

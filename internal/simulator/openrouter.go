@@ -123,7 +123,9 @@ func (w *World) openrouterActivity(rw http.ResponseWriter, r *http.Request) {
 		}
 		return w.openrouterWorkspace()
 	}
-	j := jw{b: make([]byte, 0, 2*flushBytes)}
+	// A key's 30 days are most often a few tens of kilobytes: the buffer grows when they are not
+	// (a later poll asks every used key's, so 128 KB each added up).
+	j := jw{b: make([]byte, 0, 16<<10)}
 	j.streaming(rw)
 	j.open('{')
 	j.arr("data")

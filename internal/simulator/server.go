@@ -160,6 +160,9 @@ func (c *chunkPipe) write(b []byte) (int, error) {
 	select {
 	case chunk = <-c.free:
 	default:
+		if p, ok := chunkPool.Get().(*[]byte); ok {
+			chunk = *p
+		}
 	}
 	chunk = append(chunk[:0], b...)
 	select {
@@ -186,6 +189,7 @@ func (c *chunkPipe) Read(p []byte) (int, error) {
 		select {
 		case chunk, ok := <-c.chunks:
 			if !ok {
+				c.recycle()
 				return 0, io.EOF
 			}
 			c.cur, c.buf = chunk, chunk
@@ -196,6 +200,23 @@ func (c *chunkPipe) Read(p []byte) (int, error) {
 	n := copy(p, c.cur)
 	c.cur = c.cur[n:]
 	return n, nil
+}
+
+// chunkPool keeps the chunks of finished bodies for the next ones (a later poll reads dozens of
+// bodies); being a sync.Pool, it holds nothing for long once the requests stop.
+var chunkPool sync.Pool
+
+// recycle gives the body's chunks to chunkPool once the reader has read them all: the writer has
+// closed, so none is in use.
+func (c *chunkPipe) recycle() {
+	for {
+		select {
+		case chunk := <-c.free:
+			chunkPool.Put(&chunk)
+		default:
+			return
+		}
+	}
 }
 
 // Close stops the handler's writes (they fail) and frees the chunks waiting.

@@ -59,7 +59,7 @@ type World struct {
 	orWorkspaces   []*orWorkspace // OpenRouter, default workspace excluded
 
 	// Reused between requests by the OpenAI usage and cost pages.
-	usageScratch scratches[openaiUsageKey, openaiUsageRow]
+	usageScratch scratches[usageIDKey, openaiUsageRow]
 	costScratch  scratches[costIDKey, openaiCostRow]
 
 	configMap map[string][]usage.SourceRef

@@ -80,17 +80,20 @@ type Amount struct {
 // group_by is sent as repeated keys, as in Usage.
 // GET /organization/costs
 func (c *Client) Costs(ctx context.Context, start, end time.Time) iter.Seq2[CostBucket, error] {
-	return c.costs(ctx, start, end, costsBucketLimit)
+	return c.costs(ctx, start, end, costsBucketLimit, false)
 }
 
-// costs is Costs asking for at most perPage daily buckets a page.
-func (c *Client) costs(ctx context.Context, start, end time.Time, perPage int) iter.Seq2[CostBucket, error] {
+// costs is Costs asking for at most perPage daily buckets a page. With reuse, each bucket is
+// decoded into the arrays of the one before: a bucket is only valid until the loop asks for the
+// next (fetchCosts reads each at once and keeps nothing of it).
+func (c *Client) costs(ctx context.Context, start, end time.Time, perPage int, reuse bool) iter.Seq2[CostBucket, error] {
 	q := timeQuery(start, end, min(perPage, costsBucketLimit))
 	q["group_by"] = []string{"project_id", "api_key_id", "line_item"}
 	h := c.hints.resultHint(costsEndpoint) // results per bucket, as in usage
 	hint := int(h.Load())
+	texts := valueTexts{reuse: reuse}
 	return apiclient.StreamCursorPages(ctx, c.api, costsEndpoint, q, maxPages, func(d *apiclient.Decoder, b *CostBucket) error {
-		err := decodeCostBucket(d, b, &hint)
+		err := decodeCostBucket(d, b, &hint, &texts)
 		raise(h, hint)
 		return err
 	})

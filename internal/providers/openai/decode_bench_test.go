@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"testing"
+	"time"
 
 	"github.com/marginhq/margin/internal/providers/apiclient"
+	"github.com/marginhq/margin/internal/simulator"
 )
 
 // benchPage is an indented completions page as the API sends it: 3 daily buckets of 1,000 keys ×
@@ -65,13 +68,13 @@ func sumTokens(bk *UsageBucket) (n int64) {
 	return n
 }
 
-// BenchmarkDecodeUsagePage compares the decoders Margin could read a large usage page with:
-// jsontext by hand (what it uses), encoding/json's streaming Decoder one bucket at a time,
-// encoding/json's Token stream alone (no values kept: a lower bound of a Token-based decoder), and
-// the io.ReadAll + json.Unmarshal it replaced.
+// BenchmarkDecodeUsagePage compares the decoders Margin could read a large usage page with: the
+// byte scanner by hand (what it uses; jsontext by hand before it), encoding/json's streaming
+// Decoder one bucket at a time, encoding/json's Token stream alone (no values kept: a lower bound
+// of a Token-based decoder), and the io.ReadAll + json.Unmarshal it replaced.
 func BenchmarkDecodeUsagePage(b *testing.B) {
 	page := benchPage(b)
-	b.Run("jsontext", func(b *testing.B) {
+	b.Run("scanner", func(b *testing.B) {
 		b.SetBytes(int64(len(page)))
 		b.ReportAllocs()
 		for b.Loop() {
@@ -84,7 +87,7 @@ func BenchmarkDecodeUsagePage(b *testing.B) {
 				}
 				_, err := d.Array(func(int) error {
 					var bk UsageBucket
-					err := decodeUsageBucket(d, &bk, &hint)
+					err := decodeUsageBucket(d, &bk, &hint, nil)
 					total += sumTokens(&bk)
 					return err
 				})
@@ -163,4 +166,50 @@ func BenchmarkDecodeUsagePage(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkDecodeCostPage reads the simulated costs page of one day at 1,000 keys × 10 models
+// (compact JSON, as the later-poll benchmark serves it) with the decoder Fetch uses.
+func BenchmarkDecodeCostPage(b *testing.B) {
+	now := time.Date(2026, 11, 26, 15, 30, 0, 0, time.UTC)
+	w := simulator.New(simulator.Config{Now: now, ExtraOpenAIKeys: 1000, ModelsPerKey: 10})
+	base, _, _, _ := simulator.BaseURLs("http://sim.invalid")
+	day := now.Truncate(24 * time.Hour).Add(-24 * time.Hour).Unix()
+	req, err := http.NewRequest(http.MethodGet, fmt.Sprintf("%s%s?start_time=%d&end_time=%d&bucket_width=1d&limit=1&group_by=project_id&group_by=api_key_id&group_by=line_item",
+		base, costsEndpoint, day, day+86400), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+simulator.OpenAIAdminKey)
+	resp, err := (&http.Client{Transport: w.Transport()}).Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	page, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		b.Fatal(resp.StatusCode, err)
+	}
+	b.SetBytes(int64(len(page)))
+	b.ReportAllocs()
+	hint := 0 // kept from one read to the next, as the client keeps it from one fetch to the next
+	var texts valueTexts
+	for b.Loop() {
+		d := apiclient.NewDecoder(bytes.NewReader(page))
+		rows := 0
+		err := d.Object(func(name []byte) error {
+			if string(name) != "data" {
+				return d.Skip()
+			}
+			_, err := d.Array(func(int) error {
+				var bk CostBucket
+				err := decodeCostBucket(d, &bk, &hint, &texts)
+				rows += len(bk.Results)
+				return err
+			})
+			return err
+		})
+		if err != nil || rows < 10_000 {
+			b.Fatal(rows, err)
+		}
+	}
 }

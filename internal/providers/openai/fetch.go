@@ -103,9 +103,9 @@ type usageKey struct {
 }
 
 // fetchUsage reads every usage endpoint and sums rows that fall on the same (day, key, project,
-// model, batch): service tiers and endpoints split what Margin counts as one record. As in
-// fetchCosts, records are built in one slice, indexed for the day being read only, and sorted in
-// place. The slice is sized by each endpoint's first day; completions, by far the largest, are
+// model, batch, tier): service tiers and endpoints split what Margin counts as one record. As in
+// fetchCosts, a row becomes a record as it is read, in one slice sorted in place, and rows of one
+// record, neighbours after the sort, are summed then (mergeUsage). The slice is sized by each endpoint's first day; completions, by far the largest, are
 // read last, so sizing for them copies only the small endpoints' records: the table is never
 // regrown by append nor copied once full (at 10,000 keys it is about 400 MB).
 func (c *Client) fetchUsage(ctx context.Context, start, end time.Time, perPage int) ([]usage.UsageRecord, error) {
@@ -113,11 +113,10 @@ func (c *Client) fetchUsage(ctx context.Context, start, end time.Time, perPage i
 	// The last fetch's records per day size the table; without one, each endpoint's first day does.
 	out := make([]usage.UsageRecord, 0, int(c.hints.usagePerDay.Load())*days)
 	defer func() { c.hints.usagePerDay.Store(int64(len(out) / max(days, 1))) }()
-	index := newDayIndex[usageKey]()
 	syms := newSymRefs()
 	for _, ep := range usageReadOrder {
 		epStart, epDays, epDay := len(out), 0, usage.Day(0)
-		for bucket, err := range c.usage(ctx, ep, start, end, perPage) {
+		for bucket, err := range c.usage(ctx, ep, start, end, perPage, true) {
 			if err != nil {
 				return nil, fmt.Errorf("reading openai %s usage: %w", ep, err)
 			}
@@ -128,7 +127,6 @@ func (c *Client) fetchUsage(ctx context.Context, start, end time.Time, perPage i
 			if len(bucket.Results) == 0 {
 				continue
 			}
-			index.enter(day, len(out), func(i int) usageKey { return keyOfUsage(&out[i]) })
 			if epDays == 0 || day != epDay {
 				epDays, epDay = epDays+1, day
 				if epDays == 2 {
@@ -139,24 +137,36 @@ func (c *Client) fetchUsage(ctx context.Context, start, end time.Time, perPage i
 				}
 			}
 			for _, r := range bucket.Results {
-				tier := usage.ParseTier(deref(r.ServiceTier))
-				k := usageKey{key: syms.key(r.APIKeyID), scope: syms.project(r.ProjectID), model: syms.of(r.Model),
-					batch: bool(r.Batch), tier: uint8(tierRank(tier))} // #nosec G115 -- three tiers
-				i, ok := index.m[k]
-				if !ok {
-					i = int32(len(out)) // #nosec G115 -- records of one fetch, far below 2^31
-					index.m[k] = i
-					out = append(out, usage.UsageRecord{Provider: usage.OpenAI.ID(), Day: day, Key: k.key, Scope: k.scope,
-						Model: k.model, Batch: k.batch, Tier: tier})
-				}
-				rec := &out[i]
-				rec.Tokens.Add(r.tokens(ep))
-				rec.Requests += r.NumModelRequests
+				out = append(out, usage.UsageRecord{Provider: usage.OpenAI.ID(), Day: day, Key: syms.key(r.APIKeyID),
+					Scope: syms.project(r.ProjectID), Model: syms.of(r.Model), Batch: bool(r.Batch),
+					Tier: usage.ParseTier(deref(r.ServiceTier)), Tokens: r.tokens(ep), Requests: r.NumModelRequests})
 			}
 		}
 	}
 	sortUsage(out)
+	out = mergeUsage(out)
 	return trim(out), nil
+}
+
+// mergeUsage sums, in place, each run of sorted records of the same day and usageKey into its
+// first: the rows fetchUsage counts as one record (service tiers that price alike, the same model
+// on two endpoints).
+func mergeUsage(out []usage.UsageRecord) []usage.UsageRecord {
+	if len(out) < 2 {
+		return out
+	}
+	w := 0
+	for i := 1; i < len(out); i++ {
+		a, b := &out[w], &out[i]
+		if a.Day == b.Day && keyOfUsage(a) == keyOfUsage(b) {
+			a.Tokens.Add(b.Tokens)
+			a.Requests += b.Requests
+			continue
+		}
+		w++
+		out[w] = out[i]
+	}
+	return out[:w+1]
 }
 
 // usageReadOrder is usageEndpoints with completions last (see fetchUsage).
@@ -228,40 +238,6 @@ func trim[T any](s []T) []T {
 	return s
 }
 
-// dayIndex indexes the records of the day being read, so the index stays one day's size. A day
-// that comes again (the next usage endpoint's pages, say) is indexed again from the runs of
-// records it filled before.
-type dayIndex[K comparable] struct {
-	m     map[K]int32
-	cur   usage.Day
-	ok    bool
-	start int
-	runs  map[usage.Day][][2]int
-}
-
-func newDayIndex[K comparable]() *dayIndex[K] {
-	return &dayIndex[K]{m: map[K]int32{}, runs: map[usage.Day][][2]int{}}
-}
-
-// enter makes day the indexed one, n being the records so far and keyOf the key of record i. It
-// returns how many distinct days had records before.
-func (x *dayIndex[K]) enter(day usage.Day, n int, keyOf func(i int) K) int {
-	if x.ok && day == x.cur {
-		return -1
-	}
-	if x.ok && n > x.start {
-		x.runs[x.cur] = append(x.runs[x.cur], [2]int{x.start, n})
-	}
-	clear(x.m)
-	for _, r := range x.runs[day] {
-		for i := r[0]; i < r[1]; i++ {
-			x.m[keyOf(i)] = int32(i) // #nosec G115 -- records of one fetch, far below 2^31
-		}
-	}
-	x.cur, x.ok, x.start = day, true, n
-	return len(x.runs)
-}
-
 // tokens normalises a row into disjoint token classes (trap 5): input_tokens includes cached and
 // cache-write tokens, so both are taken out of Input. Images and audio carry no tokens Margin
 // prices; their money comes from the costs API.
@@ -282,26 +258,27 @@ func (r UsageResult) tokens(ep UsageEndpoint) usage.Tokens {
 	return usage.Tokens{}
 }
 
-// costKey is a cost record's identity within a day; the model is a function of the description.
-type costKey struct{ source, description usage.Sym }
-
 // fetchCosts reads billed costs per day, at the finest grain OpenAI bills: the API key when the
 // charge has one, otherwise the project. These are the most numerous facts Margin holds (one line
 // per key, model and token type: 9 million at 10,000 keys), so records are built in one slice
-// sized after the first day, indexed for the day being read only, and sorted in place.
+// sized after the first day and sorted in place. A page holds each (source, line item) once a
+// day, so a row becomes a record as it is read, with no index: the rare repeat is summed into
+// its twin after the sort, which makes them neighbours (mergeCosts).
 func (c *Client) fetchCosts(ctx context.Context, start, end time.Time, perPage int) ([]usage.CostRecord, error) {
 	days := int((end.Unix() - start.Unix() + 86399) / 86400)
 	out := make([]usage.CostRecord, 0, int(c.hints.costsPerDay.Load())*days) // as in fetchUsage
 	defer func() { c.hints.costsPerDay.Store(int64(len(out) / max(days, 1))) }()
-	index := newDayIndex[costKey]()
 	syms := newSymRefs()
 	// Each distinct line item is parsed and interned once, with its quantity in tokens or none.
 	type line struct {
 		LineItem
 		item, inTokens usage.LineItem
+		class          usage.ClassBits
 	}
 	lines := map[usage.Sym]line{}
-	for bucket, err := range c.costs(ctx, start, end, perPage) {
+	var lastDay usage.Day
+	daysRead := 0 // distinct days with results so far
+	for bucket, err := range c.costs(ctx, start, end, perPage, true) {
 		if err != nil {
 			return nil, fmt.Errorf("reading openai costs: %w", err)
 		}
@@ -309,10 +286,12 @@ func (c *Client) fetchCosts(ctx context.Context, start, end time.Time, perPage i
 			return nil, err
 		}
 		day := usage.DayOf(time.Unix(bucket.StartTime, 0))
-		if len(bucket.Results) > 0 && index.enter(day, len(out), func(i int) costKey { return costKey{out[i].Source, out[i].Description()} }) == 1 &&
-			cap(out) < len(out)*days {
-			// The first day sizes the table: days are alike, so it rarely grows again.
-			out = slices.Grow(out, len(out)*(days-1)+len(out)/8)
+		if len(bucket.Results) > 0 && (daysRead == 0 || day != lastDay) {
+			daysRead, lastDay = daysRead+1, day
+			if daysRead == 2 && cap(out) < len(out)*days {
+				// The first day sizes the table: days are alike, so it rarely grows again.
+				out = slices.Grow(out, len(out)*(days-1)+len(out)/8)
+			}
 		}
 		for _, r := range bucket.Results {
 			if r.Amount == nil || r.Amount.Value == "" {
@@ -329,34 +308,51 @@ func (c *Client) fetchCosts(ctx context.Context, start, end time.Time, perPage i
 			if source == usage.NoSym {
 				source = syms.project(r.ProjectID)
 			}
-			k := costKey{source: source, description: syms.of(r.LineItem)}
-			i, ok := index.m[k]
+			description := syms.of(r.LineItem)
+			li, ok := lines[description]
 			if !ok {
-				li, ok := lines[k.description]
-				if !ok {
-					li.LineItem = parseLineItem(k.description.String())
-					model := syms.text.Of(li.Model)
-					li.item = usage.LineItemOf(model, k.description, usage.NoSym)
-					li.inTokens = usage.LineItemOf(model, k.description, usage.UnitTokens)
-					lines[k.description] = li
-				}
-				i = int32(len(out)) // #nosec G115 -- records of one fetch, far below 2^31
-				index.m[k] = i
-				out = append(out, usage.CostRecord{Provider: usage.OpenAI.ID(), Day: day, Source: source, Item: li.item,
-					TokenType: li.TokenType, Class: usage.PriceClass{Tier: li.Tier, Batch: li.Batch, LongContext: li.LongContext}.Bits()})
+				li.LineItem = parseLineItem(description.String())
+				model := syms.text.Of(li.Model)
+				li.item = usage.LineItemOf(model, description, usage.NoSym)
+				li.inTokens = usage.LineItemOf(model, description, usage.UnitTokens)
+				li.class = usage.PriceClass{Tier: li.Tier, Batch: li.Batch, LongContext: li.LongContext}.Bits()
+				lines[description] = li
 			}
-			rec := &out[i]
-			rec.Amount += amount
+			rec := usage.CostRecord{Provider: usage.OpenAI.ID(), Day: day, Source: source, Item: li.item,
+				TokenType: li.TokenType, Class: li.class, Amount: amount}
 			if q, ok := r.Tokens(); ok {
-				rec.Quantity += q
-				if rec.QuantityUnit() != usage.UnitTokens {
-					rec.Item = lines[k.description].inTokens
-				}
+				rec.Quantity, rec.Item = q, li.inTokens
 			}
+			out = append(out, rec)
 		}
 	}
 	sortCosts(out)
+	out = mergeCosts(out)
 	return trim(out), nil
+}
+
+// mergeCosts sums, in place, each run of sorted records of the same day, source and line item
+// into its first: what fetchCosts bills once per key and line item a day.
+func mergeCosts(out []usage.CostRecord) []usage.CostRecord {
+	if len(out) < 2 {
+		return out
+	}
+	w := 0
+	for i := 1; i < len(out); i++ {
+		a, b := &out[w], &out[i]
+		// The same line item with and without a quantity in tokens are two LineItems.
+		if a.Day == b.Day && a.Source == b.Source && (a.Item == b.Item || a.Description() == b.Description()) {
+			a.Amount += b.Amount
+			a.Quantity += b.Quantity
+			if a.Item != b.Item && b.QuantityUnit() == usage.UnitTokens {
+				a.Item = b.Item
+			}
+			continue
+		}
+		w++
+		out[w] = out[i]
+	}
+	return out[:w+1]
 }
 
 // sortCosts sorts records by (day, source, description) in place: by ranks of the distinct

@@ -1,6 +1,7 @@
 package openai
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -566,46 +567,122 @@ func TestBucketsPerPage_ShrinksWithTheKeyCount(t *testing.T) {
 	}
 }
 
-// A day that comes back (the next usage endpoint reads the window again) finds the records it
-// made before, and only those: the index holds one day at a time.
-func TestDayIndex_ADayThatComesBackFindsItsRecords(t *testing.T) {
+// A line billed twice in a day for one key (or one project) is one record, the sum of both, and
+// lines that differ by key, line item or day stay apart: records are read without an index and
+// summed after the sort.
+func TestFetch_CostsRepeatedInADayAreSummed(t *testing.T) {
+	row := func(key, line, value string, qty string) string {
+		return `{"object":"organization.costs.result","amount":{"value":` + value + `,"currency":"usd"},"line_item":"` + line +
+			`","project_id":"proj_x","api_key_id":` + key + `,"quantity":` + qty + `,"quantity_unit":"tokens"}`
+	}
+	bucket := func(start int64, rows ...string) string {
+		return fmt.Sprintf(`{"object":"bucket","start_time":%d,"end_time":%d,"results":[%s]}`, start, start+86400, strings.Join(rows, ","))
+	}
+	page := `{"object":"page","data":[` +
+		bucket(1786147200,
+			row(`"key_b"`, "gpt-4o, input", "1.5", "1000"), row(`"key_a"`, "gpt-4o, input", "0.25", "100"),
+			row(`"key_b"`, "gpt-4o, output", "2", "50"), row(`"key_b"`, "gpt-4o, input", "0.5", "null"),
+			row(`null`, "gpt-4o, input", "3", "7"), row(`null`, "gpt-4o, input", "4", "8")) + `,` +
+		bucket(1786233600, row(`"key_b"`, "gpt-4o, input", "10", "1")) +
+		`],"has_more":false,"next_page":null}`
+	c, _, _ := setup(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/organization/costs" {
+			writeJSON(w, http.StatusOK, page)
+			return
+		}
+		emptyRoutes(w, r)
+	})
+	b, err := c.Fetch(context.Background(), usage.Window{From: day("2026-08-08"), To: day("2026-08-10")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type got struct {
+		day          string
+		source, line string
+		amount       ledger.Money
+		qty          int64
+		unitIsTokens bool
+	}
+	var recs []got
+	for _, r := range b.Costs {
+		recs = append(recs, got{r.Day.String(), string(r.Source.Ref()), r.Description().String(), r.Amount, r.Quantity, r.QuantityUnit() == usage.UnitTokens})
+	}
+	key := func(id string) string { return string(usage.Ref(usage.OpenAI, usage.KindAPIKey, id)) }
+	proj := string(usage.Ref(usage.OpenAI, usage.KindProject, "proj_x"))
+	want := []got{
+		{"2026-08-08", key("key_a"), "gpt-4o, input", 250_000_000, 100, true},
+		{"2026-08-08", key("key_b"), "gpt-4o, input", 2 * ledger.Dollar, 1000, true},
+		{"2026-08-08", key("key_b"), "gpt-4o, output", 2 * ledger.Dollar, 50, true},
+		{"2026-08-08", proj, "gpt-4o, input", 7 * ledger.Dollar, 15, true},
+		{"2026-08-09", key("key_b"), "gpt-4o, input", 10 * ledger.Dollar, 1, true},
+	}
+	slices.SortFunc(recs, func(x, y got) int {
+		return cmp.Or(cmp.Compare(x.day, y.day), cmp.Compare(x.source, y.source), cmp.Compare(x.line, y.line))
+	})
+	slices.SortFunc(want, func(x, y got) int {
+		return cmp.Or(cmp.Compare(x.day, y.day), cmp.Compare(x.source, y.source), cmp.Compare(x.line, y.line))
+	})
+	if !slices.Equal(recs, want) {
+		t.Fatalf("records\n%+v\nwant\n%+v", recs, want)
+	}
+}
+
+// Usage rows that are one record (tiers that price alike, the same model on two endpoints, on one
+// day) are summed, wherever they come in the pages; another tier, batch, key or day stays apart.
+func TestFetch_UsageRowsOfOneRecordAreSummed(t *testing.T) {
+	row := func(key, tier string, batch bool, in, out int64) string {
+		return fmt.Sprintf(`{"object":"organization.usage.completions.result","input_tokens":%d,"output_tokens":%d,"num_model_requests":1,`+
+			`"project_id":"proj_x","api_key_id":%q,"model":"gpt-4o","batch":%t,"service_tier":%s}`, in, out, key, batch, tier)
+	}
+	bucket := func(start int64, rows ...string) string {
+		return fmt.Sprintf(`{"object":"bucket","start_time":%d,"end_time":%d,"results":[%s]}`, start, start+86400, strings.Join(rows, ","))
+	}
+	pages := map[string]string{
+		"/v1/organization/usage/completions": `{"object":"page","data":[` +
+			bucket(1786147200, row("key_b", `"default"`, false, 100, 10), row("key_a", `"default"`, false, 1, 1),
+				row("key_b", `"priority"`, false, 1000, 100), row("key_b", `"scale"`, false, 200, 20),
+				row("key_b", `null`, true, 7, 7), row("key_b", `null`, false, 300, 30)) + `,` +
+			bucket(1786233600, row("key_b", `"default"`, false, 5, 5)) + `],"has_more":false,"next_page":null}`,
+		"/v1/organization/usage/embeddings": `{"object":"page","data":[` +
+			bucket(1786147200, `{"object":"organization.usage.embeddings.result","input_tokens":4000,"num_model_requests":2,"project_id":"proj_x","api_key_id":"key_b","model":"gpt-4o"}`) +
+			`],"has_more":false,"next_page":null}`,
+	}
+	c, _, _ := setup(t, func(w http.ResponseWriter, r *http.Request) {
+		if p, ok := pages[r.URL.Path]; ok {
+			writeJSON(w, http.StatusOK, p)
+			return
+		}
+		emptyRoutes(w, r)
+	})
+	b, err := c.Fetch(context.Background(), usage.Window{From: day("2026-08-08"), To: day("2026-08-10")})
+	if err != nil {
+		t.Fatal(err)
+	}
 	type rec struct {
-		day usage.Day
-		key int
+		day, key      string
+		tier          usage.Tier
+		batch         bool
+		input, output int64
+		requests      int64
 	}
-	var out []rec
-	x := newDayIndex[int]()
-	add := func(day usage.Day, key int) (int32, bool) {
-		x.enter(day, len(out), func(i int) int { return out[i].key })
-		if i, ok := x.m[key]; ok {
-			return i, true
-		}
-		x.m[key] = int32(len(out))
-		out = append(out, rec{day, key})
-		return int32(len(out) - 1), false
+	var got []rec
+	for _, r := range b.Usage {
+		got = append(got, rec{r.Day.String(), string(r.Key.Ref()), r.Tier, r.Batch, r.Tokens.Input, r.Tokens.Output, r.Requests})
 	}
-	for _, day := range []usage.Day{10, 11, 12} {
-		for key := range 5 {
-			if _, found := add(day, key); found {
-				t.Fatalf("day %d key %d found before it was added", day, key)
-			}
-		}
+	key := func(id string) string { return string(usage.Ref(usage.OpenAI, usage.KindAPIKey, id)) }
+	want := []rec{
+		{"2026-08-08", key("key_a"), usage.TierStandard, false, 1, 1, 1},
+		{"2026-08-08", key("key_b"), usage.TierStandard, false, 100 + 200 + 300 + 4000, 10 + 20 + 30, 5},
+		{"2026-08-08", key("key_b"), usage.TierStandard, true, 7, 7, 1},
+		{"2026-08-08", key("key_b"), usage.TierPriority, false, 1000, 100, 1},
+		{"2026-08-09", key("key_b"), usage.TierStandard, false, 5, 5, 1},
 	}
-	if len(x.m) != 5 {
-		t.Errorf("the index holds %d keys, want the 5 of one day", len(x.m))
+	order := func(x, y rec) int {
+		return cmp.Or(cmp.Compare(x.day, y.day), cmp.Compare(x.key, y.key), cmp.Compare(x.tier, y.tier), cmp.Compare(b2i(x.batch), b2i(y.batch)))
 	}
-	for _, day := range []usage.Day{11, 10, 12} {
-		for key := range 6 {
-			i, found := add(day, key)
-			if key < 5 && (!found || out[i] != (rec{day, key})) {
-				t.Errorf("day %d key %d: record %d %v, found %v; want its own record", day, key, i, out[i], found)
-			}
-			if key == 5 && found {
-				t.Errorf("day %d key 5 found before it was added", day)
-			}
-		}
-	}
-	if len(out) != 18 {
-		t.Errorf("%d records, want 15 and one new key on each of 3 days", len(out))
+	slices.SortFunc(got, order)
+	slices.SortFunc(want, order)
+	if !slices.Equal(got, want) {
+		t.Fatalf("records\n%+v\nwant\n%+v", got, want)
 	}
 }

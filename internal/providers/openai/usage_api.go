@@ -89,18 +89,23 @@ type UsageResult struct {
 // OpenAI cookbook; the API also accepts brackets and comma lists.
 // GET /organization/usage/{completions,embeddings,images,audio_speeches,audio_transcriptions}
 func (c *Client) Usage(ctx context.Context, endpoint UsageEndpoint, start, end time.Time) iter.Seq2[UsageBucket, error] {
-	return c.usage(ctx, endpoint, start, end, usageBucketLimit)
+	return c.usage(ctx, endpoint, start, end, usageBucketLimit, false)
 }
 
-// usage is Usage asking for at most perPage daily buckets a page.
-func (c *Client) usage(ctx context.Context, endpoint UsageEndpoint, start, end time.Time, perPage int) iter.Seq2[UsageBucket, error] {
+// usage is Usage asking for at most perPage daily buckets a page. With reuse, each bucket is
+// decoded into the results array of the one before, as in costs.
+func (c *Client) usage(ctx context.Context, endpoint UsageEndpoint, start, end time.Time, perPage int, reuse bool) iter.Seq2[UsageBucket, error] {
 	q := timeQuery(start, end, min(perPage, usageBucketLimit))
 	q["group_by"] = endpoint.groupBy()
 	// Results per bucket so far (and in the last fetch): each bucket's slice is sized once.
 	h := c.hints.resultHint(endpoint.Path())
 	hint := int(h.Load())
+	var into *[]UsageResult
+	if reuse {
+		into = new([]UsageResult)
+	}
 	return apiclient.StreamCursorPages(ctx, c.api, endpoint.Path(), q, maxPages, func(d *apiclient.Decoder, b *UsageBucket) error {
-		err := decodeUsageBucket(d, b, &hint)
+		err := decodeUsageBucket(d, b, &hint, into)
 		raise(h, hint)
 		return err
 	})

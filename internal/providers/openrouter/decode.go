@@ -24,16 +24,16 @@ func (d *USD) UnmarshalJSON(b []byte) error {
 		return nil
 	}
 	var text string
-	if len(b) > 0 && b[0] == '"' {
+	switch {
+	case len(b) > 0 && (b[0] == '-' || '0' <= b[0] && b[0] <= '9'):
+		// A number, which the decoder handing it over has checked: its text as it is.
+		text = string(b)
+	case len(b) > 0 && b[0] == '"':
 		if err := json.Unmarshal(b, &text); err != nil {
 			return err
 		}
-	} else {
-		var n json.Number
-		if err := json.Unmarshal(b, &n); err != nil {
-			return fmt.Errorf("dollar amount: want a number or a string, got %.40s", b)
-		}
-		text = string(n)
+	default:
+		return fmt.Errorf("dollar amount: want a number or a string, got %.40s", b)
 	}
 	m, err := ledger.ParseDollars(text)
 	if err != nil {
