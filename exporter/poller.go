@@ -68,7 +68,13 @@ type Poller struct {
 	state     *State
 	recovered bool // the state came from the previous generation of the state file
 	health    map[engine.SourceName]*SourceStatus
+	release   *time.Timer // hands a poll's memory back once the exporter is at rest
 }
+
+// releaseDelay is how long after a poll its memory is handed back to the operating system,
+// unless another poll has started: polls minutes apart each release theirs, and polls back to
+// back (a slow provider, catching up) keep their pages instead of faulting them in again.
+const releaseDelay = time.Second
 
 // New builds a poller and opens the state file. A missing file starts the counters from zero;
 // a missing or unusable one with a usable previous generation recovers from it (logged, and
@@ -124,6 +130,9 @@ func (p *Poller) Poll(ctx context.Context) error {
 		return ErrPollSkipped
 	}
 	defer p.running.Unlock()
+	if p.release != nil {
+		p.release.Stop()
+	}
 	if r := p.opts.RestGCPercent; r > 0 {
 		// The runtime's default: a poll's garbage is collected at its pace. The engine's fetch and
 		// compute start from it and restore it (internal/gcpolicy).
@@ -143,9 +152,13 @@ func (p *Poller) Poll(ctx context.Context) error {
 	snap.prepared(p.collector.format()) // rendered here, off the scrape path
 	p.collector.Set(snap)
 	// A poll's pages and computation are garbage now, and the next poll is minutes away: hand the
-	// memory back at once rather than at the scavenger's pace, so the exporter at rest holds the
-	// snapshot and the state and little else.
-	debug.FreeOSMemory()
+	// memory back rather than at the scavenger's pace, so the exporter at rest holds the snapshot
+	// and the state and little else. It is done off the poll, once at rest (releaseDelay).
+	if p.release == nil {
+		p.release = time.AfterFunc(releaseDelay, debug.FreeOSMemory)
+	} else {
+		p.release.Reset(releaseDelay)
+	}
 	return fetchErr
 }
 

@@ -193,9 +193,10 @@ type scratch[K comparable, R any] struct {
 
 // scratches is a free list of scratch (a sync.Pool would drop them at every garbage collection,
 // which a large page's allocations bring about several times a request). At 10,000 keys the
-// scratch is tens of megabytes, so it is kept only while a listing is being paged through: once
-// a last page is served with no other page being served, it is let go, and a client's work
-// after its fetch does not carry the world's scratch.
+// scratch is tens of megabytes, so a large one is kept only while a listing is being paged
+// through: once a last page is served with no other page being served, it is let go, and a
+// client's work after its fetch does not carry the world's scratch. A small one (1,000 keys'
+// pages) stays for the next listing, which would otherwise grow it again.
 type scratches[K comparable, R any] struct {
 	mu   sync.Mutex
 	free []*scratch[K, R]
@@ -222,12 +223,22 @@ func (f *scratches[K, R]) put(s *scratch[K, R], more bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.busy--
-	if !more && f.busy == 0 {
-		f.free = nil
+	f.free = append(f.free, s)
+	if more || f.busy > 0 {
 		return
 	}
-	f.free = append(f.free, s)
+	kept := f.free[:0]
+	for _, sc := range f.free {
+		if cap(sc.rows) <= keptScratchRows {
+			kept = append(kept, sc)
+		}
+	}
+	clear(f.free[len(kept):])
+	f.free = kept
 }
+
+// keptScratchRows is the largest scratch kept between listings, in rows.
+const keptScratchRows = 1 << 16
 
 type openaiUsageRow struct {
 	k openaiUsageKey

@@ -2,8 +2,8 @@ package simulator
 
 import "testing"
 
-// The pages' scratch is reused while a listing is paged through and let go at its last page, so
-// a client's work after its fetch does not carry it.
+// The pages' scratch is reused while a listing is paged through and, when large, let go at its
+// last page, so a client's work after its fetch does not carry it.
 func TestScratches_KeptWhilePagingDroppedAtTheLastPage(t *testing.T) {
 	var f scratches[int, int]
 	free := func() int {
@@ -12,7 +12,7 @@ func TestScratches_KeptWhilePagingDroppedAtTheLastPage(t *testing.T) {
 		return len(f.free)
 	}
 	a := f.get()
-	a.rows = append(a.rows, 1)
+	a.rows = make([]int, 1, keptScratchRows+1) // a large organisation's page
 	a.index[1] = 0
 	f.put(a, true)
 	if free() != 1 {
@@ -27,11 +27,21 @@ func TestScratches_KeptWhilePagingDroppedAtTheLastPage(t *testing.T) {
 	if free() != 1 {
 		t.Fatalf("free scratch after a last page while another page runs = %d, want 1", free())
 	}
+	b.rows = make([]int, 0, keptScratchRows+1)
 	f.put(b, false)
 	if free() != 0 {
 		t.Fatalf("free scratch after the last page of every listing = %d, want 0", free())
 	}
 	if s := f.get(); s == a || s == b {
 		t.Fatal("get after the last page returned dropped scratch")
+	}
+
+	// A small scratch stays for the next listing.
+	var g scratches[int, int]
+	small := g.get()
+	small.rows = append(small.rows, 1)
+	g.put(small, false)
+	if got := g.get(); got != small {
+		t.Fatal("a small scratch was let go at a listing's last page")
 	}
 }
