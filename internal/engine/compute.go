@@ -6,9 +6,11 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"unsafe"
 
 	"github.com/marginhq/margin/internal/attribution"
 	"github.com/marginhq/margin/internal/catalog"
+	"github.com/marginhq/margin/internal/gcpolicy"
 	"github.com/marginhq/margin/internal/ledger"
 	"github.com/marginhq/margin/internal/revenue"
 	"github.com/marginhq/margin/internal/usage"
@@ -467,6 +469,8 @@ func Compute(f *Facts, pricer Pricer, m Mapping) *Result {
 	for i, b := range f.Batches {
 		regions[i+1] = regions[i] + len(b.Usage) + len(b.Usage)/16 + 64
 	}
+	perCell := unsafe.Sizeof(CostRow{}) + unsafe.Sizeof(cell{}) + unsafe.Sizeof(int32(0)) // a row, its cell and its chain link
+	gcpolicy.BeforeLarge(uint64(regions[len(f.Batches)]) * uint64(perCell))               // #nosec G115 -- a length times a size
 	all := make([]CostRow, regions[len(f.Batches)])
 	rowsPer := make([][]CostRow, len(f.Batches))
 	reconPer := make([][]Reconciliation, len(f.Batches))

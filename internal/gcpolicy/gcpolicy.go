@@ -76,6 +76,25 @@ func Scope() (end func()) {
 	return func() { once.Do(closeScope) }
 }
 
+// BeforeLarge is called before allocating n bytes at once (a fact table's rows and cells). When
+// n is more than MinHeadroom, the garbage made since the last collection is collected and every
+// free page handed back to the operating system first: the fetch before it leaves hundreds of
+// megabytes of freed, scattered page memory resident that one large allocation cannot reuse, so
+// the process would otherwise peak at that memory, the live set and the allocation. It happens
+// once per computation, and the collection marks little: the large tables hold no pointers.
+// Without effect outside a Scope.
+func BeforeLarge(n uint64) {
+	if n <= MinHeadroom {
+		return
+	}
+	mu.Lock()
+	inScope := open > 0
+	mu.Unlock()
+	if inScope {
+		debug.FreeOSMemory()
+	}
+}
+
 func closeScope() {
 	mu.Lock()
 	defer mu.Unlock()
