@@ -104,3 +104,26 @@ func TestScope_LeavesTheUsersSettingAlone(t *testing.T) {
 	end()
 	runtime.KeepAlive(live)
 }
+
+// BeforeLarge collects (and hands pages back) only for an allocation over MinHeadroom inside a
+// scope: small computations and callers outside the engine pay nothing.
+func TestBeforeLarge_CollectsOnlyForALargeAllocationInAScope(t *testing.T) {
+	if !unset {
+		t.Skip("GOGC or GOMEMLIMIT is set: Scope leaves the collector alone by design")
+	}
+	s := []metrics.Sample{{Name: "/gc/cycles/forced:gc-cycles"}}
+	forced := func() uint64 { metrics.Read(s); return s[0].Value.Uint64() }
+	large := MinHeadroom + 1
+	before := forced()
+	BeforeLarge(large) // no scope
+	end := Scope()
+	BeforeLarge(MinHeadroom) // not over the headroom
+	if got := forced(); got != before {
+		t.Fatalf("forced collections %d -> %d without a scope or a large allocation", before, got)
+	}
+	BeforeLarge(large)
+	end()
+	if got := forced(); got != before+1 {
+		t.Fatalf("forced collections %d -> %d for a large allocation in a scope, want one", before, got)
+	}
+}
