@@ -309,6 +309,11 @@ type cell struct {
 	share  ledger.Money // share of billed cost split onto this cell
 }
 
+// is reports whether the cell's key is k, the most selective fields first.
+func (c *cell) is(k *cellKey) bool {
+	return c.key == k.key && c.model == k.model && c.d == k.d && c.scope == k.scope && c.cls == k.cls && c.p == k.p
+}
+
 // grain returns the cell's key.
 func (c *cell) grain() cellKey {
 	return cellKey{p: c.p, key: c.key, scope: c.scope, model: c.model, d: c.d, cls: c.cls}
@@ -748,7 +753,7 @@ func (bc *batchComputer) cellAt(k cellKey) int32 {
 		head = bc.far[k.sourceDay()]
 	}
 	for j := head; j != 0; j = bc.next[j-1] {
-		if bc.cells[j-1].grain() == k {
+		if bc.cells[j-1].is(&k) {
 			return j - 1
 		}
 	}
@@ -799,7 +804,7 @@ func (bc *batchComputer) lookup(k cellKey) (int32, bool) {
 		head = bc.far[k.sourceDay()]
 	}
 	for j := head; j != 0; j = bc.next[j-1] {
-		if bc.cells[j-1].grain() == k {
+		if bc.cells[j-1].is(&k) {
 			return j - 1, true
 		}
 	}
