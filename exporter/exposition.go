@@ -60,6 +60,9 @@ func (e *Exposition) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		tf, contentType = formatOpenMetrics, negotiated
 	}
 	e.c.scraped(tf)
+	if e.c.afterScrape != nil {
+		defer e.c.afterScrape()
+	}
 	var ops bytes.Buffer
 	if err := writeOps(&ops, e.ops, contentType); err != nil {
 		e.log.Error("gathering the operational metrics", "err", err)

@@ -151,6 +151,8 @@ type Collector struct {
 	snap atomic.Pointer[Snapshot]
 	// openMetrics: the last scrape negotiated OpenMetrics, so the next poll prepares that format.
 	openMetrics atomic.Bool
+	// afterScrape, when set (before the first scrape), is called at the end of every scrape.
+	afterScrape func()
 }
 
 // newCollector returns a collector exposing nothing until the first Set. The label choice is made

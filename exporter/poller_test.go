@@ -6,13 +6,17 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"runtime/debug"
+	"runtime/metrics"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/marginhq/margin/internal/engine"
 	"github.com/marginhq/margin/internal/ledger"
@@ -597,3 +601,92 @@ func TestPoll_SkipsAnOverlappingCycle(t *testing.T) {
 }
 
 func newTestLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// After a poll each source's last good facts keep only the days a later poll reads (its Since):
+// the first fill's whole window is not held until the next poll. A source failing at that next
+// poll still serves them, and the counters neither move nor lose anything.
+func TestPoll_LastGoodKeepsTheTrailingDaysAndAnOutageMovesNothing(t *testing.T) {
+	w, eng := simWorld(t)
+	p, _ := newPoller(t, eng, "")
+	if err := p.Poll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	before := netCost(p)
+	if want := truth(t, w, eng); before != want {
+		t.Fatalf("net cost %s after the first fill, billed %s", before, want)
+	}
+	trimmed := 0
+	for _, l := range p.stores {
+		f := l.last
+		if f == nil || f.Batch == nil {
+			continue
+		}
+		since, ok := p.state.Since[string(f.Name)]
+		if !ok {
+			t.Fatalf("%s: no Since after the first fill", f.Name)
+		}
+		if f.Window.From != since || f.Batch.Window.From != since {
+			t.Fatalf("%s: last good window %v (batch %v), want from %s", f.Name, f.Window, f.Batch.Window, since)
+		}
+		for _, r := range f.Batch.Usage {
+			if r.Day < since {
+				t.Fatalf("%s: usage of %s kept, before %s", f.Name, r.Day, since)
+			}
+		}
+		for _, r := range f.Batch.Costs {
+			if r.Day < since {
+				t.Fatalf("%s: cost of %s kept, before %s", f.Name, r.Day, since)
+			}
+		}
+		trimmed++
+	}
+	if trimmed < 3 {
+		t.Fatalf("%d providers' last good facts checked, want every provider's", trimmed)
+	}
+	for _, src := range []string{"openai", "anthropic", "openrouter"} {
+		w.SetFailing(src, http.StatusForbidden)
+	}
+	if err := p.Poll(context.Background()); err == nil {
+		t.Fatal("every provider failing, want an error")
+	}
+	if got := netCost(p); got != before {
+		t.Fatalf("net cost %s after an outage on the trimmed facts, was %s", got, before)
+	}
+}
+
+// A scrape at rest hands the memory it left back (releaseDelay after it); while a poll runs,
+// nothing is released under it.
+func TestPoll_AScrapeAtRestReleasesItsMemory(t *testing.T) {
+	old := releaseDelay
+	releaseDelay = 10 * time.Millisecond
+	t.Cleanup(func() { releaseDelay = old })
+	_, eng := simWorld(t)
+	p, _ := newPoller(t, eng, "")
+	if err := p.Poll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s := []metrics.Sample{{Name: "/gc/cycles/forced:gc-cycles"}}
+	forced := func() uint64 { metrics.Read(s); return s[0].Value.Uint64() }
+	time.Sleep(5 * releaseDelay) // the poll's own release
+	p.polling.Store(true)
+	before := forced()
+	p.releaseAtRest()
+	time.Sleep(5 * releaseDelay)
+	if got := forced(); got != before {
+		t.Fatalf("forced collections %d -> %d while a poll runs", before, got)
+	}
+	p.polling.Store(false)
+	e := NewExposition(prometheus.NewRegistry(), p.Collector(), nil)
+	rec := httptest.NewRecorder()
+	e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("scrape: %d", rec.Code)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for forced() == before {
+		if time.Now().After(deadline) {
+			t.Fatal("no release after a scrape at rest")
+		}
+		time.Sleep(releaseDelay)
+	}
+}

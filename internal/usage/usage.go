@@ -408,6 +408,37 @@ type Batch struct {
 	Warnings []string
 }
 
+// Since returns the batch from day d on: b itself when its window starts there or later,
+// otherwise a copy whose window starts at d, holding only the usage and cost records of those
+// days (in their order) and sharing the sources and warnings.
+func (b *Batch) Since(d Day) *Batch {
+	if b.Window.From >= d {
+		return b
+	}
+	out := *b
+	out.Window.From = min(d, b.Window.To)
+	out.Usage = keepSince(b.Usage, d, func(r *UsageRecord) Day { return r.Day })
+	out.Costs = keepSince(b.Costs, d, func(r *CostRecord) Day { return r.Day })
+	return &out
+}
+
+// keepSince copies the records of rs on day d or later into a slice of exactly their size.
+func keepSince[R any](rs []R, d Day, day func(*R) Day) []R {
+	n := 0
+	for i := range rs {
+		if day(&rs[i]) >= d {
+			n++
+		}
+	}
+	out := make([]R, 0, n)
+	for i := range rs {
+		if day(&rs[i]) >= d {
+			out = append(out, rs[i])
+		}
+	}
+	return out
+}
+
 // Source is one provider's usage and cost API.
 type Source interface {
 	Provider() Provider

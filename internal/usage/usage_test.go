@@ -270,3 +270,30 @@ func TestTier_ActsAsItsName(t *testing.T) {
 		t.Error(`"turbo" read as a tier`)
 	}
 }
+
+// Since keeps a batch's records from a day on, in their order, in a copy; the original is left
+// as it was.
+func TestBatch_SinceKeepsTheDaysFromOn(t *testing.T) {
+	b := &Batch{Provider: OpenAI, Window: Window{From: 100, To: 110},
+		Usage: []UsageRecord{{Day: 108, Requests: 1}, {Day: 101}, {Day: 109, Requests: 2}, {Day: 105}},
+		Costs: []CostRecord{{Day: 100}, {Day: 107, Amount: 3}}, Sources: []SourceInfo{{Ref: "openai:project:p"}}}
+	if b.Since(100) != b || b.Since(90) != b {
+		t.Fatal("Since at or before the window's start copied the batch")
+	}
+	got := b.Since(107)
+	if got.Window != (Window{From: 107, To: 110}) || len(got.Sources) != 1 {
+		t.Fatalf("Since(107): window %v, sources %v", got.Window, got.Sources)
+	}
+	if len(got.Usage) != 2 || got.Usage[0].Requests != 1 || got.Usage[1].Requests != 2 || cap(got.Usage) != 2 {
+		t.Fatalf("Since(107) usage %+v", got.Usage)
+	}
+	if len(got.Costs) != 1 || got.Costs[0].Amount != 3 {
+		t.Fatalf("Since(107) costs %+v", got.Costs)
+	}
+	if len(b.Usage) != 4 || len(b.Costs) != 2 || b.Window.From != 100 {
+		t.Fatal("Since changed the batch it was called on")
+	}
+	if w := b.Since(200).Window; w.From != w.To {
+		t.Fatalf("Since past the window: %v, want an empty window", w)
+	}
+}
