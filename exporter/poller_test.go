@@ -657,10 +657,7 @@ func TestPoll_LastGoodKeepsTheTrailingDaysAndAnOutageMovesNothing(t *testing.T) 
 // A scrape at rest hands the memory it left back (releaseDelay after it); while a poll runs,
 // nothing is released under it.
 func TestPoll_AScrapeAtRestReleasesItsMemory(t *testing.T) {
-	old := releaseDelay
-	releaseDelay = 10 * time.Millisecond
-	t.Cleanup(func() { releaseDelay = old })
-	_, eng := simWorld(t)
+	_, eng := simWorld(t) // releaseDelay is 10 ms in these tests (TestMain)
 	p, _ := newPoller(t, eng, "")
 	if err := p.Poll(context.Background()); err != nil {
 		t.Fatal(err)

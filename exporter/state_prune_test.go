@@ -5,6 +5,7 @@ import (
 	"maps"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/marginhq/margin/internal/ledger"
 	"github.com/marginhq/margin/internal/usage"
@@ -37,30 +38,41 @@ func TestState_PruneGivesBackTheRoomOfForgottenDays(t *testing.T) {
 	}
 	revenueWant := map[revenueKey]revenueBucket{{Day: since, Customer: "cus_1"}: {Counted: 5, Current: 4}}
 
-	heap := func() uint64 {
+	heap := func() int64 {
 		runtime.GC()
 		var m runtime.MemStats
 		runtime.ReadMemStats(&m)
-		return m.HeapAlloc
+		return int64(m.HeapAlloc) // #nosec G115 -- a heap size
 	}
-	base := heap()
-	s := newState()
-	for d := first; d < first+days; d++ {
-		for i := range perDay {
-			s.cost[key("openai", d, i)] = bucket(i)
+	// The heap is the process's: what an earlier test still held (a poller its release timer
+	// keeps for releaseDelay) may be let go in the middle, so a measurement that shrank below
+	// where it began is taken again once that has passed.
+	var s *State
+	var full, left int64
+	for attempt := 0; ; attempt++ {
+		base := heap()
+		s = newState()
+		for d := first; d < first+days; d++ {
+			for i := range perDay {
+				s.cost[key("openai", d, i)] = bucket(i)
+			}
 		}
-	}
-	for i := range 100 {
-		s.cost[key("anthropic", first, i)] = bucket(i)
-	}
-	for d := first; d <= since; d++ {
-		s.revenue[revenueKey{Day: d, Customer: "cus_1"}] = revenueBucket{Counted: 5, Current: 4}
-	}
-	full := heap() - base
+		for i := range 100 {
+			s.cost[key("anthropic", first, i)] = bucket(i)
+		}
+		for d := first; d <= since; d++ {
+			s.revenue[revenueKey{Day: d, Customer: "cus_1"}] = revenueBucket{Counted: 5, Current: 4}
+		}
+		full = heap() - base
 
-	s.prune("openai", since, since)
-	s.prune(sourceStripe, since, since)
-	left := heap() - base
+		s.prune("openai", since, since)
+		s.prune(sourceStripe, since, since)
+		left = heap() - base
+		if full > 0 && left > 0 || attempt == 3 {
+			break
+		}
+		time.Sleep(releaseDelay)
+	}
 	if !maps.Equal(s.cost, want) {
 		t.Fatalf("prune kept %d cost buckets, want %d (or changed them)", len(s.cost), len(want))
 	}
@@ -69,7 +81,7 @@ func TestState_PruneGivesBackTheRoomOfForgottenDays(t *testing.T) {
 	}
 	// Two days of 31 are kept: the state's heap must fall well below its full size (it would stay
 	// at it if the map kept its room). The strings of the kept keys are included in left.
-	if left*4 > full {
+	if left <= 0 || left*4 > full {
 		t.Errorf("state holds %d KB after the prune, %d KB before: the forgotten buckets' room was kept", left>>10, full>>10)
 	}
 	runtime.KeepAlive(s)
