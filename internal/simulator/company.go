@@ -712,26 +712,18 @@ func (w *World) numberCostTexts() {
 		if st.src.provider != usage.OpenAI {
 			continue
 		}
-		st.ids.key = id(st.src.id)
+		st.ids.key, st.quoted.key = id(st.src.id), jsonText(st.src.id)
 		if st.src.project != nil {
-			st.ids.project = id(st.src.project.id)
+			st.ids.project, st.quoted.project = id(st.src.project.id), jsonText(st.src.project.id)
 		}
-		for i, l := range st.lineItems {
-			st.ids.lines[i] = id(l)
-		}
-		st.ids.lines[3] = id(openaiWebSearchLine)
 		if st.oa != nil {
-			st.ids.model = id(st.oa.id)
-			st.quoted.model = jsonText(st.oa.id)
+			st.ids.model, st.quoted.model = id(st.oa.id), jsonText(st.oa.id)
 		}
-		st.quoted.key = jsonText(st.src.id)
-		if st.src.project != nil {
-			st.quoted.project = jsonText(st.src.project.id)
+		lines := [4]string{3: openaiWebSearchLine} // by costItem class
+		copy(lines[:], st.lineItems[:])
+		for i, l := range lines {
+			st.ids.lines[i], st.quoted.lines[i] = id(l), jsonText(l)
 		}
-		for i, l := range st.lineItems {
-			st.quoted.lines[i] = jsonText(l)
-		}
-		st.quoted.lines[3] = jsonText(openaiWebSearchLine)
 	}
 }
 

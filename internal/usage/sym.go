@@ -135,15 +135,6 @@ func (c LineItems) Of(model, description, unit Sym) LineItem {
 	return id
 }
 
-// WithUnit returns the same line item with its quantity in unit.
-func (l LineItem) WithUnit(unit Sym) LineItem {
-	it := l.item()
-	if it.unit == unit {
-		return l
-	}
-	return LineItemOf(it.model, it.description, unit)
-}
-
 // ProviderID is a Provider in one byte, for records held by the million: their batch already
 // says which provider they come from, and a string would take 16 bytes of each.
 type ProviderID uint8

@@ -65,9 +65,9 @@ func TestLineItemOf_InternsEachCombinationOnce(t *testing.T) {
 	if b := LineItemOf(model, desc, NoSym); b != a {
 		t.Fatalf("the same line item interned twice: %d, %d", a, b)
 	}
-	tok := a.WithUnit(UnitTokens)
-	if tok == a || tok != LineItemOf(model, desc, UnitTokens) || tok.WithUnit(UnitTokens) != tok {
-		t.Fatalf("WithUnit(tokens) = %d from %d, want one id per unit", tok, a)
+	tok := LineItemOf(model, desc, UnitTokens)
+	if tok == a || LineItemOf(model, desc, UnitTokens) != tok {
+		t.Fatalf("LineItemOf with tokens = %d, without %d: want one id per unit", tok, a)
 	}
 	if tok.Model() != model || tok.Description() != desc || tok.QuantityUnit() != UnitTokens || a.QuantityUnit() != NoSym {
 		t.Fatalf("line item %d reads back (%v, %v, %v)", tok, tok.Model(), tok.Description(), tok.QuantityUnit())
