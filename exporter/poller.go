@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/marginhq/margin/internal/engine"
+	"github.com/marginhq/margin/internal/gcpolicy"
 	"github.com/marginhq/margin/internal/ledger"
 	"github.com/marginhq/margin/internal/usage"
 )
@@ -130,7 +131,7 @@ func New(opts Options) (*Poller, error) {
 	}
 	p.release = time.AfterFunc(time.Hour, func() {
 		if !p.polling.Load() {
-			debug.FreeOSMemory()
+			gcpolicy.Release()
 		}
 	})
 	p.release.Stop() // armed by releaseAtRest

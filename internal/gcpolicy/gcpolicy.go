@@ -11,6 +11,9 @@
 //
 // The user's own settings win: when GOGC or GOMEMLIMIT is set in the environment, Scope does
 // nothing.
+//
+// Release hands a process at rest its free memory back, working around the runtime's scavenger
+// where it hides free pages (release.go).
 package gcpolicy
 
 import (
