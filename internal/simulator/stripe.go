@@ -849,7 +849,7 @@ func (w *World) stripeHandler() http.Handler {
 					}
 				}
 			}
-			body, _ := json.Marshal(&c)
+			body := stripeJSON(&c)
 			writeJSON(rw, http.StatusOK, body)
 			return
 		}
@@ -1026,14 +1026,14 @@ func serveList[T any](rw http.ResponseWriter, r *http.Request, path string, all 
 	if page == nil {
 		page = []T{}
 	}
-	body, _ := json.Marshal(stList[T]{Object: "list", Data: page, HasMore: more, URL: path})
+	body := stripeJSON(stList[T]{Object: "list", Data: page, HasMore: more, URL: path})
 	writeJSON(rw, http.StatusOK, body)
 }
 
 func serveOne[T any](rw http.ResponseWriter, kind, want string, all []T, id func(T) string) {
 	for _, x := range all {
 		if id(x) == want {
-			body, _ := json.Marshal(x)
+			body := stripeJSON(x)
 			writeJSON(rw, http.StatusOK, body)
 			return
 		}

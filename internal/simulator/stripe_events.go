@@ -37,10 +37,7 @@ type stEventRequest struct {
 
 // event records typ for obj at t, newest first as Stripe lists events. Called with the lock held.
 func (w *World) event(typ string, obj any, t time.Time) {
-	raw, err := json.Marshal(obj)
-	if err != nil {
-		panic(err) // the fake's own types always marshal
-	}
+	raw := json.RawMessage(stripeJSON(obj))
 	sd := w.stripe
 	ev := &stEvent{ID: w.id("evt_", 24, "event", strconv.Itoa(len(sd.events)), typ), Object: "event", APIVersion: stripeAPIVersion,
 		Created: t.Unix(), Data: stEventData{Object: raw}, Request: stEventRequest{ID: ptr(w.id("req_", 14, "event-request", strconv.Itoa(len(sd.events))))},
