@@ -61,7 +61,7 @@ for _ in $(seq "$scrapes"); do
 	curl -fsS -H 'Accept-Encoding: gzip' -o /dev/null "$url"
 done
 sleep "$settle"
-mib() { awk -v k="$1" '$1 == k":" {printf "%.1f", $2/1024}' "/proc/$pid/status"; }
+mib() { awk -v k="$1" '$1 == k":" {printf "%.2f", $2/1024}' "/proc/$pid/status"; }
 after="the first fill"
 [ "${POLLS:-1}" -le 1 ] || after="poll ${POLLS}"
 echo "margin-exporter ${world[0]%%=*} at rest, ${settle} s after $after and $scrapes scrapes:" \
