@@ -137,6 +137,9 @@ func BenchmarkScrape(b *testing.B) {
 // for comparison, a later poll reading all of Stripe and every name (repoll_full, as before
 // incremental polls). Each reports the response bytes and requests per source (openai-B/op,
 // stripe-req/op, ...), counted by a RoundTripper wrapper.
+// asDeployed polls as margin-exporter does: the series let go once the text is prepared.
+func asDeployed(o *Options) { o.keepSeries = false }
+
 func BenchmarkPoll(b *testing.B) {
 	w := simulator.New(simulator.Config{Now: worldNow, ExtraOpenAIKeys: 1000, ModelsPerKey: 10})
 	ct := newCountingTransport(w.Transport())
@@ -154,7 +157,7 @@ func BenchmarkPoll(b *testing.B) {
 		b.ReportAllocs()
 		ct.reset()
 		for b.Loop() {
-			p, _ := newPoller(b, fullEng, "")
+			p, _ := newPoller(b, fullEng, "", asDeployed)
 			if err := p.Poll(context.Background()); err != nil {
 				b.Fatal(err)
 			}
@@ -163,7 +166,7 @@ func BenchmarkPoll(b *testing.B) {
 	})
 	repoll := func(eng *engine.Engine) func(b *testing.B) {
 		return func(b *testing.B) {
-			p, _ := newPoller(b, eng, "")
+			p, _ := newPoller(b, eng, "", asDeployed)
 			if err := p.Poll(context.Background()); err != nil {
 				b.Fatal(err)
 			}

@@ -206,10 +206,24 @@ type rendering struct {
 }
 
 func (s *Snapshot) prepared(tf textFormat) *preparedText {
-	r := &s.rendered[0]
+	i := 0
 	if tf.openMetrics {
-		r = &s.rendered[1]
+		i = 1
 	}
-	r.once.Do(func() { r.p.gz = gzipText(s.render(tf)) })
+	r := &s.rendered[i]
+	r.once.Do(func() {
+		if s.business != nil {
+			r.p.gz = gzipText(s.render(tf))
+			return
+		}
+		// The poll prepared the other format and let go of the series (Poller.Poll).
+		var text bytes.Buffer
+		other := &s.rendered[1-i].p.gz
+		text.Grow(other.size)
+		if err := other.inflate(&text); err != nil {
+			panic(err) // our own gzip of our own text
+		}
+		r.p.gz = gzipText(convert(text.Bytes(), tf))
+	})
 	return &r.p
 }

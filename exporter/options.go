@@ -14,6 +14,9 @@ const DefaultBackfillDays = engine.DefaultBackfillDays
 // Options configures a Poller.
 type Options struct {
 	Engine Engine
+	// keepSeries keeps a poll's series in its snapshot after the text is prepared: for tests
+	// that read them.
+	keepSeries bool
 	// StateFile persists the counters; "" keeps them in memory only.
 	StateFile string
 	// StateReset allows starting from zero when the state file and its previous generation are

@@ -203,6 +203,11 @@ func (p *Poller) Poll(ctx context.Context) error {
 	}
 	snap := p.collector.fams.snapshot(p.state, p.view(f))
 	snap.prepared(p.collector.format()) // rendered here, off the scrape path
+	if !p.opts.keepSeries {
+		// The prepared text is all a scrape or a push needs; the other format is converted from
+		// it when asked for. The series are about 110 bytes each, several times their gzip.
+		snap.business = nil
+	}
 	p.collector.Set(snap)
 	// A poll's pages and computation are garbage now, and the next poll is minutes away: hand the
 	// memory back rather than at the scavenger's pace, so the exporter at rest holds the snapshot

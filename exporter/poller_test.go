@@ -44,7 +44,7 @@ func newPoller(t testing.TB, eng Engine, stateFile string, mod ...func(*Options)
 	t.Helper()
 	var logs bytes.Buffer
 	opts := Options{Engine: eng, StateFile: stateFile, Now: func() time.Time { return worldNow },
-		Logger: slog.New(slog.NewTextHandler(&logs, nil))}
+		Logger: slog.New(slog.NewTextHandler(&logs, nil)), keepSeries: true}
 	for _, m := range mod {
 		m(&opts)
 	}

@@ -115,7 +115,7 @@ func appendSeries(b []byte, f *family, order []int, labels []string) []byte {
 func (tf textFormat) appendValue(b []byte, v float64) []byte {
 	n := len(b)
 	b = strconv.AppendFloat(b, v, 'g', -1, 64)
-	if last := b[len(b)-1]; tf.openMetrics && last >= '0' && last <= '9' && !bytes.ContainsAny(b[n:], "e.") { // not NaN, ±Inf
+	if tf.openMetrics && isBareInteger(b[n:]) {
 		b = append(b, '.', '0')
 	}
 	return b
@@ -149,6 +149,98 @@ func appendEscaped(b []byte, s string, quotes bool) []byte {
 		}
 	}
 	return b
+}
+
+// convert rewrites business families rendered in one exposition format (text or OpenMetrics, as
+// render writes them) into the other, to. The two differ only in a counter family's name in its
+// # HELP and # TYPE lines (OpenMetrics drops the _total its samples keep), in HELP's double quotes
+// (escaped in OpenMetrics) and in integer values (1.0 in OpenMetrics); the series, their order,
+// labels and escaping are the same. A snapshot that has let go of its series serves the format a
+// poll did not prepare so (Snapshot.prepared).
+func convert(text []byte, to textFormat) []byte {
+	out := make([]byte, 0, len(text)+len(text)/8)
+	for len(text) > 0 {
+		line, rest, _ := bytes.Cut(text, []byte{'\n'})
+		text = rest
+		switch {
+		case bytes.HasPrefix(line, []byte("# HELP ")):
+			name, help, _ := bytes.Cut(line[len("# HELP "):], []byte{' '})
+			next, _, _ := bytes.Cut(text, []byte{'\n'}) // its # TYPE line
+			out = append(out, "# HELP "...)
+			out = convertName(out, name, bytes.HasSuffix(next, []byte(" counter")), to)
+			out = append(out, ' ')
+			out = convertHelp(out, help, to)
+		case bytes.HasPrefix(line, []byte("# TYPE ")):
+			name, typ, _ := bytes.Cut(line[len("# TYPE "):], []byte{' '})
+			out = append(out, "# TYPE "...)
+			out = convertName(out, name, string(typ) == "counter", to)
+			out = append(out, ' ')
+			out = append(out, typ...)
+		default: // a sample: the value follows the last space (label values are quoted)
+			i := bytes.LastIndexByte(line, ' ') + 1
+			out = append(out, line[:i]...)
+			out = convertValue(out, line[i:], to)
+		}
+		out = append(out, '\n')
+	}
+	return out
+}
+
+// convertName appends a family's name as format to writes it: a counter's without _total in
+// OpenMetrics (every business counter's name ends in _total).
+func convertName(out, name []byte, counter bool, to textFormat) []byte {
+	switch {
+	case !counter:
+	case to.openMetrics:
+		name = bytes.TrimSuffix(name, []byte("_total"))
+	default:
+		out = append(out, name...)
+		return append(out, "_total"...)
+	}
+	return append(out, name...)
+}
+
+// convertHelp appends an escaped HELP text as format to escapes it: OpenMetrics escapes double
+// quotes too; both escape backslash and newline.
+func convertHelp(out, help []byte, to textFormat) []byte {
+	for i := 0; i < len(help); i++ {
+		switch c := help[i]; {
+		case c == '"' && to.openMetrics:
+			out = append(out, '\\', '"')
+		case c == '\\' && i+1 < len(help):
+			if help[i+1] != '"' || to.openMetrics {
+				out = append(out, c)
+			}
+			out = append(out, help[i+1])
+			i++
+		default:
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// convertValue appends a sample value as format to writes it (appendValue): an integer is marked
+// as a float in OpenMetrics (1.0), and the text format writes it bare.
+func convertValue(out, v []byte, to textFormat) []byte {
+	if to.openMetrics {
+		out = append(out, v...)
+		if isBareInteger(v) {
+			out = append(out, '.', '0')
+		}
+		return out
+	}
+	if t, ok := bytes.CutSuffix(v, []byte(".0")); ok && len(t) > 0 && isBareInteger(t) {
+		v = t
+	}
+	return append(out, v...)
+}
+
+// isBareInteger reports whether value text v is what strconv writes for an integer: it ends in a
+// digit (not NaN or ±Inf) and has no exponent or point.
+func isBareInteger(v []byte) bool {
+	last := v[len(v)-1]
+	return last >= '0' && last <= '9' && !bytes.ContainsAny(v, "e.")
 }
 
 // render writes the snapshot's business families in format tf: families by name, series ordered
