@@ -664,7 +664,15 @@ func TestPoll_AScrapeAtRestReleasesItsMemory(t *testing.T) {
 	}
 	s := []metrics.Sample{{Name: "/gc/cycles/forced:gc-cycles"}}
 	forced := func() uint64 { metrics.Read(s); return s[0].Value.Uint64() }
-	time.Sleep(5 * releaseDelay) // the poll's own release
+	// The poll's own release, refreshes included (gcpolicy.Release): wait until it is done.
+	for last := forced(); ; {
+		time.Sleep(5 * releaseDelay)
+		now := forced()
+		if now == last {
+			break
+		}
+		last = now
+	}
 	p.polling.Store(true)
 	before := forced()
 	p.releaseAtRest()

@@ -230,7 +230,7 @@ func convertValue(out, v []byte, to textFormat) []byte {
 		}
 		return out
 	}
-	if t, ok := bytes.CutSuffix(v, []byte(".0")); ok && len(t) > 0 && isBareInteger(t) {
+	if t, ok := bytes.CutSuffix(v, []byte(".0")); ok && isBareInteger(t) {
 		v = t
 	}
 	return append(out, v...)
@@ -239,6 +239,9 @@ func convertValue(out, v []byte, to textFormat) []byte {
 // isBareInteger reports whether value text v is what strconv writes for an integer: it ends in a
 // digit (not NaN or ±Inf) and has no exponent or point.
 func isBareInteger(v []byte) bool {
+	if len(v) == 0 {
+		return false
+	}
 	last := v[len(v)-1]
 	return last >= '0' && last <= '9' && !bytes.ContainsAny(v, "e.")
 }

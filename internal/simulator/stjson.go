@@ -143,8 +143,11 @@ func jsonFieldsOf(t reflect.Type) []jsonField {
 	var fs []jsonField
 	for i := range t.NumField() {
 		sf := t.Field(i)
-		if !sf.IsExported() || sf.Anonymous {
-			continue // the fake's types embed nothing
+		if sf.Anonymous {
+			panic("stripeJSON: embedded field " + sf.Name + " in " + t.String()) // encoding/json would flatten it
+		}
+		if !sf.IsExported() {
+			continue
 		}
 		tag := sf.Tag.Get("json")
 		if tag == "-" {
