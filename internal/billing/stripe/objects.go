@@ -2,18 +2,22 @@ package stripe
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
+	"strconv"
 
 	stripego "github.com/stripe/stripe-go/v76"
 	"github.com/stripe/stripe-go/v76/form"
 )
 
 // Stripe's objects as Margin reads them: the fields it uses, with stripe-go's names, JSON tags
-// and enum types. Requests still go through stripe-go's backend (auth, API version, errors,
-// the retrying transport) and its list iterator; only the response bodies are decoded into these
-// instead of stripe-go's types. encoding/json builds and caches a decoder for every type reachable
+// and enum types. Requests are stripe-go's params, encoded by its form package, paged by its
+// list iterator (see api below); the response bodies are decoded into these instead of
+// stripe-go's types. encoding/json builds and caches a decoder for every type reachable
 // from the one it decodes into, and stripe-go's Customer, Invoice and Subscription reach most of
 // the API: decoding the lists Margin reads into them left 1.4–1.9 MB in that cache for the life
 // of the process. These types hold about ninety fields in all (0.27 MB of cache with the
@@ -52,7 +56,6 @@ func parseID(data []byte) (string, bool) {
 // apiList is a list page, or a list embedded in an object (an invoice's lines, a subscription's
 // items). Its Data field is what the listing checks (bounds.go) and the iterator pages through.
 type apiList[T any] struct {
-	stripego.APIResource
 	stripego.ListMeta
 	Data []*T `json:"data"`
 }
@@ -82,7 +85,6 @@ func (p *apiProduct) UnmarshalJSON(data []byte) error {
 }
 
 type apiSubscription struct {
-	stripego.APIResource
 	ID                 string                        `json:"id"`
 	CancelAt           int64                         `json:"cancel_at"`
 	CancelAtPeriodEnd  bool                          `json:"cancel_at_period_end"`
@@ -260,18 +262,27 @@ type apiUsageRecordSummary struct {
 	TotalUsage int64      `json:"total_usage"`
 }
 
-// api calls Stripe through stripe-go's backend with one account's key.
+// api reads Stripe with one account's key. A request is what stripe-go's backend sends for a GET:
+// the params encoded by stripe-go's form package as the query, the key as a bearer token, and
+// the API version stripe-go v76 is pinned to; it goes through the retrying client (retry.go).
+// The backend itself is not used: it links stripe-go's Error, whose fields reach nearly every
+// type of the API (0.8 MB of each Margin binary, and the exporter keeps its binary mapped), and
+// it reads bodies whole and quotes them in its errors.
 type api struct {
-	b   stripego.Backend
-	key string
+	hc   *http.Client
+	base string // Stripe's API root, without a trailing slash
+	key  string
 }
+
+// userAgent names Margin, and stripe-go as what builds its requests.
+var userAgent = "margin (stripe-go/" + stripego.ClientVersion + ")"
 
 // iter returns stripe-go's iterator over the list at path, its pages decoded as apiList[T]. It
 // pages as stripe-go's resource clients do (has_more, starting_after the last id).
 func iter[T any](a *api, path string, params stripego.ListParamsContainer) *stripego.Iter {
-	return stripego.GetIter(params, func(p *stripego.Params, b *form.Values) ([]any, stripego.ListContainer, error) {
+	return stripego.GetIter(params, func(p *stripego.Params, q *form.Values) ([]any, stripego.ListContainer, error) {
 		page := &apiList[T]{}
-		err := a.b.CallRaw(http.MethodGet, path, a.key, b, p, page)
+		err := a.get(p.Context, path, q, page)
 		ret := make([]any, len(page.Data))
 		for i, v := range page.Data {
 			ret[i] = v
@@ -283,7 +294,82 @@ func iter[T any](a *api, path string, params stripego.ListParamsContainer) *stri
 // getSubscription reads one subscription.
 // GET /v1/subscriptions/{id}
 func (a *api) getSubscription(id string, params *stripego.SubscriptionParams) (*apiSubscription, error) {
+	q := &form.Values{}
+	form.AppendTo(q, params)
 	s := &apiSubscription{}
-	err := a.b.Call(http.MethodGet, stripego.FormatURLPath("/v1/subscriptions/%s", id), a.key, params, s)
-	return s, err
+	return s, a.get(params.Context, stripego.FormatURLPath("/v1/subscriptions/%s", id), q, s)
+}
+
+// maxErrorBody is how far an error response is read: Stripe's error objects are a few hundred
+// bytes, and a proxy's error page is not worth more.
+const maxErrorBody = 64 << 10
+
+// get reads GET base+path?query into out. A status outside 2xx is a *statusError; a body that is
+// not one JSON value of out's shape is an error naming the status, and quoting none of the body.
+func (a *api) get(ctx context.Context, path string, query *form.Values, out any) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	u := a.base + path
+	if query != nil && !query.Empty() {
+		u += "?" + query.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+a.key)
+	req.Header.Set("Stripe-Version", stripego.APIVersion)
+	req.Header.Set("User-Agent", userAgent)
+	resp, err := a.hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return readStatusError(resp)
+	}
+	dec := json.NewDecoder(resp.Body)
+	if err := dec.Decode(out); err != nil {
+		return fmt.Errorf("decoding the HTTP %d response: %w", resp.StatusCode, err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		if err == nil {
+			err = errors.New("data after the JSON value")
+		}
+		return fmt.Errorf("decoding the HTTP %d response: %w", resp.StatusCode, err)
+	}
+	return nil
+}
+
+// statusError is a response outside 2xx: its status, Stripe's request id, and Stripe's error
+// object (https://docs.stripe.com/api/errors), empty when the body is not one.
+type statusError struct {
+	StatusCode int    `json:"-"`
+	RequestID  string `json:"-"`
+	Type       string `json:"type"`
+	Code       string `json:"code"`
+	Message    string `json:"message"`
+}
+
+func (e *statusError) Error() string {
+	msg := "HTTP " + strconv.Itoa(e.StatusCode)
+	if e.Type != "" {
+		msg += " " + e.Type
+	}
+	if e.Message != "" {
+		msg += ": " + e.Message
+	}
+	return msg
+}
+
+func readStatusError(resp *http.Response) *statusError {
+	e := &statusError{StatusCode: resp.StatusCode, RequestID: resp.Header.Get("Request-Id")}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	var env struct {
+		Error *statusError `json:"error"`
+	}
+	env.Error = e
+	_ = json.Unmarshal(body, &env) // not Stripe's error object: the status alone says it
+	return e
 }

@@ -275,3 +275,62 @@ func TestFetch_NullOrMissingDataIsADecodeError(t *testing.T) {
 		}
 	})
 }
+
+// The bodies a proxy or a broken connection sends: each fails the read with an error that names
+// stripe, the endpoint and what is wrong, quotes none of the body (customers' names and emails
+// travel in it), and a page cut short or with data after it is never read as a shorter list.
+func TestFetch_BadBodiesFailNamingTheEndpointNotTheBody(t *testing.T) {
+	const secretInBody = "jane@customer.example"
+	tests := []struct {
+		name   string
+		status int
+		body   string
+		want   []string
+		retry  bool // a 5xx is retried until the retries run out
+	}{
+		{name: "proxy error page", status: http.StatusBadGateway, body: "<html>bad gateway " + secretInBody + "</html>",
+			want: []string{"HTTP 502"}, retry: true},
+		{name: "error object without JSON", status: http.StatusBadRequest, body: "no " + secretInBody,
+			want: []string{"HTTP 400"}},
+		{name: "page cut short", status: http.StatusOK, body: `{"object":"list","data":[{"id":"cus_1","email":"` + secretInBody + `"`,
+			want: []string{"decoding the HTTP 200 response", "unexpected EOF"}},
+		{name: "data after the page", status: http.StatusOK, body: `{"object":"list","data":[],"has_more":false} {"email":"` + secretInBody + `"}`,
+			want: []string{"decoding the HTTP 200 response", "data after the JSON value"}},
+		{name: "not a list", status: http.StatusOK, body: `["` + secretInBody + `"]`,
+			want: []string{"decoding the HTTP 200 response", "cannot unmarshal array"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			attempts := 0
+			_, base := scripted(t, func(w http.ResponseWriter, r *http.Request) bool {
+				if !strings.HasPrefix(r.URL.Path, "/v1/customers") {
+					return false
+				}
+				attempts++
+				w.WriteHeader(tt.status)
+				fmt.Fprint(w, tt.body)
+				return true
+			})
+			c, _ := resilientClient(t, base)
+			rev, err := c.Fetch(context.Background(), march2026)
+			if err == nil {
+				t.Fatalf("Fetch read %d revenue rows from a bad body, want an error", len(rev.Daily))
+			}
+			var ae *apiclient.Error
+			if !errors.As(err, &ae) || ae.Provider != "stripe" || ae.Endpoint != "/v1/customers" {
+				t.Fatalf("Fetch: %v, want an *apiclient.Error of stripe on /v1/customers", err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not say %q", err, w)
+				}
+			}
+			if strings.Contains(err.Error(), secretInBody) {
+				t.Errorf("error quotes the body: %q", err)
+			}
+			if want := map[bool]int{true: 1 + defaultMaxRetries, false: 1}[tt.retry]; attempts != want {
+				t.Errorf("%d requests, want %d", attempts, want)
+			}
+		})
+	}
+}

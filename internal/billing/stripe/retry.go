@@ -13,9 +13,9 @@ import (
 
 // Retry policy, the providers' (internal/providers/apiclient): 429 and 5xx and network faults are
 // retried with capped, jittered exponential backoff, a 429's Retry-After is honoured up to
-// maxRetryAfter, and any other 4xx fails at once. stripe-go v76 retries a 429 only for
-// lock_timeout and ignores Retry-After, so its own retries are off and this transport does them.
-// Margin only reads (GET, no body), which is always safe to send again.
+// maxRetryAfter, and any other 4xx fails at once, unless Stripe-Should-Retry says otherwise.
+// (stripe-go v76's backend, which Margin does not use, retries a 429 only for lock_timeout and
+// ignores Retry-After.) Margin only reads (GET, no body), which is always safe to send again.
 const (
 	defaultMaxRetries = 4
 	minBackoff        = 500 * time.Millisecond

@@ -144,8 +144,8 @@ func TestClient_AgainstStripeMock(t *testing.T) {
 	it := iter[apiCustomer](c.api, "/v1/customers", bad)
 	for it.Next() {
 	}
-	var se *stripego.Error
-	if err := it.Err(); !errors.As(err, &se) || se.HTTPStatusCode != http.StatusBadRequest {
+	var se *statusError
+	if err := it.Err(); !errors.As(err, &se) || se.StatusCode != http.StatusBadRequest || se.Type != "invalid_request_error" {
 		t.Errorf("stripe-mock accepted an unknown parameter (err %v): the validation this test relies on is off", err)
 	}
 }

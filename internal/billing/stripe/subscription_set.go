@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"maps"
+	"net/http"
 	"slices"
 
 	"github.com/marginhq/margin/internal/revenue"
@@ -60,8 +61,8 @@ func (c *Client) Update(ctx context.Context, set *SubscriptionSet, ids []string)
 		p.AddExpand("discounts")
 		p.AddExpand("latest_invoice")
 		s, err := c.api.getSubscription(id, p)
-		var se *stripego.Error
-		if errors.As(err, &se) && se.HTTPStatusCode == 404 {
+		var se *statusError
+		if errors.As(err, &se) && se.StatusCode == http.StatusNotFound {
 			delete(next.live, id)
 			delete(next.warnings, id)
 			continue
