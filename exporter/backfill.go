@@ -6,13 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/marginhq/margin/internal/ledger"
+	"github.com/marginhq/margin/internal/sortby"
 	"github.com/marginhq/margin/internal/usage"
 )
 
@@ -201,7 +201,7 @@ func (h *history) write(w io.Writer, fams *families) (BackfillStats, error) {
 	bw := bufio.NewWriterSize(w, 1<<16)
 	tf := formatBackfill
 	all := fams.all()
-	slices.SortFunc(all, byName)
+	sortby.Func(all, byName)
 	var line []byte
 	for _, f := range all {
 		m := h.series[f]

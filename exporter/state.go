@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/marginhq/margin/internal/ledger"
+	"github.com/marginhq/margin/internal/sortby"
 	"github.com/marginhq/margin/internal/usage"
 )
 
@@ -387,24 +388,24 @@ func (s *State) file() *stateFile {
 		f.Totals.Unpriced = append(f.Totals.Unpriced, fileUnpricedSeries{k.Provider, k.Model, tokenTypes[k.Type], v})
 	}
 	// A stable order makes the file diffable and the write deterministic.
-	slices.SortFunc(f.Cost, func(a, b fileCost) int {
+	sortby.Func(f.Cost, func(a, b fileCost) int {
 		return cmp.Or(cmp.Compare(a.Day, b.Day), cmp.Compare(a.Provider, b.Provider), cmp.Compare(a.Model, b.Model),
 			cmp.Compare(a.Customer, b.Customer), cmp.Compare(a.Feature, b.Feature))
 	})
-	slices.SortFunc(f.Unprice, func(a, b fileUnpriced) int {
+	sortby.Func(f.Unprice, func(a, b fileUnpriced) int {
 		return cmp.Or(cmp.Compare(a.Day, b.Day), cmp.Compare(a.Provider, b.Provider), cmp.Compare(a.Model, b.Model))
 	})
-	slices.SortFunc(f.Revenue, func(a, b fileRevenue) int {
+	sortby.Func(f.Revenue, func(a, b fileRevenue) int {
 		return cmp.Or(cmp.Compare(a.Day, b.Day), cmp.Compare(a.Customer, b.Customer))
 	})
 	bySeries := func(a, b fileSeries) int {
 		return cmp.Or(cmp.Compare(a.Provider, b.Provider), cmp.Compare(a.Model, b.Model), cmp.Compare(a.Customer, b.Customer),
 			cmp.Compare(a.Feature, b.Feature))
 	}
-	slices.SortFunc(f.Totals.Series, bySeries)
-	slices.SortFunc(f.Totals.Adjustments, bySeries)
-	slices.SortFunc(f.Totals.Revenue, bySeries)
-	slices.SortFunc(f.Totals.Unpriced, func(a, b fileUnpricedSeries) int {
+	sortby.Func(f.Totals.Series, bySeries)
+	sortby.Func(f.Totals.Adjustments, bySeries)
+	sortby.Func(f.Totals.Revenue, bySeries)
+	sortby.Func(f.Totals.Unpriced, func(a, b fileUnpricedSeries) int {
 		return cmp.Or(cmp.Compare(a.Provider, b.Provider), cmp.Compare(a.Model, b.Model), cmp.Compare(a.Type, b.Type))
 	})
 	return f

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/marginhq/margin/internal/sortby"
 )
 
 // textFormat is how the business families are written: the one writer of the /metrics
@@ -60,7 +62,7 @@ func sortSeries(n int, order []int, labels func(int) []string) []keyedSeries {
 		}
 		keys[i] = keyedSeries{string(kb), i}
 	}
-	slices.SortFunc(keys, func(a, b keyedSeries) int { return strings.Compare(a.key, b.key) })
+	sortby.Func(keys, func(a, b keyedSeries) int { return strings.Compare(a.key, b.key) })
 	return keys
 }
 
@@ -250,7 +252,7 @@ func isBareInteger(v []byte) bool {
 // by their label values, empty families left out; no # EOF (the operational part follows).
 func (s *Snapshot) render(tf textFormat) []byte {
 	families := slices.Clone(s.business)
-	slices.SortFunc(families, func(a, b series) int { return byName(a.fam, b.fam) })
+	sortby.Func(families, func(a, b series) int { return byName(a.fam, b.fam) })
 	size := 0
 	for _, x := range families {
 		if n := len(x.samples); n > 0 {

@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 
 	"github.com/marginhq/margin/internal/ledger"
+	"github.com/marginhq/margin/internal/sortby"
 	"github.com/marginhq/margin/internal/usage"
 )
 
@@ -89,7 +89,7 @@ func newCatalog(entries []Entry) (*Catalog, error) {
 	for i, e := range entries {
 		c.entries[i] = cloneEntry(e)
 	}
-	slices.SortFunc(c.entries, func(a, b Entry) int {
+	sortby.Func(c.entries, func(a, b Entry) int {
 		return cmp.Or(cmp.Compare(a.Provider, b.Provider), cmp.Compare(a.Model, b.Model), cmp.Compare(a.EffectiveFrom, b.EffectiveFrom))
 	})
 	for i := range c.entries {

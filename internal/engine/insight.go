@@ -5,6 +5,7 @@ import (
 	"sort"
 
 	"github.com/marginhq/margin/internal/ledger"
+	"github.com/marginhq/margin/internal/sortby"
 	"github.com/marginhq/margin/internal/usage"
 )
 
@@ -166,7 +167,7 @@ func featureLines(fs *featureSpend, rep *Report) []FeatureLine {
 		if len(keys) == 0 {
 			continue
 		}
-		slices.SortFunc(keys, func(a, b cf) int { return cmpString(a.feature.String(), b.feature.String()) })
+		sortby.Func(keys, func(a, b cf) int { return cmpString(a.feature.String(), b.feature.String()) })
 		weights := make([]int64, len(keys))
 		for i, k := range keys {
 			weights[i] = int64(max(spend[k], 0))

@@ -2,7 +2,8 @@ package ledger
 
 import (
 	"cmp"
-	"slices"
+
+	"github.com/marginhq/margin/internal/sortby"
 )
 
 // Split divides total into parts proportional to weights so that the parts add up to total
@@ -67,7 +68,7 @@ func Split(total Money, weights []int64) []Money {
 		}
 		return negated(parts, neg)
 	}
-	slices.SortFunc(rems, func(a, b rem) int { return cmp.Or(cmp.Compare(b.r, a.r), cmp.Compare(a.i, b.i)) })
+	sortby.Func(rems, func(a, b rem) int { return cmp.Or(cmp.Compare(b.r, a.r), cmp.Compare(a.i, b.i)) })
 	for k := 0; left > 0; k = (k + 1) % len(rems) {
 		parts[rems[k].i]++
 		left--

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"unicode/utf8"
+
+	"github.com/marginhq/margin/internal/sortby"
 )
 
 // stripeJSON is one of the Stripe fake's values as encoding/json writes it, byte for byte: struct
@@ -97,7 +99,7 @@ func appendJSONValue(b []byte, v reflect.Value) []byte {
 			return append(b, "null"...)
 		}
 		keys := v.MapKeys()
-		slices.SortFunc(keys, func(x, y reflect.Value) int { return strings.Compare(x.String(), y.String()) })
+		sortby.Func(keys, func(x, y reflect.Value) int { return strings.Compare(x.String(), y.String()) })
 		b = append(b, '{')
 		for i, k := range keys {
 			if i > 0 {

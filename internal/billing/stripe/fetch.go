@@ -11,6 +11,7 @@ import (
 
 	"github.com/marginhq/margin/internal/providers/apiclient"
 	"github.com/marginhq/margin/internal/revenue"
+	"github.com/marginhq/margin/internal/sortby"
 	"github.com/marginhq/margin/internal/usage"
 )
 
@@ -86,7 +87,7 @@ func (c *Client) customers(ctx context.Context) ([]revenue.Customer, []string, e
 			warnings = append(warnings, w...)
 		}
 	}
-	slices.SortFunc(out, func(a, b revenue.Customer) int { return strings.Compare(a.ID, b.ID) })
+	sortby.Func(out, func(a, b revenue.Customer) int { return strings.Compare(a.ID, b.ID) })
 	return out, warnings, nil
 }
 

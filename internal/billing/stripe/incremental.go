@@ -15,6 +15,7 @@ import (
 
 	"github.com/marginhq/margin/internal/providers/apiclient"
 	"github.com/marginhq/margin/internal/revenue"
+	"github.com/marginhq/margin/internal/sortby"
 	"github.com/marginhq/margin/internal/usage"
 )
 
@@ -429,8 +430,8 @@ func (st *held) revenue(w usage.Window, from, to int64, c *Client) (*revenue.Fac
 		}
 	}
 	// Sorted, so that of several bad objects the same one is named every time.
-	slices.SortFunc(invoices, func(a, b recInvoice) int { return cmp.Compare(a.id, b.id) })
-	slices.SortFunc(notes, func(a, b recNote) int { return cmp.Compare(a.id, b.id) })
+	sortby.Func(invoices, func(a, b recInvoice) int { return cmp.Compare(a.id, b.id) })
+	sortby.Func(notes, func(a, b recNote) int { return cmp.Compare(a.id, b.id) })
 	daily, err := recognize(invoices, notes, w, converter{reporting: c.reporting, fx: c.fx})
 	if err != nil {
 		return nil, fmt.Errorf("stripe: recognising revenue: %w", err)

@@ -3,7 +3,6 @@ package stripe
 import (
 	"cmp"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -11,6 +10,7 @@ import (
 
 	"github.com/marginhq/margin/internal/ledger"
 	"github.com/marginhq/margin/internal/revenue"
+	"github.com/marginhq/margin/internal/sortby"
 	"github.com/marginhq/margin/internal/usage"
 )
 
@@ -273,7 +273,7 @@ func recognize(invoices []recInvoice, notes []recNote, w usage.Window, conv conv
 	for k, m := range totals {
 		out = append(out, revenue.Daily{Customer: k.customer, Day: k.day, Amount: m})
 	}
-	slices.SortFunc(out, func(a, b revenue.Daily) int {
+	sortby.Func(out, func(a, b revenue.Daily) int {
 		return cmp.Or(strings.Compare(a.Customer, b.Customer), cmp.Compare(a.Day, b.Day))
 	})
 	return out, nil

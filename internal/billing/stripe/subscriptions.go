@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -12,6 +11,7 @@ import (
 
 	"github.com/marginhq/margin/internal/ledger"
 	"github.com/marginhq/margin/internal/revenue"
+	"github.com/marginhq/margin/internal/sortby"
 )
 
 // liveStatus reports whether a subscription in status s still issues invoices that count.
@@ -94,7 +94,7 @@ func (c *Client) liveSubscription(ctx context.Context, s *apiSubscription) (sub 
 }
 
 func sortSubscriptions(out []revenue.Subscription) {
-	slices.SortFunc(out, func(a, b revenue.Subscription) int {
+	sortby.Func(out, func(a, b revenue.Subscription) int {
 		if a.Customer != b.Customer {
 			return strings.Compare(a.Customer, b.Customer)
 		}
