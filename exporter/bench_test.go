@@ -137,8 +137,9 @@ func BenchmarkScrape(b *testing.B) {
 // for comparison, a later poll reading all of Stripe and every name (repoll_full, as before
 // incremental polls). Each reports the response bytes and requests per source (openai-B/op,
 // stripe-req/op, ...), counted by a RoundTripper wrapper.
-// asDeployed polls as margin-exporter does: the series let go once the text is prepared.
-func asDeployed(o *Options) { o.keepSeries = false }
+// asDeployed polls as margin-exporter does: the series let go once the text is prepared, and the
+// collector's target set for the poll and for the rest after it.
+func asDeployed(o *Options) { o.keepSeries, o.RestGCPercent = false, DefaultRestGCPercent }
 
 func BenchmarkPoll(b *testing.B) {
 	w := simulator.New(simulator.Config{Now: worldNow, ExtraOpenAIKeys: 1000, ModelsPerKey: 10})

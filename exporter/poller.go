@@ -184,10 +184,12 @@ func (p *Poller) Poll(ctx context.Context) error {
 	p.polling.Store(true)
 	defer p.polling.Store(false)
 	if r := p.opts.RestGCPercent; r > 0 {
-		// The runtime's default: a poll's garbage is collected at its pace. The engine's fetch and
-		// compute start from it and restore it (internal/gcpolicy).
+		// The runtime's default, followed through the whole poll as the engine's fetch and compute
+		// follow it (internal/gcpolicy): lower for a small live heap, whose peak's metadata the
+		// runtime would keep at rest, and for a large one, whose growth it bounds.
 		debug.SetGCPercent(100)
 		defer debug.SetGCPercent(r)
+		defer gcpolicy.Scope()()
 	}
 	today := p.eng.Today()
 	facts, fetchErr := p.fetch(ctx, today)

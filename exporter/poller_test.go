@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
 	"slices"
@@ -19,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/marginhq/margin/internal/engine"
+	"github.com/marginhq/margin/internal/gcpolicy"
 	"github.com/marginhq/margin/internal/ledger"
 	"github.com/marginhq/margin/internal/secret"
 	"github.com/marginhq/margin/internal/simengine"
@@ -327,6 +330,7 @@ type fakeEngine struct {
 	entered chan struct{}
 	revenue *engine.RevenueFacts                             // served when sources lists stripe
 	stripe  func(usage.Window) (*engine.RevenueFacts, error) // when set, serves Stripe instead
+	compute func()                                           // when set, called as Compute starts
 
 	once sync.Once
 	eng  *engine.Engine
@@ -408,6 +412,9 @@ func (s fakeSource) Fetch(ctx context.Context, w usage.Window) (*engine.SourceFa
 }
 
 func (f *fakeEngine) Compute(facts *engine.Facts) *engine.Result {
+	if f.compute != nil {
+		f.compute()
+	}
 	res := &engine.Result{}
 	for _, b := range facts.Batches {
 		for _, r := range b.Usage {
@@ -460,19 +467,38 @@ func usd(t *testing.T, s string) ledger.Money {
 	return m
 }
 
-// With RestGCPercent set, a poll runs at the runtime's default GC target and leaves the rest
-// target behind it; without, the poller never touches the collector.
+// With RestGCPercent set, a poll runs from the runtime's default GC target, following the live
+// heap as gcpolicy does (to gcpolicy.SmallPercent for a small heap, unless GOGC or GOMEMLIMIT is
+// set, which turns the following off), and leaves the rest target behind it;
+// without, the poller never touches the collector.
 func TestPoll_RestGCPercentHoldsBetweenPolls(t *testing.T) {
 	gcPercent := func() int { p := debug.SetGCPercent(100); debug.SetGCPercent(p); return p }
 	defer debug.SetGCPercent(gcPercent())
+	follows := os.Getenv("GOGC") == "" && os.Getenv("GOMEMLIMIT") == ""
+	defer func(h uint64) { gcpolicy.SmallHeap = h }(gcpolicy.SmallHeap)
+	gcpolicy.SmallHeap = 1 << 40 // whatever the test binary holds, it is a small heap here
+	live := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
 	const today = usage.Day(20000)
 	sc := &script{cost: map[usage.Day]ledger.Money{today: usd(t, "1.00")}}
-	var during []int
+	var during, want []int
+	expect := func() int { // what the poll's fetch should find: gcpolicy following the live heap
+		if !follows {
+			return 100
+		}
+		metrics.Read(live)
+		return gcpolicy.Percent(live[0].Value.Uint64(), 100)
+	}
+	// Sampled as the poll computes: outside the engine's fetch, whose own scope follows the heap.
 	eng := &fakeEngine{today: today, sources: []string{"openai"},
-		batches: map[usage.Provider]func(usage.Window) (*usage.Batch, error){usage.OpenAI: func(w usage.Window) (*usage.Batch, error) {
-			during = append(during, gcPercent())
-			return sc.batch(w)
-		}}}
+		batches: map[usage.Provider]func(usage.Window) (*usage.Batch, error){usage.OpenAI: sc.batch},
+		compute: func() {
+			runtime.GC()
+			// The scope's watcher sets the target within a few of its 10 ms ticks.
+			for deadline := time.Now().Add(2 * time.Second); gcPercent() != expect() && time.Now().Before(deadline); {
+				time.Sleep(time.Millisecond)
+			}
+			during, want = append(during, gcPercent()), append(want, expect())
+		}}
 	p, _ := newPoller(t, eng, "", func(o *Options) { o.RestGCPercent = 30 })
 	debug.SetGCPercent(70)
 	for range 2 {
@@ -483,11 +509,12 @@ func TestPoll_RestGCPercentHoldsBetweenPolls(t *testing.T) {
 			t.Fatalf("GC percent after a poll %d, want the rest target 30", got)
 		}
 	}
-	if !slices.Equal(during, []int{100, 100}) {
-		t.Fatalf("GC percent during the polls %v, want the default 100 each time", during)
+	if !slices.Equal(during, want) {
+		t.Fatalf("GC percent during the polls %v, want %v (gcpolicy.Percent of the live heap, from 100)", during, want)
 	}
 	untouched, _ := newPoller(t, eng, "")
 	debug.SetGCPercent(70)
+	expect = func() int { return 70 }
 	if err := untouched.Poll(context.Background()); err != nil {
 		t.Fatal(err)
 	}

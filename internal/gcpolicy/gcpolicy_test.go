@@ -21,7 +21,11 @@ func TestPercent_BoundsTheGrowth(t *testing.T) {
 				t.Fatalf("Percent(%d MB, %d) = %d, outside [%d, %d]", live/mb, base, p, min(base, minPercent), base)
 			}
 			growth := live * uint64(p) / 100
-			if live*uint64(base)/100 <= MinHeadroom && p != base {
+			if live < SmallHeap {
+				if p != min(base, SmallPercent) {
+					t.Fatalf("Percent(%d MB, %d) = %d: a heap below SmallHeap collects at %d at most", live/mb, base, p, SmallPercent)
+				}
+			} else if live*uint64(base)/100 <= MinHeadroom && p != base {
 				t.Fatalf("Percent(%d MB, %d) = %d: a growth within MinHeadroom keeps the base", live/mb, base, p)
 			}
 			if p > minPercent && growth > MinHeadroom+live/100 && p != base {
@@ -32,6 +36,12 @@ func TestPercent_BoundsTheGrowth(t *testing.T) {
 			}
 			prevGrowth = growth
 		}
+	}
+	if p := Percent(4<<20, 100); p != SmallPercent {
+		t.Errorf("Percent(4 MB, 100) = %d, want SmallPercent %d", p, SmallPercent)
+	}
+	if p := Percent(32<<20, 100); p != 100 {
+		t.Errorf("Percent(32 MB, 100) = %d, want the base 100 (32 MB of growth is within MinHeadroom)", p)
 	}
 	if p := Percent(1<<30, 100); p != 6 {
 		t.Errorf("Percent(1 GB, 100) = %d, want 6 (64 MB of growth)", p)
