@@ -36,9 +36,10 @@ type Options struct {
 	// product feature of the source, engine.UnassignedFeature for unmapped sources.
 	FeatureLabel bool
 	// RestGCPercent, when above 0, is the garbage collector's target (debug.SetGCPercent) between
-	// polls; each poll runs at the runtime's default of 100 (which the engine's fetch and compute
-	// lower for a large live heap, internal/gcpolicy) and sets it on return. margin-exporter
-	// sets DefaultRestGCPercent unless GOGC is in its environment; 0 leaves the collector alone.
+	// polls; each poll runs from the runtime's default of 100, following the live heap as the
+	// engine's fetch and compute do (internal/gcpolicy: lower for a small heap and for a large
+	// one), and sets it on return. margin-exporter sets DefaultRestGCPercent unless GOGC is in
+	// its environment; 0 leaves the collector alone.
 	RestGCPercent int
 	Now           func() time.Time
 	Logger        *slog.Logger
