@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 
 	stripego "github.com/stripe/stripe-go/v76"
@@ -323,6 +324,10 @@ func (a *api) get(ctx context.Context, path string, query *form.Values, out any)
 	req.Header.Set("User-Agent", userAgent)
 	resp, err := a.hc.Do(req)
 	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			ue.URL = a.base + path // the query (customer ids, cursors) stays out of errors and logs
+		}
 		return err
 	}
 	defer resp.Body.Close()

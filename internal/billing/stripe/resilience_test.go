@@ -334,3 +334,33 @@ func TestFetch_BadBodiesFailNamingTheEndpointNotTheBody(t *testing.T) {
 		})
 	}
 }
+
+// A connection dropped before any response is retried, then fails naming stripe and the endpoint,
+// without the request's query (customer ids and cursors stay out of errors and logs).
+func TestFetch_DroppedConnectionNamesTheEndpointNotTheQuery(t *testing.T) {
+	attempts := 0
+	_, base := scripted(t, func(w http.ResponseWriter, r *http.Request) bool {
+		if !strings.HasPrefix(r.URL.Path, "/v1/customers") {
+			return false
+		}
+		attempts++
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn.Close()
+		return true
+	})
+	c, _ := resilientClient(t, base)
+	_, err := c.Fetch(context.Background(), march2026)
+	var ae *apiclient.Error
+	if !errors.As(err, &ae) || ae.Provider != "stripe" || ae.Endpoint != "/v1/customers" || !ae.Temporary {
+		t.Fatalf("Fetch: %v, want a temporary *apiclient.Error of stripe on /v1/customers", err)
+	}
+	if strings.Contains(err.Error(), "limit=") || strings.Contains(err.Error(), "?") {
+		t.Errorf("error carries the request's query: %q", err)
+	}
+	if attempts != 1+defaultMaxRetries {
+		t.Errorf("%d requests, want %d (a dropped connection is retried)", attempts, 1+defaultMaxRetries)
+	}
+}
